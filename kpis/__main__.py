@@ -1,0 +1,148 @@
+"""The command line: python -m kpis ingest | compute.
+
+Errors a user can act on (a bad file, a locked database, an unknown option
+value) are printed as messages with exit status 2, never as tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from datetime import date
+
+from kpis import catalog, db, engine, ingest, schema
+from kpis.periods import GRAINS
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m kpis", description="ML engineering KPIs from your exports.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    i = sub.add_parser("ingest", help="load CSV / Parquet exports into the database (one transaction)")
+    i.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="files, or folders of .csv / .parquet files")
+    i.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    i.add_argument("--kind", choices=sorted(schema.TABLES), help="what the files hold (default: from the columns)")
+    i.add_argument("--source-tz", default="UTC", help="time zone of timestamps written without an offset (default UTC)")
+    i.add_argument("--skip-bad-rows", action="store_true",
+                   help="load the good rows; keep the bad ones in the quarantine table")
+    i.add_argument("--delimiter", help="CSV field delimiter (default ',' ; tab for .tsv)")
+    i.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    i.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a locked database (default 60)")
+
+    c = sub.add_parser("compute", help="compute KPIs per period (and per team / service / model)")
+    c.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    c.add_argument("--grain", choices=GRAINS, default="month")
+    c.add_argument("--from", dest="start", type=_date, help="first day (YYYY-MM-DD); whole periods are computed")
+    c.add_argument("--to", dest="end", type=_date, help="last day (YYYY-MM-DD)")
+    c.add_argument("--by", choices=engine.DIMENSIONS, help="one value per team, service or model")
+    c.add_argument("--kpi", action="append", choices=catalog.KPI_IDS, help="only this KPI (repeatable)")
+    c.add_argument("--team", action="append", help="only this team (repeatable)")
+    c.add_argument("--service", action="append", help="only this service (repeatable)")
+    c.add_argument("--model", action="append", help="only this model (repeatable)")
+    c.add_argument("--tz", default="UTC", help="reporting time zone that assigns events to periods (default UTC)")
+    c.add_argument("--link-window", type=float, metavar="HOURS",
+                   help="link an incident without deployment_id to the service's last deployment within HOURS")
+    c.add_argument("--lead-time-start", choices=engine.LEAD_TIME_STARTS,
+                   help="start of lead time (default: change_started_at, or the profile's)")
+    c.add_argument("--profile", help="target profile: senior, mle, lead, dora, or a path to a TOML file")
+    c.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "ingest":
+            return _ingest(args)
+        return _compute(args)
+    except ingest.IngestError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, db.DatabaseLockedError, FileNotFoundError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+
+
+def _ingest(args) -> int:
+    con = db.connect(args.db, wait_seconds=args.wait, on_wait=lambda m: print(m, file=sys.stderr))
+    try:
+        reports = ingest.ingest(con, args.paths, kind=args.kind, source_tz=args.source_tz,
+                                skip_bad_rows=args.skip_bad_rows, delimiter=args.delimiter,
+                                progress=sys.stderr.isatty(), dry_run=args.dry_run)
+    finally:
+        con.close()
+    rows = [(r.file, r.kind or "-", r.status, r.rows_read, r.inserted, r.updated, r.rejected, r.message)
+            for r in reports]
+    print(_table(("file", "kind", "status", "read", "inserted", "updated", "rejected", "note"), rows))
+    for r in reports:
+        for e in r.errors[:ingest.MAX_REPORTED_ERRORS]:
+            print(f"  quarantined: {e}")
+    if args.dry_run:
+        print("dry run: nothing was written")
+    return 0
+
+
+def _compute(args) -> int:
+    con = db.connect(args.db, read_only=True, wait_seconds=30)
+    filters = {k: getattr(args, k) for k in ("team", "service", "model") if getattr(args, k)}
+    profile = None
+    lead_time_start = args.lead_time_start or "change_started_at"
+    if args.profile:
+        from kpis import targets
+
+        profile = targets.load_profile(args.profile)
+        lead_time_start = args.lead_time_start or profile.lead_time_start
+    kwargs = dict(grain=args.grain, by=args.by, start=args.start, end=args.end, filters=filters,
+                  tz=args.tz, link_window_hours=args.link_window)
+    df = engine.compute(con, kpis=args.kpi, lead_time_start=lead_time_start, **kwargs)
+    if profile is not None:
+        from kpis import targets
+
+        df = targets.attach_targets(con, df, profile, **kwargs)
+        keep = [c for c in df.columns if c in (*engine.OUTPUT_COLUMNS, args.by, "target", "status", "cluster")]
+        df = df[keep]
+    con.close()
+    records = engine.to_records(df)
+    if args.format == "json":
+        print(json.dumps(records, indent=1))
+    elif args.format == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=list(df.columns), lineterminator="\n")
+        w.writeheader()
+        w.writerows(records)
+        print(out.getvalue(), end="")
+    else:
+        cols = list(df.columns)
+        print(_table(cols, [[_fmt(r[c]) for c in cols] for r in records]))
+    return 0
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return str(v)
+
+
+def _table(header, rows) -> str:
+    rows = [[str(x) for x in r] for r in rows]
+    widths = [max([len(str(h))] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(x.ljust(w) for x, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Opening the DuckDB file: default path, schema, and waiting out another writer's lock.
+
+DuckDB lets one process at a time hold a file read-write. The dashboard reads
+through short-lived connections and a scheduled ``python -m kpis ingest`` writes;
+whichever finds the file locked waits and retries, then fails with a message
+that says what is holding it, never a lock traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import duckdb
+
+from kpis import schema
+
+DEFAULT_DB = "kpi.duckdb"
+
+INGEST_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS ingest_log (
+    batch_id BIGINT, file_name VARCHAR, file_path VARCHAR, content_hash VARCHAR,
+    kind VARCHAR, status VARCHAR, rows_read BIGINT, rows_inserted BIGINT,
+    rows_updated BIGINT, rows_rejected BIGINT, ingested_at TIMESTAMP,
+    source_tz VARCHAR, mapping JSON, message VARCHAR
+)"""
+
+QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    batch_id BIGINT, file_name VARCHAR, kind VARCHAR, source_row BIGINT,
+    reasons VARCHAR, raw JSON, quarantined_at TIMESTAMP
+)"""
+
+
+class DatabaseLockedError(RuntimeError):
+    """The database file stayed locked by another process for longer than we wait."""
+
+
+def default_path() -> str:
+    """The database path: $KPI_DB, else kpi.duckdb in the working directory."""
+    return os.environ.get("KPI_DB") or DEFAULT_DB
+
+
+def _is_lock_error(err: Exception) -> bool:
+    text = str(err)
+    return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
+
+
+def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
+            wait_seconds: float = 30.0, on_wait=None) -> duckdb.DuckDBPyConnection:
+    """Open the database, retrying while another process holds its lock.
+
+    ``on_wait(message)`` is called once when we start waiting (the CLI prints
+    it). A read-only open of a file that does not exist yet returns an empty
+    in-memory database with the canonical schema, so readers never fail on a
+    fresh install.
+    """
+    path = str(path or default_path())
+    if read_only and not Path(path).exists():
+        con = duckdb.connect(":memory:")
+        ensure_schema(con)
+        return con
+    deadline = time.monotonic() + wait_seconds
+    told = False
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+            break
+        except duckdb.IOException as err:
+            if not _is_lock_error(err):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseLockedError(
+                    f"{path} is locked by another process (a running ingest, or a dashboard "
+                    f"that is writing); waited {wait_seconds:.0f} s. Try again when it has finished."
+                ) from None
+            if not told and on_wait is not None:
+                on_wait(f"{path} is in use by another process; waiting up to {wait_seconds:.0f} s ...")
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    if not read_only:
+        ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the canonical tables, the ingest log and the quarantine if missing."""
+    for table in schema.TABLES.values():
+        con.execute(schema.ddl(table))
+    con.execute(INGEST_LOG_DDL)
+    con.execute(QUARANTINE_DDL)
+
+
+def data_version(path: str | os.PathLike | None = None) -> tuple:
+    """A cheap key that changes whenever the database file is written.
+
+    Uses the file's and its WAL's modification time and size, so the app can
+    key its caches on it without opening (and locking) the database.
+    """
+    path = str(path or default_path())
+    out = []
+    for p in (path, path + ".wal"):
+        try:
+            st = os.stat(p)
+            out.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            out.append(None)
+    return (path, *out)

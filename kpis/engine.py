@@ -1,0 +1,366 @@
+"""The KPI engine: compute(con, grain, by, start, end, filters) -> DataFrame.
+
+Each KPI source (kpis/sql/<source>.sql) is one relation with a row per event;
+the catalog's aggregates over it run in DuckDB, grouped by period and
+dimension. Only the aggregated result (periods x groups x KPIs) reaches pandas,
+where it is laid on a time spine so that every period in the range appears and
+a KPI without events is null with n = 0.
+
+Templates in the SQL files take only allow-listed identifiers (grain, dimension,
+lead-time start); every user value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kpis import catalog, periods
+from kpis.catalog import KPI
+
+SQL_DIR = Path(__file__).parent / "sql"
+DIMENSIONS = ("team", "service", "model")
+LEAD_TIME_STARTS = ("change_started_at", "approved_at")
+
+# Which filter keys apply to which source table (a filter on a column a table
+# does not have leaves that table alone).
+FILTER_COLUMNS = {
+    "deployments": ("team", "service", "model", "tier"),
+    "incidents": ("team", "service", "model", "tier", "severity", "category"),
+    "costs": ("team", "service", "model"),
+    "predictions": ("team", "service", "model"),
+}
+FILTER_KEYS = ("team", "service", "model", "tier", "severity", "category")
+SOURCE_TABLE = {
+    "deployments": "deployments",
+    "incidents_started": "incidents",
+    "incidents_resolved": "incidents",
+    "incidents_open": "incidents",
+    "costs": "costs",
+    "predictions": "predictions",
+}
+CURRENCY_SOURCES = ("costs",)
+OUTPUT_COLUMNS = ("period", "kpi", "value", "n", "unit")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated compute request."""
+
+    grain: str = "month"
+    by: str | None = None
+    start: date | None = None
+    end: date | None = None
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tz: str = "UTC"
+    link_window_hours: float | None = None
+    lead_time_start: str = "change_started_at"
+
+    def __post_init__(self):
+        periods.check_grain(self.grain)
+        if self.by is not None and self.by not in DIMENSIONS:
+            raise ValueError(f"cannot group by {self.by!r}; choose one of {', '.join(DIMENSIONS)}")
+        if self.lead_time_start not in LEAD_TIME_STARTS:
+            raise ValueError(f"lead time start must be one of {', '.join(LEAD_TIME_STARTS)}")
+        for key, _ in self.filters:
+            if key not in FILTER_KEYS:
+                raise ValueError(f"cannot filter on {key!r}; filters: {', '.join(FILTER_KEYS)}")
+        if self.link_window_hours is not None and not self.link_window_hours > 0:
+            raise ValueError("the link window must be a positive number of hours")
+
+
+def _normalise_filters(filters) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not filters:
+        return ()
+    out = []
+    for key, values in sorted(filters.items()):
+        if values is None:
+            continue
+        if isinstance(values, str):
+            values = [values]
+        values = tuple(str(v) for v in values)
+        if values:
+            out.append((key, values))
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def _template(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+def _render(name: str, req: Request, table: str) -> str:
+    """Fill a source template's placeholders with allow-listed SQL."""
+
+    def local(col: str) -> str:
+        if col not in ("deployed_at", "started_at", "resolved_at"):
+            raise ValueError(col)
+        return f"d.{col}" if req.tz == "UTC" else f"timezone($tz, timezone('UTC', d.{col}))"
+
+    def sub(m: re.Match) -> str:
+        key, arg = m.group(1), m.group(2)
+        if key == "period":
+            return f"date_trunc('{req.grain}', {local(arg)})::DATE"
+        if key == "period_date":
+            if arg != "date":
+                raise ValueError(arg)
+            return f"date_trunc('{req.grain}', d.date)::DATE"
+        if key == "group":
+            return f"d.{req.by}" if req.by else "NULL::VARCHAR"
+        if key == "lead_start":
+            return f"d.{req.lead_time_start}"
+        if key == "filters":
+            cols = FILTER_COLUMNS[table]
+            return "".join(f" AND list_contains($f_{k}, d.{k})" for k, _ in req.filters if k in cols)
+        if key == "link_window":
+            if req.link_window_hours is None:
+                return ""
+            return _LINK_WINDOW_SQL
+        raise ValueError(f"unknown placeholder {key} in {name}.sql")
+
+    return _PLACEHOLDER.sub(sub, _template(name))
+
+
+_LINK_WINDOW_SQL = """UNION ALL
+SELECT dep.deployment_id
+FROM (SELECT service, started_at FROM incidents WHERE deployment_id IS NULL) i
+ASOF JOIN (SELECT deployment_id, service, deployed_at FROM deployments
+           WHERE environment = 'production' AND status = 'success') dep
+  ON i.service = dep.service AND i.started_at >= dep.deployed_at
+WHERE date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours * 3600"""
+
+
+def _params(sql: str, req: Request, extra: dict) -> dict:
+    """The bound parameters the SQL text refers to."""
+    values = {"tz": req.tz, "link_window_hours": req.link_window_hours, **extra}
+    for k, v in req.filters:
+        values[f"f_{k}"] = list(v)
+    return {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
+
+
+def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last: date) -> tuple[str, dict]:
+    table = SOURCE_TABLE[source]
+    body = _render(source, req, table)
+    ctes = f"src AS ({body})"
+    if source == "deployments":
+        ctes = f"incident_links AS ({_render('incident_links', req, 'incidents')}), " + ctes
+    currency = ", currency" if source in CURRENCY_SOURCES else ""
+    weeks = ""
+    if source == "deployments":
+        weeks = f", date_diff('day', period_start, (period_start + INTERVAL 1 {req.grain})::DATE) / 7.0 AS weeks_in_period"
+    aggs = ", ".join(f"{k.value} AS \"v:{k.id}\", {k.n} AS \"n:{k.id}\"" for k in kpis)
+    sql = (
+        f"WITH {ctes} SELECT period_start, grp{currency}, {aggs} "
+        f"FROM (SELECT *{weeks} FROM src) WHERE period_start BETWEEN $first AND $last "
+        f"GROUP BY ALL"
+    )
+    extra = {"first": first, "last": last}
+    if source == "incidents_open":
+        starts = periods.spine(first, last, req.grain)
+        extra["spine_starts"] = starts
+        extra["spine_ends"] = [periods.next_start(s, req.grain) for s in starts]
+    return sql, _params(sql, req, extra)
+
+
+def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC") -> tuple[date, date] | None:
+    """First and last day with any event, in the reporting time zone (None when empty)."""
+    conv = "" if tz == "UTC" else " AT TIME ZONE 'UTC' AT TIME ZONE $tz"
+    row = con.execute(
+        f"""SELECT min(lo), max(hi) FROM (
+            SELECT min(deployed_at{conv})::DATE lo, max(deployed_at{conv})::DATE hi FROM deployments
+            UNION ALL SELECT min(started_at{conv})::DATE, max(coalesce(resolved_at, started_at){conv})::DATE FROM incidents
+            UNION ALL SELECT min(date), max(date) FROM costs
+            UNION ALL SELECT min(date), max(date) FROM predictions)""",
+        {"tz": tz} if conv else {},
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
+def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+    ok = con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0]
+    if not ok:
+        raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Berlin)")
+
+
+def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None = None,
+            start: date | None = None, end: date | None = None, filters: dict | None = None,
+            kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
+            lead_time_start: str = "change_started_at") -> pd.DataFrame:
+    """Every requested KPI for every period of ``grain`` in [start, end], per ``by`` group.
+
+    Returns a DataFrame with the columns of the JSON records: ``period``, the
+    ``by`` column (when given), ``kpi``, ``value`` (NaN when there is no data),
+    ``n`` (the events the value rests on; 0 when there is none) and ``unit``
+    (hours, ratio, count, per_week, predictions, or the cost currency).
+
+    Periods are whole: every period containing a day in [start, end] is
+    computed in full. Without start / end the range is the data's. ``filters``
+    maps team / service / model / tier / severity / category to allowed values;
+    each applies to the tables that have that column.
+    """
+    req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
+                  link_window_hours=link_window_hours, lead_time_start=lead_time_start)
+    if tz != "UTC":
+        check_timezone(con, tz)
+    wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]
+    # A ratio needs its numerator and denominator.
+    needed: dict[str, KPI] = {}
+    for k in wanted:
+        for dep in (k.ratio[:2] if k.ratio else ()):
+            needed.setdefault(dep, catalog.get(dep))
+        needed[k.id] = k
+
+    if start is None or end is None:
+        rng = data_range(con, tz)
+        if rng is None and (start is None and end is None):
+            return _empty(req)
+        lo, hi = rng if rng else (start or end, start or end)
+        start, end = start or lo, end or hi
+    if start > end:
+        raise ValueError(f"the range starts ({start}) after it ends ({end})")
+    spine = periods.spine(start, end, grain)
+    first, last = spine[0], spine[-1]
+
+    by_source: dict[str, list[KPI]] = {}
+    for k in needed.values():
+        if not k.ratio:
+            by_source.setdefault(k.source, []).append(k)
+
+    long_parts = []
+    for source, ks in by_source.items():
+        sql, params = _source_query(source, ks, req, first, last)
+        wide = con.cursor().execute(sql, params).df()
+        long_parts.append(_to_long(wide, ks))
+    observed = pd.concat(long_parts, ignore_index=True) if long_parts else _long_frame()
+
+    frame = _on_spine(observed, [k for k in needed.values() if not k.ratio], spine, req, con)
+    frame = _add_ratios(frame, [k for k in needed.values() if k.ratio])
+    frame = frame[frame["kpi"].isin([k.id for k in wanted])]
+    return _finish(frame, req, [k.id for k in wanted])
+
+
+def _long_frame() -> pd.DataFrame:
+    return pd.DataFrame({"period_start": pd.Series(dtype="object"), "grp": pd.Series(dtype="object"),
+                         "currency": pd.Series(dtype="object"), "kpi": pd.Series(dtype="object"),
+                         "value": pd.Series(dtype="float64"), "n": pd.Series(dtype="int64")})
+
+
+def _to_long(wide: pd.DataFrame, ks: list[KPI]) -> pd.DataFrame:
+    parts = []
+    for k in ks:
+        part = pd.DataFrame({
+            "period_start": wide["period_start"],
+            "grp": wide["grp"],
+            "currency": wide["currency"] if "currency" in wide else None,
+            "kpi": k.id,
+            "value": pd.to_numeric(wide[f"v:{k.id}"], errors="coerce").astype("float64"),
+            "n": pd.to_numeric(wide[f"n:{k.id}"], errors="coerce").fillna(0).astype("int64"),
+        })
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else _long_frame()
+
+
+def _currencies(con, req: Request) -> list[str]:
+    rows = con.cursor().execute("SELECT DISTINCT currency FROM costs WHERE currency IS NOT NULL ORDER BY 1").fetchall()
+    return [r[0] for r in rows] or ["USD"]
+
+
+def _on_spine(observed: pd.DataFrame, ks: list[KPI], spine: list[date], req: Request, con) -> pd.DataFrame:
+    """Every period x group (x currency for money KPIs) x KPI, observed values merged in."""
+    if req.by:
+        groups = set(observed["grp"].dropna().unique())
+        groups |= set(dict(req.filters).get(req.by, ()))
+        has_null = observed["grp"].isna().any()
+        group_list: list = sorted(groups) + ([None] if has_null else [])
+        if not group_list:
+            group_list = [None]
+    else:
+        group_list = [None]
+    currencies = _currencies(con, req) if any(_is_money(k) for k in ks) else []
+    rows = []
+    for k in ks:
+        curs = currencies if _is_money(k) else [None]
+        for s in spine:
+            for g in group_list:
+                for c in curs:
+                    rows.append((s, g, c, k.id))
+    grid = pd.DataFrame(rows, columns=["period_start", "grp", "currency", "kpi"])
+    obs = observed.copy()
+    obs["period_start"] = pd.to_datetime(obs["period_start"]).dt.date
+    # Volume and count KPIs carry no currency; money KPIs keep theirs.
+    obs.loc[~obs["kpi"].isin([k.id for k in ks if _is_money(k)]), "currency"] = None
+    merged = grid.merge(obs, on=["period_start", "grp", "currency", "kpi"], how="left")
+    merged["n"] = merged["n"].fillna(0).astype("int64")
+    merged.loc[merged["n"] == 0, "value"] = float("nan")
+    return merged
+
+
+def _is_money(k: KPI) -> bool:
+    return k.unit == catalog.CURRENCY
+
+
+def _add_ratios(frame: pd.DataFrame, ratio_kpis: list[KPI]) -> pd.DataFrame:
+    out = [frame]
+    for k in ratio_kpis:
+        num_id, den_id, scale = k.ratio
+        num = frame[frame["kpi"] == num_id]
+        den = frame[frame["kpi"] == den_id][["period_start", "grp", "value"]].rename(columns={"value": "den"})
+        r = num.merge(den, on=["period_start", "grp"], how="left")
+        ok = r["den"].gt(0) & r["value"].notna()
+        r["value"] = (r["value"] / r["den"] * scale).where(ok)
+        r["n"] = r["n"].where(ok, 0).astype("int64")
+        r["kpi"] = k.id
+        out.append(r.drop(columns=["den"]))
+    return pd.concat(out, ignore_index=True)
+
+
+def _unit(kpi_id: str, currency) -> str:
+    k = catalog.get(kpi_id)
+    return (currency or "USD") if k.unit == catalog.CURRENCY else k.unit
+
+
+def _finish(frame: pd.DataFrame, req: Request, order: list[str]) -> pd.DataFrame:
+    if frame.empty:
+        return _empty(req)
+    frame = frame.copy()
+    frame["period"] = [periods.label(s, req.grain) for s in frame["period_start"]]
+    frame["unit"] = [_unit(k, c) for k, c in zip(frame["kpi"], frame["currency"])]
+    frame["_order"] = frame["kpi"].map({k: i for i, k in enumerate(order)})
+    sort = ["_order", "period_start", "unit"] + (["grp"] if req.by else [])
+    frame = frame.sort_values(sort, na_position="last", kind="stable")
+    cols = ["period"] + ([req.by] if req.by else []) + ["kpi", "value", "n", "unit"]
+    if req.by:
+        frame[req.by] = frame["grp"]
+    return frame[cols].reset_index(drop=True)
+
+
+def _empty(req: Request) -> pd.DataFrame:
+    cols = ["period"] + ([req.by] if req.by else []) + ["kpi", "value", "n", "unit"]
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "int64" if c == "n" else "object")
+                         for c in cols})
+
+
+def to_records(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready records: NaN becomes None, numpy scalars become Python numbers."""
+    records = []
+    for row in df.to_dict(orient="records"):
+        rec = {}
+        for k, v in row.items():
+            if isinstance(v, float) and v != v:
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            rec[k] = v
+        records.append(rec)
+    return records

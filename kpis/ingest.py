@@ -1,0 +1,572 @@
+"""Ingest: CSV / Parquet exports -> canonical DuckDB tables.
+
+One call is one batch and one transaction. Each file is read by DuckDB's own
+reader as text, parsed and validated in one SQL pass (the errors of each row
+are collected in a list column), de-duplicated, and merged:
+
+* deployments and incidents are keyed by id: a later version replaces the earlier;
+* costs and predictions replace the earlier rows of the same source, service and
+  date (cloud bills are restated until the month closes);
+* a file whose content hash was loaded before is skipped.
+
+A batch with any invalid row is rejected whole with a report naming file, row,
+column and reason, and the database is left exactly as it was, unless the
+caller asked to skip bad rows: then they go to the ``quarantine`` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from kpis import db, schema
+from kpis.schema import Column, Table
+
+READABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+MAX_REPORTED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in one file: where it is and what is wrong."""
+
+    file: str
+    row: int | None  # 1-based data row (the header is not counted); None for the whole file
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.reason}"
+
+
+class IngestError(Exception):
+    """A batch was rejected; nothing was written. ``errors`` lists what was wrong."""
+
+    def __init__(self, errors: list[RowError], total: int | None = None):
+        self.errors = errors
+        self.total = total if total is not None else len(errors)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        lines = [f"rejected: {self.total} problem(s); nothing was written"]
+        lines += [f"  {e}" for e in self.errors[:MAX_REPORTED_ERRORS]]
+        if self.total > MAX_REPORTED_ERRORS:
+            lines.append(f"  ... and {self.total - MAX_REPORTED_ERRORS} more")
+        return "\n".join(lines)
+
+
+@dataclass
+class FileReport:
+    """What happened to one file of a batch."""
+
+    file: str
+    kind: str | None
+    status: str  # loaded | skipped
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    message: str = ""
+    errors: list[RowError] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------
+# SQL building. Column names coming from files are quoted as identifiers; values
+# reach SQL as bound parameters or as constants of our own schema.
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: object) -> str:
+    """A SQL literal for one of our own constants (schema defaults, vocabularies)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _err(column: str, reason_sql: str) -> str:
+    return f"{{'column': {_lit(column)}, 'reason': {reason_sql}}}"
+
+
+def _shown(x: str) -> str:
+    # The offending value, quoted and cut short, for the error message.
+    return f"'''' || left({x}, 40) || ''''"
+
+
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+def _timestamp_sql(x: str) -> str:
+    """Text -> UTC TIMESTAMP. Offsets are honoured; naive text is taken in the
+    session time zone (set to the source time zone during ingest); 9-10 digit
+    numbers are epoch seconds, 12-13 digit numbers epoch milliseconds."""
+    return (
+        f"timezone('UTC', coalesce(try_cast({x} AS TIMESTAMPTZ), "
+        f"CASE WHEN regexp_full_match({x}, '-?[0-9]{{9,10}}([.][0-9]+)?') THEN to_timestamp({x}::DOUBLE) "
+        f"WHEN regexp_full_match({x}, '[0-9]{{12,13}}') THEN to_timestamp({x}::DOUBLE / 1000) END))"
+    )
+
+
+def _parse_sql(col: Column, x: str) -> tuple[str, str]:
+    """(SQL for the parsed value, SQL for the reason when it does not parse)."""
+    k = col.kind
+    if k == schema.TEXT:
+        return x, "NULL"
+    if k == schema.TIMESTAMP:
+        return _timestamp_sql(x), f"'cannot parse ' || {_shown(x)} || ' as a timestamp'"
+    if k == schema.DATE:
+        return (
+            f"coalesce(try_cast({x} AS DATE), ({_timestamp_sql(x)})::DATE)",
+            f"'cannot parse ' || {_shown(x)} || ' as a date'",
+        )
+    if k == schema.NUMBER:
+        return (
+            f"CASE WHEN isfinite(try_cast({x} AS DOUBLE)) THEN try_cast({x} AS DOUBLE) END",
+            f"'not a number: ' || {_shown(x)}",
+        )
+    if k == schema.COUNT:
+        return (
+            f"coalesce(try_cast({x} AS BIGINT), CASE WHEN try_cast({x} AS DOUBLE) = floor(try_cast({x} AS DOUBLE)) "
+            f"THEN try_cast({x} AS DOUBLE)::BIGINT END)",
+            f"'not a whole number: ' || {_shown(x)}",
+        )
+    if k == schema.BOOL:
+        t = ", ".join(_lit(v) for v in _TRUE)
+        f = ", ".join(_lit(v) for v in _FALSE)
+        return (
+            f"CASE WHEN lower({x}) IN ({t}) THEN TRUE WHEN lower({x}) IN ({f}) THEN FALSE END",
+            f"'not a boolean (true/false, yes/no, 1/0): ' || {_shown(x)}",
+        )
+    if k == schema.SEVERITY:
+        squashed = f"regexp_replace(lower({x}), '[\\s_-]', '', 'g')"
+        cases = " ".join(
+            f"WHEN {squashed} IN ({', '.join(_lit(v) for v in spellings)}) THEN {_lit(canon)}"
+            for canon, spellings in schema.SEVERITY_MAP.items()
+        )
+        return (
+            f"CASE {cases} END",
+            f"'unknown severity ' || {_shown(x)} || ' (expected sev1..sev5, P1..P5, critical/high/medium/low/info)'",
+        )
+    if k == schema.ENUM:
+        low = f"lower({x})"
+        syn = " ".join(f"WHEN {low} = {_lit(a)} THEN {_lit(b)}" for a, b in col.synonyms)
+        mapped = f"CASE {syn} ELSE {low} END" if syn else low
+        if col.choices:
+            allowed = ", ".join(_lit(c) for c in col.choices)
+            value = f"CASE WHEN ({mapped}) IN ({allowed}) THEN ({mapped}) END"
+            reason = f"'unknown value ' || {_shown(x)} || ' (expected one of {', '.join(col.choices)})'"
+            return value, reason
+        return mapped, "NULL"
+    raise ValueError(f"unknown column kind {k}")
+
+
+def _typed_select(table: Table, present: dict[str, str], extras: list[str], raw_rel: str) -> str:
+    """The one-pass SELECT that parses and validates every row of ``raw_rel``.
+
+    ``present`` maps canonical column -> the file's column name. The result has
+    ``_row``, the canonical columns, ``attributes`` (JSON of unknown columns) and
+    ``_errors`` (list of {column, reason}). ``raw_rel`` is the file's reader
+    query; every raw column is read as text.
+    """
+    inner, errors = [], []
+    for col in table.columns:
+        if col.name not in present:
+            inner.append(f"{_lit(col.default)}::{col.sql_type} AS {col.name}")
+            continue
+        x = f"nullif(trim({quote_ident(present[col.name])}::VARCHAR), '')"
+        value, reason = _parse_sql(col, x)
+        default = f"coalesce({value}, {_lit(col.default)})" if col.default is not None else value
+        inner.append(f"({default})::{col.sql_type} AS {col.name}")
+        if col.required:
+            errors.append(f"CASE WHEN {x} IS NULL THEN {_err(col.name, _lit('required value is missing'))} END")
+        if reason != "NULL":
+            errors.append(f"CASE WHEN {x} IS NOT NULL AND ({value}) IS NULL THEN {_err(col.name, reason)} END")
+        if col.minimum is not None:
+            errors.append(
+                f"CASE WHEN ({value}) < {col.minimum!r} THEN "
+                f"{_err(col.name, repr_reason(col, 'below', col.minimum, x))} END"
+            )
+        if col.maximum is not None:
+            errors.append(
+                f"CASE WHEN ({value}) > {col.maximum!r} THEN "
+                f"{_err(col.name, repr_reason(col, 'above', col.maximum, x))} END"
+            )
+    if extras:
+        pairs = ", ".join(f"{_lit(e)}, {quote_ident(e)}::VARCHAR" for e in extras)
+        inner.append(f"json_object({pairs}) AS attributes")
+    else:
+        inner.append("NULL::JSON AS attributes")
+    inner.append(f"[{', '.join(errors) or 'NULL'}] AS _perr")
+
+    checks = [
+        f"CASE WHEN NOT ({cond}) THEN {_err(column, _lit(reason))} END"
+        for cond, column, reason in table.checks
+        if column in present
+    ]
+    outer_err = f"list_filter(list_concat(_perr, [{', '.join(checks) or 'NULL'}]), lambda e: e IS NOT NULL)"
+    return (
+        f"SELECT * EXCLUDE (_perr), {outer_err} AS _errors FROM ("
+        f"SELECT _row, {', '.join(inner)} FROM ({raw_rel}) AS raw)"
+    )
+
+
+def repr_reason(col: Column, word: str, bound: float, x: str) -> str:
+    bound_text = f"{bound:g}"
+    if col.name == "amount" and word == "below":
+        return f"'negative amount ' || {_shown(x)} || ' (credits and refunds need a preset that nets them)'"
+    return f"'value ' || {_shown(x)} || ' is {word} {bound_text}'"
+
+
+# ---------------------------------------------------------------------------
+# Files
+
+
+def expand(paths: list[str | os.PathLike]) -> list[Path]:
+    """The files named, and every readable file in the folders named (sorted)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.name.lower().endswith(READABLE_SUFFIXES))
+            if not found:
+                raise IngestError([RowError(str(p), None, None, "folder holds no .csv or .parquet files")])
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise IngestError([RowError(str(p), None, None, "no such file or folder")])
+    return out
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.name.lower().endswith((".parquet", ".pq"))
+
+
+def _read_sql(path: Path, delimiter: str | None) -> tuple[str, list]:
+    """SQL (with bound file path) that reads the file as text with row numbers."""
+    if _is_parquet(path):
+        return "SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true)", [str(path)]
+    delim = delimiter or ("\t" if path.name.lower().endswith(".tsv") else ",")
+    return (
+        "SELECT row_number() OVER () AS _row, * FROM read_csv(?, all_varchar = true, header = true, "
+        "delim = ?, quote = '\"', escape = '\"')",
+        [str(path), delim],
+    )
+
+
+def _duckdb_read_error(name: str, err: Exception) -> RowError:
+    text = str(err)
+    row = None
+    m = re.search(r"CSV Error on Line: (\d+)", text)
+    if m:
+        row = max(int(m.group(1)) - 1, 1)
+    first = text.splitlines()[0] if text else type(err).__name__
+    reason = first
+    if "unicode" in text.lower() or "utf-8" in text.lower():
+        reason = "the file is not UTF-8 encoded (save it as UTF-8 and ingest again)"
+    elif "Expected Number of Columns" in text or "expected" in text.lower() and "columns" in text.lower():
+        lines = [ln for ln in text.splitlines() if "Expected" in ln or "columns" in ln]
+        reason = "wrong number of fields: " + (lines[0].strip() if lines else first)
+    return RowError(name, row, None, reason)
+
+
+def detect_kind(columns: list[str], file: str) -> str:
+    """The canonical kind whose signature columns the file has."""
+    cols = set(columns)
+    hits = [t.name for t in schema.TABLES.values() if set(t.signature) <= cols]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        hint = ""
+        if len(columns) == 1 and any(d in columns[0] for d in (";", "\t", "|")):
+            d = next(d for d in (";", "\t", "|") if d in columns[0])
+            hint = (f" The header is one column {columns[0][:60]!r}: the file looks delimited by "
+                    f"{d!r}, not commas (pass --delimiter {d!r}).")
+        sigs = "; ".join(f"{t.name}: {', '.join(t.signature)}" for t in schema.TABLES.values())
+        raise IngestError([RowError(file, None, None,
+                                    f"cannot tell what kind of export this is from its columns ({sigs}); "
+                                    f"pass --kind.{hint}")])
+    raise IngestError([RowError(file, None, None,
+                                f"columns fit several kinds ({', '.join(hits)}); pass --kind")])
+
+
+# ---------------------------------------------------------------------------
+# The batch
+
+
+class _Progress:
+    """Polls DuckDB's own progress for the running statement into a tqdm bar."""
+
+    def __init__(self, con, bar):
+        self.con, self.bar = con, bar
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self):
+        if self.bar is not None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(0.25):
+            try:
+                pct = self.con.query_progress()
+            except Exception:
+                return
+            if pct is not None and pct >= 0:
+                self.bar.n = min(int(pct), 100)
+                self.bar.refresh()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        if self.bar is not None:
+            self.bar.n = 100
+            self.bar.refresh()
+
+
+def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, kind: str | None = None,
+           source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
+           progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None
+           ) -> list[FileReport]:
+    """Load files into the canonical tables as one batch (one transaction).
+
+    Raises :class:`IngestError` (and writes nothing) when any file or row is
+    invalid, unless ``skip_bad_rows``: then bad rows go to ``quarantine`` with
+    their reasons and the good rows load. ``dry_run`` validates and reports
+    without writing (the Data page's preview). ``display_names`` maps a path to
+    the name shown in reports (uploads are saved under temporary names).
+    """
+    if kind is not None and kind not in schema.TABLES:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(schema.TABLES)}")
+    _check_timezone(con, source_tz)
+    files = expand(paths)
+    db.ensure_schema(con)
+    old_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"SET TimeZone = {_lit(source_tz)}")
+        batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_log").fetchone()[0]
+        reports = []
+        problems: list[RowError] = []
+        total_problems = 0
+        for path in files:
+            name = (display_names or {}).get(str(path), path.name)
+            try:
+                rep = _ingest_file(con, path, name, kind=kind, batch_id=batch_id, source_tz=source_tz,
+                                   skip_bad_rows=skip_bad_rows, delimiter=delimiter, progress=progress)
+            except IngestError as e:
+                problems.extend(e.errors)
+                total_problems += e.total
+                continue
+            reports.append(rep)
+        if problems:
+            raise IngestError(problems, total_problems)
+        if dry_run:
+            con.execute("ROLLBACK")
+        else:
+            con.execute("COMMIT")
+        return reports
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute(f"SET TimeZone = {_lit(old_tz)}")
+
+
+def _check_timezone(con, tz: str) -> None:
+    ok = con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0]
+    if not ok:
+        raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as UTC or America/New_York)")
+
+
+def _ingest_file(con, path: Path, name: str, *, kind, batch_id, source_tz, skip_bad_rows, delimiter,
+                 progress) -> FileReport:
+    if path.stat().st_size == 0:
+        raise IngestError([RowError(name, None, None, "the file is empty")])
+    digest = file_hash(path)
+    seen = con.execute(
+        "SELECT batch_id, file_name FROM ingest_log WHERE content_hash = ? AND status = 'loaded' LIMIT 1", [digest]
+    ).fetchone()
+    if seen:
+        rep = FileReport(name, kind, "skipped",
+                         message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do")
+        _log(con, batch_id, path, name, digest, rep, source_tz)
+        return rep
+
+    sql, params = _read_sql(path, delimiter)
+    try:
+        described = con.execute(f"DESCRIBE {sql}", params).fetchall()
+    except (duckdb.Error, UnicodeDecodeError) as err:
+        raise IngestError([_duckdb_read_error(name, err)]) from None
+    raw_cols = [r[0] for r in described][1:]
+    norm = {c.strip().lower(): c for c in raw_cols}
+    if len(norm) != len(raw_cols):
+        raise IngestError([RowError(name, None, None, "two columns have the same name (ignoring case)")])
+    kind = kind or detect_kind(list(norm), name)
+    table = schema.TABLES[kind]
+    missing = [c for c in table.required if c not in norm]
+    if missing:
+        hint = ""
+        if len(raw_cols) == 1:
+            hint = " (only one column was found: is the file delimited by something other than commas?)"
+        raise IngestError([RowError(name, None, m, f"required column {m!r} is missing; found: "
+                                    f"{', '.join(raw_cols[:12])}{hint}") for m in missing])
+    if _is_parquet(path):
+        _check_parquet_types(table, norm, {r[0]: r[1] for r in described}, name)
+    present = {c: norm[c] for c in table.names if c in norm}
+    extras = [orig for low, orig in norm.items() if low not in table.names]
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc=name[:30], leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}|")
+    try:
+        with _Progress(con, bar):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {_typed_select(table, present, extras, sql)}",
+                        params)
+    except (duckdb.Error, UnicodeDecodeError) as err:
+        raise IngestError([_duckdb_read_error(name, err)]) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    rows_read = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
+    if rows_read == 0:
+        raise IngestError([RowError(name, None, None, "the file has a header but no data rows")])
+
+    if table.key:
+        _flag_duplicates(con, table.key)
+
+    n_bad = con.execute("SELECT count(*) FROM _typed WHERE len(_errors) > 0").fetchone()[0]
+    errors = [
+        RowError(name, r[0], r[1], r[2])
+        for r in con.execute(
+            "SELECT _row, e.column, e.reason FROM (SELECT _row, unnest(_errors) AS e FROM _typed "
+            "WHERE len(_errors) > 0) ORDER BY _row LIMIT ?", [MAX_REPORTED_ERRORS * 5]
+        ).fetchall()
+    ]
+    if n_bad and not skip_bad_rows:
+        total = con.execute("SELECT sum(len(_errors)) FROM _typed").fetchone()[0]
+        raise IngestError(errors, int(total))
+    if n_bad:
+        con.execute(
+            "INSERT INTO quarantine SELECT ?, ?, ?, t._row, "
+            "array_to_string(list_transform(t._errors, lambda e: e.column || ': ' || e.reason), '; '), "
+            f"to_json(raw), now()::TIMESTAMP FROM _typed t JOIN ({sql}) raw ON raw._row = t._row "
+            "WHERE len(t._errors) > 0",
+            [batch_id, name, kind, *params],
+        )
+        con.execute("DELETE FROM _typed WHERE len(_errors) > 0")
+
+    cols = ", ".join(table.names)
+    if table.key:
+        updated = con.execute(
+            f"SELECT count(*) FROM {table.name} WHERE {table.key} IN (SELECT {table.key} FROM _typed)"
+        ).fetchone()[0]
+        con.execute(f"DELETE FROM {table.name} WHERE {table.key} IN (SELECT {table.key} FROM _typed)")
+    else:
+        scope = table.replace_scope
+        cond = " AND ".join(f"t.{c} = k.{c}" for c in scope)
+        updated = con.execute(
+            f"DELETE FROM {table.name} t USING (SELECT DISTINCT {', '.join(scope)} FROM _typed) k WHERE {cond}"
+        ).fetchone()[0]
+    inserted_total = con.execute(
+        f"INSERT INTO {table.name} ({cols}, attributes, batch_id, source_file, source_row) "
+        f"SELECT {cols}, attributes, ?, ?, _row FROM _typed",
+        [batch_id, name],
+    ).fetchone()[0]
+    con.execute("DROP TABLE _typed")
+    inserted = inserted_total - updated if table.key else inserted_total
+    msg = ""
+    if not table.key and updated:
+        msg = f"replaced {updated} earlier rows of the same source, service and date"
+    if extras:
+        msg = (msg + "; " if msg else "") + f"kept {len(extras)} extra column(s) in attributes"
+    rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
+                     updated=updated, rejected=n_bad, message=msg, errors=errors if n_bad else [])
+    _log(con, batch_id, path, name, digest, rep, source_tz)
+    return rep
+
+
+def _flag_duplicates(con, key: str) -> None:
+    """Mark every repeat of an id inside the file as an error naming the first row."""
+    con.execute(
+        f"""UPDATE _typed SET _errors = list_append(_errors, {{'column': '{key}',
+              'reason': 'duplicate {key} ' || '''' || d.{key} || '''' || ' (first on row ' || d.first_row || ')'}})
+            FROM (SELECT {key}, _row, min(_row) OVER (PARTITION BY {key}) AS first_row FROM _typed
+                  WHERE {key} IS NOT NULL QUALIFY count(*) OVER (PARTITION BY {key}) > 1) d
+            WHERE _typed._row = d._row AND d._row <> d.first_row"""
+    )
+
+
+_PARQUET_OK = {
+    schema.TIMESTAMP: ("TIMESTAMP", "DATE", "VARCHAR", "BIGINT", "INTEGER", "DOUBLE"),
+    schema.DATE: ("DATE", "TIMESTAMP", "VARCHAR"),
+    schema.NUMBER: ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "HUGEINT", "UBIGINT",
+                    "UINTEGER", "VARCHAR"),
+    schema.COUNT: ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "HUGEINT", "DOUBLE",
+                   "DECIMAL", "VARCHAR"),
+    schema.BOOL: ("BOOLEAN", "VARCHAR", "BIGINT", "INTEGER", "TINYINT"),
+}
+
+
+def _check_parquet_types(table: Table, norm: dict[str, str], types: dict[str, str], name: str) -> None:
+    errors = []
+    for col in table.columns:
+        if col.name not in norm or col.kind not in _PARQUET_OK:
+            continue
+        t = types[norm[col.name]]
+        if not any(t.startswith(ok) for ok in _PARQUET_OK[col.kind]):
+            errors.append(RowError(name, 1, col.name,
+                                   f"Parquet type {t} cannot hold a {col.kind} (every row); "
+                                   f"expected one of {', '.join(_PARQUET_OK[col.kind][:4])}"))
+    if errors:
+        raise IngestError(errors)
+
+
+def _log(con, batch_id, path: Path, name: str, digest: str, rep: FileReport, source_tz: str) -> None:
+    con.execute(
+        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [batch_id, name, str(path), digest, rep.kind, rep.status, rep.rows_read, rep.inserted, rep.updated,
+         rep.rejected, datetime.now(timezone.utc).replace(tzinfo=None), source_tz,
+         json.dumps({"mapping": "canonical columns"}), rep.message],
+    )
+
+
+def history(con, limit: int = 200):
+    """The ingest log, newest first, as a DataFrame."""
+    return con.execute(
+        "SELECT batch_id, file_name, kind, status, rows_read, rows_inserted, rows_updated, rows_rejected, "
+        "ingested_at, content_hash, message FROM ingest_log ORDER BY batch_id DESC, ingested_at DESC LIMIT ?",
+        [limit],
+    ).df()

@@ -1,0 +1,96 @@
+"""Reporting periods: ISO weeks, months and quarters, their labels and bounds.
+
+Labels: weeks ``2026-W07`` (ISO), months ``2026-10``, quarters ``2026-Q3``.
+Bounds are dates in the reporting time zone; ``end`` is exclusive.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+GRAINS = ("week", "month", "quarter")
+
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+def check_grain(grain: str) -> str:
+    if grain not in GRAINS:
+        raise ValueError(f"unknown grain {grain!r}; choose one of {', '.join(GRAINS)}")
+    return grain
+
+
+def period_start(day: date, grain: str) -> date:
+    """First day of the period of ``grain`` that contains ``day``."""
+    check_grain(grain)
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def next_start(start: date, grain: str) -> date:
+    """First day of the period after the one starting at ``start``."""
+    if grain == "week":
+        return start + timedelta(days=7)
+    months = 1 if grain == "month" else 3
+    m = start.month - 1 + months
+    return date(start.year + m // 12, m % 12 + 1, 1)
+
+
+def label(start: date, grain: str) -> str:
+    """The period's label: 2026-W07, 2026-10 or 2026-Q3."""
+    if grain == "week":
+        y, w, _ = start.isocalendar()
+        return f"{y}-W{w:02d}"
+    if grain == "month":
+        return f"{start.year}-{start.month:02d}"
+    return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+
+
+def parse_label(text: str) -> tuple[str, date, date]:
+    """(grain, start, end exclusive) of a period label such as 2026-10 or 2026-Q3."""
+    text = text.strip()
+    if m := _QUARTER.match(text):
+        start = date(int(m[1]), 3 * (int(m[2]) - 1) + 1, 1)
+        return "quarter", start, next_start(start, "quarter")
+    if m := _MONTH.match(text):
+        month = int(m[2])
+        if not 1 <= month <= 12:
+            raise ValueError(f"bad month in period {text!r}")
+        start = date(int(m[1]), month, 1)
+        return "month", start, next_start(start, "month")
+    if m := _WEEK.match(text):
+        try:
+            start = date.fromisocalendar(int(m[1]), int(m[2]), 1)
+        except ValueError:
+            raise ValueError(f"bad ISO week in period {text!r}") from None
+        return "week", start, start + timedelta(days=7)
+    raise ValueError(f"cannot read period {text!r}; write 2026-10 (month), 2026-Q3 (quarter) or 2026-W07 (week)")
+
+
+def spine(first: date, last: date, grain: str) -> list[date]:
+    """Start dates of every period of ``grain`` that contains a day in [first, last]."""
+    out = []
+    s = period_start(first, grain)
+    while s <= last:
+        out.append(s)
+        s = next_start(s, grain)
+    return out
+
+
+def shift(start: date, grain: str, k: int) -> date:
+    """Start of the period ``k`` periods after (negative: before) the one at ``start``."""
+    if grain == "week":
+        return start + timedelta(days=7 * k)
+    months = k * (1 if grain == "month" else 3)
+    m = start.year * 12 + start.month - 1 + months
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def weeks_in(start: date, grain: str) -> float:
+    """Length of the period in weeks (days / 7): 1 for a week, 31/7 for October."""
+    return (next_start(start, grain) - start).days / 7.0

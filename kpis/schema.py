@@ -1,0 +1,227 @@
+"""Canonical tables: the columns every export is mapped onto (DESIGN.md, "Canonical tables").
+
+Each table is declared once as data; ingest derives its parsing, validation and
+the DuckDB DDL from these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column kinds. Each has a parser in ingest.py (SQL over the raw text).
+TEXT = "text"
+TIMESTAMP = "timestamp"  # stored as UTC TIMESTAMP
+DATE = "date"
+NUMBER = "number"  # DOUBLE
+COUNT = "count"  # BIGINT, >= 0
+BOOL = "bool"
+SEVERITY = "severity"  # normalised to sev1..sev5
+ENUM = "enum"  # one of Column.choices
+
+SQL_TYPES = {
+    TEXT: "VARCHAR",
+    TIMESTAMP: "TIMESTAMP",
+    DATE: "DATE",
+    NUMBER: "DOUBLE",
+    COUNT: "BIGINT",
+    BOOL: "BOOLEAN",
+    SEVERITY: "VARCHAR",
+    ENUM: "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = TEXT
+    required: bool = False
+    default: object = None
+    choices: tuple[str, ...] = ()
+    # Synonyms accepted for an ENUM value (lower-cased input -> canonical value).
+    synonyms: tuple[tuple[str, str], ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    # Deployments and incidents are keyed by id (a later version replaces the
+    # earlier); costs and predictions are re-issued per period and replace the
+    # earlier rows of the same source, service and date.
+    key: str | None = None
+    replace_scope: tuple[str, ...] = ()
+    # Row checks across columns: (sql condition that must hold, column, reason).
+    checks: tuple[tuple[str, str, str], ...] = ()
+    # Columns whose presence identifies a file of this kind.
+    signature: tuple[str, ...] = field(default=())
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+DEPLOYMENT_STATUS = Column(
+    "status",
+    ENUM,
+    default="success",
+    choices=("success", "failed", "rolled_back"),
+    synonyms=(
+        ("succeeded", "success"), ("successful", "success"), ("ok", "success"),
+        ("deployed", "success"), ("completed", "success"), ("done", "success"),
+        ("failure", "failed"), ("fail", "failed"), ("error", "failed"),
+        ("rollback", "rolled_back"), ("rolled back", "rolled_back"),
+        ("rolled-back", "rolled_back"), ("reverted", "rolled_back"),
+    ),
+)
+
+DEPLOYMENTS = Table(
+    name="deployments",
+    key="deployment_id",
+    signature=("deployment_id", "deployed_at"),
+    columns=(
+        Column("deployment_id", required=True),
+        Column("service", required=True),
+        Column("deployed_at", TIMESTAMP, required=True),
+        Column("model"),
+        Column("model_version"),
+        Column("team"),
+        Column("tier"),
+        Column("environment", ENUM, default="production",
+               synonyms=(("prod", "production"), ("prd", "production"), ("live", "production"))),
+        DEPLOYMENT_STATUS,
+        Column("change_started_at", TIMESTAMP),
+        Column("approved_at", TIMESTAMP),
+        Column("rolled_back_at", TIMESTAMP),
+        Column("is_hotfix", BOOL, default=False),
+        Column("caused_regression", BOOL, default=False),
+    ),
+    checks=(
+        ("change_started_at IS NULL OR change_started_at <= deployed_at", "change_started_at",
+         "change started after the deployment"),
+        ("approved_at IS NULL OR approved_at <= deployed_at", "approved_at",
+         "approved after the deployment"),
+        ("rolled_back_at IS NULL OR rolled_back_at >= deployed_at", "rolled_back_at",
+         "rolled back before it was deployed"),
+    ),
+)
+
+INCIDENT_CATEGORIES = ("drift", "data_quality", "deployment", "infrastructure", "model_quality", "other")
+
+INCIDENTS = Table(
+    name="incidents",
+    key="incident_id",
+    signature=("incident_id", "started_at"),
+    columns=(
+        Column("incident_id", required=True),
+        Column("service", required=True),
+        Column("started_at", TIMESTAMP, required=True),
+        Column("detected_at", TIMESTAMP),
+        Column("acknowledged_at", TIMESTAMP),
+        Column("resolved_at", TIMESTAMP),
+        Column("severity", SEVERITY),
+        Column("model"),
+        Column("team"),
+        Column("tier"),
+        Column("category", ENUM, choices=INCIDENT_CATEGORIES,
+               synonyms=(("data quality", "data_quality"), ("data-quality", "data_quality"),
+                         ("infra", "infrastructure"), ("model quality", "model_quality"),
+                         ("model-quality", "model_quality"), ("deploy", "deployment"))),
+        Column("ml_related", BOOL, default=True),
+        Column("deployment_id"),
+    ),
+    checks=(
+        ("resolved_at IS NULL OR resolved_at >= started_at", "resolved_at", "resolved before it started"),
+        ("detected_at IS NULL OR detected_at >= started_at", "detected_at", "detected before it started"),
+        ("acknowledged_at IS NULL OR acknowledged_at >= started_at", "acknowledged_at",
+         "acknowledged before it started"),
+    ),
+)
+
+COST_CATEGORIES = ("inference", "training", "storage", "data", "other")
+
+COSTS = Table(
+    name="costs",
+    replace_scope=("source", "service", "date"),
+    signature=("amount", "date"),
+    columns=(
+        Column("date", DATE, required=True),
+        Column("amount", NUMBER, required=True, minimum=0),
+        Column("service", required=True),
+        Column("currency", TEXT, default="USD"),
+        Column("category", ENUM, choices=COST_CATEGORIES,
+               synonyms=(("serving", "inference"), ("train", "training"))),
+        Column("model"),
+        Column("team"),
+        Column("run_id"),
+        Column("resource_id"),
+        Column("source", TEXT, default="default"),
+    ),
+)
+
+PREDICTIONS = Table(
+    name="predictions",
+    replace_scope=("source", "service", "date"),
+    signature=("predictions", "date"),
+    columns=(
+        Column("date", DATE, required=True),
+        Column("service", required=True),
+        Column("predictions", COUNT, required=True, minimum=0),
+        Column("model"),
+        Column("team"),
+        Column("errors", COUNT, minimum=0),
+        Column("latency_p95_ms", NUMBER, minimum=0),
+        Column("latency_p99_ms", NUMBER, minimum=0),
+        Column("availability", NUMBER, minimum=0, maximum=1),
+        Column("good_requests", COUNT, minimum=0),
+        Column("total_requests", COUNT, minimum=0),
+        # What `predictions` counts: predictions, or serving requests (a batched
+        # request holds many predictions). Cost per 1k is then per 1k requests.
+        Column("count_kind", ENUM, default="predictions", choices=("predictions", "requests"),
+               synonyms=(("request", "requests"), ("invocations", "requests"), ("prediction", "predictions"))),
+        Column("source", TEXT, default="default"),
+    ),
+    checks=(
+        ("errors IS NULL OR total_requests IS NULL OR errors <= total_requests", "errors",
+         "more errors than requests"),
+        ("good_requests IS NULL OR total_requests IS NULL OR good_requests <= total_requests",
+         "good_requests", "more good requests than requests"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (DEPLOYMENTS, INCIDENTS, COSTS, PREDICTIONS)}
+
+# Lineage columns every canonical table carries.
+LINEAGE_DDL = "attributes JSON, batch_id BIGINT, source_file VARCHAR, source_row BIGINT"
+
+DIMENSIONS = ("team", "service", "model")
+
+SEVERITY_MAP = {
+    # canonical: accepted spellings (lower case, spaces and dashes removed)
+    "sev1": ("sev1", "1", "p1", "critical", "crit", "sev0", "p0", "0", "emergency", "major", "highest"),
+    "sev2": ("sev2", "2", "p2", "high", "error"),
+    "sev3": ("sev3", "3", "p3", "medium", "moderate", "warning", "normal"),
+    "sev4": ("sev4", "4", "p4", "low", "minor"),
+    "sev5": ("sev5", "5", "p5", "info", "informational", "lowest", "trivial"),
+}
+
+
+def ddl(table: Table) -> str:
+    """CREATE TABLE statement for a canonical table."""
+    cols = ", ".join(f"{c.name} {c.sql_type}" for c in table.columns)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, {LINEAGE_DDL})"
