@@ -1,0 +1,221 @@
+"""Every KPI against the hand-worked golden dataset (tests/golden.py has the timeline)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+
+import golden
+import kpis
+from kpis import catalog
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    folder = golden.write(tmp_path_factory.mktemp("golden"))
+    c = kpis.connect(folder / "kpi.duckdb")
+    kpis.ingest_files(c, [folder])
+    yield c
+    c.close()
+
+
+def value(df, kpi, period, unit=None, **dims):
+    rows = df[(df["kpi"] == kpi) & (df["period"] == period)]
+    if unit:
+        rows = rows[rows["unit"] == unit]
+    for k, v in dims.items():
+        rows = rows[rows[k] == v]
+    assert len(rows) == 1, f"{kpi} {period} {dims}: {len(rows)} rows"
+    r = rows.iloc[0]
+    return (None if math.isnan(r["value"]) else r["value"]), int(r["n"])
+
+
+OCT = dict(start=date(2026, 10, 1), end=date(2026, 11, 30))
+
+
+def test_delivery_kpis_october_utc(con):
+    df = kpis.compute(con, grain="month", **OCT)
+    # d1..d7 are October production deployments (d8 is staging, d9 is November in UTC);
+    # successful: d1, d2, d4, d5, d7 -> 5 of 7
+    assert value(df, "deployment_count", "2026-10") == (5, 7)
+    # 5 deployments / (31 days / 7) weeks = 35 / 31
+    assert value(df, "deployments_per_week", "2026-10")[0] == pytest.approx(35 / 31)
+    # lead times of successful deployments with a start: 12, 24, 48, 96 -> median (24 + 48) / 2 = 36
+    assert value(df, "lead_time_median_hours", "2026-10") == (pytest.approx(36.0), 4)
+    # p90 continuous: position 0.9 * 3 = 2.7 -> 48 + 0.7 * (96 - 48) = 81.6
+    assert value(df, "lead_time_p90_hours", "2026-10")[0] == pytest.approx(81.6)
+    # failed: d3 rolled back, d4 hotfix, d5 regression, d6 failed, d7 named by i1 and i2 (once) -> 5 of 7
+    assert value(df, "change_failure_rate", "2026-10") == (pytest.approx(5 / 7), 7)
+    # one rollback (d3) of 7
+    assert value(df, "rollback_rate", "2026-10") == (pytest.approx(1 / 7), 7)
+    # November: only d9 (success, lead 24 h, not failed)
+    assert value(df, "deployment_count", "2026-11") == (1, 1)
+    assert value(df, "change_failure_rate", "2026-11") == (0.0, 1)
+    assert value(df, "lead_time_median_hours", "2026-11") == (pytest.approx(24.0), 1)
+
+
+def test_reliability_kpis_october_utc(con):
+    df = kpis.compute(con, grain="month", **OCT)
+    # ML incidents starting in October: i1, i2, i3, i5, i6 (03:00Z on Oct 1), i7; i4 is not ML-related
+    assert value(df, "incident_count", "2026-10") == (6, 6)
+    # time to detect: 0.5, 1, 1, 2, 72 (i4, i7 have no detection) -> median 1
+    assert value(df, "ttd_median_hours", "2026-10") == (pytest.approx(1.0), 5)
+    # resolved in October: i1 2 h, i3 78 h, i6 2 h, i7 1 h -> mean 83 / 4 = 20.75, median (2 + 2) / 2 = 2
+    assert value(df, "mttr_hours", "2026-10") == (pytest.approx(20.75), 4)
+    assert value(df, "mttr_median_hours", "2026-10") == (pytest.approx(2.0), 4)
+    # i2 started in October but was resolved on Nov 2 (96 h): it counts in November's MTTR
+    assert value(df, "mttr_hours", "2026-11") == (pytest.approx(96.0), 1)
+    # open at Oct 31 24:00Z: i2 (resolved later) and i5 (never) of the 6 started by then
+    assert value(df, "open_incidents", "2026-10") == (2, 6)
+    # open at Nov 30 24:00Z: i5 only
+    assert value(df, "open_incidents", "2026-11") == (1, 6)
+    # no incident started in November
+    assert value(df, "incident_count", "2026-11") == (None, 0)
+
+
+def test_cost_kpis_per_currency(con):
+    df = kpis.compute(con, grain="month", **OCT)
+    # inference: 100 + 50 + 30 (no category) + 70 = 250 USD; storage 999 is not inference
+    assert value(df, "inference_cost", "2026-10", unit="USD") == (pytest.approx(250.0), 4)
+    # EUR lines are never added to USD ones
+    assert value(df, "inference_cost", "2026-10", unit="EUR") == (pytest.approx(20.0), 1)
+    # 100000 + 60000 + 40000 + 10000
+    assert value(df, "predictions", "2026-10") == (210000, 4)
+    # 250 / 210000 * 1000
+    assert value(df, "cost_per_1k_predictions", "2026-10", unit="USD")[0] == pytest.approx(250 / 210)
+    # training lines with a run: (200 + 100 + 60) / 2 runs = 180 (the 40 without a run is left out)
+    assert value(df, "training_cost_per_run", "2026-10", unit="USD") == (pytest.approx(180.0), 2)
+    assert value(df, "training_cost_per_run", "2026-10", unit="EUR") == (None, 0)
+    # November: 10 USD of inference but 0 predictions -> cost per 1k is null, never 0 or inf
+    assert value(df, "predictions", "2026-11") == (0, 1)
+    assert value(df, "cost_per_1k_predictions", "2026-11", unit="USD") == (None, 0)
+
+
+def test_cost_per_1k_by_service(con):
+    df = kpis.compute(con, grain="month", by="service", kpis=["cost_per_1k_predictions"], **OCT)
+    # svc-a: (100 + 50 + 30) / 160000 * 1000 = 1.125
+    assert value(df, "cost_per_1k_predictions", "2026-10", unit="USD", service="svc-a")[0] == pytest.approx(1.125)
+    # svc-b: 70 / 40000 * 1000 = 1.75
+    assert value(df, "cost_per_1k_predictions", "2026-10", unit="USD", service="svc-b")[0] == pytest.approx(1.75)
+    # svc-c: 20 EUR / 10000 * 1000 = 2.0
+    assert value(df, "cost_per_1k_predictions", "2026-10", unit="EUR", service="svc-c")[0] == pytest.approx(2.0)
+    # svc-c has no USD cost: null
+    assert value(df, "cost_per_1k_predictions", "2026-10", unit="USD", service="svc-c") == (None, 0)
+
+
+def test_by_team_and_group_without_events(con):
+    df = kpis.compute(con, grain="month", by="team", **OCT)
+    # search: d1, d2 succeed, d3 rolled back -> 2 of 3, CFR 1/3
+    assert value(df, "deployment_count", "2026-10", team="search") == (2, 3)
+    assert value(df, "change_failure_rate", "2026-10", team="search")[0] == pytest.approx(1 / 3)
+    # recs: d4, d5, d7 succeed; all four failed in some way -> CFR 4/4, never above 1
+    assert value(df, "deployment_count", "2026-10", team="recs") == (3, 4)
+    assert value(df, "change_failure_rate", "2026-10", team="recs")[0] == pytest.approx(1.0)
+    # recs lead times 96, 12 -> median 54
+    assert value(df, "lead_time_median_hours", "2026-10", team="recs")[0] == pytest.approx(54.0)
+    # fraud only has costs: its deployment KPIs are null with n = 0
+    assert value(df, "deployment_count", "2026-10", team="fraud") == (None, 0)
+    assert value(df, "mttr_hours", "2026-10", team="fraud") == (None, 0)
+
+
+def test_reporting_time_zone_moves_boundary_events(con):
+    df = kpis.compute(con, grain="month", tz="America/New_York", start=date(2026, 9, 1), end=date(2026, 10, 31))
+    # d9 (2026-10-31 23:30 -04:00) is October in New York: 8 production deployments, 6 successful
+    assert value(df, "deployment_count", "2026-10") == (6, 8)
+    # lead times 12, 24, 24, 48, 96 -> median 24; p90 at 3.6 -> 48 + 0.6 * 48 = 76.8
+    assert value(df, "lead_time_median_hours", "2026-10")[0] == pytest.approx(24.0)
+    assert value(df, "lead_time_p90_hours", "2026-10")[0] == pytest.approx(76.8)
+    # CFR 5 failed of 8
+    assert value(df, "change_failure_rate", "2026-10")[0] == pytest.approx(5 / 8)
+    # i6 started 2026-09-30 22:00 -05:00 = 23:00 in New York (EDT): September there
+    assert value(df, "incident_count", "2026-09") == (1, 1)
+    assert value(df, "incident_count", "2026-10") == (5, 5)
+    # September has no deployments at all: null, n = 0
+    assert value(df, "deployment_count", "2026-09") == (None, 0)
+
+
+def test_quarter_grain(con):
+    df = kpis.compute(con, grain="quarter", start=date(2026, 10, 1), end=date(2026, 12, 31))
+    assert sorted(df["period"].unique()) == ["2026-Q4"]
+    # Q4: d1..d7 and d9 -> 8 production, 6 successful; CFR 5 / 8
+    assert value(df, "deployment_count", "2026-Q4") == (6, 8)
+    assert value(df, "change_failure_rate", "2026-Q4")[0] == pytest.approx(5 / 8)
+    # deployments per week: 6 / (92 days / 7)
+    assert value(df, "deployments_per_week", "2026-Q4")[0] == pytest.approx(6 / (92 / 7))
+    # resolved in Q4: 2, 96, 78, 2, 1 -> mean 179 / 5 = 35.8, median 2
+    assert value(df, "mttr_hours", "2026-Q4")[0] == pytest.approx(35.8)
+    assert value(df, "mttr_median_hours", "2026-Q4")[0] == pytest.approx(2.0)
+
+
+def test_week_grain_labels_and_counts(con):
+    df = kpis.compute(con, grain="week", kpis=["deployment_count"], start=date(2026, 9, 28), end=date(2026, 10, 11))
+    # ISO weeks: Mon 2026-09-28 starts W40 (d1 on Oct 2), Mon 2026-10-05 starts W41 (d2 on Oct 10)
+    assert list(df["period"]) == ["2026-W40", "2026-W41"]
+    assert value(df, "deployment_count", "2026-W40") == (1, 1)
+    assert value(df, "deployment_count", "2026-W41") == (1, 1)
+
+
+def test_empty_period_in_range_is_null_not_zero(con):
+    df = kpis.compute(con, grain="month", start=date(2026, 8, 1), end=date(2026, 8, 31))
+    assert set(df["period"]) == {"2026-08"}
+    assert df["value"].isna().all()
+    assert (df["n"] == 0).all()
+    assert set(catalog.KPI_IDS) <= set(df["kpi"])
+
+
+def test_link_window_links_incident_to_previous_deployment(con):
+    # i7 started 2 h after d1 on the same service and names no deployment
+    without = kpis.compute(con, kpis=["change_failure_rate"], **OCT)
+    narrow = kpis.compute(con, kpis=["change_failure_rate"], link_window_hours=1, **OCT)
+    wide = kpis.compute(con, kpis=["change_failure_rate"], link_window_hours=2, **OCT)
+    assert value(without, "change_failure_rate", "2026-10")[0] == pytest.approx(5 / 7)
+    assert value(narrow, "change_failure_rate", "2026-10")[0] == pytest.approx(5 / 7)
+    # with a 2 h window d1 becomes failed too: 6 of 7
+    assert value(wide, "change_failure_rate", "2026-10")[0] == pytest.approx(6 / 7)
+
+
+def test_lead_time_from_approval(tmp_path):
+    folder = golden.write(tmp_path, {"d.csv": (
+        "deployment_id,service,deployed_at,change_started_at,approved_at\n"
+        "a,s,2026-10-10T00:00:00Z,2026-09-10T00:00:00Z,2026-10-09T00:00:00Z\n"
+        "b,s,2026-10-20T00:00:00Z,2026-09-20T00:00:00Z,2026-10-19T12:00:00Z\n")})
+    c = kpis.connect(folder / "k.duckdb")
+    kpis.ingest_files(c, [folder / "d.csv"])
+    started = kpis.compute(c, kpis=["lead_time_median_hours"])
+    approved = kpis.compute(c, kpis=["lead_time_median_hours"], lead_time_start="approved_at")
+    # from work start: 30 days = 720 h each -> 720
+    assert value(started, "lead_time_median_hours", "2026-10")[0] == pytest.approx(720.0)
+    # from approval: 24 h and 12 h -> median 18
+    assert value(approved, "lead_time_median_hours", "2026-10")[0] == pytest.approx(18.0)
+
+
+def test_filters_are_values_not_sql(con):
+    df = kpis.compute(con, filters={"team": ["search"]}, kpis=["deployment_count"], **OCT)
+    assert value(df, "deployment_count", "2026-10") == (2, 3)
+    hostile = kpis.compute(con, filters={"team": ["x' OR 1=1 --"]}, kpis=["deployment_count"], **OCT)
+    assert value(hostile, "deployment_count", "2026-10") == (None, 0)
+    # scoped filters: severity applies to incidents only (sev1 and sev2: i1 2 h, i2 resolved in Nov)
+    sev = kpis.compute(con, filters={"severity": ["sev1", "sev2"]}, kpis=["mttr_hours", "deployment_count"], **OCT)
+    assert value(sev, "mttr_hours", "2026-10") == (pytest.approx(2.0), 1)
+    assert value(sev, "deployment_count", "2026-10") == (5, 7)
+    with pytest.raises(ValueError):
+        kpis.compute(con, by="team; DROP TABLE deployments")
+    with pytest.raises(ValueError):
+        kpis.compute(con, filters={"team) OR (1": ["x"]})
+
+
+def test_every_catalog_kpi_is_computed(con):
+    df = kpis.compute(con, **OCT)
+    assert set(df["kpi"]) == set(catalog.KPI_IDS)
+    assert set(df.columns) == {"period", "kpi", "value", "n", "unit"}
+
+
+def test_empty_database(tmp_path):
+    c = kpis.connect(tmp_path / "empty.duckdb")
+    df = kpis.compute(c)
+    assert df.empty
+    assert list(df.columns) == ["period", "kpi", "value", "n", "unit"]
+    df = kpis.compute(c, start=date(2026, 1, 1), end=date(2026, 1, 31))
+    assert df["value"].isna().all() and (df["n"] == 0).all()
