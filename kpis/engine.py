@@ -357,10 +357,13 @@ def to_records(df: pd.DataFrame) -> list[dict]:
     for row in df.to_dict(orient="records"):
         rec = {}
         for k, v in row.items():
+            if hasattr(v, "item"):
+                v = v.item()
             if isinstance(v, float) and v != v:
                 v = None
-            elif hasattr(v, "item"):
-                v = v.item()
             rec[k] = v
+        # Counts print as whole numbers.
+        if rec.get("unit") in (catalog.COUNT, catalog.PREDICTIONS_UNIT) and isinstance(rec.get("value"), float):
+            rec["value"] = int(rec["value"]) if rec["value"].is_integer() else rec["value"]
         records.append(rec)
     return records

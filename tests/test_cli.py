@@ -1,0 +1,88 @@
+"""The command line, run as a user would: python -m kpis ..."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import golden
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "kpis", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=120)
+
+
+def test_ingest_then_compute_json(tmp_path):
+    folder = golden.write(tmp_path / "exports")
+    db = tmp_path / "kpi.duckdb"
+    r = run("ingest", "--db", db, folder)
+    assert r.returncode == 0, r.stderr
+    assert "deployments.csv" in r.stdout and "inserted" in r.stdout
+    r = run("compute", "--db", db, "--grain", "month", "--format", "json", "--from", "2026-10-01", "--to", "2026-10-31",
+            "--by", "team")
+    assert r.returncode == 0, r.stderr
+    records = json.loads(r.stdout)
+    cfr = [x for x in records if x["kpi"] == "change_failure_rate" and x["team"] == "search"]
+    # search: d3 rolled back of d1, d2, d3
+    assert cfr == [{"period": "2026-10", "team": "search", "kpi": "change_failure_rate", "value": 1 / 3, "n": 3,
+                    "unit": "ratio"}]
+    fraud = [x for x in records if x["kpi"] == "deployment_count" and x["team"] == "fraud"]
+    assert fraud[0]["value"] is None and fraud[0]["n"] == 0
+
+
+def test_second_ingest_is_a_no_op(tmp_path):
+    folder = golden.write(tmp_path / "exports")
+    db = tmp_path / "kpi.duckdb"
+    run("ingest", "--db", db, folder)
+    r = run("ingest", "--db", db, folder)
+    assert r.returncode == 0
+    assert r.stdout.count("skipped") == 4
+
+
+def test_csv_and_table_formats_and_kpi_db_env(tmp_path):
+    folder = golden.write(tmp_path / "exports")
+    env = {"KPI_DB": str(tmp_path / "env.duckdb")}
+    assert run("ingest", folder, env=env).returncode == 0
+    r = run("compute", "--format", "csv", "--kpi", "incident_count", "--from", "2026-10-01", "--to", "2026-10-31",
+            env=env)
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    # six ML incidents started in October (see golden.py)
+    assert rows == [{"period": "2026-10", "kpi": "incident_count", "value": "6", "n": "6", "unit": "count"}]
+    r = run("compute", "--format", "table", "--kpi", "mttr_hours", "--from", "2026-11-01", "--to", "2026-11-30",
+            env=env)
+    assert "mttr_hours" in r.stdout and "96" in r.stdout
+
+
+def test_bad_file_message_without_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("deployment_id,service,deployed_at\nd1,s,not-a-time\n")
+    r = run("ingest", "--db", tmp_path / "k.duckdb", bad)
+    assert r.returncode == 2
+    assert "bad.csv, row 1, column deployed_at: cannot parse 'not-a-time' as a timestamp" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_option_values(tmp_path):
+    r = run("compute", "--db", tmp_path / "k.duckdb", "--tz", "Mars/Olympus")
+    assert r.returncode == 2 and "unknown time zone" in r.stderr and "Traceback" not in r.stderr
+    r = run("compute", "--grain", "decade")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_help_lists_the_documented_commands():
+    r = run("--help")
+    assert "ingest" in r.stdout and "compute" in r.stdout
+    r = run("compute", "--help")
+    for flag in ("--grain", "--from", "--to", "--by", "--profile", "--format", "--link-window", "--tz"):
+        assert flag in r.stdout
+    r = run("ingest", "--help")
+    for flag in ("--kind", "--source-tz", "--skip-bad-rows", "--db"):
+        assert flag in r.stdout
