@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tz", default="UTC", help="reporting time zone that assigns events to periods (default UTC)")
     c.add_argument("--link-window", type=float, metavar="HOURS",
                    help="link an incident without deployment_id to the service's last deployment within HOURS")
+    c.add_argument("--slo", type=float, default=0.999,
+                   help="availability objective for error_budget_remaining (default 0.999)")
     c.add_argument("--lead-time-start", choices=engine.LEAD_TIME_STARTS,
                    help="start of lead time (default: change_started_at, or the profile's)")
     c.add_argument("--profile", help="target profile: senior, mle, lead, dora, or a path to a TOML file")
@@ -104,7 +106,7 @@ def _compute(args) -> int:
         lead_time_start = args.lead_time_start or profile.lead_time_start
     kwargs = dict(grain=args.grain, by=args.by, start=args.start, end=args.end, filters=filters,
                   tz=args.tz, link_window_hours=args.link_window)
-    df = engine.compute(con, kpis=args.kpi, lead_time_start=lead_time_start, **kwargs)
+    df = engine.compute(con, kpis=args.kpi, lead_time_start=lead_time_start, slo=args.slo, **kwargs)
     if profile is not None:
         from kpis import targets
 

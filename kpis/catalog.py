@@ -24,6 +24,7 @@ COUNT = "count"
 PER_WEEK = "per_week"
 CURRENCY = "currency"  # the record's unit is the cost currency (USD, EUR, ...)
 PREDICTIONS_UNIT = "predictions"
+MS = "ms"  # latency stays in milliseconds, the unit every serving stack reports
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,13 @@ class KPI:
     title: str
     unit: str
     direction: str
-    source: str  # deployments | incidents_started | incidents_resolved | incidents_open | costs | predictions
+    source: str  # a file in kpis/sql/ (deployments, incidents_started, ..., serving, pipelines, models) or "ratio"
     definition: str
     period_by: str
     value: str = ""  # SQL aggregate over the source relation
     n: str = "count(*)"  # SQL aggregate: the events the value rests on
     ratio: tuple[str, str, float] | None = None  # (numerator kpi, denominator kpi, scale)
-    family: str = ""  # delivery | reliability | cost
+    family: str = ""  # delivery | reliability | cost | serving | pipelines | coverage
 
 
 _SUCCESS = "status = 'success'"
@@ -229,6 +230,264 @@ CATALOG: tuple[KPI, ...] = (
             " / nullif(count(DISTINCT run_id) FILTER (WHERE is_training_run), 0)"
         ),
         n="count(DISTINCT run_id) FILTER (WHERE is_training_run)",
+    ),
+)
+
+# --- Serving health (predictions table: one row per service per day) --------
+
+def _weighted(col: str) -> str:
+    return f"sum({col} * w) FILTER (WHERE {col} IS NOT NULL) / nullif(sum(w) FILTER (WHERE {col} IS NOT NULL), 0)"
+
+
+_AVAILABILITY = "sum(good_w) / nullif(sum(avail_w), 0)"
+
+CATALOG += (
+    KPI(
+        id="latency_p95_ms",
+        title="Inference latency p95",
+        unit=MS,
+        direction=LOWER,
+        source="serving",
+        family="serving",
+        definition="Traffic-weighted mean of the daily p95 latencies (weights: the day's requests, else predictions).",
+        period_by="date",
+        value=_weighted("latency_p95_ms"),
+        n="count(latency_p95_ms)",
+    ),
+    KPI(
+        id="latency_p99_ms",
+        title="Inference latency p99",
+        unit=MS,
+        direction=LOWER,
+        source="serving",
+        family="serving",
+        definition="Traffic-weighted mean of the daily p99 latencies.",
+        period_by="date",
+        value=_weighted("latency_p99_ms"),
+        n="count(latency_p99_ms)",
+    ),
+    KPI(
+        id="error_rate",
+        title="Inference error rate",
+        unit=RATIO,
+        direction=LOWER,
+        source="serving",
+        family="serving",
+        definition="Sum of errors / sum of requests (else predictions) over the days that report errors.",
+        period_by="date",
+        value="sum(errors) FILTER (WHERE errors IS NOT NULL) / nullif(sum(w) FILTER (WHERE errors IS NOT NULL), 0)",
+        n="count(errors)",
+    ),
+    KPI(
+        id="availability",
+        title="Availability (SLO attainment)",
+        unit=RATIO,
+        direction=HIGHER,
+        source="serving",
+        family="serving",
+        definition=(
+            "Good / total requests over the period; days that give only an availability ratio count "
+            "it weighted by their traffic."
+        ),
+        period_by="date",
+        value=_AVAILABILITY,
+        n="count(avail_w)",
+    ),
+    KPI(
+        id="error_budget_remaining",
+        title="Error budget remaining",
+        unit=RATIO,
+        direction=HIGHER,
+        source="serving",
+        family="serving",
+        definition=(
+            "1 - (1 - availability) / (1 - SLO), with the SLO 99.9% unless set (--slo); negative when the "
+            "budget is overspent."
+        ),
+        period_by="date",
+        value=f"1 - (1 - {_AVAILABILITY}) / (1 - $slo)",
+        n="count(avail_w)",
+    ),
+    # --- Pipelines (pipeline_runs) ------------------------------------------
+    KPI(
+        id="pipeline_success_rate",
+        title="Pipeline success rate",
+        unit=RATIO,
+        direction=HIGHER,
+        source="pipelines",
+        family="pipelines",
+        definition="Runs with status success / finished runs (success, failed or cancelled) of every kind.",
+        period_by="started_at (scheduled_at when it never started)",
+        value="avg(CASE WHEN status = 'success' THEN 1.0 ELSE 0.0 END) FILTER (WHERE status <> 'running')",
+        n="count(*) FILTER (WHERE status <> 'running')",
+    ),
+    KPI(
+        id="training_success_rate",
+        title="Training pipeline success rate",
+        unit=RATIO,
+        direction=HIGHER,
+        source="pipelines",
+        family="pipelines",
+        definition="The same, over training runs only.",
+        period_by="started_at (scheduled_at when it never started)",
+        value=(
+            "avg(CASE WHEN status = 'success' THEN 1.0 ELSE 0.0 END) "
+            "FILTER (WHERE status <> 'running' AND kind = 'training')"
+        ),
+        n="count(*) FILTER (WHERE status <> 'running' AND kind = 'training')",
+    ),
+    KPI(
+        id="data_freshness_adherence",
+        title="Data freshness SLA adherence",
+        unit=RATIO,
+        direction=HIGHER,
+        source="pipelines",
+        family="pipelines",
+        definition="Runs whose input data met its freshness SLA (data_fresh) / runs that report data_fresh.",
+        period_by="started_at (scheduled_at when it never started)",
+        value="avg(CASE WHEN data_fresh THEN 1.0 ELSE 0.0 END) FILTER (WHERE data_fresh IS NOT NULL)",
+        n="count(data_fresh)",
+    ),
+    KPI(
+        id="data_validation_failure_rate",
+        title="Data validation failure rate",
+        unit=RATIO,
+        direction=LOWER,
+        source="pipelines",
+        family="pipelines",
+        definition="Runs whose data validation failed / runs that report validation_passed.",
+        period_by="started_at (scheduled_at when it never started)",
+        value=(
+            "avg(CASE WHEN validation_passed THEN 0.0 ELSE 1.0 END) FILTER (WHERE validation_passed IS NOT NULL)"
+        ),
+        n="count(validation_passed)",
+    ),
+    KPI(
+        id="retraining_sla_adherence",
+        title="Retraining SLA adherence",
+        unit=RATIO,
+        direction=HIGHER,
+        source="pipelines",
+        family="pipelines",
+        definition="Scheduled training runs completed on time (on_time) / training runs that report on_time.",
+        period_by="started_at (scheduled_at when it never started)",
+        value="avg(CASE WHEN on_time THEN 1.0 ELSE 0.0 END) FILTER (WHERE kind = 'training' AND on_time IS NOT NULL)",
+        n="count(on_time) FILTER (WHERE kind = 'training')",
+    ),
+    KPI(
+        id="ci_duration_median_hours",
+        title="CI pipeline duration (median)",
+        unit=HOURS,
+        direction=LOWER,
+        source="pipelines",
+        family="pipelines",
+        definition="Median (interpolated) of finished_at - started_at over CI runs.",
+        period_by="started_at",
+        value="quantile_cont(duration_hours, 0.5) FILTER (WHERE kind = 'ci')",
+        n="count(duration_hours) FILTER (WHERE kind = 'ci')",
+    ),
+    KPI(
+        id="ci_duration_p90_hours",
+        title="CI pipeline duration (p90)",
+        unit=HOURS,
+        direction=LOWER,
+        source="pipelines",
+        family="pipelines",
+        definition="90th percentile (continuous) of the same.",
+        period_by="started_at",
+        value="quantile_cont(duration_hours, 0.9) FILTER (WHERE kind = 'ci')",
+        n="count(duration_hours) FILTER (WHERE kind = 'ci')",
+    ),
+    KPI(
+        id="reproducibility_rate",
+        title="Training reproducibility rate",
+        unit=RATIO,
+        direction=HIGHER,
+        source="pipelines",
+        family="pipelines",
+        definition="Training runs flagged reproducible / training runs that report the flag.",
+        period_by="started_at (scheduled_at when it never started)",
+        value=(
+            "avg(CASE WHEN reproducible THEN 1.0 ELSE 0.0 END) "
+            "FILTER (WHERE kind = 'training' AND reproducible IS NOT NULL)"
+        ),
+        n="count(reproducible) FILTER (WHERE kind = 'training')",
+    ),
+    # --- Coverage (models inventory snapshot) ---------------------------------
+    KPI(
+        id="monitoring_coverage",
+        title="Monitoring coverage",
+        unit=RATIO,
+        direction=HIGHER,
+        source="models",
+        family="coverage",
+        definition="Production models with monitoring / production models that report it, in the period's latest inventory.",
+        period_by="inventory as_of",
+        value="avg(CASE WHEN monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE monitored IS NOT NULL)",
+        n="count(monitored)",
+    ),
+    KPI(
+        id="monitoring_coverage_tier1",
+        title="Monitoring coverage (tier-1)",
+        unit=RATIO,
+        direction=HIGHER,
+        source="models",
+        family="coverage",
+        definition="The same over tier-1 models (tier written tier-1, tier1, T1 or 1).",
+        period_by="inventory as_of",
+        value="avg(CASE WHEN monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE monitored IS NOT NULL AND is_tier1)",
+        n="count(monitored) FILTER (WHERE is_tier1)",
+    ),
+    KPI(
+        id="drift_monitoring_coverage",
+        title="Drift detection coverage",
+        unit=RATIO,
+        direction=HIGHER,
+        source="models",
+        family="coverage",
+        definition="Production models with drift monitoring / production models that report it.",
+        period_by="inventory as_of",
+        value="avg(CASE WHEN drift_monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE drift_monitored IS NOT NULL)",
+        n="count(drift_monitored)",
+    ),
+    KPI(
+        id="drift_monitoring_coverage_tier1",
+        title="Drift detection coverage (tier-1)",
+        unit=RATIO,
+        direction=HIGHER,
+        source="models",
+        family="coverage",
+        definition="The same over tier-1 models.",
+        period_by="inventory as_of",
+        value=(
+            "avg(CASE WHEN drift_monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE drift_monitored IS NOT NULL AND is_tier1)"
+        ),
+        n="count(drift_monitored) FILTER (WHERE is_tier1)",
+    ),
+    KPI(
+        id="documentation_completeness",
+        title="Documentation completeness",
+        unit=RATIO,
+        direction=HIGHER,
+        source="models",
+        family="coverage",
+        definition="Production models documented / production models that report it.",
+        period_by="inventory as_of",
+        value="avg(CASE WHEN documented THEN 1.0 ELSE 0.0 END) FILTER (WHERE documented IS NOT NULL)",
+        n="count(documented)",
+    ),
+    # --- Drift (incidents) ----------------------------------------------------
+    KPI(
+        id="drift_detection_time_median_hours",
+        title="Drift detection time (median)",
+        unit=HOURS,
+        direction=LOWER,
+        source="incidents_started",
+        family="reliability",
+        definition="Median (interpolated) of detected_at - started_at over ML incidents of category drift.",
+        period_by="started_at",
+        value="quantile_cont(detect_hours, 0.5) FILTER (WHERE is_drift)",
+        n="count(detect_hours) FILTER (WHERE is_drift)",
     ),
 )
 

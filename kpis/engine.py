@@ -35,6 +35,8 @@ FILTER_COLUMNS = {
     "incidents": ("team", "service", "model", "tier", "severity", "category"),
     "costs": ("team", "service", "model"),
     "predictions": ("team", "service", "model"),
+    "pipeline_runs": ("team", "service", "model", "tier"),
+    "models": ("team", "service", "model", "tier"),
 }
 FILTER_KEYS = ("team", "service", "model", "tier", "severity", "category")
 SOURCE_TABLE = {
@@ -44,6 +46,9 @@ SOURCE_TABLE = {
     "incidents_open": "incidents",
     "costs": "costs",
     "predictions": "predictions",
+    "serving": "predictions",
+    "pipelines": "pipeline_runs",
+    "models": "models",
 }
 CURRENCY_SOURCES = ("costs",)
 OUTPUT_COLUMNS = ("period", "kpi", "value", "n", "unit")
@@ -61,6 +66,7 @@ class Request:
     tz: str = "UTC"
     link_window_hours: float | None = None
     lead_time_start: str = "change_started_at"
+    slo: float = 0.999
 
     def __post_init__(self):
         periods.check_grain(self.grain)
@@ -73,6 +79,8 @@ class Request:
                 raise ValueError(f"cannot filter on {key!r}; filters: {', '.join(FILTER_KEYS)}")
         if self.link_window_hours is not None and not self.link_window_hours > 0:
             raise ValueError("the link window must be a positive number of hours")
+        if not 0 < self.slo < 1:
+            raise ValueError("the SLO must be a ratio between 0 and 1, e.g. 0.999")
 
 
 def _normalise_filters(filters) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -102,7 +110,7 @@ def _render(name: str, req: Request, table: str) -> str:
     """Fill a source template's placeholders with allow-listed SQL."""
 
     def local(col: str) -> str:
-        if col not in ("deployed_at", "started_at", "resolved_at"):
+        if col not in ("deployed_at", "started_at", "resolved_at", "run_at"):
             raise ValueError(col)
         return f"d.{col}" if req.tz == "UTC" else f"timezone($tz, timezone('UTC', d.{col}))"
 
@@ -114,6 +122,8 @@ def _render(name: str, req: Request, table: str) -> str:
             if arg != "date":
                 raise ValueError(arg)
             return f"date_trunc('{req.grain}', d.date)::DATE"
+        if key == "grain":
+            return req.grain
         if key == "group":
             return f"d.{req.by}" if req.by else "NULL::VARCHAR"
         if key == "lead_start":
@@ -141,7 +151,7 @@ WHERE date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours *
 
 def _params(sql: str, req: Request, extra: dict) -> dict:
     """The bound parameters the SQL text refers to."""
-    values = {"tz": req.tz, "link_window_hours": req.link_window_hours, **extra}
+    values = {"tz": req.tz, "link_window_hours": req.link_window_hours, "slo": req.slo, **extra}
     for k, v in req.filters:
         values[f"f_{k}"] = list(v)
     return {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
@@ -179,7 +189,10 @@ def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC") -> tuple[date, d
             SELECT min(deployed_at{conv})::DATE lo, max(deployed_at{conv})::DATE hi FROM deployments
             UNION ALL SELECT min(started_at{conv})::DATE, max(coalesce(resolved_at, started_at){conv})::DATE FROM incidents
             UNION ALL SELECT min(date), max(date) FROM costs
-            UNION ALL SELECT min(date), max(date) FROM predictions)""",
+            UNION ALL SELECT min(date), max(date) FROM predictions
+            UNION ALL SELECT min(coalesce(started_at, scheduled_at){conv})::DATE,
+                             max(coalesce(started_at, scheduled_at){conv})::DATE FROM pipeline_runs
+            UNION ALL SELECT min(as_of), max(as_of) FROM models)""",
         {"tz": tz} if conv else {},
     ).fetchone()
     if row is None or row[0] is None:
@@ -196,7 +209,7 @@ def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
 def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None = None,
             start: date | None = None, end: date | None = None, filters: dict | None = None,
             kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
-            lead_time_start: str = "change_started_at") -> pd.DataFrame:
+            lead_time_start: str = "change_started_at", slo: float = 0.999) -> pd.DataFrame:
     """Every requested KPI for every period of ``grain`` in [start, end], per ``by`` group.
 
     Returns a DataFrame with the columns of the JSON records: ``period``, the
@@ -207,10 +220,11 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
     Periods are whole: every period containing a day in [start, end] is
     computed in full. Without start / end the range is the data's. ``filters``
     maps team / service / model / tier / severity / category to allowed values;
-    each applies to the tables that have that column.
+    each applies to the tables that have that column. ``slo`` is the
+    availability objective behind error_budget_remaining.
     """
     req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
-                  link_window_hours=link_window_hours, lead_time_start=lead_time_start)
+                  link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo)
     if tz != "UTC":
         check_timezone(con, tz)
     wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]

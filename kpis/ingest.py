@@ -221,7 +221,6 @@ def _typed_select(table: Table, present: dict[str, str], extras: list[str], raw_
     checks = [
         f"CASE WHEN NOT ({cond}) THEN {_err(column, _lit(reason))} END"
         for cond, column, reason in table.checks
-        if column in present
     ]
     outer_err = f"list_filter(list_concat(_perr, [{', '.join(checks) or 'NULL'}]), lambda e: e IS NOT NULL)"
     return (

@@ -204,7 +204,64 @@ PREDICTIONS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (DEPLOYMENTS, INCIDENTS, COSTS, PREDICTIONS)}
+PIPELINE_KINDS = ("training", "batch_scoring", "feature", "validation", "ci")
+
+PIPELINE_RUNS = Table(
+    name="pipeline_runs",
+    key="run_id",
+    signature=("run_id", "pipeline"),
+    columns=(
+        Column("run_id", required=True),
+        Column("pipeline", required=True),
+        Column("kind", ENUM, required=True, choices=PIPELINE_KINDS,
+               synonyms=(("train", "training"), ("batch scoring", "batch_scoring"), ("batch-scoring", "batch_scoring"),
+                         ("scoring", "batch_scoring"), ("features", "feature"), ("feature_pipeline", "feature"),
+                         ("data_validation", "validation"), ("build", "ci"))),
+        Column("scheduled_at", TIMESTAMP),
+        Column("started_at", TIMESTAMP),
+        Column("finished_at", TIMESTAMP),
+        Column("status", ENUM, required=True, choices=("success", "failed", "cancelled", "running"),
+               synonyms=(("succeeded", "success"), ("successful", "success"), ("completed", "success"),
+                         ("ok", "success"), ("failure", "failed"), ("error", "failed"), ("timed_out", "failed"),
+                         ("canceled", "cancelled"), ("skipped", "cancelled"), ("in_progress", "running"),
+                         ("queued", "running"))),
+        Column("on_time", BOOL),
+        Column("data_fresh", BOOL),
+        Column("validation_passed", BOOL),
+        Column("reproducible", BOOL),
+        Column("model"),
+        Column("team"),
+        Column("service"),
+        Column("tier"),
+    ),
+    checks=(
+        ("started_at IS NOT NULL OR scheduled_at IS NOT NULL", "started_at",
+         "a run needs started_at or scheduled_at"),
+        ("finished_at IS NULL OR started_at IS NULL OR finished_at >= started_at", "finished_at",
+         "finished before it started"),
+    ),
+)
+
+MODELS = Table(
+    name="models",
+    # An inventory is a snapshot: a new one for the same date replaces the old.
+    replace_scope=("source", "as_of"),
+    signature=("model", "monitored"),
+    columns=(
+        Column("model", required=True),
+        Column("service"),
+        Column("team"),
+        Column("tier"),
+        Column("in_production", BOOL, default=True),
+        Column("monitored", BOOL),
+        Column("drift_monitored", BOOL),
+        Column("documented", BOOL),
+        Column("as_of", DATE),  # snapshot date; default: the day it was ingested
+        Column("source", TEXT, default="default"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (DEPLOYMENTS, INCIDENTS, COSTS, PREDICTIONS, PIPELINE_RUNS, MODELS)}
 
 # Lineage columns every canonical table carries.
 LINEAGE_DDL = "attributes JSON, batch_id BIGINT, source_file VARCHAR, source_row BIGINT"
