@@ -1,0 +1,400 @@
+"""Drill-down queries: the events behind the KPI numbers.
+
+Where ``kpis.engine.compute`` aggregates, these return the rows a reviewer
+wants to see behind a number: the deployments of a period with why each one
+counts as failed, the incidents with their durations, the incidents still open
+at a moment and how old they are, the services with the most incidents, and
+the training runs with outliers marked.
+
+Conventions shared by every function here:
+
+* ``con`` is a DuckDB connection (a read-only one is enough); each query runs on
+  its own ``cursor()``.
+* ``start`` and ``end`` are dates in the reporting time zone ``tz``; ``start``
+  is inclusive and ``end`` **exclusive** (pass the first day after the range,
+  e.g. ``periods.next_start``). ``None`` leaves that side open.
+* ``filters`` has the same meaning as in :func:`kpis.engine.compute`: team /
+  service / model / tier / severity / category mapped to the allowed values,
+  each applied to the tables that have that column.
+* Every value reaches SQL as a bound parameter; the only text put into SQL is
+  from allow-lists (column names of our own schema).
+* Timestamps come back as stored: naive UTC.
+* The same events count as in the engine: production deployments only, and
+  ML-related incidents only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import duckdb
+import pandas as pd
+
+from kpis import engine, schema
+
+# Outlier rule for training runs (Tukey's fences): a run is an outlier when its
+# cost is above Q3 + 1.5 x IQR of the costs of the runs in the same range and
+# currency. Fewer than four runs give no meaningful quartiles: none is flagged.
+OUTLIER_IQR_FACTOR = 1.5
+OUTLIER_MIN_RUNS = 4
+
+HIGH_SEVERITIES = ("sev1", "sev2")
+
+# Lead-time distribution bins, in days: [lower, upper) and a label for each.
+LEAD_TIME_BINS_DAYS = (0, 1, 3, 7, 14, 21, 28, 42, 56, 84)
+
+
+def _filters(filters: dict | None, table: str, alias: str = "d") -> tuple[str, dict]:
+    """SQL conditions (`` AND list_contains($f_team, d.team)`` ...) and their parameters."""
+    sql, params = [], {}
+    for key, values in engine._normalise_filters(filters):
+        if key not in engine.FILTER_KEYS:
+            raise ValueError(f"cannot filter on {key!r}; filters: {', '.join(engine.FILTER_KEYS)}")
+        if key in engine.FILTER_COLUMNS[table]:
+            sql.append(f" AND list_contains($f_{key}, {alias}.{key})")
+            params[f"f_{key}"] = list(values)
+    return "".join(sql), params
+
+
+def _utc_bound(name: str) -> str:
+    """SQL for a local date parameter as a naive UTC timestamp (midnight in $tz)."""
+    return f"timezone('UTC', timezone($tz, ${name}::TIMESTAMP))"
+
+
+def _range(column: str, start: date | None, end: date | None, tz: str) -> tuple[str, dict]:
+    """Condition that a UTC timestamp column falls in [start, end) of local dates."""
+    sql, params = "", {}
+    if start is not None:
+        sql += f" AND {column} >= {_utc_bound('start')}"
+        params["start"] = start
+    if end is not None:
+        sql += f" AND {column} < {_utc_bound('end')}"
+        params["end"] = end
+    if params:
+        params["tz"] = tz
+    return sql, params
+
+
+def _check(start: date | None, end: date | None, tz: str) -> None:
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"the range is empty: start {start} is not before end {end} (end is exclusive)")
+    if not tz:
+        raise ValueError("a time zone is required (e.g. UTC)")
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame:
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    return con.cursor().execute(sql, used).df()
+
+
+_LINK_WINDOW_SQL = """
+    UNION ALL
+    SELECT dep.deployment_id, i.incident_id
+    FROM (SELECT incident_id, service, started_at FROM incidents WHERE deployment_id IS NULL) i
+    ASOF JOIN (SELECT deployment_id, service, deployed_at FROM deployments
+               WHERE environment = 'production' AND status = 'success') dep
+      ON i.service = dep.service AND i.started_at >= dep.deployed_at
+    WHERE date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours * 3600"""
+
+
+def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                filters: dict | None = None, tz: str = "UTC", link_window_hours: float | None = None,
+                lead_time_start: str = "change_started_at", limit: int | None = None) -> pd.DataFrame:
+    """Production deployments in [start, end), newest first, with why each one failed.
+
+    Columns: deployment_id, deployed_at, service, team, model, model_version,
+    tier, status, lead_time_hours (from ``lead_time_start``), failed (bool),
+    failure_reason (``status failed`` / ``rolled back``, ``hotfix``,
+    ``regression``, ``incident``, comma separated; empty when not failed) and
+    incident_ids (the incidents that name it, comma separated). ``failed`` is
+    the engine's definition, so the share of failed rows in a period is its
+    change failure rate.
+    """
+    _check(start, end, tz)
+    if lead_time_start not in engine.LEAD_TIME_STARTS:
+        raise ValueError(f"lead time start must be one of {', '.join(engine.LEAD_TIME_STARTS)}")
+    if link_window_hours is not None and not link_window_hours > 0:
+        raise ValueError("the link window must be a positive number of hours")
+    where, params = _filters(filters, "deployments")
+    rng, rparams = _range("d.deployed_at", start, end, tz)
+    params.update(rparams)
+    window = ""
+    if link_window_hours is not None:
+        window = _LINK_WINDOW_SQL
+        params["link_window_hours"] = float(link_window_hours)
+    lim = ""
+    if limit is not None:
+        lim = " LIMIT $limit"
+        params["limit"] = int(limit)
+    sql = f"""
+    WITH links AS (
+        SELECT deployment_id, incident_id FROM incidents WHERE deployment_id IS NOT NULL{window}
+    ), named AS (
+        SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
+        FROM links GROUP BY deployment_id
+    )
+    SELECT d.deployment_id, d.deployed_at, d.service, d.team, d.model, d.model_version, d.tier, d.status,
+        CASE WHEN d.{lead_time_start} IS NOT NULL
+             THEN date_diff('second', d.{lead_time_start}, d.deployed_at) / 3600.0 END AS lead_time_hours,
+        (d.status IN ('failed', 'rolled_back') OR coalesce(d.is_hotfix, FALSE)
+            OR coalesce(d.caused_regression, FALSE) OR n.deployment_id IS NOT NULL) AS failed,
+        concat_ws(', ',
+            CASE d.status WHEN 'failed' THEN 'status failed' WHEN 'rolled_back' THEN 'rolled back' END,
+            CASE WHEN coalesce(d.is_hotfix, FALSE) THEN 'hotfix' END,
+            CASE WHEN coalesce(d.caused_regression, FALSE) THEN 'regression' END,
+            CASE WHEN n.deployment_id IS NOT NULL THEN 'incident' END) AS failure_reason,
+        coalesce(n.incident_ids, '') AS incident_ids
+    FROM deployments d LEFT JOIN named n ON n.deployment_id = d.deployment_id
+    WHERE d.environment = 'production'{rng}{where}
+    ORDER BY d.deployed_at DESC, d.deployment_id{lim}"""
+    return _run(con, sql, params)
+
+
+def lead_time_distribution(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                           filters: dict | None = None, tz: str = "UTC",
+                           lead_time_start: str = "change_started_at") -> pd.DataFrame:
+    """How many successful production deployments in [start, end) had each lead time.
+
+    The lead times the engine's median and p90 rest on, counted in day bins
+    (``LEAD_TIME_BINS_DAYS``; the last bin is open-ended). Columns: bin (label
+    such as ``1-3 d``), lower_days, upper_days (NaN for the last), deployments.
+    Every bin is returned, empty ones with 0, so the axis is stable.
+    """
+    _check(start, end, tz)
+    if lead_time_start not in engine.LEAD_TIME_STARTS:
+        raise ValueError(f"lead time start must be one of {', '.join(engine.LEAD_TIME_STARTS)}")
+    where, params = _filters(filters, "deployments")
+    rng, rparams = _range("d.deployed_at", start, end, tz)
+    params.update(rparams)
+    params["edges"] = [float(b) for b in LEAD_TIME_BINS_DAYS]
+    sql = f"""
+    WITH lt AS (
+        SELECT date_diff('second', d.{lead_time_start}, d.deployed_at) / 86400.0 AS days
+        FROM deployments d
+        WHERE d.environment = 'production' AND d.status = 'success'
+          AND d.{lead_time_start} IS NOT NULL{rng}{where}
+    )
+    SELECT len(list_filter($edges::DOUBLE[], lambda e: e <= days)) AS bin_no, count(*) AS deployments
+    FROM lt GROUP BY ALL"""
+    counts = dict(_run(con, sql, params).itertuples(index=False, name=None))
+    rows = []
+    edges = LEAD_TIME_BINS_DAYS
+    for i, lo in enumerate(edges):
+        hi = edges[i + 1] if i + 1 < len(edges) else None
+        lab = f"{lo}-{hi} d" if hi is not None else f"{lo}+ d"
+        # bin_no counts the edges <= days: 1 for [0, 1), 2 for [1, 3), ...
+        rows.append((lab, float(lo), float(hi) if hi is not None else float("nan"), int(counts.get(i + 1, 0))))
+    return pd.DataFrame(rows, columns=["bin", "lower_days", "upper_days", "deployments"])
+
+
+def incidents(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+              filters: dict | None = None, tz: str = "UTC", limit: int | None = None) -> pd.DataFrame:
+    """ML-related incidents that started or were resolved in [start, end), newest first.
+
+    Columns: incident_id, severity, service, team, model, tier, category,
+    started_at, detected_at, resolved_at, time_to_detect_hours,
+    time_to_recover_hours (NaN while open), open (no resolved_at),
+    deployment_id, started_in_range (counted by incident_count and TTD for
+    the range) and resolved_in_range (counted by MTTR for the range).
+    """
+    _check(start, end, tz)
+    where, params = _filters(filters, "incidents")
+    s_rng, rparams = _range("d.started_at", start, end, tz)
+    r_rng, _ = _range("d.resolved_at", start, end, tz)
+    params.update(rparams)
+    started = f"(TRUE{s_rng})"
+    resolved = f"(d.resolved_at IS NOT NULL{r_rng})"
+    lim = ""
+    if limit is not None:
+        lim = " LIMIT $limit"
+        params["limit"] = int(limit)
+    sql = f"""
+    SELECT d.incident_id, d.severity, d.service, d.team, d.model, d.tier, d.category,
+        d.started_at, d.detected_at, d.resolved_at,
+        date_diff('second', d.started_at, d.detected_at) / 3600.0 AS time_to_detect_hours,
+        date_diff('second', d.started_at, d.resolved_at) / 3600.0 AS time_to_recover_hours,
+        d.resolved_at IS NULL AS open,
+        d.deployment_id,
+        {started} AS started_in_range,
+        {resolved} AS resolved_in_range
+    FROM incidents d
+    WHERE d.ml_related AND ({started} OR {resolved}){where}
+    ORDER BY d.started_at DESC, d.incident_id{lim}"""
+    return _run(con, sql, params)
+
+
+def _moment_utc(at: date | datetime, tz: str) -> tuple[str, dict]:
+    """SQL + params for a moment: a datetime is taken as UTC (naive or aware);
+    a date means midnight at its start in the reporting time zone."""
+    if isinstance(at, datetime):
+        if at.tzinfo is not None:
+            at = at.astimezone(timezone.utc).replace(tzinfo=None)
+        return "$at::TIMESTAMP", {"at": at}
+    return _utc_bound("at"), {"at": at, "tz": tz}
+
+
+def open_incidents(con: duckdb.DuckDBPyConnection, at: date | datetime, filters: dict | None = None,
+                   tz: str = "UTC") -> pd.DataFrame:
+    """ML-related incidents open at the moment ``at``, oldest first, with their age.
+
+    Open means started before ``at`` and not resolved by then (the engine's
+    ``open_incidents`` at a period's end uses the same test). ``at`` is a UTC
+    datetime, or a date meaning its midnight in ``tz`` (pass a period's
+    exclusive end date to list what was open at the period's end). Columns:
+    incident_id, severity, service, team, model, category, started_at,
+    detected_at, resolved_at (when it was resolved later), age_hours.
+    """
+    where, params = _filters(filters, "incidents")
+    moment, mparams = _moment_utc(at, tz)
+    params.update(mparams)
+    sql = f"""
+    SELECT d.incident_id, d.severity, d.service, d.team, d.model, d.category,
+        d.started_at, d.detected_at, d.resolved_at,
+        date_diff('second', d.started_at, {moment}) / 3600.0 AS age_hours
+    FROM incidents d
+    WHERE d.ml_related AND d.started_at < {moment}
+      AND (d.resolved_at IS NULL OR d.resolved_at >= {moment}){where}
+    ORDER BY d.started_at, d.incident_id"""
+    return _run(con, sql, params)
+
+
+def worst_services(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                   filters: dict | None = None, tz: str = "UTC", limit: int = 10) -> pd.DataFrame:
+    """Services ranked by ML incidents started in [start, end), then by MTTR.
+
+    Columns: service, team (the teams named on its incidents), incidents
+    (started in the range), high_severity (sev1 / sev2 among them),
+    resolved (incidents resolved in the range), mttr_hours (mean recovery of
+    those; NaN when none), impact_hours (sum of recovery time of the resolved
+    ones). Services with incidents resolved but none started in the range are
+    kept (with 0 incidents) so a long outage still shows.
+    """
+    _check(start, end, tz)
+    where, params = _filters(filters, "incidents")
+    s_rng, rparams = _range("d.started_at", start, end, tz)
+    r_rng, _ = _range("d.resolved_at", start, end, tz)
+    params.update(rparams)
+    params["limit"] = int(limit)
+    params["high"] = list(HIGH_SEVERITIES)
+    sql = f"""
+    WITH s AS (
+        SELECT d.service, count(*) AS incidents,
+               count(*) FILTER (WHERE list_contains($high, d.severity)) AS high_severity,
+               string_agg(DISTINCT d.team, ', ' ORDER BY d.team) AS team
+        FROM incidents d WHERE d.ml_related{s_rng}{where} GROUP BY d.service
+    ), r AS (
+        SELECT d.service, count(*) AS resolved,
+               avg(date_diff('second', d.started_at, d.resolved_at) / 3600.0) AS mttr_hours,
+               sum(date_diff('second', d.started_at, d.resolved_at) / 3600.0) AS impact_hours,
+               string_agg(DISTINCT d.team, ', ' ORDER BY d.team) AS team
+        FROM incidents d WHERE d.ml_related AND d.resolved_at IS NOT NULL{r_rng}{where} GROUP BY d.service
+    )
+    SELECT coalesce(s.service, r.service) AS service, coalesce(s.team, r.team) AS team,
+           coalesce(s.incidents, 0) AS incidents, coalesce(s.high_severity, 0) AS high_severity,
+           coalesce(r.resolved, 0) AS resolved, r.mttr_hours, r.impact_hours
+    FROM s FULL JOIN r ON s.service = r.service
+    ORDER BY incidents DESC, high_severity DESC, mttr_hours DESC NULLS LAST, service
+    LIMIT $limit"""
+    return _run(con, sql, params)
+
+
+def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                  filters: dict | None = None) -> pd.DataFrame:
+    """Training runs with cost lines dated in [start, end), costliest first, outliers marked.
+
+    A run is the training cost lines that name its run_id (the lines the
+    engine's ``training_cost_per_run`` divides by distinct runs); its cost is
+    the sum of those lines in the range, per currency. ``outlier`` is true when
+    the cost is above Q3 + 1.5 x IQR (Tukey's upper fence, interpolated
+    quartiles) of the costs of all runs in the same range and currency;
+    ``outlier_threshold`` is that fence. With fewer than ``OUTLIER_MIN_RUNS``
+    runs no fence is drawn and nothing is flagged. Cost dates are calendar
+    days already, so no time zone applies.
+
+    Columns: run_id, service, team, model, first_date, last_date, cost,
+    currency, outlier, outlier_threshold.
+    """
+    _check(start, end, "UTC")
+    where, params = _filters(filters, "costs")
+    rng = ""
+    if start is not None:
+        rng += " AND d.date >= $start"
+        params["start"] = start
+    if end is not None:
+        rng += " AND d.date < $end"
+        params["end"] = end
+    params["k"] = OUTLIER_IQR_FACTOR
+    params["min_runs"] = OUTLIER_MIN_RUNS
+    sql = f"""
+    WITH runs AS (
+        SELECT d.run_id, d.currency,
+               string_agg(DISTINCT d.service, ', ' ORDER BY d.service) AS service,
+               string_agg(DISTINCT d.team, ', ' ORDER BY d.team) AS team,
+               string_agg(DISTINCT d.model, ', ' ORDER BY d.model) AS model,
+               min(d.date) AS first_date, max(d.date) AS last_date, sum(d.amount) AS cost
+        FROM costs d
+        WHERE d.category = 'training' AND d.run_id IS NOT NULL{rng}{where}
+        GROUP BY d.run_id, d.currency
+    ), fence AS (
+        SELECT currency,
+               CASE WHEN count(*) >= $min_runs THEN
+                   quantile_cont(cost, 0.75) + $k * (quantile_cont(cost, 0.75) - quantile_cont(cost, 0.25))
+               END AS outlier_threshold
+        FROM runs GROUP BY currency
+    )
+    SELECT r.run_id, r.service, r.team, r.model, r.first_date, r.last_date, r.cost, r.currency,
+           coalesce(r.cost > f.outlier_threshold, FALSE) AS outlier, f.outlier_threshold
+    FROM runs r JOIN fence f ON f.currency = r.currency
+    ORDER BY r.cost DESC, r.run_id"""
+    return _run(con, sql, params)
+
+
+_TABLES = tuple(schema.TABLES)
+
+
+def distinct_values(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Every team, service and model named in any table, sorted (for filter widgets)."""
+    parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {t.name} WHERE {dim} IS NOT NULL"
+             for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
+    rows = con.cursor().execute(
+        f"SELECT DISTINCT dim, value FROM ({' UNION ALL '.join(parts)}) ORDER BY dim, value").fetchall()
+    out: dict[str, list[str]] = {dim: [] for dim in engine.DIMENSIONS}
+    for dim, value in rows:
+        out[dim].append(value)
+    return out
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows in each canonical table (the Data page's summary; zero everywhere = empty database)."""
+    return {t: con.cursor().execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in _TABLES}
+
+
+def last_event(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The latest timestamp of any deployment or incident event (naive UTC), or None."""
+    row = con.cursor().execute(
+        """SELECT max(t) FROM (
+            SELECT max(deployed_at) AS t FROM deployments
+            UNION ALL SELECT max(greatest(started_at, coalesce(resolved_at, started_at))) FROM incidents)"""
+    ).fetchone()
+    return row[0] if row else None
+
+
+def prediction_count_kinds(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                           filters: dict | None = None) -> list[str]:
+    """What the prediction rows in [start, end) count: ``predictions``, ``requests`` or both.
+
+    Where a source counts serving requests, cost per 1k predictions is really
+    per 1k requests, and the Cost page says so.
+    """
+    _check(start, end, "UTC")
+    where, params = _filters(filters, "predictions")
+    rng = ""
+    if start is not None:
+        rng += " AND d.date >= $start"
+        params["start"] = start
+    if end is not None:
+        rng += " AND d.date < $end"
+        params["end"] = end
+    sql = f"SELECT DISTINCT coalesce(d.count_kind, 'predictions') FROM predictions d WHERE TRUE{rng}{where} ORDER BY 1"
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    return [r[0] for r in con.cursor().execute(sql, used).fetchall()]

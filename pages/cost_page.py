@@ -1,0 +1,80 @@
+"""Cost: cost per 1k predictions per service vs target, inference cost with volume, training runs, MoM / YoY."""
+
+import streamlit as st
+
+from kpis import periods
+from ui import charts, components, data, state
+
+view = state.current()
+components.page_header("Cost", view, f"Trends {components.span_text(view)}")
+components.stop_if_no_data(view, "cost")
+
+span = components.span_text(view)
+COST = ["inference_cost", "predictions", "cost_per_1k_predictions", "training_cost_per_run"]
+frame = data.query("compute", **view.compute_args(kpis=COST))
+
+st.subheader("Cost per 1k predictions")
+kinds = data.query("prediction_count_kinds", start=view.range_start, end=view.end_exclusive,
+                   filters=view.filters) or []
+if "requests" in kinds:
+    st.caption("Some sources count serving requests, not predictions: for them the cost is per 1k requests.")
+components.trend_chart(frame, ["cost_per_1k_predictions"], view, key="cpk",
+                       title="Cost per 1k predictions, all selected services — lower is better")
+per_service = data.query("compute", **view.compute_args(kpis=["cost_per_1k_predictions", "inference_cost"],
+                                                        by="service"))
+if per_service is not None and per_service["value"].notna().any():
+    spend = (per_service[per_service["kpi"] == "inference_cost"].groupby("service")["value"].sum()
+             .sort_values(ascending=False))
+    options = [s for s in spend.index if isinstance(s, str)]
+    chosen = st.multiselect("Services (the five with the highest inference cost by default)", options,
+                            default=options[:5], key="cost_services")
+    shown = per_service[(per_service["kpi"] == "cost_per_1k_predictions") & per_service["service"].isin(chosen)]
+    if chosen:
+        title = "Cost per 1k predictions per service — lower is better"
+        if len(chosen) > 1:
+            st.caption("Pick one service to see its own target band.")
+        components.trend_chart(shown, ["cost_per_1k_predictions"], view, by="service", title=title,
+                               key="cpk-service")
+    current = per_service[(per_service["period"] == view.period) & (per_service["kpi"] == "cost_per_1k_predictions")]
+    keep = [c for c in ("service", "value", "unit", "n", "target", "status", "rule") if c in current]
+    components.table(current[keep].dropna(subset=["value"]).sort_values("value", ascending=False),
+                     f"cost per 1k predictions by service {view.period}", key="cpk-table",
+                     empty=f"No inference cost and prediction volume in {view.period}.",
+                     column_config={"value": st.column_config.NumberColumn("cost per 1k", format="%.5f")})
+
+st.subheader("Inference cost and prediction volume")
+if not components.no_data_message(["inference_cost", "predictions"], frame, span):
+    components.chart(charts.cost_and_volume(
+        frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
+               "than volume"), key="cost-volume")
+
+st.subheader("Training cost per run")
+left, right = st.columns(2)
+with left:
+    components.trend_chart(frame, ["training_cost_per_run"], view, key="train")
+with right:
+    runs = data.query("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters)
+    if runs is None or runs.empty:
+        st.info(f"No training runs with cost in {span}.")
+    else:
+        components.chart(charts.training_runs(
+            runs, "Cost per training run, outliers red — lower is better"), key="runs")
+components.table(runs, f"training runs {span}", key="runs-table", empty=f"No training runs with cost in {span}.",
+                 column_config={"outlier": st.column_config.CheckboxColumn("outlier",
+                                                                           help="cost above Q3 + 1.5 IQR"),
+                                "cost": st.column_config.NumberColumn("cost", format="%.2f"),
+                                "outlier_threshold": st.column_config.NumberColumn("fence", format="%.2f")})
+
+BACK = {"week": (1, 52, "previous week", "same week last year"),
+        "month": (1, 12, "previous month", "same month last year"),
+        "quarter": (1, 4, "previous quarter", "same quarter last year")}
+step, year, prev_word, year_word = BACK[view.grain]
+prev_label = periods.label(periods.shift(view.period_start, view.grain, -step), view.grain)
+year_label = periods.label(periods.shift(view.period_start, view.grain, -year), view.grain)
+short = {"week": ("WoW", "YoY"), "month": ("MoM", "YoY"), "quarter": ("QoQ", "YoY")}[view.grain]
+st.subheader(f"{short[0]} and {short[1]} change: {view.period} vs {prev_label} and {year_label}")
+changes = data.query("compute", **view.compute_args(
+    start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST))
+components.comparison_table(changes, COST, view.period, [prev_label, year_label], name=f"cost changes {view.period}",
+                            key="cost-changes", earlier_names=[f"{prev_label} ({prev_word})",
+                                                                f"{year_label} ({year_word})"])

@@ -1,0 +1,71 @@
+"""Delivery: deployment frequency, lead time, change failure and rollback rates, and the deployments behind them."""
+
+import streamlit as st
+
+from ui import charts, components, data, state
+from ui import format as fmt
+
+view = state.current()
+components.page_header("Delivery", view, f"Trends {components.span_text(view)}")
+components.stop_if_no_data(view, "delivery")
+
+DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours", "lead_time_p90_hours",
+            "change_failure_rate", "rollback_rate"]
+frame = data.query("compute", **view.compute_args(kpis=DELIVERY))
+span = components.span_text(view)
+
+st.subheader("Deployment frequency")
+by = st.segmented_control("Deployments by", ["team", "service"], default="team", key="delivery_by",
+                          required=True) or "team"
+per_group = data.query("compute", **view.compute_args(kpis=["deployment_count"], by=by, profile=None))
+if not components.no_data_message(["deployment_count"], per_group, span):
+    components.chart(charts.stacked_bars(
+        per_group.dropna(subset=["value"]), x="period", y="value", colour=by,
+        title=f"Production deployments per {view.grain} by {by} — volume: neither better nor worse",
+        y_title=f"deployments per {view.grain}"), key="deploys-by")
+components.trend_chart(frame, ["deployments_per_week"], view, key="per-week")
+
+st.subheader("Lead time for change")
+left, right = st.columns(2)
+with left:
+    components.trend_chart(frame, ["lead_time_median_hours", "lead_time_p90_hours"], view,
+                           title="Lead time, median and p90 — lower is better",
+                           names={"lead_time_median_hours": "median", "lead_time_p90_hours": "p90"},
+                           key="lead-time")
+with right:
+    bins = data.query("lead_time_distribution", start=view.range_start, end=view.end_exclusive,
+                      filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start)
+    if bins is None or bins["deployments"].sum() == 0:
+        st.info(fmt.no_data("lead_time_median_hours", span) + ".")
+    else:
+        components.chart(charts.lead_time_histogram(
+            bins, f"Lead-time distribution, {span} — shorter is better"), key="lead-hist")
+st.caption(f"Lead time runs from {view.lead_time_start.replace('_', ' ')} to the production deployment "
+           "(successful deployments only).")
+
+st.subheader("Change failure and rollback")
+left, right = st.columns(2)
+with left:
+    components.trend_chart(frame, ["change_failure_rate"], view, key="cfr")
+with right:
+    components.trend_chart(frame, ["rollback_rate"], view, key="rollback")
+
+st.subheader("The deployments behind the numbers")
+scope = st.segmented_control("Show", [f"period {view.period}", f"date range {span}"], key="delivery_scope",
+                             default=f"period {view.period}", required=True) or f"period {view.period}"
+whole = scope.startswith("date range")
+start, end = (view.range_start, view.end_exclusive) if whole else (view.period_start, view.period_end)
+rows = data.query("deployments", start=start, end=end, filters=view.filters, tz=view.tz,
+                  lead_time_start=view.lead_time_start)
+st.caption("Production deployments, newest first; click a column to sort. Failed = status failed or rolled "
+           "back, a hotfix, a regression, or named by an incident (its id is in the last column).")
+components.table(
+    rows, f"deployments {view.period if not whole else span}", key="deployments",
+    empty=f"No production deployments in {view.period if not whole else span} match the filters.",
+    column_config={
+        "failed": st.column_config.CheckboxColumn("failed", help="counts in the change failure rate"),
+        "failure_reason": st.column_config.TextColumn("why failed"),
+        "incident_ids": st.column_config.TextColumn("incident(s)"),
+        "lead_time_hours": st.column_config.NumberColumn("lead time (h)", format="%.1f"),
+        "deployed_at": st.column_config.DatetimeColumn("deployed at (UTC)", format="YYYY-MM-DD HH:mm"),
+    })

@@ -1,0 +1,87 @@
+"""Reliability: incidents by severity, MTTR and TTD, open incidents, worst services, quarter over quarter."""
+
+import streamlit as st
+
+from kpis import periods
+from ui import charts, components, data, state
+from ui import format as fmt
+
+view = state.current()
+components.page_header("Reliability", view, f"Trends {components.span_text(view)}")
+components.stop_if_no_data(view, "reliability")
+
+span = components.span_text(view)
+RELIABILITY = ["incident_count", "mttr_hours", "mttr_median_hours", "ttd_median_hours", "open_incidents"]
+frame = data.query("compute", **view.compute_args(kpis=RELIABILITY))
+
+st.subheader("Incidents")
+by_severity = data.incidents_by_severity(view)
+if not components.no_data_message(["incident_count"], by_severity, span):
+    components.chart(charts.stacked_bars(
+        by_severity.dropna(subset=["value"]), x="period", y="value", colour="severity",
+        title=f"ML incidents per {view.grain} by severity — lower is better", y_title="incidents",
+        colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS)), key="by-severity")
+
+left, right = st.columns(2)
+with left:
+    components.trend_chart(frame, ["mttr_hours", "mttr_median_hours"], view,
+                           title="Time to recover, mean and median — lower is better",
+                           names={"mttr_hours": "mean (MTTR)", "mttr_median_hours": "median"}, key="mttr")
+with right:
+    components.trend_chart(frame, ["ttd_median_hours"], view, key="ttd")
+
+st.subheader("Serving health")
+SERVING = ["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]
+serving = data.query("compute", **view.compute_args(kpis=SERVING))
+left, right = st.columns(2)
+with left:
+    components.trend_chart(serving, ["availability"], view, key="availability")
+with right:
+    components.trend_chart(serving, ["latency_p95_ms", "latency_p99_ms"], view, key="latency",
+                           title="Inference latency p95 and p99 — lower is better",
+                           names={"latency_p95_ms": "p95", "latency_p99_ms": "p99"})
+
+st.subheader(f"Open incidents at the end of {view.period}")
+as_of = view.as_of()
+open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view.tz)
+if open_rows is not None and not open_rows.empty:
+    st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} UTC", f"{len(open_rows)}",
+              help="Started before this moment and not resolved by then.")
+    open_rows = open_rows.assign(age=[fmt.fmt_hours(h) for h in open_rows["age_hours"]])
+components.table(open_rows, f"open incidents {view.period}", key="open",
+                 empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} UTC.",
+                 column_config={"age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")})
+
+st.subheader(f"Worst services in {view.period}")
+worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
+                   tz=view.tz, limit=10)
+if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
+    components.chart(charts.ranked_bars(worst[worst["incidents"] > 0], "service", "incidents",
+                                        f"Incidents by service, {view.period} — fewer is better", "incidents"),
+                     key="worst")
+components.table(worst, f"worst services {view.period}", key="worst-table",
+                 empty=f"No ML incidents started or resolved in {view.period}.",
+                 column_config={"mttr_hours": st.column_config.NumberColumn("MTTR (h)", format="%.1f"),
+                                "impact_hours": st.column_config.NumberColumn("impact (h)", format="%.1f")})
+
+quarter = periods.label(periods.period_start(view.period_start, "quarter"), "quarter")
+previous_quarter = periods.label(periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
+                                 "quarter")
+st.subheader(f"Quarter over quarter: {quarter} vs {previous_quarter}")
+qoq = data.query("compute", **view.compute_args(
+    grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
+    end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
+components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
+                            name=f"reliability {quarter} vs {previous_quarter}", key="qoq")
+
+st.subheader(f"The incidents behind the numbers, {view.period}")
+incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
+                       tz=view.tz)
+st.caption("ML-related incidents that started or were resolved in the period. started_in_range rows are the "
+           "incident count and time to detect; resolved_in_range rows are the time to recover.")
+components.table(incidents, f"incidents {view.period}", key="incidents",
+                 empty=f"No ML incidents started or resolved in {view.period} match the filters.",
+                 column_config={
+                     "time_to_detect_hours": st.column_config.NumberColumn("TTD (h)", format="%.2f"),
+                     "time_to_recover_hours": st.column_config.NumberColumn("TTR (h)", format="%.2f"),
+                 })

@@ -1,0 +1,49 @@
+"""Shared fixtures.
+
+``sample_db``: a DuckDB file loaded from the bundled sample data
+(``sample_data/*.csv|parquet``), built once per test session in a temp dir.
+If the bundled files are missing (a checkout without them), the seeded
+generator writes them into the temp dir first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = ROOT / "sample_data"
+SAMPLE_NAMES = ("deployments.csv", "incidents.csv", "costs.parquet", "predictions.parquet")
+
+
+@pytest.fixture(scope="session")
+def sample_files(tmp_path_factory) -> list[Path]:
+    """The bundled sample files (generated into a temp dir if they are not in sample_data/)."""
+    files = [SAMPLE_DIR / n for n in SAMPLE_NAMES]
+    if all(f.exists() for f in files):
+        return sorted(p for p in SAMPLE_DIR.iterdir() if p.suffix in (".csv", ".parquet"))
+    out = tmp_path_factory.mktemp("sample_generated")
+    subprocess.run([sys.executable, str(SAMPLE_DIR / "generate.py"), "--out", str(out)], check=True,
+                   capture_output=True)
+    return sorted(p for p in out.iterdir() if p.suffix in (".csv", ".parquet"))
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory, sample_files) -> Path:
+    """Path of a database file holding the sample data (closed: open it read-only in tests)."""
+    import kpis
+
+    path = tmp_path_factory.mktemp("sample_db") / "sample.duckdb"
+    con = kpis.connect(path)
+    kpis.ingest_files(con, sample_files)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def empty_db(tmp_path) -> Path:
+    """Path of a database that does not exist yet (a fresh install)."""
+    return tmp_path / "fresh.duckdb"

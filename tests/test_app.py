@@ -1,0 +1,308 @@
+"""The Streamlit app, page by page, with streamlit.testing.v1.AppTest.
+
+Every page runs on the sample data and on an empty database without an
+exception and with its headings; the scorecard's numbers are the engine's
+(formatted the way the app formats them). The app finds its database through
+the KPI_DB environment variable.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import kpis
+from kpis import catalog, periods
+from ui import format as fmt
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ["pages/scorecard_page.py", "pages/delivery_page.py", "pages/reliability_page.py", "pages/cost_page.py",
+         "pages/data_page.py"]
+HEADINGS = {
+    "pages/scorecard_page.py": ["Delivery", "Reliability", "Cost"],
+    "pages/delivery_page.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
+                          "The deployments behind the numbers"],
+    "pages/reliability_page.py": ["Incidents", "Serving health", "Open incidents at the end of", "Worst services in",
+                             "Quarter over quarter", "The incidents behind the numbers"],
+    "pages/cost_page.py": ["Cost per 1k predictions", "Inference cost and prediction volume", "Training cost per run",
+                      "MoM and YoY change"],
+    "pages/data_page.py": ["Upload exports", "Ingest history"],
+}
+TITLES = {"pages/scorecard_page.py": "Scorecard", "pages/delivery_page.py": "Delivery",
+          "pages/reliability_page.py": "Reliability", "pages/cost_page.py": "Cost", "pages/data_page.py": "Data"}
+
+
+def run_app(db: Path, page: str | None = None, query: dict | None = None, timeout: float = 120) -> AppTest:
+    os.environ["KPI_DB"] = str(db)
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if query:
+        at.query_params.update(query)
+    at.run()
+    if page and page != "pages/scorecard_page.py":
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+@pytest.fixture(autouse=True)
+def _restore_env():
+    old = os.environ.get("KPI_DB")
+    yield
+    if old is None:
+        os.environ.pop("KPI_DB", None)
+    else:
+        os.environ["KPI_DB"] = old
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_every_page_file_is_registered_in_app():
+    registered = set(re.findall(r"st\.Page\(\s*[\"'](pages/[^\"']+\.py)[\"']", (ROOT / "app.py").read_text()))
+    on_disk = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
+    assert on_disk == registered, f"not registered: {on_disk - registered}; missing files: {registered - on_disk}"
+    assert set(PAGES) == on_disk
+    # A url_path equal to a file stem in pages/ would let Streamlit's legacy multipage shim run that
+    # file without app.py (no sidebar, no navigation).
+    url_paths = set(re.findall(r"url_path=[\"']([^\"']+)[\"']", (ROOT / "app.py").read_text()))
+    assert not url_paths & {Path(p).stem for p in on_disk}
+
+
+def test_sidebar_on_every_page(sample_db):
+    at = run_app(sample_db)
+    for page in PAGES:
+        at.switch_page(page)
+        at.run()
+        keys = {getattr(w, "key", None) for w in at.sidebar}
+        assert {"grain", "period", "range", "team", "service", "model", "profile"} <= keys, page
+
+
+def test_kpis_never_imports_streamlit():
+    for path in (ROOT / "kpis").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n == "streamlit" or n.startswith("streamlit.") for n in names), path
+    code = ("import sys, pkgutil, importlib, kpis\n"
+            "for m in pkgutil.iter_modules(kpis.__path__): importlib.import_module('kpis.' + m.name)\n"
+            "assert 'streamlit' not in sys.modules, 'kpis pulled in streamlit'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_pages_hold_no_sql():
+    sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b\s+[\w*]|duckdb|\.execute\(")
+    for page in PAGES:
+        assert not sql.search((ROOT / page).read_text()), f"{page} holds SQL; put it in kpis/"
+
+
+# --------------------------------------------------------------------------- sample data
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_sample_data(sample_db, page):
+    at = run_app(sample_db, page)
+    _no_exception(at)
+    assert at.title and at.title[0].value.startswith(TITLES[page])
+    subheaders = [s.value for s in at.subheader]
+    for heading in HEADINGS[page]:
+        assert any(s.startswith(heading) for s in subheaders), (heading, subheaders)
+    # Every table comes with its CSV download.
+    tables = [d for d in at.dataframe]
+    assert len(at.get("download_button")) >= (len(tables) if page != "pages/data_page.py" else 1)
+    if page in ("pages/delivery_page.py", "pages/reliability_page.py", "pages/cost_page.py"):
+        assert len(at.get("plotly_chart")) >= 4
+
+
+def _expected_scorecard(db: Path, grain: str, label: str, profile: str | None, filters=None) -> dict[str, str]:
+    from kpis import targets
+
+    _, start, end = periods.parse_label(label)
+    lts = targets.load_profile(profile).lead_time_start if profile else "change_started_at"
+    con = kpis.connect(db, read_only=True)
+    try:
+        df = kpis.compute(con, grain=grain, start=start, end=end - timedelta(days=1), filters=filters,
+                          lead_time_start=lts)
+    finally:
+        con.close()
+    out = {}
+    for kpi_id, rows in df.groupby("kpi"):
+        rows = rows.sort_values("n", ascending=False)
+        value, unit = rows["value"].iloc[0], rows["unit"].iloc[0]
+        out[catalog.get(kpi_id).title] = "No data" if fmt.is_missing(value) else fmt.fmt_value(value, unit)
+    return out
+
+
+def _scorecard(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_scorecard_values_are_the_engines(sample_db):
+    at = run_app(sample_db)
+    _no_exception(at)
+    period, profile = at.session_state["period"], at.session_state["profile"]
+    assert period == "2026-10"  # the last complete month of the sample (it ends 2026-11-20)
+    shown = _scorecard(at)
+    expected = _expected_scorecard(sample_db, "month", period, None if profile == "(none)" else profile)
+    families_with_data = {"delivery", "reliability", "cost", "serving"}
+    checked = 0
+    for k in catalog.CATALOG:
+        if k.family in families_with_data:
+            assert shown[k.title] == expected[k.title], k.id
+            checked += 1
+    assert checked >= 15
+    # A KPI without events says so in words, never 0.
+    assert shown.get("Drift detection time (median)", "No data") == expected["Drift detection time (median)"]
+
+
+def test_filter_and_grain_change_the_numbers(sample_db):
+    at = run_app(sample_db)
+    at.multiselect(key="team").set_value(["fraud"])
+    at.run()
+    _no_exception(at)
+    period, profile = at.session_state["period"], at.session_state["profile"]
+    expected = _expected_scorecard(sample_db, "month", period, profile, filters={"team": ["fraud"]})
+    shown = _scorecard(at)
+    for title in ("Production deployments", "Change failure rate", "ML incidents", "Inference cost"):
+        assert shown[title] == expected[title], title
+    # The selection is in the URL.
+    assert at.query_params.get("team") in (["fraud"], "fraud")
+    at.segmented_control(key="grain").set_value("quarter")
+    at.run()
+    _no_exception(at)
+    assert at.session_state["period"] == "2026-Q4"  # the quarter that holds the month being viewed
+    assert at.title[0].value == "Scorecard · 2026-Q4"
+
+
+def test_url_reproduces_the_view(sample_db):
+    at = run_app(sample_db, query={"grain": "quarter", "period": "2026-Q1", "team": "search,fraud",
+                                   "profile": "(none)"})
+    _no_exception(at)
+    assert at.session_state["grain"] == "quarter"
+    assert at.session_state["period"] == "2026-Q1"
+    assert sorted(at.session_state["team"]) == ["fraud", "search"]
+    assert at.title[0].value == "Scorecard · 2026-Q1"
+    expected = _expected_scorecard(sample_db, "quarter", "2026-Q1", None, filters={"team": ["search", "fraud"]})
+    assert _scorecard(at)["Change failure rate"] == expected["Change failure rate"]
+    # Selections survive a page switch.
+    at.switch_page("pages/delivery_page.py")
+    at.run()
+    assert at.session_state["grain"] == "quarter" and sorted(at.session_state["team"]) == ["fraud", "search"]
+
+
+def test_filter_matching_nothing_says_so(sample_db):
+    at = run_app(sample_db, query={"service": "home-feed", "team": "fraud"})  # home-feed is not fraud's
+    _no_exception(at)
+    assert any("No events match the filters" in i.value for i in at.info)
+    for page in PAGES[1:4]:
+        at.switch_page(page)
+        at.run()
+        _no_exception(at)
+        assert at.info, page  # plain "No ... in ..." sentences instead of empty charts
+
+
+# --------------------------------------------------------------------------- empty database
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_empty_database(empty_db, page):
+    at = run_app(empty_db, page)
+    _no_exception(at)
+    assert at.title and at.title[0].value.startswith(TITLES[page])
+    assert any("database is empty" in i.value for i in at.info)
+    assert any(b.label == "Load sample data" for b in at.button)
+    assert not empty_db.exists()  # reading never creates the file
+
+
+def test_load_sample_data_on_empty_database(empty_db):
+    at = run_app(empty_db)
+    next(b for b in at.button if b.label == "Load sample data").click()
+    at.run()
+    _no_exception(at)
+    assert empty_db.exists()
+    assert any("Loaded the sample data" in s.value for s in at.success)
+    assert _scorecard(at)["Production deployments"] not in ("No data", "0")
+
+
+# --------------------------------------------------------------------------- data page
+
+
+def test_upload_validate_and_ingest(sample_db, tmp_path):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(sample_db, db)
+    at = run_app(db, "pages/data_page.py")
+    before = {m.label: m.value for m in at.metric}["Deployments"]
+    csv = ("deployment_id,service,deployed_at,team,status\n"
+           "up-1,home-feed,2026-11-19T10:00:00Z,recommendations,success\n"
+           "up-2,home-feed,2026-11-19T12:00:00Z,recommendations,failed\n").encode()
+    at.file_uploader[0].upload("new_deploys.csv", csv, "text/csv")
+    at.run()
+    _no_exception(at)
+    assert any("valid" in s.value for s in at.success)
+    at.button(key="ingest").click()
+    at.run()
+    _no_exception(at)
+    after = {m.label: m.value for m in at.metric}["Deployments"]
+    assert int(after.replace(",", "")) == int(before.replace(",", "")) + 2
+    assert any("Ingested 1 file" in s.value for s in at.success)
+    history = at.dataframe[-1].value
+    assert history["file_name"].iloc[0] == "new_deploys.csv"
+
+
+def test_upload_with_bad_rows_shows_the_report_and_writes_nothing(sample_db, tmp_path):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(sample_db, db)
+    stamp = db.stat().st_mtime_ns
+    at = run_app(db, "pages/data_page.py")
+    csv = ("deployment_id,service,deployed_at\n"
+           "bad-1,home-feed,not a time\n"
+           "bad-2,,2026-11-19T12:00:00Z\n").encode()
+    at.file_uploader[0].upload("broken.csv", csv, "text/csv")
+    at.run()
+    assert not at.exception
+    assert any("problem(s) found" in e.value for e in at.error)
+    report = at.dataframe[-2].value  # the validation report (the last table is the history)
+    assert list(report.columns) == ["file", "row", "column", "reason"]
+    assert set(report["row"]) == {1, 2} and set(report["column"]) == {"deployed_at", "service"}
+    assert at.button(key="ingest").disabled
+    assert db.stat().st_mtime_ns == stamp
+
+
+# --------------------------------------------------------------------------- a locked database
+
+
+def test_locked_database_shows_a_notice_not_a_traceback(sample_db, tmp_path):
+    db = tmp_path / "locked.duckdb"
+    shutil.copy(sample_db, db)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+                               "time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        t = time.monotonic()
+        at = run_app(db)
+        assert not at.exception
+        assert any("being updated" in w.value for w in at.warning)
+        assert time.monotonic() - t < 30
+    finally:
+        holder.kill()
+        holder.wait()

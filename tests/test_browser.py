@@ -1,0 +1,196 @@
+"""The running app in a real browser: Playwright drives Debian's chromium.
+
+Starts ``streamlit run app.py`` on a free port against a temporary database
+loaded with the sample data, opens every page (and saves its screenshot to
+docs/screenshots/), changes a filter, and uploads a CSV on the Data page to
+see the new numbers and the history row. Skips only where /usr/bin/chromium
+is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+PAGES = [("", "Scorecard"), ("delivery", "Delivery"), ("reliability", "Reliability"), ("cost", "Cost"),
+         ("data", "Data")]
+VIEWPORT = {"width": 1400, "height": 900}
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_db, tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser") / "kpi.duckdb"
+    shutil.copy(sample_db, db)
+    port = _free_port()
+    env = {**os.environ, "KPI_DB": str(db), "PYTHONUNBUFFERED": "1"}
+    log = open(db.parent / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start: {(db.parent / 'streamlit.log').read_text()[-2000:]}")
+    yield url, db
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    text = (db.parent / "streamlit.log").read_text()
+    assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _settle(page, timeout: float = 30.0) -> None:
+    """Wait until the script run has finished and the charts are drawn."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        stale = page.locator('[data-stale="true"]').count() > 0
+        if running or stale:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 0.5:
+            break
+        time.sleep(0.1)
+    page.wait_for_timeout(150)
+
+
+def _check_clean(page, name: str) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, name
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and "encountered an error" not in body, name
+
+
+def _metric(page, label: str) -> str:
+    card = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(f"^{re.escape(label)}$")))
+    return card.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def _shoot(page, name: str) -> None:
+    """Screenshot at 1400x900 (the top of the page); with KPI_FULL_SCREENSHOTS=1 also the whole
+    page as <name>-full.png (for reviewing every chart; slower)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    if not os.environ.get("KPI_FULL_SCREENSHOTS"):
+        return
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], section.main, body')]"
+        ".map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 9000)})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / f"{name}-full.png"), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+
+
+def test_every_page_filter_and_upload(server, browser, tmp_path):
+    url, db = server
+    started = time.monotonic()
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(30_000)
+
+    # Every page renders cleanly; screenshots of each on the sample data.
+    for path, title in PAGES:
+        page.goto(f"{url}/{path}")
+        page.get_by_role("heading", level=1).filter(has_text=title).first.wait_for()
+        if path != "data":
+            page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        _settle(page)
+        _check_clean(page, path)
+        _shoot(page, path or "scorecard")
+
+    # Change a filter on the scorecard: the numbers change and the URL carries the selection.
+    page.goto(f"{url}/")
+    _settle(page)
+    before = _metric(page, "Production deployments")
+    team = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+    team.click()
+    page.get_by_role("option", name="fraud", exact=True).click()
+    page.keyboard.press("Escape")
+    page.wait_for_url(re.compile(r"team=fraud"))
+    _settle(page)
+    _check_clean(page, "scorecard filtered")
+    after = _metric(page, "Production deployments")
+    assert after != before, (before, after)
+    # The same URL in a new tab reproduces the view.
+    shared = browser.new_page(viewport=VIEWPORT)
+    shared.goto(page.url)
+    _settle(shared)
+    assert _metric(shared, "Production deployments") == after
+    shared.close()
+
+    # Upload a CSV on the Data page, check the report, ingest, and see the new numbers and history row.
+    page.goto(f"{url}/data")
+    _settle(page)
+    deploys_before = int(_metric(page, "Deployments").replace(",", ""))
+    csv = tmp_path / "browser_deploys.csv"
+    csv.write_text("deployment_id,service,deployed_at,team,status\n"
+                   "br-1,fraud-scoring,2026-11-19T10:00:00Z,fraud,success\n"
+                   "br-2,fraud-scoring,2026-11-19T11:00:00Z,fraud,success\n"
+                   "br-3,fraud-scoring,2026-11-19T12:00:00Z,fraud,rolled_back\n")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv))
+    page.get_by_text("are valid").wait_for()
+    _settle(page)
+    _check_clean(page, "data validated")
+    page.get_by_role("button", name=re.compile("Ingest 1 file")).click()
+    page.get_by_text("Ingested 1 file").wait_for()
+    _settle(page)
+    _check_clean(page, "data ingested")
+    assert int(_metric(page, "Deployments").replace(",", "")) == deploys_before + 3
+    assert page.get_by_text("browser_deploys.csv").count() >= 1 or "browser_deploys.csv" in page.content()
+    _shoot(page, "data-after-upload")
+
+    # Back on the scorecard (November, the filter still on fraud), the new deployments are counted.
+    page.goto(f"{url}/?grain=month&period=2026-11&team=fraud")
+    _settle(page)
+    _check_clean(page, "scorecard after upload")
+    assert page.get_by_role("heading", level=1).filter(has_text="2026-11").count() == 1
+    page.close()
+    # The brief: about 90 s for the whole browser run (cold caches included); fail clearly well before CI's limits.
+    assert time.monotonic() - started < 180

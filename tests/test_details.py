@@ -1,0 +1,239 @@
+"""Drill-down queries (kpis/details.py) on a tiny hand-made dataset.
+
+Every expected value is worked out by hand in the comment beside it. The
+dataset is written as CSV in tmp_path and loaded with kpis.ingest_files, the
+same path real exports take.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import pytest
+
+import kpis
+from kpis import details
+
+DEPLOYMENTS = """\
+deployment_id,service,deployed_at,team,model,environment,status,change_started_at,is_hotfix,caused_regression
+d1,svc-a,2026-10-02T10:00:00Z,alpha,m1,production,success,2026-10-01T10:00:00Z,false,false
+d2,svc-a,2026-10-05T12:00:00Z,alpha,m1,production,failed,2026-10-03T12:00:00Z,false,false
+d3,svc-b,2026-10-10T00:00:00Z,beta,m2,production,success,2026-10-07T00:00:00Z,true,false
+d4,svc-b,2026-10-20T00:00:00Z,beta,m2,production,success,2026-10-10T00:00:00Z,false,false
+d5,svc-a,2026-10-25T00:00:00Z,alpha,m1,staging,success,,false,false
+d6,svc-a,2026-11-03T00:00:00Z,alpha,m1,production,rolled_back,2026-11-01T00:00:00Z,false,true
+d7,svc-b,2026-09-30T23:30:00Z,beta,m2,production,success,,false,false
+"""
+
+INCIDENTS = """\
+incident_id,service,started_at,detected_at,resolved_at,severity,team,category,ml_related,deployment_id
+i1,svc-a,2026-10-03T00:00:00Z,2026-10-03T01:00:00Z,2026-10-03T05:00:00Z,sev1,alpha,drift,true,
+i2,svc-b,2026-10-21T00:00:00Z,2026-10-21T00:30:00Z,2026-11-02T00:00:00Z,sev2,beta,deployment,true,d4
+i3,svc-b,2026-10-28T00:00:00Z,,,P3,beta,other,true,
+i4,svc-a,2026-09-29T00:00:00Z,2026-09-29T02:00:00Z,2026-10-01T00:00:00Z,sev2,alpha,infrastructure,true,
+i5,svc-a,2026-10-15T00:00:00Z,,2026-10-15T02:00:00Z,sev4,alpha,other,false,
+i6,svc-b,2026-10-10T06:00:00Z,2026-10-10T06:15:00Z,2026-10-10T08:00:00Z,sev3,beta,other,true,
+"""
+
+COSTS = """\
+date,amount,service,currency,category,team,model,run_id
+2026-10-01,100,svc-a,USD,training,alpha,m1,r1
+2026-10-02,10,svc-a,USD,training,alpha,m1,r2
+2026-10-03,12,svc-a,USD,training,alpha,m1,r3
+2026-10-04,11,svc-b,USD,training,beta,m2,r4
+2026-10-05,13,svc-b,USD,training,beta,m2,r5
+2026-10-06,5,svc-b,USD,training,beta,m2,r5
+2026-10-07,50,svc-a,USD,inference,alpha,m1,
+2026-11-01,40,svc-a,USD,training,alpha,m1,r1
+"""
+
+PREDICTIONS = """\
+date,service,predictions,team,model
+2026-10-01,svc-d,1000,gamma,m9
+"""
+
+OCT, NOV, DEC = date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    d = tmp_path_factory.mktemp("details")
+    paths = []
+    for name, text in (("deployments.csv", DEPLOYMENTS), ("incidents.csv", INCIDENTS),
+                       ("costs.csv", COSTS), ("predictions.csv", PREDICTIONS)):
+        (d / name).write_text(text)
+        paths.append(d / name)
+    c = kpis.connect(d / "t.duckdb")
+    kpis.ingest_files(c, paths)
+    yield c
+    c.close()
+
+
+# --------------------------------------------------------------------------- deployments
+
+def test_deployments_in_october_with_failure_reasons(con):
+    df = details.deployments(con, OCT, NOV)
+    # Production deployments deployed in [Oct 1, Nov 1) UTC: d1..d4, newest first.
+    # d5 is staging, d6 is in November, d7 is on Sep 30 (UTC).
+    assert list(df["deployment_id"]) == ["d4", "d3", "d2", "d1"]
+    by_id = df.set_index("deployment_id")
+    assert list(by_id.loc[["d1", "d2", "d3", "d4"], "failed"]) == [False, True, True, True]
+    assert by_id.loc["d1", "failure_reason"] == ""
+    assert by_id.loc["d2", "failure_reason"] == "status failed"
+    assert by_id.loc["d3", "failure_reason"] == "hotfix"
+    assert by_id.loc["d4", "failure_reason"] == "incident"  # i2 names d4
+    assert by_id.loc["d4", "incident_ids"] == "i2"
+    assert by_id.loc["d1", "lead_time_hours"] == pytest.approx(24.0)  # Oct 1 10:00 -> Oct 2 10:00
+    assert by_id.loc["d4", "lead_time_hours"] == pytest.approx(240.0)  # Oct 10 -> Oct 20 = 10 days
+
+
+def test_deployments_failed_share_is_the_engines_change_failure_rate(con):
+    df = details.deployments(con, OCT, NOV)
+    cfr = kpis.compute(con, grain="month", start=OCT, end=date(2026, 10, 31), kpis=["change_failure_rate"])
+    assert df["failed"].mean() == pytest.approx(0.75)  # 3 failed (d2, d3, d4) of 4
+    assert cfr["value"].iloc[0] == pytest.approx(df["failed"].mean())
+
+
+def test_deployments_filter_time_zone_link_window_and_limit(con):
+    # team beta: d3 and d4 in October.
+    assert list(details.deployments(con, OCT, NOV, filters={"team": ["beta"]})["deployment_id"]) == ["d4", "d3"]
+    # Europe/Berlin: October starts at Sep 30 22:00 UTC, so d7 (Sep 30 23:30 UTC) is in: 5 rows.
+    berlin = details.deployments(con, OCT, NOV, tz="Europe/Berlin")
+    assert len(berlin) == 5 and "d7" in set(berlin["deployment_id"])
+    # Link window 12 h: i6 (svc-b, Oct 10 06:00, no deployment_id) links to d3 (svc-b, Oct 10 00:00,
+    # success, 6 h before). i1 (svc-a, Oct 3 00:00) would link to d1 (14 h before): outside the window.
+    linked = details.deployments(con, OCT, NOV, link_window_hours=12).set_index("deployment_id")
+    assert linked.loc["d3", "incident_ids"] == "i6"
+    assert linked.loc["d3", "failure_reason"] == "hotfix, incident"
+    assert linked.loc["d1", "incident_ids"] == ""
+    assert list(details.deployments(con, OCT, NOV, limit=2)["deployment_id"]) == ["d4", "d3"]
+
+
+def test_deployments_empty_range_and_bad_arguments(con):
+    assert details.deployments(con, date(2030, 1, 1), date(2030, 2, 1)).empty
+    with pytest.raises(ValueError):
+        details.deployments(con, NOV, OCT)
+    with pytest.raises(ValueError):
+        details.deployments(con, OCT, NOV, filters={"colour": ["red"]})
+    with pytest.raises(ValueError):
+        details.deployments(con, OCT, NOV, lead_time_start="deployed_at")
+
+
+def test_lead_time_distribution(con):
+    df = details.lead_time_distribution(con, OCT, NOV).set_index("bin")
+    # Successful production deployments in October with a start: d1 (1 day), d3 (3 days), d4 (10 days).
+    # Bins are [lower, upper): 1 day falls in 1-3 d, 3 days in 3-7 d, 10 days in 7-14 d.
+    assert df.loc["1-3 d", "deployments"] == 1
+    assert df.loc["3-7 d", "deployments"] == 1
+    assert df.loc["7-14 d", "deployments"] == 1
+    assert df["deployments"].sum() == 3
+    assert len(df) == len(details.LEAD_TIME_BINS_DAYS)  # every bin, empty ones as 0
+    assert math.isnan(df.loc["84+ d", "upper_days"])
+
+
+# --------------------------------------------------------------------------- incidents
+
+def test_incidents_started_or_resolved_in_october(con):
+    df = details.incidents(con, OCT, NOV).set_index("incident_id")
+    # ML-related incidents started in October: i1, i2, i3, i6 (i5 is not ML-related);
+    # resolved in October: i1, i4 (resolved exactly at Oct 1 00:00), i6.
+    assert sorted(df.index) == ["i1", "i2", "i3", "i4", "i6"]
+    assert sorted(df.index[df["started_in_range"]]) == ["i1", "i2", "i3", "i6"]
+    assert sorted(df.index[df["resolved_in_range"]]) == ["i1", "i4", "i6"]
+    assert df.loc["i1", "time_to_detect_hours"] == pytest.approx(1.0)  # 00:00 -> 01:00
+    assert df.loc["i1", "time_to_recover_hours"] == pytest.approx(5.0)  # 00:00 -> 05:00
+    assert df.loc["i4", "time_to_recover_hours"] == pytest.approx(48.0)  # Sep 29 -> Oct 1
+    assert df.loc["i3", "severity"] == "sev3"  # P3 normalised
+    assert bool(df.loc["i3", "open"]) and math.isnan(df.loc["i3", "time_to_recover_hours"])
+    # MTTR of the resolved-in-range ones is the engine's: (5 + 48 + 2) / 3 = 18.33 h.
+    mttr = kpis.compute(con, start=OCT, end=date(2026, 10, 31), kpis=["mttr_hours"])["value"].iloc[0]
+    assert df.loc[df["resolved_in_range"], "time_to_recover_hours"].mean() == pytest.approx(55 / 3)
+    assert mttr == pytest.approx(55 / 3)
+
+
+def test_incidents_filters(con):
+    df = details.incidents(con, OCT, NOV, filters={"severity": ["sev1", "sev2"]})
+    # sev1/sev2 touching October: i1 (sev1), i2 (sev2, started), i4 (sev2, resolved).
+    assert sorted(df["incident_id"]) == ["i1", "i2", "i4"]
+    assert details.incidents(con, OCT, NOV, filters={"team": ["nobody"]}).empty
+
+
+def test_open_incidents_at_a_moment(con):
+    df = details.open_incidents(con, NOV)  # midnight Nov 1 UTC, the end of October
+    # Started before Nov 1 and not resolved by then: i2 (resolved Nov 2) and i3 (open), oldest first.
+    assert list(df["incident_id"]) == ["i2", "i3"]
+    assert list(df["age_hours"]) == pytest.approx([264.0, 96.0])  # Oct 21 -> Nov 1 = 11 d; Oct 28 -> 4 d
+    # Engine's open_incidents at the end of October agrees.
+    eng = kpis.compute(con, start=OCT, end=date(2026, 10, 31), kpis=["open_incidents"])["value"].iloc[0]
+    assert eng == 2
+    later = details.open_incidents(con, datetime(2026, 11, 5))
+    assert list(later["incident_id"]) == ["i3"]
+    assert later["age_hours"].iloc[0] == pytest.approx(192.0)  # Oct 28 -> Nov 5 = 8 days
+
+
+def test_worst_services(con):
+    df = details.worst_services(con, OCT, NOV).set_index("service")
+    # svc-b: started i2, i3, i6 = 3 (high severity: i2); resolved in Oct: i6 (2 h) -> MTTR 2 h.
+    # svc-a: started i1 = 1 (sev1: high); resolved in Oct: i1 (5 h), i4 (48 h) -> MTTR 26.5 h, impact 53 h.
+    assert list(df.index) == ["svc-b", "svc-a"]
+    assert df.loc["svc-b", "incidents"] == 3 and df.loc["svc-b", "high_severity"] == 1
+    assert df.loc["svc-b", "mttr_hours"] == pytest.approx(2.0)
+    assert df.loc["svc-a", "incidents"] == 1 and df.loc["svc-a", "resolved"] == 2
+    assert df.loc["svc-a", "mttr_hours"] == pytest.approx(26.5)
+    assert df.loc["svc-a", "impact_hours"] == pytest.approx(53.0)
+    only_sev1 = details.worst_services(con, OCT, NOV, filters={"severity": ["sev1"]}).set_index("service")
+    assert list(only_sev1.index) == ["svc-a"]  # i1 only: 1 incident, MTTR 5 h
+    assert only_sev1.loc["svc-a", "mttr_hours"] == pytest.approx(5.0)
+    assert len(details.worst_services(con, OCT, NOV, limit=1)) == 1
+
+
+# --------------------------------------------------------------------------- training runs
+
+def test_training_runs_outliers(con):
+    df = details.training_runs(con, OCT, NOV).set_index("run_id")
+    # October runs: r1 100, r2 10, r3 12, r4 11, r5 13 + 5 = 18. Sorted 10, 11, 12, 18, 100:
+    # Q1 = 11 (position 1 of 0..4), Q3 = 18 (position 3), IQR 7, fence 18 + 1.5 x 7 = 28.5.
+    assert list(df.index) == ["r1", "r5", "r3", "r4", "r2"]  # costliest first
+    assert df.loc["r5", "cost"] == pytest.approx(18.0)
+    assert df["outlier_threshold"].iloc[0] == pytest.approx(28.5)
+    assert list(df.index[df["outlier"]]) == ["r1"]
+    # The engine's training cost per run for October: 151 / 5 runs = 30.2.
+    eng = kpis.compute(con, start=OCT, end=date(2026, 10, 31), kpis=["training_cost_per_run"])["value"].iloc[0]
+    assert eng == pytest.approx(df["cost"].mean()) and eng == pytest.approx(30.2)
+    # Without an end, r1's November line is added: 100 + 40 = 140.
+    assert details.training_runs(con, OCT).set_index("run_id").loc["r1", "cost"] == pytest.approx(140.0)
+
+
+def test_training_runs_too_few_for_a_fence(con):
+    df = details.training_runs(con, OCT, NOV, filters={"team": ["beta"]})
+    # beta has r4 (11) and r5 (18): fewer than 4 runs, so no fence and no outlier.
+    assert sorted(df["run_id"]) == ["r4", "r5"]
+    assert not df["outlier"].any() and df["outlier_threshold"].isna().all()
+    assert details.training_runs(con, date(2030, 1, 1), date(2030, 2, 1)).empty
+
+
+# --------------------------------------------------------------------------- filter values
+
+def test_distinct_values_and_counts(con):
+    vals = details.distinct_values(con)
+    # Across all four tables (gamma / svc-d / m9 appear only in predictions).
+    assert vals == {"team": ["alpha", "beta", "gamma"], "service": ["svc-a", "svc-b", "svc-d"],
+                    "model": ["m1", "m2", "m9"]}
+    counts = details.table_counts(con)
+    assert {k: counts[k] for k in ("deployments", "incidents", "costs", "predictions")} == {
+        "deployments": 7, "incidents": 6, "costs": 8, "predictions": 1}  # the rows of the CSVs above
+    assert not any(counts[k] for k in counts if k not in ("deployments", "incidents", "costs", "predictions"))
+    assert details.last_event(con) == datetime(2026, 11, 3)  # d6, the latest deployment or incident time
+
+
+def test_empty_database():
+    con = kpis.connect("/nonexistent/never.duckdb", read_only=True)  # fresh install: empty in-memory DB
+    assert details.deployments(con, OCT, NOV).empty
+    assert details.incidents(con).empty
+    assert details.open_incidents(con, NOV).empty
+    assert details.worst_services(con).empty
+    assert details.training_runs(con).empty
+    assert details.lead_time_distribution(con)["deployments"].sum() == 0
+    assert details.distinct_values(con) == {"team": [], "service": [], "model": []}
+    assert details.last_event(con) is None

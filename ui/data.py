@@ -1,0 +1,365 @@
+"""The app's only door to the database: cached reads, the write path, targets.
+
+Design (DESIGN.md, "Running for real"):
+
+* The app never holds a connection open between reruns. Each cached
+  computation opens a short-lived **read-only** connection, runs, and closes
+  it, so a scheduled ``python -m kpis ingest`` in another process can take the
+  write lock whenever no query is running, and the next query sees its data.
+* Results are cached with ``st.cache_data`` keyed on ``kpis.data_version(path)``
+  (file and WAL mtime + size: a ``stat``, no connection) plus the query and its
+  arguments. An ingest changes the version, so its numbers show at once; an
+  unchanged database is not queried again.
+* In one process DuckDB refuses to open a file read-only and read-write at the
+  same time, so a process-wide readers-writer lock lets any number of reads
+  run together and gives the Data page's ingest (the only writer) the file
+  alone.
+* When another process holds the file (an ingest running), reads wait briefly,
+  then the page shows the last numbers it loaded with a notice instead of a
+  traceback.
+
+Nothing here computes a KPI: it calls ``kpis`` and caches what it returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import kpis
+from kpis import db, details, ingest, periods
+
+try:  # the target profiles are optional: without them every KPI shows "no target"
+    from kpis import targets as _targets
+except ImportError:  # pragma: no cover - only while kpis/targets.py is missing
+    _targets = None
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_SUFFIXES = (".csv", ".parquet")
+READ_WAIT_SECONDS = 3.0
+WRITE_WAIT_SECONDS = 20.0
+LOCKED_NOTICE = "The database is being updated by another process; showing the last loaded numbers."
+
+
+class _ReadWriteLock:
+    """Many readers or one writer (in-process; DuckDB's file lock covers other processes)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def read(self):
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self):
+        with self._cond:
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@st.cache_resource
+def _lock() -> _ReadWriteLock:
+    return _ReadWriteLock()
+
+
+@st.cache_resource
+def _last_good() -> dict:
+    """Process-wide: the last result of each query, shown while the file is locked."""
+    return {}
+
+
+def db_path() -> str:
+    return str(kpis.default_path())
+
+
+def version() -> tuple:
+    return kpis.data_version(db_path())
+
+
+_run_state = threading.local()  # per script thread: has this run already found the file locked?
+
+
+@contextmanager
+def read_connection(path: str):
+    wait = 0.0 if getattr(_run_state, "locked", False) else READ_WAIT_SECONDS
+    with _lock().read():
+        con = kpis.connect(path, read_only=True, wait_seconds=wait)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def _compute(con, profile: str | None, **kw) -> pd.DataFrame:
+    if profile and _targets is not None:
+        kw.pop("lead_time_start", None)
+        return _targets.compute_with_targets(con, profile, **kw)
+    return kpis.compute(con, **kw)
+
+
+def _history(con) -> pd.DataFrame:
+    return ingest.history(con)
+
+
+def _data_range(con):
+    # () for an empty database, so that None can only mean "locked, nothing loaded yet".
+    return kpis.data_range(con) or ()
+
+
+QUERIES = {
+    "compute": _compute,
+    "deployments": details.deployments,
+    "lead_time_distribution": details.lead_time_distribution,
+    "incidents": details.incidents,
+    "open_incidents": details.open_incidents,
+    "worst_services": details.worst_services,
+    "training_runs": details.training_runs,
+    "prediction_count_kinds": details.prediction_count_kinds,
+    "distinct_values": details.distinct_values,
+    "table_counts": details.table_counts,
+    "last_event": details.last_event,
+    "data_range": _data_range,
+    "history": _history,
+}
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, set)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw_filters(frozen) -> dict:
+    return {k: list(v) for k, v in frozen} if frozen else {}
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(data_version: tuple, path: str, name: str, frozen_kwargs: tuple):
+    # data_version is part of the key: a new version is a cache miss, an unchanged one never queries.
+    kwargs = dict(frozen_kwargs)
+    if "filters" in kwargs:
+        kwargs["filters"] = _thaw_filters(kwargs["filters"])
+    if "kpis" in kwargs and kwargs["kpis"] is not None:
+        kwargs["kpis"] = list(kwargs["kpis"])
+    with read_connection(path) as con:
+        result = QUERIES[name](con, **kwargs)
+    _last_good()[(path, name, frozen_kwargs)] = result
+    return result
+
+
+def query(name: str, **kwargs):
+    """Run the allow-listed query ``name`` with ``kwargs``, cached on the data version.
+
+    While another process holds the database, returns the last result loaded
+    for the same arguments (and says so once on the page), or None.
+    """
+    path = db_path()
+    frozen = tuple(sorted((k, _freeze(v)) for k, v in kwargs.items()))
+    try:
+        return _cached(version(), path, name, frozen)
+    except db.DatabaseLockedError:
+        _run_state.locked = True  # the rest of this run does not wait again
+        _tell_locked()
+        return _last_good().get((path, name, frozen))
+
+
+def _tell_locked() -> None:
+    if not st.session_state.get("_locked_told_run"):
+        st.session_state["_locked_told_run"] = True
+        st.warning(LOCKED_NOTICE, icon="⏳")
+
+
+def start_run() -> None:
+    """Reset per-run notices (called once at the top of every rerun)."""
+    st.session_state["_locked_told_run"] = False
+    _run_state.locked = False
+
+
+def clear_cache() -> None:
+    _cached.clear()
+
+
+# --- targets --------------------------------------------------------------------------------
+
+
+def profiles() -> list[str]:
+    if _targets is None:
+        return []
+    try:
+        return list(_targets.list_profiles())
+    except Exception:  # a broken profile file must not take the app down; the page says "no target"
+        return []
+
+
+@st.cache_data(show_spinner=False)
+def profile_info(name: str) -> dict:
+    """Title, source and lead-time start of a profile (for the sidebar caption)."""
+    if _targets is None or not name:
+        return {}
+    p = _targets.load_profile(name)
+    return {"label": p.label, "title": p.title, "source": p.source, "lead_time_start": p.lead_time_start}
+
+
+def lead_time_start(profile: str | None) -> str:
+    if not profile:
+        return "change_started_at"
+    try:
+        return profile_info(profile).get("lead_time_start", "change_started_at")
+    except Exception:
+        return "change_started_at"
+
+
+# --- the write path -------------------------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    name: str
+    data: bytes
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _save(uploads: list[Upload], folder: Path) -> tuple[list[Path], dict[str, str]]:
+    """Write uploads under unique temporary names that keep the suffix (it tells CSV from Parquet)."""
+    paths, names = [], {}
+    for i, u in enumerate(uploads):
+        suffix = "".join(Path(u.name).suffixes[-2:]) if u.name.lower().endswith(".csv.gz") else Path(u.name).suffix
+        p = folder / f"upload_{i}{suffix.lower()}"
+        p.write_bytes(u.data)
+        paths.append(p)
+        names[str(p)] = u.name
+    return paths, names
+
+
+def validate(uploads: list[Upload], kind: str | None = None, source_tz: str = "UTC",
+             skip_bad_rows: bool = False, progress=None) -> tuple[list, kpis.IngestError | None]:
+    """Dry-run each upload on a scratch in-memory database: nothing is written, the file is not locked.
+
+    Returns (file reports, None), or (reports of the good files, an IngestError
+    with every problem of the bad ones). ``progress(i, n, name)`` is called
+    after each file.
+    """
+    reports, errors, total = [], [], 0
+    with tempfile.TemporaryDirectory(prefix="kpi_upload_") as tmp:
+        paths, names = _save(uploads, Path(tmp))
+        for i, path in enumerate(paths, start=1):
+            con = kpis.connect(":memory:")
+            try:
+                reports += kpis.ingest_files(con, [path], kind=kind, source_tz=source_tz,
+                                             skip_bad_rows=skip_bad_rows, dry_run=True, display_names=names)
+            except kpis.IngestError as e:
+                errors += e.errors
+                total += e.total
+            except ValueError as e:  # an unknown time zone or kind
+                errors.append(kpis.RowError(names[str(path)], None, None, str(e)))
+                total += 1
+            finally:
+                con.close()
+            if progress is not None:
+                progress(i, len(paths), names[str(path)])
+    return reports, (kpis.IngestError(errors, total) if errors else None)
+
+
+def ingest_uploads(uploads: list[Upload], kind: str | None = None, source_tz: str = "UTC",
+                   skip_bad_rows: bool = False) -> list:
+    """Ingest the uploads as one batch (one transaction) through the write path."""
+    with tempfile.TemporaryDirectory(prefix="kpi_upload_") as tmp:
+        paths, names = _save(uploads, Path(tmp))
+        return _write(lambda con: kpis.ingest_files(con, paths, kind=kind, source_tz=source_tz,
+                                                    skip_bad_rows=skip_bad_rows, display_names=names))
+
+
+def sample_files() -> list[Path]:
+    return sorted(p for p in SAMPLE_DIR.glob("*") if p.suffix in SAMPLE_SUFFIXES and p.is_file())
+
+
+def load_sample() -> list:
+    """Ingest the bundled sample data (the one-click start for an empty database)."""
+    files = sample_files()
+    if not files:
+        raise FileNotFoundError(f"no sample files in {SAMPLE_DIR} (run python sample_data/generate.py)")
+    return _write(lambda con: kpis.ingest_files(con, files))
+
+
+def _write(fn):
+    path = db_path()
+    with _lock().write():
+        con = kpis.connect(path, wait_seconds=WRITE_WAIT_SECONDS)
+        try:
+            return fn(con)
+        finally:
+            con.close()
+
+
+def is_empty() -> bool:
+    counts = query("table_counts")
+    return counts is not None and not any(counts.values())
+
+
+def period_bounds(label: str) -> tuple[date, date]:
+    """(start, exclusive end) of a period label."""
+    _, start, end = periods.parse_label(label)
+    return start, end
+
+
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
+
+
+def incidents_by_severity(view) -> pd.DataFrame | None:
+    """incident_count per period for each severity (the engine, filtered by severity), plus the
+    incidents without a severity as 'unspecified' (the total minus the severities)."""
+    args = view.compute_args(kpis=["incident_count"], profile=None)
+    total = query("compute", **args)
+    if total is None:
+        return None
+    parts = []
+    for sev in SEVERITIES:
+        filters = {**view.filters, "severity": [sev]}
+        part = query("compute", **{**args, "filters": filters})
+        if part is None:
+            return None
+        parts.append(part.assign(severity=sev))
+    out = pd.concat(parts, ignore_index=True)
+    known = out.groupby("period")["value"].sum(min_count=1)
+    rest = total.set_index("period")["value"].sub(known.reindex(total["period"]).fillna(0).values)
+    rest = rest[rest > 0]
+    if len(rest):
+        out = pd.concat([out, pd.DataFrame({"period": rest.index, "kpi": "incident_count", "value": rest.values,
+                                            "n": rest.values.astype("int64"), "unit": "count",
+                                            "severity": "unspecified"})], ignore_index=True)
+    return out
