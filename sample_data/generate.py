@@ -4,7 +4,7 @@ Usage::
 
     python sample_data/generate.py [--out DIR] [--seed 7] [--scale 1.0] [--end 2026-11-20]
 
-Writes four files in the canonical columns of ``kpis/schema.py``:
+Writes six files in the canonical columns of ``kpis/schema.py``:
 
 * ``deployments.csv``   one row per deployment (production, plus some staging
   rows that the KPIs must ignore)
@@ -12,9 +12,19 @@ Writes four files in the canonical columns of ``kpis/schema.py``:
 * ``costs.parquet``     cost lines: daily inference per service, training lines
   per run (``run_id``), monthly storage and data lines
 * ``predictions.parquet`` one row per service per day: volume and serving health
+  (errors, good / total requests, availability, p95 / p99 latency)
+* ``pipeline_runs.csv`` one row per pipeline run: a training run per ``run_id`` of
+  the training cost lines (same id, service, model and days), daily data
+  validation and feature runs per team, daily batch scoring of four batch
+  services, and CI runs (about two per working day per team); all UTC; runs
+  still going at the export are ``running`` with no ``finished_at``
+* ``models.csv``        the model inventory: a snapshot on the first day of every
+  quarter within the data and one at the end day (``as_of``), a row per model in
+  production then and per retired model (``in_production`` false)
 
 The default output directory is the folder of this script (``sample_data/``);
-at scale 1 the four files together are well under 3 MB.
+at scale 1 the six files together are about 2.2 MB (``pipeline_runs.csv`` about
+1.4 MB of it).
 
 Time span: 18 months ending at ``--end`` (inclusive), i.e. 2025-05-20 ..
 2026-11-20 by default. The data is "as exported" at the end of the ``--end``
@@ -52,14 +62,43 @@ Stories (all placed relative to ``--end``; dates below are for the default end):
    volume growing with weekday seasonality and a late-November / December
    peak, a holiday change freeze in late December, model replacements on
    search-ranker, autocomplete, demand-forecast and fraud-scoring.
+6. Latency regression after a release: the ``recs-api`` release that is a
+   successful, non-hotfix production deployment between six and two months
+   before the end month, followed by the next production deployment (a
+   success) 14-30 days later, closest to three weeks apart, makes p95 / p99
+   latency 1.75x (~68 ms -> ~120 ms) from its day until the next release fixes
+   it (by default dep-00832 on 2026-07-04 .. dep-00873 on 2026-07-27). Only
+   the latency of those recs-api days changes; the deployment log is as it
+   was (the slow release is not flagged caused_regression: the dashboard
+   catches what the release process missed).
+7. Data freshness SLA miss streak: the ``fraud`` team's upstream feed is stale
+   for ten consecutive days from the 6th of the month four months before the
+   end month (2026-07-06 .. 07-15): its feature and batch-scoring runs, and the
+   fraud training runs started then, report ``data_fresh`` false. Freshness
+   adherence is ~91% that month (~68% for fraud), ~99% otherwise.
+8. CI slows down as the ``search`` test suite grows: its median CI duration
+   creeps from ~12 min at the start to ~24-25 min in the month before the fix,
+   then drops to ~9-10 min from the Monday on or after the 10th of the month
+   two months before the end month (2026-09-14), when build caching lands.
+   Other teams stay at 8-17 min.
+9. Data validation failures rise with the migration (story 1): in 2026-Q1 the
+   search and fraud teams' daily validation runs fail ~18% of the time (~2%
+   otherwise), ~10% over all teams against ~2% in other quarters.
+10. Coverage improves: production models with monitoring ~68% -> ~89%, tier-1
+   drift monitoring ~64% -> 100% (demand-forecast gets drift monitoring only
+   after its slowly detected drift incident, story 3), model documentation
+   ~75% -> ~96%. Pipelines otherwise: success ~98% (CI ~96%), training
+   on time ~95%, reproducible ~90% and improving.
 
 ``--scale N`` multiplies the number of services (and with them teams, models
-and every event and cost row, roughly linearly). Scale 1 is the 28 base
+and every event and cost row, roughly linearly; per-team pipeline runs follow
+the number of teams). Scale 1 is the 28 base
 services; scale 0.25 keeps 7 of them (spread over all four teams); scale 3 adds
 two regional copies of the whole organisation (teams ``search-eu``,
 ``search-apac``, services ``recs-api-eu`` ...), scale 10 has 280 services.
-The migration and cost stories apply to every copy of the teams they name;
-the drift and open incidents are placed once, on the first copy of their service.
+The migration, cost, freshness, CI and validation stories apply to every copy
+of the teams they name; the drift, open incidents and latency regression are
+placed once, on the first copy of their service.
 
 Determinism: every random choice comes from ``random.Random`` seeded with a
 string built from ``--seed`` and the service name (string seeds are hashed with
@@ -187,6 +226,12 @@ MIGRATION_TEAMS = ("search", "fraud")
 COST_TEAM = "recommendations"
 COST_FACTOR = 0.66  # inference cost per 1k after the optimisation
 DRIFT_SERVICE = "demand-forecast"
+LATENCY_SERVICE = "recs-api"  # a release slows it down until the next release fixes it
+LATENCY_FACTOR = 1.75  # p95 multiplier while the slow release is live (~68 ms -> ~120 ms)
+FRESHNESS_TEAM = "fraud"  # its upstream feed goes stale for FRESHNESS_DAYS days
+FRESHNESS_DAYS = 10
+CI_TEAM = "search"  # CI slows down as the suite grows, until build caching lands
+BATCH_SCORING = ("search-embeddings", "email-recs", "aml-screening", "demand-forecast")
 
 
 def _suffix(copy: int) -> str:
@@ -662,8 +707,21 @@ def cost_cutover(seed: int, svc: Service, tl: Timeline) -> date | None:
     return tl.cost_cut + rng_for(seed, svc.service, "cutover").randrange(8) * DAY
 
 
-def service_series(seed: int, svc: Service, tl: Timeline, impact: dict) -> tuple[list[tuple], list[tuple]]:
-    """(predictions rows, cost rows) of one service."""
+def regression_factor(day: date, slow: tuple[datetime, datetime] | None) -> float:
+    """Latency multiplier of a service-day in the latency regression window [slow[0], slow[1]).
+
+    A daily p95 is far above normal once a sizeable share of the day's requests
+    is slow, so the factor reaches its full size at 30% of the day."""
+    if slow is None:
+        return 1.0
+    lo, hi = max(slow[0], dt(day)), min(slow[1], dt(day) + DAY)
+    share = max(0.0, (hi - lo) / DAY)
+    return 1.0 + (LATENCY_FACTOR - 1.0) * min(1.0, share / 0.3)
+
+
+def service_series(seed: int, svc: Service, tl: Timeline, impact: dict,
+                   slow: tuple[datetime, datetime] | None = None) -> tuple[list[tuple], list[tuple]]:
+    """(predictions rows, cost rows) of one service; ``slow`` is its latency regression window."""
     rng = rng_for(seed, svc.service, "series")
     preds, costs = [], []
     cutover = cost_cutover(seed, svc, tl)
@@ -687,7 +745,8 @@ def service_series(seed: int, svc: Service, tl: Timeline, impact: dict) -> tuple
         errors = min(requests, int(round(requests * rate)))
         good = requests - errors
         p95 = (svc.p95 * MODEL_LATENCY.get(base_model, 1.0) * (1.25 if migrating else 1.0)
-               * (1.1 if optimised else 1.0) * (1 + 0.08 * (volume / svc.volume - 1)) * lognorm(rng, 1.0, 0.06))
+               * (1.1 if optimised else 1.0) * (1 + 0.08 * (volume / svc.volume - 1)) * lognorm(rng, 1.0, 0.06)
+               * regression_factor(day, slow))
         p99 = p95 * (1.5 + rng.random() * 0.7)
         preds.append((day, svc.service, n_pred, model, svc.team, errors, round(p95, 1), round(p99, 1),
                       round(good / requests, 6), good, requests, "predictions"))
@@ -749,6 +808,328 @@ def service_series(seed: int, svc: Service, tl: Timeline, impact: dict) -> tuple
 
 
 # --------------------------------------------------------------------------- #
+# Latency regression
+# --------------------------------------------------------------------------- #
+
+
+def latency_regression(services: list[Service], tl: Timeline,
+                       deployments: list[dict]) -> tuple[Service, dict, dict] | None:
+    """(service, slow release, fixing release) of the latency story, chosen among existing deployments.
+
+    The slow release is a successful, non-hotfix production deployment of the first
+    copy of LATENCY_SERVICE between six and two months before the end month whose
+    next production deployment is a success 14-30 days later (that one fixes it);
+    the pair closest to three weeks apart wins. None when there is no such pair.
+    """
+    svc = next((s for s in services if s.base_service == LATENCY_SERVICE), None)
+    if svc is None:
+        return None
+    end_month = month_start(tl.end)
+    lo, hi = dt(add_months(end_month, -6)), dt(add_months(end_month, -2))
+    prod = sorted((d for d in deployments if d["service"] is svc and d["environment"] == "production"),
+                  key=lambda d: d["deployed_at"])
+    best = None
+    for dep, nxt in zip(prod, prod[1:]):
+        gap = (nxt["deployed_at"] - dep["deployed_at"]) / DAY
+        if (lo <= dep["deployed_at"] < hi and dep["status"] == "success" and not dep["is_hotfix"]
+                and nxt["status"] == "success" and 14 <= gap <= 30):
+            if best is None or abs(gap - 21) < best[0]:
+                best = (abs(gap - 21), dep, nxt)
+    return None if best is None else (svc, best[1], best[2])
+
+
+# --------------------------------------------------------------------------- #
+# Pipeline runs
+# --------------------------------------------------------------------------- #
+
+PIPELINE_COLUMNS = ("run_id", "pipeline", "kind", "scheduled_at", "started_at", "finished_at", "status",
+                    "on_time", "data_fresh", "validation_passed", "reproducible", "model", "team", "service",
+                    "tier")
+MINUTE = timedelta(minutes=1)
+CI_MEDIAN_MINUTES = {"search": 12.0, "recommendations": 14.0, "fraud": 9.0, "forecasting": 11.0}
+CI_SLOW_MINUTES = 26.0  # CI_TEAM's median just before build caching lands
+CI_CACHED_MINUTES = 10.0  # and once it is on
+
+
+def freshness_streak(tl: Timeline) -> tuple[date, date]:
+    """[first, last] day on which FRESHNESS_TEAM's input data is stale (four months before the end month)."""
+    first = add_months(month_start(tl.end), -4) + 5 * DAY
+    return first, first + (FRESHNESS_DAYS - 1) * DAY
+
+
+def ci_fix_day(tl: Timeline) -> date:
+    """The Monday on or after the 10th of the month two months before the end month."""
+    d = add_months(month_start(tl.end), -2) + 9 * DAY
+    return d + ((7 - d.weekday()) % 7) * DAY
+
+
+def _run(pipeline: str, kind: str, scheduled: datetime | None, started: datetime | None,
+         finished: datetime | None, status: str, team: str, svc: Service | None = None, model: str | None = None,
+         **flags) -> dict:
+    row = {"pipeline": pipeline, "kind": kind, "scheduled_at": scheduled, "started_at": started,
+           "finished_at": finished, "status": status, "team": team, "service": svc.service if svc else None,
+           "tier": svc.tier if svc else None, "model": model, "on_time": None, "data_fresh": None,
+           "validation_passed": None, "reproducible": None}
+    row.update(flags)
+    return row
+
+
+def _outcome(rng: random.Random, p_fail: float, p_cancel: float) -> str:
+    r = rng.random()
+    return "failed" if r < p_fail else "cancelled" if r < p_fail + p_cancel else "success"
+
+
+def _stale(team_base: str, day: date, streak: tuple[date, date]) -> bool:
+    return team_base == FRESHNESS_TEAM and streak[0] <= day <= streak[1]
+
+
+def training_runs(seed: int, services: list[Service], tl: Timeline, cost_rows: list[tuple]) -> list[dict]:
+    """One training run per run_id of the training cost lines (same run_id, service, model, days)."""
+    by_name = {s.service: s for s in services}
+    runs: dict[str, list] = {}
+    for day, _, service, _, category, model, _, run_id, _ in cost_rows:
+        if category == "training" and run_id:
+            r = runs.setdefault(run_id, [day, day, service, model])
+            r[0], r[1] = min(r[0], day), max(r[1], day)
+            if day == r[0]:
+                r[3] = model
+    streak = freshness_streak(tl)
+    out = []
+    for run_id, (first, last, service, model) in runs.items():
+        svc = by_name[service]
+        rng = rng_for(seed, run_id, "run")
+        scheduled = dt(first) + 2 * HOUR + rng.randrange(4) * 15 * MINUTE
+        late = rng.random() < 0.03  # queued behind other jobs for GPUs
+        started = scheduled + (lognorm(rng, 4, 0.6) * MINUTE if not late else (3 + rng.random() * 5) * HOUR)
+        if last == first:  # done the same day (its cost lines are all on that day)
+            finished = min(started + lognorm(rng, 5.0, 0.4) * HOUR, dt(first) + (23 + rng.random() * 0.9) * HOUR)
+        else:
+            finished = dt(last) + (3 + rng.random() * 15) * HOUR
+        status = _outcome(rng, 0.02, 0.004)
+        if status != "success":  # stopped part-way through its last day
+            finished -= (finished - max(started, dt(last))) * rng.random()
+        reproducible = rng.random() < 0.86 + 0.08 * tl.frac(first)  # pinned data snapshots and seeds spread
+        fresh = rng.random() < 0.99 and not _stale(svc.base_team, first, streak)
+        flags = {"data_fresh": fresh}
+        if last == tl.end:  # still training at the export
+            status, finished = "running", None
+        elif status == "success":
+            flags.update(on_time=not late, reproducible=reproducible)
+        else:
+            flags.update(on_time=False)
+        out.append(_run(f"{service}-training", "training", scheduled, started, finished, status, svc.team,
+                        svc, model, run_id=run_id, **flags))
+    return out
+
+
+def scheduled_runs(seed: int, services: list[Service], tl: Timeline) -> list[dict]:
+    """Daily runs: data validation and feature pipelines per team, batch scoring per batch service."""
+    teams = list(dict.fromkeys((s.team, s.base_team) for s in services))
+    streak = freshness_streak(tl)
+    out = []
+    for n, (team, base_team) in enumerate(teams):
+        rng = rng_for(seed, team, "scheduled-runs")
+        migrating_team = base_team in MIGRATION_TEAMS
+        for i in range(tl.days):
+            day = tl.start + i * DAY
+            when = dt(day)
+            # Data validation at 00:30 UTC: checks on yesterday's landed data.
+            scheduled = when + 30 * MINUTE
+            p_invalid = 0.02
+            if migrating_team and tl.in_migration(when):  # the migration broke schemas and feeds
+                p_invalid = 0.18
+            status = _outcome(rng, 0.008, 0.0)
+            started = scheduled + lognorm(rng, 2, 0.5) * MINUTE
+            finished = started + lognorm(rng, 12, 0.3) * (0.5 if status == "failed" else 1.0) * MINUTE
+            passed = rng.random() >= p_invalid if status == "success" else None
+            out.append(_run(f"{team}-validation", "validation", scheduled, started, finished, status, team,
+                            validation_passed=passed))
+            # Feature pipeline at 01:00-01:45 UTC (staggered by team).
+            scheduled = when + HOUR + (n % 4) * 15 * MINUTE
+            status = _outcome(rng, 0.01, 0.003)
+            started = None if status == "cancelled" else scheduled + lognorm(rng, 3, 0.5) * MINUTE
+            finished = None
+            if started is not None:
+                finished = started + lognorm(rng, 40, 0.25) * (0.4 if status == "failed" else 1.0) * MINUTE
+            fresh = None
+            if started is not None:
+                fresh = rng.random() < 0.992 and not _stale(base_team, day, streak)
+            out.append(_run(f"{team}-features", "feature", scheduled, started, finished, status, team,
+                            data_fresh=fresh))
+    for svc in services:
+        if svc.base_service not in BATCH_SCORING:
+            continue
+        rng = rng_for(seed, svc.service, "batch-scoring")
+        for i in range(tl.days):
+            day = tl.start + i * DAY
+            scheduled = dt(day) + 3 * HOUR
+            status = _outcome(rng, 0.01, 0.003)
+            started = None if status == "cancelled" else scheduled + lognorm(rng, 3, 0.5) * MINUTE
+            finished = fresh = None
+            if started is not None:
+                finished = started + lognorm(rng, 55, 0.3) * (0.5 if status == "failed" else 1.0) * MINUTE
+                fresh = rng.random() < 0.992 and not _stale(svc.base_team, day, streak)
+            out.append(_run(f"{svc.service}-scoring", "batch_scoring", scheduled, started, finished, status,
+                            svc.team, svc, model_at(svc, tl, scheduled), data_fresh=fresh))
+    # The orchestrator numbers its runs: a shared, increasing 9-digit run id.
+    out.sort(key=lambda r: (r["scheduled_at"], r["pipeline"]))
+    rng = rng_for(seed, "orchestrator")
+    run_no = 731_000_000
+    for r in out:
+        run_no += 1 + rng.randrange(60)
+        r["run_id"] = str(run_no)
+    return out
+
+
+def ci_runs(seed: int, services: list[Service], tl: Timeline) -> list[dict]:
+    """CI runs: a few per working day per team; CI_TEAM's builds slow down until caching lands."""
+    teams = list(dict.fromkeys((s.team, s.base_team) for s in services))
+    fix = ci_fix_day(tl)
+    t_fix = max(tl.frac(fix), 1e-9)
+    out = []
+    for team, base_team in teams:
+        rng = rng_for(seed, team, "ci")
+        median0 = CI_MEDIAN_MINUTES[base_team]
+        for i in range(tl.days):
+            day = tl.start + i * DAY
+            when = dt(day)
+            t = tl.frac(day)
+            lam = 1.8 if day.weekday() < 5 else 0.1
+            if base_team in MIGRATION_TEAMS and tl.in_migration(when):
+                lam *= 1.5
+            if base_team == CI_TEAM:
+                median = CI_CACHED_MINUTES if day >= fix else median0 * (CI_SLOW_MINUTES / median0) ** (t / t_fix)
+            else:
+                median = median0 * (1 + 0.1 * t)
+            for _ in range(poisson(rng, lam)):
+                started = when + (8 + rng.random() * 11) * HOUR
+                status = _outcome(rng, 0.035, 0.01)
+                minutes = lognorm(rng, median, 0.22) * {"success": 1.0, "failed": 0.6, "cancelled": 0.3}[status]
+                out.append(_run(f"{team}-ci", "ci", None, started, started + minutes * MINUTE, status, team))
+    out.sort(key=lambda r: (r["started_at"], r["team"]))
+    for i, r in enumerate(out, 1):
+        r["run_id"] = f"ci-{i:06d}"
+    return out
+
+
+def pipeline_runs(seed: int, services: list[Service], tl: Timeline, cost_rows: list[tuple]) -> list[dict]:
+    """Every pipeline run, in start (else schedule) order; runs still going at the export are ``running``."""
+    runs = training_runs(seed, services, tl, cost_rows) + scheduled_runs(seed, services, tl) + ci_runs(
+        seed, services, tl)
+    runs = [r for r in runs if (r["started_at"] or r["scheduled_at"]) < tl.horizon]
+    for r in runs:  # nothing finishes after the export
+        if r["finished_at"] is not None and r["finished_at"] >= tl.horizon:
+            r.update(status="running", finished_at=None, on_time=None, reproducible=None)
+    runs.sort(key=lambda r: (r["started_at"] or r["scheduled_at"], r["pipeline"]))
+    return runs
+
+
+def _opt_bool(v: bool | None) -> str:
+    return "" if v is None else _bool(v)
+
+
+def _utc(ts: datetime | None) -> str:
+    """iso(ts, "Z"), faster (pipeline runs are all UTC)."""
+    return "" if ts is None else ts.isoformat(timespec="seconds") + "Z"
+
+
+def pipeline_rows(runs: list[dict]) -> list[tuple]:
+    return [(r["run_id"], r["pipeline"], r["kind"], _utc(r["scheduled_at"]), _utc(r["started_at"]),
+             _utc(r["finished_at"]), r["status"], _opt_bool(r["on_time"]), _opt_bool(r["data_fresh"]),
+             _opt_bool(r["validation_passed"]), _opt_bool(r["reproducible"]), r["model"] or "", r["team"],
+             r["service"] or "", r["tier"] or "") for r in runs]
+
+
+# --------------------------------------------------------------------------- #
+# Model inventory
+# --------------------------------------------------------------------------- #
+
+MODEL_COLUMNS = ("as_of", "model", "service", "team", "tier", "in_production", "monitored", "drift_monitored",
+                 "documented")
+NEVER = datetime.max
+ALWAYS = datetime.min
+
+
+def _rollout(items: list, key, p0: float, p1: float, lo: datetime, hi: datetime) -> dict:
+    """When each item gets a capability: the first p0 share (by key) has it from the start, the
+    next ones up to a p1 share get it at evenly spread instants in [lo, hi), the rest never."""
+    ordered = sorted(items, key=key)
+    n = len(ordered)
+    n0, n1 = round(p0 * n), round(p1 * n)
+    out = {}
+    for k, item in enumerate(ordered):
+        if k < n0:
+            out[item] = ALWAYS
+        elif k < n1:
+            out[item] = lo + (hi - lo) * ((k - n0 + 0.5) / (n1 - n0))
+        else:
+            out[item] = NEVER
+    return out
+
+
+def snapshot_days(tl: Timeline) -> list[date]:
+    """First day of every quarter within the data, plus the end day."""
+    days = []
+    q = quarter_start(tl.start)
+    while q <= tl.end:
+        if q >= tl.start:
+            days.append(q)
+        q = add_months(q, 3)
+    if days[-1:] != [tl.end]:
+        days.append(tl.end)
+    return days
+
+
+def model_inventory(seed: int, services: list[Service], tl: Timeline) -> list[tuple]:
+    """Quarterly snapshots of the model inventory: production models (and retired ones) with
+    monitoring, drift monitoring and documentation coverage improving over time."""
+    rng = rng_for(seed, "inventory")
+    rank = {s.service: rng.random() for s in services}
+    tier_rank = {"tier-1": 0.0, "tier-2": 0.35, "tier-3": 0.7}
+    lo, hi = dt(tl.start) + 30 * DAY, dt(tl.end) - 45 * DAY
+    drift_svc = next((s for s in services if s.base_service == DRIFT_SERVICE), None)
+
+    # Drift monitoring: tier-1 from ~60% to all of them by the last full quarter; the drift
+    # story's service only gets it after its slowly detected drift incident.
+    tier1 = [s.service for s in services if s.tier == "tier-1" and s is not drift_svc]
+    others = [s.service for s in services if s.tier != "tier-1"]
+    drift = _rollout(tier1, rank.get, 0.7, 1.0, lo, dt(quarter_start(tl.end)) - 10 * DAY)
+    drift.update(_rollout(others, rank.get, 0.3, 0.6, lo, hi))
+    if drift_svc is not None:
+        drift[drift_svc.service] = tl.drift_start + 24 * DAY
+    # Monitoring (dashboards and alerts on the model's outputs): ~70% -> ~90%, tier-1 first;
+    # drift monitoring implies monitoring.
+    by_name = {s.service: s for s in services}
+    monitored = _rollout([s.service for s in services], lambda x: tier_rank[by_name[x].tier] + rank[x],
+                         0.64, 0.9, lo, hi)
+    monitored = {k: min(v, drift[k]) for k, v in monitored.items()}
+    # Documentation (model card): ~75% -> ~95%; a replacement model gets its card a few weeks after launch.
+    documented = _rollout([s.service for s in services], lambda x: 1 - rank[x], 0.75, 0.95, lo, hi)
+
+    rows = []
+    for snap in snapshot_days(tl):
+        at = dt(snap)
+        for svc in services:
+            for i, (model, months_before) in enumerate(svc.models):
+                launched = ALWAYS if months_before is None else tl.model_switch(months_before)
+                nxt = svc.models[i + 1][1] if i + 1 < len(svc.models) else None
+                retired = NEVER if nxt is None else tl.model_switch(nxt)
+                if at < launched:
+                    continue
+                doc_from = documented[svc.service]
+                if months_before is not None:
+                    doc_from = max(doc_from, launched + (20 + rng_for(seed, model, "docs").randrange(40)) * DAY)
+                if at < retired:
+                    rows.append((snap.isoformat(), model, svc.service, svc.team, svc.tier, "true",
+                                 _bool(at >= monitored[svc.service]), _bool(at >= drift[svc.service]),
+                                 _bool(at >= doc_from)))
+                else:  # retired: kept in the inventory, no longer monitored
+                    rows.append((snap.isoformat(), model, svc.service, svc.team, svc.tier, "false", "false",
+                                 "false", _bool(retired >= doc_from)))
+    return rows
+
+
+# --------------------------------------------------------------------------- #
 # Writing
 # --------------------------------------------------------------------------- #
 
@@ -789,7 +1170,7 @@ def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple]) -> None:
 
 
 def generate(out: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, end: date | str = DEFAULT_END) -> dict:
-    """Write the four files into ``out``; returns {file name: row count}."""
+    """Write the six files into ``out``; returns {file name: row count}."""
     if isinstance(end, str):
         end = date.fromisoformat(end)
     out = Path(out)
@@ -836,9 +1217,14 @@ def generate(out: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, end: date 
         ))
 
     impact = incident_impact(incidents)
+    slow = {}
+    story = latency_regression(services, tl, deployments)
+    if story is not None:
+        svc, bad, fix = story
+        slow[svc.service] = (bad["deployed_at"], fix["deployed_at"])
     pred_rows, cost_rows = [], []
     for svc in services:
-        p, c = service_series(seed, svc, tl, impact)
+        p, c = service_series(seed, svc, tl, impact, slow.get(svc.service))
         pred_rows.extend(p)
         cost_rows.extend(c)
     pred_rows.sort(key=lambda r: (r[0], r[1]))
@@ -848,8 +1234,14 @@ def generate(out: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, end: date 
     write_csv(out / "incidents.csv", INCIDENT_COLUMNS, inc_rows)
     write_parquet(out / "costs.parquet", COST_SCHEMA, cost_rows)
     write_parquet(out / "predictions.parquet", PREDICTION_SCHEMA, pred_rows)
+
+    run_rows = pipeline_rows(pipeline_runs(seed, services, tl, cost_rows))
+    model_rows = model_inventory(seed, services, tl)
+    write_csv(out / "pipeline_runs.csv", PIPELINE_COLUMNS, run_rows)
+    write_csv(out / "models.csv", MODEL_COLUMNS, model_rows)
     return {"deployments.csv": len(dep_rows), "incidents.csv": len(inc_rows),
-            "costs.parquet": len(cost_rows), "predictions.parquet": len(pred_rows)}
+            "costs.parquet": len(cost_rows), "predictions.parquet": len(pred_rows),
+            "pipeline_runs.csv": len(run_rows), "models.csv": len(model_rows)}
 
 
 def main(argv: list[str] | None = None) -> int:

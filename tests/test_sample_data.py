@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -11,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_data"
-CSV_FILES = ("deployments.csv", "incidents.csv")
+CSV_FILES = ("deployments.csv", "incidents.csv", "pipeline_runs.csv", "models.csv")
 PARQUET_FILES = ("costs.parquet", "predictions.parquet")
 FILES = CSV_FILES + PARQUET_FILES
 
@@ -37,24 +38,33 @@ def out(generator, tmp_path_factory) -> Path:
 
 
 def _views(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
-    """Views over the files, timestamps read as instants and shown in UTC."""
+    """The files loaded once into tables, timestamps read as instants and shown in UTC."""
     tz = ["started_at", "detected_at", "acknowledged_at", "resolved_at"]
     dz = ["deployed_at", "change_started_at", "approved_at", "rolled_back_at"]
+    rz = ["scheduled_at", "started_at", "finished_at"]
+    flags = ["on_time", "data_fresh", "validation_passed", "reproducible"]
 
     def utc(cols):
         return ", ".join(f"timezone('UTC', CAST({c} AS TIMESTAMPTZ)) AS {c}" for c in cols)
 
     con.execute(f"""
-        CREATE OR REPLACE VIEW deployments AS SELECT * REPLACE ({utc(dz)},
+        CREATE OR REPLACE TABLE deployments AS SELECT * REPLACE ({utc(dz)},
             CAST(is_hotfix AS BOOLEAN) AS is_hotfix, CAST(caused_regression AS BOOLEAN) AS caused_regression)
         FROM read_csv('{folder / "deployments.csv"}', all_varchar = true);
-        CREATE OR REPLACE VIEW incidents AS SELECT * REPLACE ({utc(tz)},
+        CREATE OR REPLACE TABLE incidents AS SELECT * REPLACE ({utc(tz)},
             CAST(ml_related AS BOOLEAN) AS ml_related)
         FROM read_csv('{folder / "incidents.csv"}', all_varchar = true);
-        CREATE OR REPLACE VIEW raw_deployments AS
+        CREATE OR REPLACE TABLE raw_deployments AS
             SELECT * FROM read_csv('{folder / "deployments.csv"}', all_varchar = true);
-        CREATE OR REPLACE VIEW costs AS SELECT * FROM read_parquet('{folder / "costs.parquet"}');
-        CREATE OR REPLACE VIEW predictions AS SELECT * FROM read_parquet('{folder / "predictions.parquet"}');
+        CREATE OR REPLACE TABLE costs AS SELECT * FROM read_parquet('{folder / "costs.parquet"}');
+        CREATE OR REPLACE TABLE predictions AS SELECT * FROM read_parquet('{folder / "predictions.parquet"}');
+        CREATE OR REPLACE TABLE pipeline_runs AS SELECT * REPLACE ({utc(rz)},
+            {", ".join(f"CAST({c} AS BOOLEAN) AS {c}" for c in flags)})
+        FROM read_csv('{folder / "pipeline_runs.csv"}', all_varchar = true);
+        CREATE OR REPLACE TABLE models AS SELECT * REPLACE (CAST(as_of AS DATE) AS as_of,
+            CAST(in_production AS BOOLEAN) AS in_production, CAST(monitored AS BOOLEAN) AS monitored,
+            CAST(drift_monitored AS BOOLEAN) AS drift_monitored, CAST(documented AS BOOLEAN) AS documented)
+        FROM read_csv('{folder / "models.csv"}', all_varchar = true);
         CREATE OR REPLACE VIEW prod AS
             SELECT d.*, date_trunc('quarter', deployed_at) AS quarter,
                    (status <> 'success' OR is_hotfix OR caused_regression
@@ -80,6 +90,7 @@ def test_files_present_and_small(out):
     sizes = {name: (out / name).stat().st_size for name in FILES}
     assert all(sizes.values()), sizes
     assert sum(sizes.values()) < 3 * 1024 * 1024, sizes
+    assert sizes["pipeline_runs.csv"] < 1.5 * 1024 * 1024, sizes
 
 
 @pytest.mark.parametrize("table, lo, hi", [
@@ -87,6 +98,8 @@ def test_files_present_and_small(out):
     ("incidents", 200, 350),
     ("costs", 15_000, 30_000),
     ("predictions", 10_000, 20_000),
+    ("pipeline_runs", 9_000, 13_000),
+    ("models", 150, 300),
 ])
 def test_row_counts(con, table, lo, hi):
     assert lo <= one(con, f"SELECT count(*) FROM {table}") <= hi
@@ -105,7 +118,7 @@ def test_canonical_columns(out, con):
         from kpis.schema import TABLES
     finally:
         sys.path.remove(str(ROOT))
-    for table in ("deployments", "incidents", "costs", "predictions"):
+    for table in ("deployments", "incidents", "costs", "predictions", "pipeline_runs", "models"):
         cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
         canonical = TABLES[table].names
         assert set(cols) <= set(canonical), (table, set(cols) - set(canonical))
@@ -213,6 +226,57 @@ VIOLATIONS = {
     "training runs last 1-3 days": """SELECT count(*) FROM (
         SELECT run_id FROM costs WHERE run_id IS NOT NULL GROUP BY run_id
         HAVING date_diff('day', min(date), max(date)) > 2 OR count(*) < 2 OR count(DISTINCT service) > 1)""",
+    # pipeline runs
+    "run ids unique": "SELECT count(*) - count(DISTINCT run_id) FROM pipeline_runs",
+    "required run columns": """SELECT count(*) FROM pipeline_runs
+        WHERE run_id IS NULL OR pipeline IS NULL OR kind IS NULL OR status IS NULL OR team IS NULL
+           OR coalesce(started_at, scheduled_at) IS NULL""",
+    "pipeline enums": """SELECT count(*) FROM pipeline_runs
+        WHERE kind NOT IN ('training', 'batch_scoring', 'feature', 'validation', 'ci')
+           OR status NOT IN ('success', 'failed', 'cancelled', 'running')
+           OR coalesce(tier, 'tier-1') NOT IN ('tier-1', 'tier-2', 'tier-3')""",
+    "finished_at >= started_at": "SELECT count(*) FROM pipeline_runs WHERE finished_at < started_at",
+    "started_at >= scheduled_at": "SELECT count(*) FROM pipeline_runs WHERE started_at < scheduled_at",
+    "running = started and not finished": """SELECT count(*) FROM pipeline_runs
+        WHERE (status = 'running') <> (started_at IS NOT NULL AND finished_at IS NULL)""",
+    "never started = cancelled": """SELECT count(*) FROM pipeline_runs
+        WHERE started_at IS NULL AND (status <> 'cancelled' OR finished_at IS NOT NULL)""",
+    "scheduled except CI": "SELECT count(*) FROM pipeline_runs WHERE (kind = 'ci') <> (scheduled_at IS NULL)",
+    "flags only where they apply": """SELECT count(*) FROM pipeline_runs
+        WHERE (kind <> 'training' AND (on_time IS NOT NULL OR reproducible IS NOT NULL))
+           OR (kind <> 'validation' AND validation_passed IS NOT NULL)
+           OR (kind IN ('validation', 'ci') AND data_fresh IS NOT NULL)""",
+    "finished training runs report on_time": """SELECT count(*) FROM pipeline_runs
+        WHERE kind = 'training' AND (on_time IS NULL) <> (status = 'running')""",
+    "service runs name service, model and tier": """SELECT count(*) FROM pipeline_runs
+        WHERE kind IN ('training', 'batch_scoring') AND (service IS NULL OR model IS NULL OR tier IS NULL)""",
+    "training runs are the costs' training runs": """SELECT
+        (SELECT count(*) FROM (
+            SELECT run_id, service, model, started_at::DATE FROM pipeline_runs WHERE kind = 'training'
+            EXCEPT SELECT run_id, any_value(service), arg_min(model, date), min(date) FROM costs
+                   WHERE run_id IS NOT NULL GROUP BY run_id))
+      + (SELECT count(*) FROM (
+            SELECT run_id FROM costs WHERE run_id IS NOT NULL
+            EXCEPT SELECT run_id FROM pipeline_runs WHERE kind = 'training'))""",
+    "training runs finish on their last cost day": """SELECT count(*) FROM pipeline_runs r
+        JOIN (SELECT run_id, max(date) last FROM costs WHERE run_id IS NOT NULL GROUP BY run_id) c USING (run_id)
+        WHERE r.finished_at::DATE <> c.last""",
+    "no runs after the end": """SELECT count(*) FROM pipeline_runs
+        WHERE greatest(scheduled_at, started_at, finished_at) >= (SELECT max(date) + 1 FROM predictions)""",
+    # model inventory
+    "every model row has a team": "SELECT count(*) FROM models WHERE team IS NULL OR service IS NULL",
+    "one row per model and snapshot": "SELECT count(*) - count(DISTINCT (as_of, model)) FROM models",
+    "one production model per service and snapshot": """SELECT count(*) FROM (
+        SELECT as_of, count(*) FILTER (WHERE in_production) n, count(DISTINCT service) FILTER (WHERE in_production) s
+        FROM models GROUP BY as_of HAVING n <> s OR s <> (SELECT count(DISTINCT service) FROM predictions))""",
+    "inventory models are served models": """SELECT count(*) FROM (
+        SELECT model FROM models EXCEPT SELECT model FROM predictions)""",
+    "model enums and flags": """SELECT count(*) FROM models
+        WHERE tier NOT IN ('tier-1', 'tier-2', 'tier-3') OR in_production IS NULL OR monitored IS NULL
+           OR drift_monitored IS NULL OR documented IS NULL""",
+    "drift monitoring implies monitoring": "SELECT count(*) FROM models WHERE drift_monitored AND NOT monitored",
+    "retired models are not monitored": """SELECT count(*) FROM models
+        WHERE NOT in_production AND (monitored OR drift_monitored)""",
 }
 
 
@@ -302,3 +366,144 @@ def test_bundled_files_are_current(out):
     for name in PARQUET_FILES:
         assert _parquet_diff(c, SAMPLE_DIR / name, out / name) == 0, (
             f"{name} is stale: run python sample_data/generate.py")
+
+
+# --------------------------------------------------------------------------- #
+# Serving, pipeline and coverage stories, through the project's own ingest and KPIs
+# --------------------------------------------------------------------------- #
+
+
+def _kpis():
+    sys.path.insert(0, str(ROOT))
+    try:
+        import kpis
+    finally:
+        sys.path.remove(str(ROOT))
+    return kpis
+
+
+@pytest.fixture(scope="module")
+def ingested(out, tmp_path_factory):
+    """The generated folder ingested with kpis' own ingest (kinds told from the columns)."""
+    kpis = _kpis()
+    c = kpis.connect(tmp_path_factory.mktemp("db") / "kpi.duckdb")
+    reports = kpis.ingest_files(c, [out])
+    yield kpis, c, reports
+    c.close()
+
+
+def _series(ingested, kpi, grain="month", **kw) -> dict:
+    """{period: value} (or {(period, group): value} with by=...) of one KPI, periods with data only."""
+    kpis, c, _ = ingested
+    df = kpis.compute(c, grain=grain, kpis=[kpi], **kw)
+    df = df[df["n"] > 0]
+    if kw.get("by"):
+        return {(p, g): v for p, g, v in zip(df["period"], df[kw["by"]], df["value"])}
+    return dict(zip(df["period"], df["value"]))
+
+
+def test_ingest_recognises_every_file(ingested, con):
+    _, _, reports = ingested
+    kinds = {r.file: r.kind for r in reports}
+    assert kinds == {"deployments.csv": "deployments", "incidents.csv": "incidents", "costs.parquet": "costs",
+                     "predictions.parquet": "predictions", "pipeline_runs.csv": "pipeline_runs",
+                     "models.csv": "models"}, kinds
+    for r in reports:
+        assert r.status == "loaded" and r.rejected == 0 and r.inserted == r.rows_read, r
+        assert r.inserted == one(con, f"SELECT count(*) FROM {r.kind}"), r.file
+
+
+def test_pipeline_rates(con):
+    """Success ~98% (CI ~96%), training on time ~95%, reproducible ~90%."""
+    rates = con.execute("""SELECT
+        avg((status = 'success')::INT) FILTER (WHERE status <> 'running'),
+        avg((status = 'success')::INT) FILTER (WHERE status <> 'running' AND kind = 'training'),
+        avg((status = 'success')::INT) FILTER (WHERE kind = 'ci'),
+        avg(on_time::INT) FILTER (WHERE kind = 'training'),
+        avg(reproducible::INT) FILTER (WHERE kind = 'training')
+        FROM pipeline_runs""").fetchone()
+    overall, training, ci, on_time, reproducible = rates
+    assert 0.97 < overall < 0.99 and 0.96 < training < 0.995 and 0.93 < ci < 0.98, rates
+    assert 0.92 < on_time < 0.97 and 0.85 < reproducible < 0.95, rates
+    kinds = dict(con.execute("SELECT kind, count(*) FROM pipeline_runs GROUP BY kind").fetchall())
+    assert kinds["feature"] == kinds["validation"] == 4 * one(con, "SELECT count(DISTINCT date) FROM predictions")
+    assert 2500 < kinds["ci"] < 4500 and 900 < kinds["training"] < 1500, kinds
+    assert one(con, "SELECT count(*) FROM pipeline_runs WHERE status = 'running'") >= 1
+
+
+def test_story_data_freshness_streak(ingested, con):
+    """2026-07: the fraud feed is stale ten days running; adherence well below 95% that month, ~99% otherwise."""
+    overall = _series(ingested, "data_freshness_adherence")
+    assert overall["2026-07"] < 0.94, overall
+    assert all(v > 0.97 for p, v in overall.items() if p != "2026-07"), overall
+    fraud = _series(ingested, "data_freshness_adherence", filters={"team": ["fraud"]})
+    assert fraud["2026-07"] < 0.8 and min(v for p, v in fraud.items() if p != "2026-07") > 0.95, fraud
+    stale = [r[0] for r in con.execute("""SELECT started_at::DATE FROM pipeline_runs
+        WHERE pipeline = 'fraud-features' AND NOT data_fresh ORDER BY 1""").fetchall()]
+    streak = [d for d in stale if d.year == 2026 and d.month == 7]
+    assert len(streak) == 10 and (streak[-1] - streak[0]).days == 9, stale
+
+
+def test_story_ci_duration_creep_and_fix(ingested):
+    """search's CI median creeps from ~12 to ~25 minutes, then build caching (2026-09-14) cuts it to ~10."""
+    minutes = {k: v * 60 for k, v in _series(ingested, "ci_duration_median_hours", by="team").items()}
+    search = {p: v for (p, team), v in minutes.items() if team == "search"}
+    assert 10 < search["2025-06"] < 14 and 22 < search["2026-08"] < 28, search
+    assert search["2026-10"] < 12 and search["2026-11"] < 12, search
+    assert search["2026-03"] > search["2025-09"] + 3, search
+    others = [v for (p, team), v in minutes.items() if team != "search"]
+    assert max(others) < 18, max(others)
+
+
+def test_story_validation_failures_with_migration(ingested):
+    """2026-Q1 (the migration): data validation failures ~10% overall, ~2% in other quarters."""
+    rate = _series(ingested, "data_validation_failure_rate", grain="quarter")
+    assert rate["2026-Q1"] > 0.08, rate
+    assert all(v < 0.04 for p, v in rate.items() if p != "2026-Q1"), rate
+    by_team = _series(ingested, "data_validation_failure_rate", grain="quarter", by="team")
+    assert by_team[("2026-Q1", "search")] > 0.1 and by_team[("2026-Q1", "fraud")] > 0.1, by_team
+    assert by_team[("2026-Q1", "recommendations")] < 0.06, by_team
+
+
+def test_story_latency_regression_after_release(ingested, con):
+    """recs-api release dep-00832 (2026-07-04) lifts p95 ~68 -> ~120 ms until dep-00873 (2026-07-27) fixes it."""
+    deps = dict(con.execute("""SELECT deployment_id, deployed_at FROM deployments
+        WHERE deployment_id IN ('dep-00832', 'dep-00873') AND service = 'recs-api'
+          AND environment = 'production' AND status = 'success'""").fetchall())
+    bad, fix = deps["dep-00832"].date(), deps["dep-00873"].date()
+    assert 18 <= (fix - bad).days <= 28
+    assert one(con, f"""SELECT count(*) FROM deployments WHERE service = 'recs-api' AND environment = 'production'
+                        AND deployed_at::DATE > DATE '{bad}' AND deployed_at::DATE < DATE '{fix}'""") == 0
+
+    def p95(lo, hi):
+        return one(con, f"""SELECT median(latency_p95_ms) FROM predictions
+                           WHERE service = 'recs-api' AND date BETWEEN DATE '{lo}' AND DATE '{hi}'""")
+
+    before, during, after = p95(bad - timedelta(21), bad - timedelta(1)), p95(bad, fix), p95(
+        fix + timedelta(1), fix + timedelta(21))
+    assert 60 < before < 75 and 110 < during < 135 and 60 < after < 78, (before, during, after)
+    weekly = _series(ingested, "latency_p95_ms", grain="week", filters={"service": ["recs-api"]})
+    assert weekly["2026-W26"] < 75 and min(weekly[w] for w in ("2026-W28", "2026-W29", "2026-W30")) > 110, weekly
+    assert weekly["2026-W32"] < 75, weekly
+
+
+def test_story_coverage_improves(ingested, con):
+    """Monitoring ~70% -> ~90%, tier-1 drift monitoring ~60% -> 100%, documentation ~75% -> ~95%."""
+    def snapshots(kpi):
+        values = _series(ingested, kpi)
+        return [values[p] for p in sorted(values)]
+
+    monitored = snapshots("monitoring_coverage")
+    drift_t1 = snapshots("drift_monitoring_coverage_tier1")
+    documented = snapshots("documentation_completeness")
+    assert len(monitored) == 7  # 2025-07-01 .. 2026-10-01 quarterly, and 2026-11-20
+    assert monitored[0] < 0.72 and monitored[-1] > 0.86 and monitored == sorted(monitored), monitored
+    assert 0.55 < drift_t1[0] < 0.7 and drift_t1[-1] == 1.0 and drift_t1 == sorted(drift_t1), drift_t1
+    assert documented[0] < 0.8 and documented[-1] > 0.92, documented
+    # demand-forecast had no drift monitoring when its drift went unnoticed for days (2026-07), then got it.
+    flags = dict(con.execute("""SELECT as_of, drift_monitored FROM models
+        WHERE service = 'demand-forecast' AND in_production""").fetchall())
+    assert [flags[d] for d in sorted(flags)][-3:] == [False, True, True], flags
+    retired = one(con, """SELECT count(*) FROM models
+                          WHERE NOT in_production AND as_of = (SELECT max(as_of) FROM models)""")
+    assert retired == 4  # the four replaced models
