@@ -1,4 +1,4 @@
-"""The command line: python -m kpis ingest | compute.
+"""The command line: python -m kpis ingest | compute | presets | report.
 
 Errors a user can act on (a bad file, a locked database, an unknown option
 value) are printed as messages with exit status 2, never as tracebacks.
@@ -32,12 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="files, or folders of .csv / .parquet files")
     i.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
     i.add_argument("--kind", choices=sorted(schema.TABLES), help="what the files hold (default: from the columns)")
+    how = i.add_mutually_exclusive_group()
+    how.add_argument("--preset", metavar="NAME",
+                     help="read the files as this tool's export (default: recognised from the header; "
+                          "python -m kpis presets lists them)")
+    how.add_argument("--mapping", metavar="FILE",
+                     help="read the files through a mapping file (TOML, see docs/exports.md)")
     i.add_argument("--source-tz", default="UTC", help="time zone of timestamps written without an offset (default UTC)")
     i.add_argument("--skip-bad-rows", action="store_true",
                    help="load the good rows; keep the bad ones in the quarantine table")
     i.add_argument("--delimiter", help="CSV field delimiter (default ',' ; tab for .tsv)")
     i.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     i.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a locked database (default 60)")
+
+    pr = sub.add_parser("presets", help="list the export presets, or show how one maps its columns")
+    pr.add_argument("name", nargs="?", metavar="NAME_OR_FILE", help="a preset name or a mapping file to show in full")
 
     c = sub.add_parser("compute", help="compute KPIs per period (and per team / service / model)")
     c.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
@@ -58,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start of lead time (default: change_started_at, or the profile's)")
     c.add_argument("--profile", help="target profile: senior, mle, lead, dora, or a path to a TOML file")
     c.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    r = sub.add_parser("report", help="write the review pack of a month or quarter (HTML, PDF or PowerPoint)")
+    r.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    r.add_argument("--period", required=True, help="the month (2026-10) or quarter (2026-Q3) to review")
+    r.add_argument("--profile", default="lead",
+                   help="target profile: senior, mle, lead (default), dora, a TOML file, or none")
+    r.add_argument("--team", action="append", help="only this team (repeatable)")
+    r.add_argument("--service", action="append", help="only this service (repeatable)")
+    r.add_argument("--model", action="append", help="only this model (repeatable)")
+    r.add_argument("--tz", default="UTC", help="reporting time zone that assigns events to periods (default UTC)")
+    r.add_argument("--out", action="append", required=True, metavar="FILE",
+                   help="file to write; the format comes from the extension: .html, .pdf or .pptx (repeatable)")
     return p
 
 
@@ -66,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ingest":
             return _ingest(args)
+        if args.command == "presets":
+            return _presets(args)
+        if args.command == "report":
+            return _report(args)
         return _compute(args)
     except ingest.IngestError as e:
         print(str(e), file=sys.stderr)
@@ -76,21 +101,47 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ingest(args) -> int:
+    chosen = None
+    if args.preset or args.mapping:  # a bad preset name or mapping file fails before the database is opened
+        from kpis import mapping
+
+        chosen = mapping.load_preset(args.preset) if args.preset else mapping.load_mapping(args.mapping)
     con = db.connect(args.db, wait_seconds=args.wait, on_wait=lambda m: print(m, file=sys.stderr))
     try:
         reports = ingest.ingest(con, args.paths, kind=args.kind, source_tz=args.source_tz,
                                 skip_bad_rows=args.skip_bad_rows, delimiter=args.delimiter,
-                                progress=sys.stderr.isatty(), dry_run=args.dry_run)
+                                progress=sys.stderr.isatty(), dry_run=args.dry_run, mapping=chosen)
     finally:
         con.close()
-    rows = [(r.file, r.kind or "-", r.status, r.rows_read, r.inserted, r.updated, r.rejected, r.message)
-            for r in reports]
-    print(_table(("file", "kind", "status", "read", "inserted", "updated", "rejected", "note"), rows))
+    rows = [(r.file, r.kind or "-", r.mapping or "-", r.status, r.rows_read, r.inserted, r.updated, r.rejected,
+             r.message) for r in reports]
+    print(_table(("file", "kind", "mapping", "status", "read", "inserted", "updated", "rejected", "note"), rows))
     for r in reports:
+        if r.notes:
+            print(f"{r.file}:")
+            for n in r.notes:
+                print(f"  {n}")
         for e in r.errors[:ingest.MAX_REPORTED_ERRORS]:
             print(f"  quarantined: {e}")
     if args.dry_run:
         print("dry run: nothing was written")
+    return 0
+
+
+def _presets(args) -> int:
+    from kpis import mapping
+
+    if args.name:
+        m = mapping.load_mapping(args.name)
+        print("\n".join(m.describe()))
+        if m.notes:
+            print()
+            print(m.notes.strip())
+        return 0
+    rows = [(m.name, m.kind, "JSON" if m.format == "json" else "CSV / Parquet", m.title)
+            for m in mapping.list_presets()]
+    print(_table(("preset", "kind", "file", "export"), rows))
+    print("\nShow one in full: python -m kpis presets NAME. Write your own: docs/exports.md.")
     return 0
 
 
@@ -126,6 +177,31 @@ def _compute(args) -> int:
     else:
         cols = list(df.columns)
         print(_table(cols, [[_fmt(r[c]) for c in cols] for r in records]))
+    return 0
+
+
+def _report(args) -> int:
+    import review  # lazy: plotly, the exporters and the browser are loaded for this command only
+
+    try:
+        review.check_outputs(args.out)  # a bad extension or a missing browser fails before any work
+    except review.BrowserMissingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    filters = {k: getattr(args, k) for k in ("team", "service", "model") if getattr(args, k)}
+    profile = None if args.profile.lower() in ("none", "(none)", "") else args.profile
+    con = db.connect(args.db, read_only=True, wait_seconds=30, on_wait=lambda m: print(m, file=sys.stderr))
+    try:
+        pack = review.build_review(con, period=args.period, profile=profile, filters=filters, tz=args.tz)
+    finally:
+        con.close()
+    try:
+        written = review.export_all(pack, args.out)
+    except (review.BrowserMissingError, review.ExportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path} ({review.FORMATS[path.suffix.lower()]}, {path.stat().st_size:,} bytes)")
     return 0
 
 

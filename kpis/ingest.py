@@ -30,7 +30,8 @@ import duckdb
 from kpis import db, schema
 from kpis.schema import Column, Table
 
-READABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+READABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".json.gz",
+                     ".jsonl.gz", ".ndjson.gz")
 MAX_REPORTED_ERRORS = 20
 
 
@@ -81,6 +82,8 @@ class FileReport:
     rejected: int = 0
     message: str = ""
     errors: list[RowError] = field(default_factory=list)
+    mapping: str | None = None  # the preset or mapping file that read it; None for canonical columns
+    notes: list[str] = field(default_factory=list)  # what the mapping dropped, defaulted, netted
 
 
 # ---------------------------------------------------------------------------
@@ -180,13 +183,14 @@ def _parse_sql(col: Column, x: str) -> tuple[str, str]:
     raise ValueError(f"unknown column kind {k}")
 
 
-def _typed_select(table: Table, present: dict[str, str], extras: list[str], raw_rel: str) -> str:
+def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: str) -> str:
     """The one-pass SELECT that parses and validates every row of ``raw_rel``.
 
     ``present`` maps canonical column -> the file's column name. The result has
     ``_row``, the canonical columns, ``attributes`` (JSON of unknown columns) and
     ``_errors`` (list of {column, reason}). ``raw_rel`` is the file's reader
-    query; every raw column is read as text.
+    query (or a mapping's relation over it); every raw column is read as text.
+    ``extras`` are column names, or (attribute key, column) pairs.
     """
     inner, errors = [], []
     for col in table.columns:
@@ -212,7 +216,8 @@ def _typed_select(table: Table, present: dict[str, str], extras: list[str], raw_
                 f"{_err(col.name, repr_reason(col, 'above', col.maximum, x))} END"
             )
     if extras:
-        pairs = ", ".join(f"{_lit(e)}, {quote_ident(e)}::VARCHAR" for e in extras)
+        named = [e if isinstance(e, tuple) else (e, e) for e in extras]
+        pairs = ", ".join(f"{_lit(k)}, {quote_ident(c)}::VARCHAR" for k, c in named)
         inner.append(f"json_object({pairs}) AS attributes")
     else:
         inner.append("NULL::JSON AS attributes")
@@ -232,7 +237,8 @@ def _typed_select(table: Table, present: dict[str, str], extras: list[str], raw_
 def repr_reason(col: Column, word: str, bound: float, x: str) -> str:
     bound_text = f"{bound:g}"
     if col.name == "amount" and word == "below":
-        return f"'negative amount ' || {_shown(x)} || ' (credits and refunds need a preset that nets them)'"
+        return (f"'negative amount ' || {_shown(x)} || ' (a credit or refund on its own: net it into the costs "
+                f"it reduces, as the cost presets do, or leave it out)'")
     return f"'value ' || {_shown(x)} || ' is {word} {bound_text}'"
 
 
@@ -311,7 +317,8 @@ def detect_kind(columns: list[str], file: str) -> str:
         sigs = "; ".join(f"{t.name}: {', '.join(t.signature)}" for t in schema.TABLES.values())
         raise IngestError([RowError(file, None, None,
                                     f"cannot tell what kind of export this is from its columns ({sigs}); "
-                                    f"pass --kind.{hint}")])
+                                    f"pass --kind, or --preset NAME for a known tool's export "
+                                    f"(python -m kpis presets lists them).{hint}")])
     raise IngestError([RowError(file, None, None,
                                 f"columns fit several kinds ({', '.join(hits)}); pass --kind")])
 
@@ -355,8 +362,8 @@ class _Progress:
 
 def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, kind: str | None = None,
            source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
-           progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None
-           ) -> list[FileReport]:
+           progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None,
+           preset: str | None = None, mapping=None) -> list[FileReport]:
     """Load files into the canonical tables as one batch (one transaction).
 
     Raises :class:`IngestError` (and writes nothing) when any file or row is
@@ -364,9 +371,23 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     their reasons and the good rows load. ``dry_run`` validates and reports
     without writing (the Data page's preview). ``display_names`` maps a path to
     the name shown in reports (uploads are saved under temporary names).
+
+    A file in canonical columns loads as it is; a known tool's export (FOCUS,
+    PagerDuty, GitHub, ...) is recognised from its header and read through its
+    preset (kpis/presets/). ``preset`` (a preset name) or ``mapping`` (a
+    mapping TOML file, see docs/exports.md) applies one mapping to every file.
     """
     if kind is not None and kind not in schema.TABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(schema.TABLES)}")
+    chosen = None
+    if preset is not None and mapping is not None:
+        raise ValueError("give a preset or a mapping file, not both")
+    if preset is not None or mapping is not None:
+        from kpis import mapping as mapping_mod
+
+        chosen = mapping_mod.load_preset(preset) if preset is not None else mapping_mod.load_mapping(mapping)
+        if kind is not None and kind != chosen.kind:
+            raise ValueError(f"{chosen.label} reads {chosen.kind}, not {kind}")
     _check_timezone(con, source_tz)
     files = expand(paths)
     db.ensure_schema(con)
@@ -381,8 +402,9 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
         for path in files:
             name = (display_names or {}).get(str(path), path.name)
             try:
-                rep = _ingest_file(con, path, name, kind=kind, batch_id=batch_id, source_tz=source_tz,
-                                   skip_bad_rows=skip_bad_rows, delimiter=delimiter, progress=progress)
+                rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
+                                   source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
+                                   progress=progress)
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
@@ -408,8 +430,10 @@ def _check_timezone(con, tz: str) -> None:
         raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as UTC or America/New_York)")
 
 
-def _ingest_file(con, path: Path, name: str, *, kind, batch_id, source_tz, skip_bad_rows, delimiter,
+def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_tz, skip_bad_rows, delimiter,
                  progress) -> FileReport:
+    from kpis import mapping as mapping_mod
+
     if path.stat().st_size == 0:
         raise IngestError([RowError(name, None, None, "the file is empty")])
     digest = file_hash(path)
@@ -417,33 +441,52 @@ def _ingest_file(con, path: Path, name: str, *, kind, batch_id, source_tz, skip_
         "SELECT batch_id, file_name FROM ingest_log WHERE content_hash = ? AND status = 'loaded' LIMIT 1", [digest]
     ).fetchone()
     if seen:
-        rep = FileReport(name, kind, "skipped",
-                         message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do")
+        rep = FileReport(name, chosen.kind if chosen else kind, "skipped",
+                         message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do",
+                         mapping=chosen.name if chosen else None)
         _log(con, batch_id, path, name, digest, rep, source_tz)
         return rep
 
-    sql, params = _read_sql(path, delimiter)
-    try:
-        described = con.execute(f"DESCRIBE {sql}", params).fetchall()
-    except (duckdb.Error, UnicodeDecodeError) as err:
-        raise IngestError([_duckdb_read_error(name, err)]) from None
-    raw_cols = [r[0] for r in described][1:]
-    norm = {c.strip().lower(): c for c in raw_cols}
-    if len(norm) != len(raw_cols):
-        raise IngestError([RowError(name, None, None, "two columns have the same name (ignoring case)")])
-    kind = kind or detect_kind(list(norm), name)
-    table = schema.TABLES[kind]
-    missing = [c for c in table.required if c not in norm]
-    if missing:
-        hint = ""
-        if len(raw_cols) == 1:
-            hint = " (only one column was found: is the file delimited by something other than commas?)"
-        raise IngestError([RowError(name, None, m, f"required column {m!r} is missing; found: "
-                                    f"{', '.join(raw_cols[:12])}{hint}") for m in missing])
-    if _is_parquet(path):
-        _check_parquet_types(table, norm, {r[0]: r[1] for r in described}, name)
-    present = {c: norm[c] for c in table.names if c in norm}
-    extras = [orig for low, orig in norm.items() if low not in table.names]
+    used, mapped = chosen, None
+    if mapping_mod.is_json(path):
+        # JSON comes from tools' APIs: always read through a preset or a mapping file
+        used = used or _detect_json_preset(con, path, name, kind)
+        sql, params, described = None, None, None
+    else:
+        sql, params = _read_sql(path, delimiter)
+        try:
+            described = con.execute(f"DESCRIBE {sql}", params).fetchall()
+        except (duckdb.Error, UnicodeDecodeError) as err:
+            raise IngestError([_duckdb_read_error(name, err)]) from None
+        raw_cols = [r[0] for r in described][1:]
+        norm = {c.strip().lower(): c for c in raw_cols}
+        if used is None and not _fits_canonical(norm, kind):
+            try:
+                used = mapping_mod.detect_preset(raw_cols, kind=kind)
+            except mapping_mod.AmbiguousPreset as e:
+                raise IngestError([RowError(name, None, None, f"the columns fit several presets ({e}); "
+                                                              f"pass --preset NAME")]) from None
+    if used is not None:
+        mapped = mapping_mod.apply(con, used, path, name, sql, params, described)
+        kind, sql, params = used.kind, mapped.sql, []
+        table = schema.TABLES[kind]
+        present, extras = mapped.present, mapped.extras
+    else:
+        if len(norm) != len(raw_cols):
+            raise IngestError([RowError(name, None, None, "two columns have the same name (ignoring case)")])
+        kind = kind or detect_kind(list(norm), name)
+        table = schema.TABLES[kind]
+        missing = [c for c in table.required if c not in norm]
+        if missing:
+            hint = ""
+            if len(raw_cols) == 1:
+                hint = " (only one column was found: is the file delimited by something other than commas?)"
+            raise IngestError([RowError(name, None, m, f"required column {m!r} is missing; found: "
+                                        f"{', '.join(raw_cols[:12])}{hint}") for m in missing])
+        if _is_parquet(path):
+            _check_parquet_types(table, norm, {r[0]: r[1] for r in described}, name)
+        present = {c: norm[c] for c in table.names if c in norm}
+        extras = [orig for low, orig in norm.items() if low not in table.names]
 
     bar = None
     if progress:
@@ -505,16 +548,54 @@ def _ingest_file(con, path: Path, name: str, *, kind, batch_id, source_tz, skip_
         [batch_id, name],
     ).fetchone()[0]
     con.execute("DROP TABLE _typed")
+    con.execute("DROP TABLE IF EXISTS _mapped")
     inserted = inserted_total - updated if table.key else inserted_total
     msg = ""
     if not table.key and updated:
         msg = f"replaced {updated} earlier rows of the same source, service and date"
-    if extras:
+    if mapped is not None:
+        msg = (mapped.summary + "; " if mapped.summary else "") + msg
+    elif extras:
         msg = (msg + "; " if msg else "") + f"kept {len(extras)} extra column(s) in attributes"
     rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
-                     updated=updated, rejected=n_bad, message=msg, errors=errors if n_bad else [])
-    _log(con, batch_id, path, name, digest, rep, source_tz)
+                     updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors if n_bad else [],
+                     mapping=used.name if used else None, notes=mapped.notes if mapped else [])
+    _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log if mapped else None)
     return rep
+
+
+def _fits_canonical(norm: dict[str, str], kind: str | None) -> bool:
+    """Whether a header is already in canonical columns (then no preset is looked for)."""
+    if kind is not None:
+        return all(c in norm for c in schema.TABLES[kind].required)
+    return sum(set(t.signature) <= set(norm) for t in schema.TABLES.values()) == 1
+
+
+def _detect_json_preset(con, path: Path, name: str, kind: str | None):
+    from kpis import mapping as mapping_mod
+
+    hits, seen = [], {}
+    for m in mapping_mod.list_presets():
+        if m.format != "json" or (kind is not None and m.kind != kind):
+            continue
+        key = (m.records, m.explode)
+        if key not in seen:
+            try:
+                seen[key] = mapping_mod.json_columns(con, m, path)
+            except (duckdb.Error, UnicodeDecodeError) as err:
+                raise IngestError([RowError(name, None, None, "not readable as JSON: "
+                                            + str(err).splitlines()[0])]) from None
+        if mapping_mod.detect_preset(seen[key], kind=kind, fmt="json", presets=[m]):
+            hits.append(m)
+    if not hits:
+        names = ", ".join(m.name for m in mapping_mod.list_presets() if m.format == "json")
+        raise IngestError([RowError(name, None, None, f"no preset recognises this JSON export (JSON presets: "
+                                                      f"{names}); pass --preset NAME or --mapping FILE")])
+    hits.sort(key=lambda m: -len(m.detect))
+    if len(hits) > 1 and len(hits[0].detect) == len(hits[1].detect):
+        raise IngestError([RowError(name, None, None, f"the JSON fits several presets "
+                                    f"({', '.join(m.name for m in hits)}); pass --preset NAME")])
+    return hits[0]
 
 
 def _flag_duplicates(con, key: str) -> None:
@@ -553,19 +634,23 @@ def _check_parquet_types(table: Table, norm: dict[str, str], types: dict[str, st
         raise IngestError(errors)
 
 
-def _log(con, batch_id, path: Path, name: str, digest: str, rep: FileReport, source_tz: str) -> None:
+def _log(con, batch_id, path: Path, name: str, digest: str, rep: FileReport, source_tz: str,
+         mapping_log: dict | None = None) -> None:
+    if mapping_log is None:
+        mapping_log = {"mapping": "canonical columns"} if rep.mapping is None else {"name": rep.mapping}
     con.execute(
         "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, name, str(path), digest, rep.kind, rep.status, rep.rows_read, rep.inserted, rep.updated,
          rep.rejected, datetime.now(timezone.utc).replace(tzinfo=None), source_tz,
-         json.dumps({"mapping": "canonical columns"}), rep.message],
+         json.dumps(mapping_log), rep.message],
     )
 
 
 def history(con, limit: int = 200):
     """The ingest log, newest first, as a DataFrame."""
     return con.execute(
-        "SELECT batch_id, file_name, kind, status, rows_read, rows_inserted, rows_updated, rows_rejected, "
-        "ingested_at, content_hash, message FROM ingest_log ORDER BY batch_id DESC, ingested_at DESC LIMIT ?",
+        "SELECT batch_id, file_name, kind, mapping->>'name' AS mapping, status, rows_read, rows_inserted, "
+        "rows_updated, rows_rejected, ingested_at, content_hash, message FROM ingest_log "
+        "ORDER BY batch_id DESC, ingested_at DESC LIMIT ?",
         [limit],
     ).df()

@@ -1,0 +1,1218 @@
+"""Mappings: a real export's columns -> the canonical columns, as data.
+
+A mapping is a TOML file (the presets in ``kpis/presets/`` and any file a user
+writes) that says, per canonical column, which source column holds it and how
+its values are read: a value vocabulary, a timestamp format or epoch unit, a
+time zone, a key inside a JSON tag column, a constant default. It can also
+keep only some rows, keep the latest row per id, net many lines into one row
+per day, and attribute cost lines to inference / training / ... by rules on
+service, SKU or resource names. Every file goes through one validator
+(:func:`load_mapping`), which names the file and line of any mistake.
+
+A mapping never runs row by row in Python: :func:`apply` compiles it to one
+DuckDB SELECT over the file's reader query that yields the canonical columns
+as text (plus ``_row`` and the unmapped source columns), materialises it, and
+hands it to ingest's one-pass parser and validator, so row numbers, error
+messages, de-duplication and merging are exactly those of a canonical file.
+Source column names are quoted as identifiers; values from a mapping file
+reach SQL only as escaped string literals.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import available_timezones
+
+import duckdb
+
+from kpis import schema
+from kpis.ingest import IngestError, RowError, _lit, _timestamp_sql, quote_ident
+
+PRESET_DIR = Path(__file__).parent / "presets"
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+FORMATS = ("table", "json")  # table: CSV or Parquet; json: JSON / NDJSON documents
+
+TOP_KEYS = ("name", "kind", "title", "follows", "detect", "format", "timezone", "extends", "columns", "rows",
+            "aggregate", "rules", "notes")
+SOURCE_KEYS = ("from", "json_key", "json_index", "extract")
+COLUMN_KEYS = SOURCE_KEYS + ("first_of", "join", "sep", "cases", "values", "format", "epoch", "timezone",
+                             "add_seconds", "add_milliseconds", "plus", "plus_field", "round", "prefix", "default",
+                             "optional")
+CASE_KEYS = ("when", "value") + SOURCE_KEYS
+ROWS_KEYS = ("records", "explode", "keep_if", "latest")
+OPS = ("equals", "in", "not_in", "contains", "matches", "empty", "has")
+CONDITION_KEYS = ("column", "json_key") + OPS + ("any",)
+EPOCHS = {"s": 1.0, "ms": 1000.0}
+
+
+class MappingError(ValueError):
+    """A mapping file is not valid; the message names the file and line."""
+
+
+# ---------------------------------------------------------------------------
+# The definitions
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A test on one source column (case-insensitive), or ``any`` of several."""
+
+    column: str | None
+    op: str
+    value: object
+    json_key: str | None = None
+
+    def describe(self) -> str:
+        if self.op == "any":
+            return "(" + " or ".join(c.describe() for c in self.value) + ")"
+        col = self.column + (f"[{self.json_key}]" if self.json_key else "")
+        v = self.value
+        words = {
+            "equals": f"{col} is {v!r}",
+            "in": f"{col} in {', '.join(v) if isinstance(v, tuple) else v}",
+            "not_in": f"{col} not in {', '.join(v) if isinstance(v, tuple) else v}",
+            "contains": f"{col} contains {' or '.join(map(repr, v)) if isinstance(v, tuple) else repr(v)}",
+            "matches": f"{col} matches /{v}/",
+            "empty": f"{col} is {'empty' if v else 'not empty'}",
+            "has": f"{col} has {' or '.join(map(repr, v)) if isinstance(v, tuple) else repr(v)}",
+        }
+        return words[self.op]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One way to read a value: a source column (with an optional key or regex into it), or a constant."""
+
+    column: str | None = None
+    json_key: str | None = None
+    json_index: int | None = None
+    extract: str | None = None
+    constant: str | None = None
+
+    def describe(self) -> str:
+        if self.column is None:
+            return repr(self.constant)
+        out = self.column
+        if self.json_key is not None:
+            out += f"[{self.json_key!r}]"
+        if self.json_index is not None:
+            out += f"[{self.json_index}]"
+        if self.extract is not None:
+            out += f" ~ /{self.extract}/"
+        return out
+
+
+@dataclass(frozen=True)
+class Case:
+    """For rows matching ``when``, read the value from ``source`` instead."""
+
+    when: tuple[Condition, ...]
+    source: Source
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How one canonical column is read from the file."""
+
+    target: str
+    sources: tuple[Source, ...] = ()
+    combine: str = "first"  # first: the first non-empty source; join: all non-empty ones joined by sep
+    sep: str = "/"
+    cases: tuple[Case, ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+    format: str | None = None
+    epoch: str | None = None
+    timezone: str | None = None
+    add: str | float | None = None  # a source column, or a constant, of seconds (add_unit) to add
+    add_unit: str = "s"
+    plus: str | None = None
+    plus_field: str | None = None
+    round: bool = False
+    prefix: str | None = None
+    default: str | None = None
+    optional: bool = False
+
+    def columns_read(self) -> list[str]:
+        cols = [s.column for s in self.sources if s.column is not None]
+        cols += [c.source.column for c in self.cases if c.source.column is not None]
+        cols += [col for c in self.cases for cond in c.when for col in _condition_columns(cond)]
+        if isinstance(self.add, str):
+            cols.append(self.add)
+        if self.plus:
+            cols.append(self.plus)
+        return cols
+
+    def describe(self) -> str:
+        if not self.sources:
+            text = f"always {self.default!r}"
+        else:
+            joiner = f" + {self.sep!r} + " if self.combine == "join" else " or else "
+            text = joiner.join(s.describe() for s in self.sources)
+        for c in self.cases:
+            text += f"; where {' and '.join(x.describe() for x in c.when)}: {c.source.describe()}"
+        if self.plus:
+            text += f" + sum({self.plus}{'.' + self.plus_field if self.plus_field else ''})"
+        if self.format:
+            text += f" (format {self.format})"
+        if self.epoch:
+            text += f" (epoch {self.epoch})"
+        if self.timezone:
+            text += f" (time zone {self.timezone})"
+        if self.add is not None:
+            text += f" + {self.add} {'ms' if self.add_unit == 'ms' else 's'}"
+        if self.round:
+            text += " (rounded)"
+        if self.prefix:
+            text += f" (prefixed {self.prefix!r})"
+        if self.sources and self.default is not None:
+            text += f"; default {self.default!r}"
+        if self.optional:
+            text += " (optional)"
+        return text
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Cost attribution and similar: rows matching ``when`` get these constants where their columns are empty."""
+
+    when: tuple[Condition, ...]
+    set: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        sets = ", ".join(f"{k} = {v!r}" for k, v in self.set)
+        return f"{' and '.join(c.describe() for c in self.when) or 'always'} -> {sets}"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated mapping: a preset shipped in kpis/presets/, or a user's file."""
+
+    name: str
+    kind: str
+    title: str = ""
+    follows: str = ""
+    path: str = ""
+    is_preset: bool = False
+    notes: str = ""
+    detect: tuple[str, ...] = ()
+    format: str = "table"
+    timezone: str | None = None
+    columns: tuple[ColumnRule, ...] = ()
+    records: str | None = None
+    explode: tuple[str, ...] = ()
+    keep_if: tuple[Condition, ...] = ()
+    latest_per: str | None = None
+    latest_by: str | None = None
+    sum: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    extends: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports name it: 'preset focus' or 'mapping file my-tool.toml (extends focus)'."""
+        if self.is_preset:
+            return f"preset {self.name}"
+        text = f"mapping file {Path(self.path).name or self.name}"
+        return text + (f" (extends {self.extends})" if self.extends else "")
+
+    @property
+    def table(self) -> schema.Table:
+        return schema.TABLES[self.kind]
+
+    def column(self, name: str) -> ColumnRule | None:
+        return next((c for c in self.columns if c.target == name), None)
+
+    def describe(self) -> list[str]:
+        """The mapping in words, one line per item: what `python -m kpis presets NAME` prints."""
+        out = [f"{self.name} ({self.kind}): {self.title}"]
+        if self.follows:
+            out.append(f"  follows: {self.follows}")
+        if self.detect:
+            out.append(f"  recognised by the columns: {', '.join(self.detect)}")
+        if self.records:
+            out.append(f"  records: {self.records}")
+        if self.explode:
+            out.append(f"  one row per element of: {', '.join(self.explode)}")
+        for c in self.keep_if:
+            out.append(f"  keeps rows where {c.describe()}")
+        if self.latest_per:
+            out.append(f"  keeps the latest row per {self.latest_per} (by {self.latest_by})")
+        if self.timezone:
+            out.append(f"  naive timestamps are in {self.timezone}")
+        for c in self.columns:
+            out.append(f"  {c.target} <- {c.describe()}")
+            for a, b in c.values:
+                out.append(f"      {a!r} -> {b!r}")
+        for r in self.rules:
+            out.append(f"  rule: {r.describe()}")
+        if self.sum:
+            others = [c for c in self.mapped_targets() if c not in self.sum]
+            out.append(f"  sums {', '.join(self.sum)} per {', '.join(others)}")
+        return out
+
+    def mapped_targets(self) -> list[str]:
+        """Canonical columns the mapping produces, in schema order."""
+        targets = {c.target for c in self.columns} | {k for r in self.rules for k, _ in r.set}
+        return [c for c in self.table.names if c in targets]
+
+    def columns_read(self) -> list[tuple[str, str, bool]]:
+        """(source column, what reads it, optional) for every source column the mapping needs."""
+        out = []
+        for c in self.columns:
+            for col in c.columns_read():
+                out.append((col, c.target, c.optional))
+        for cond in self.keep_if:
+            out += [(col, "keep_if", False) for col in _condition_columns(cond)]
+        for r in self.rules:
+            out += [(col, "rules", False) for cond in r.when for col in _condition_columns(cond)]
+        if self.latest_per:
+            out += [(self.latest_per, "latest", False), (self.latest_by, "latest", False)]
+        return out
+
+
+def _condition_columns(c: Condition) -> list[str]:
+    if c.op == "any":
+        return [col for sub in c.value for col in _condition_columns(sub)]
+    return [c.column]
+
+
+# ---------------------------------------------------------------------------
+# Loading and validation
+
+
+class _File:
+    """The raw TOML text, to point errors at a line."""
+
+    def __init__(self, path: str, text: str):
+        self.path, self.text = path, text
+        self.lines = text.splitlines()
+
+    def line_of(self, keys: tuple) -> int | None:
+        """The line that defines a key path such as ('columns', 'severity', 'values') (best effort)."""
+        start, found = 0, None
+        keys = list(keys)
+        for i, k in enumerate(keys):
+            if isinstance(k, int):
+                prev = keys[i - 1] if i else None
+                if isinstance(prev, str):  # the k-th [[prev]] table, if written that way
+                    pat = re.compile(r"^\s*\[\[\s*" + re.escape(prev) + r"\s*\]\]")
+                    hits = [j for j in range(len(self.lines)) if pat.search(self.lines[j])]
+                    if k < len(hits):
+                        start = found = hits[k]
+                continue
+            pat = re.compile(r"(^|[\s\[{,.])[\"']?" + re.escape(k) + r"[\"']?\s*(=|\]|\.)")
+            for j in range(start, len(self.lines)):
+                if pat.search(self.lines[j]):
+                    start = found = j
+                    break
+        return None if found is None else found + 1
+
+    def error(self, keys: tuple, message: str) -> MappingError:
+        line = self.line_of(keys)
+        where = f"{self.path}, line {line}" if line else self.path
+        return MappingError(f"{where}: {message}")
+
+
+def list_presets() -> list[Mapping]:
+    """Every shipped preset, validated, sorted by kind and name."""
+    out = [load_preset(p.stem) for p in sorted(PRESET_DIR.glob("*.toml"))]
+    return sorted(out, key=lambda m: (list(schema.TABLES).index(m.kind), m.name))
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def load_preset(name: str) -> Mapping:
+    """A shipped preset by name (e.g. ``focus``, ``pagerduty``)."""
+    path = PRESET_DIR / f"{name}.toml"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or "") or not path.is_file():
+        raise MappingError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
+    return _load(path, is_preset=True)
+
+
+def load_mapping(spec) -> Mapping:
+    """A mapping from a preset name, a TOML file path, or an already loaded :class:`Mapping`."""
+    if isinstance(spec, Mapping):
+        return spec
+    text = str(spec)
+    p = Path(text)
+    if p.suffix.lower() == ".toml" or p.exists():
+        if not p.is_file():
+            raise MappingError(f"{text}: no such mapping file")
+        return _load(p, is_preset=False)
+    return load_preset(text)
+
+
+def _load(path: Path, *, is_preset: bool) -> Mapping:
+    raw_text = path.read_text(encoding="utf-8")
+    f = _File(str(path), raw_text)
+    try:
+        data = tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as e:
+        raise MappingError(f"{path}: not valid TOML: {e}") from None
+    base = None
+    if "extends" in data:
+        if not isinstance(data["extends"], str):
+            raise f.error(("extends",), "extends must be a preset name")
+        try:
+            base = load_preset(data["extends"])
+        except MappingError as e:
+            raise f.error(("extends",), str(e)) from None
+    return _validate(f, data, is_preset=is_preset, base=base, default_name=path.stem)
+
+
+def _validate(f: _File, data: dict, *, is_preset: bool, base: Mapping | None, default_name: str) -> Mapping:
+    for k in data:
+        if k not in TOP_KEYS:
+            raise f.error((k,), f"unknown key {k!r}; expected one of {', '.join(TOP_KEYS)}")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise f.error(("name",), "name must be a word of letters, digits, '-', '_' or '.'")
+    if is_preset and name != default_name:
+        raise f.error(("name",), f"a preset's name must be its file name ({default_name!r})")
+    kind = data.get("kind", base.kind if base else None)
+    if kind not in schema.TABLES:
+        raise f.error(("kind",), f"kind must be one of {', '.join(schema.TABLES)} (got {kind!r})")
+    if base and kind != base.kind:
+        raise f.error(("kind",), f"kind {kind!r} differs from the {base.kind!r} of preset {base.name}")
+    table = schema.TABLES[kind]
+    for key in ("title", "follows", "notes"):
+        if key in data and not isinstance(data[key], str):
+            raise f.error((key,), f"{key} must be text")
+    detect = data.get("detect", list(base.detect) if base else [])
+    if not isinstance(detect, list) or not all(isinstance(x, str) and x for x in detect):
+        raise f.error(("detect",), "detect must be a list of column names")
+    if is_preset and not detect:
+        raise f.error(("detect",), "a preset needs detect: the header columns that recognise its export")
+    fmt = data.get("format", base.format if base else "table")
+    if fmt not in FORMATS:
+        raise f.error(("format",), f"format must be one of {', '.join(FORMATS)}")
+    tz = data.get("timezone", base.timezone if base else None)
+    if tz is not None:
+        _check_tz(f, ("timezone",), tz)
+
+    cols_data = data.get("columns", {})
+    if not isinstance(cols_data, dict):
+        raise f.error(("columns",), "columns must be a table: canonical column = source column or {...}")
+    columns = {c.target: c for c in base.columns} if base else {}
+    for target, spec in cols_data.items():
+        if target not in table.names:
+            raise f.error(("columns", target),
+                          f"unknown {kind} column {target!r}; canonical columns: {', '.join(table.names)}")
+        columns[target] = _column_rule(f, table, target, spec)
+
+    rows = data.get("rows", {})
+    if not isinstance(rows, dict):
+        raise f.error(("rows",), "rows must be a table")
+    for k in rows:
+        if k not in ROWS_KEYS:
+            raise f.error(("rows", k), f"unknown key {k!r} in [rows]; expected one of {', '.join(ROWS_KEYS)}")
+    records = rows.get("records", base.records if base else None)
+    if records is not None and (not isinstance(records, str) or not records):
+        raise f.error(("rows", "records"), "records must be the path of the list of records, e.g. \"data\"")
+    explode = rows.get("explode", list(base.explode) if base else [])
+    if isinstance(explode, str):
+        explode = [explode]
+    if not isinstance(explode, list) or not all(isinstance(x, str) and x for x in explode):
+        raise f.error(("rows", "explode"), "explode must be a list of list-valued columns")
+    if (records or explode) and fmt != "json":
+        raise f.error(("rows",), "records and explode apply to JSON exports: set format = \"json\"")
+    keep_if = base.keep_if if base else ()
+    if "keep_if" in rows:
+        keep_if = _conditions(f, ("rows", "keep_if"), rows["keep_if"])
+    latest_per, latest_by = (base.latest_per, base.latest_by) if base else (None, None)
+    if "latest" in rows:
+        lat = rows["latest"]
+        if not isinstance(lat, dict) or set(lat) != {"per", "by"} or not all(isinstance(v, str) for v in lat.values()):
+            raise f.error(("rows", "latest"), "latest must be { per = \"id column\", by = \"timestamp column\" }")
+        latest_per, latest_by = lat["per"], lat["by"]
+    if latest_per and table.key is None:
+        raise f.error(("rows", "latest"), f"latest applies to tables keyed by id, not {kind}")
+
+    agg = data.get("aggregate", {})
+    if not isinstance(agg, dict) or any(k != "sum" for k in agg):
+        raise f.error(("aggregate",), "aggregate takes one key: sum = [canonical columns to add up]")
+    sums = agg.get("sum", list(base.sum) if base else [])
+    if not isinstance(sums, list) or not all(isinstance(x, str) for x in sums):
+        raise f.error(("aggregate", "sum"), "sum must be a list of canonical columns")
+    if sums and table.key is not None:
+        raise f.error(("aggregate", "sum"), f"aggregate applies to costs and predictions, not {kind}")
+    for s in sums:
+        if s not in table.names or table.column(s).kind not in (schema.NUMBER, schema.COUNT):
+            raise f.error(("aggregate", "sum"), f"cannot sum {s!r}: not a numeric {kind} column")
+        if s not in columns:
+            raise f.error(("aggregate", "sum"), f"cannot sum {s!r}: it is not mapped")
+
+    rules_data = data.get("rules", [])
+    if not isinstance(rules_data, list):
+        raise f.error(("rules",), "rules must be an array of tables: [[rules]] when = ... set = ...")
+    rules = []
+    for i, r in enumerate(rules_data):
+        if not isinstance(r, dict) or set(r) - {"when", "set"} or "set" not in r:
+            raise f.error(("rules", i), "a rule is { when = condition(s), set = { column = \"value\" } }")
+        when = _conditions(f, ("rules", i, "when"), r.get("when", []))
+        sets = r["set"]
+        if not isinstance(sets, dict) or not sets:
+            raise f.error(("rules", i, "set"), "set must be a table of canonical column = constant")
+        for k, v in sets.items():
+            if k not in table.names:
+                raise f.error(("rules", i, "set", k), f"unknown {kind} column {k!r}")
+            if not isinstance(v, (str, int, float, bool)):
+                raise f.error(("rules", i, "set", k), "rules set constants (text, number or boolean)")
+        rules.append(Rule(when, tuple((k, _text(v)) for k, v in sets.items())))
+    if base:
+        rules += list(base.rules)  # a user's rules come first, then the preset's
+
+    for req in table.required:
+        if req not in columns and not any(k == req for r in rules for k, _ in r.set):
+            raise f.error(("columns",), f"required {kind} column {req!r} is not mapped")
+    return Mapping(
+        name=name, kind=kind,
+        title=data.get("title", base.title if base else ""),
+        follows=data.get("follows", base.follows if base else ""),
+        notes=data.get("notes", base.notes if base else ""),
+        path=f.path, is_preset=is_preset, detect=tuple(detect), format=fmt, timezone=tz,
+        columns=tuple(columns[c] for c in table.names if c in columns),
+        records=records, explode=tuple(explode), keep_if=keep_if, latest_per=latest_per, latest_by=latest_by,
+        sum=tuple(sums), rules=tuple(rules), extends=base.name if base else None,
+    )
+
+
+def _text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _check_tz(f: _File, keys: tuple, tz) -> None:
+    if not isinstance(tz, str) or (tz not in _timezones() and tz.upper() != "UTC"):
+        raise f.error(keys, f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Berlin)")
+
+
+_TZ_CACHE: set[str] = set()
+
+
+def _timezones() -> set[str]:
+    if not _TZ_CACHE:
+        _TZ_CACHE.update(available_timezones())
+    return _TZ_CACHE
+
+
+def _check_regex(f: _File, keys: tuple, pattern, *, group: bool = False) -> None:
+    if not isinstance(pattern, str) or not pattern:
+        raise f.error(keys, "a regular expression (text) is expected")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        raise f.error(keys, f"not a valid regular expression: {e}") from None
+    if group and compiled.groups < 1:
+        raise f.error(keys, "extract needs a capture group: the part in (...) is the value")
+
+
+def _source(f: _File, keys: tuple, spec: dict, *, constant_ok: bool = False) -> Source:
+    col = spec.get("from")
+    if col is not None and (not isinstance(col, str) or not col):
+        raise f.error(keys + ("from",), "from must be a source column name")
+    if "json_index" in spec and (not isinstance(spec["json_index"], int) or isinstance(spec["json_index"], bool)):
+        raise f.error(keys + ("json_index",), "json_index must be a whole number (0 is the first element)")
+    if "json_key" in spec and not isinstance(spec["json_key"], str):
+        raise f.error(keys + ("json_key",), "json_key must be text")
+    if "extract" in spec:
+        _check_regex(f, keys + ("extract",), spec["extract"], group=True)
+    if col is None and any(k in spec for k in SOURCE_KEYS[1:]):
+        raise f.error(keys, "json_key, json_index and extract need a from column")
+    if constant_ok and "value" in spec:
+        if col is not None:
+            raise f.error(keys, "give from or value, not both")
+        return Source(constant=_text(spec["value"]))
+    return Source(col, spec.get("json_key"), spec.get("json_index"), spec.get("extract"))
+
+
+def _source_list(f: _File, keys: tuple, items) -> tuple[Source, ...]:
+    if not isinstance(items, list) or not items:
+        raise f.error(keys, "a non-empty list of source columns is expected")
+    out = []
+    for i, it in enumerate(items):
+        if isinstance(it, str) and it:
+            out.append(Source(it))
+        elif isinstance(it, dict):
+            for k in it:
+                if k not in SOURCE_KEYS:
+                    raise f.error(keys + (k,), f"unknown key {k!r}; a source takes {', '.join(SOURCE_KEYS)}")
+            if "from" not in it:
+                raise f.error(keys, "each source needs from = \"column\"")
+            out.append(_source(f, keys, it))
+        else:
+            raise f.error(keys, "each source is a column name or { from = ..., json_key = ... }")
+    return tuple(out)
+
+
+def _column_rule(f: _File, table: schema.Table, target: str, spec) -> ColumnRule:
+    keys = ("columns", target)
+    if isinstance(spec, str):
+        if not spec:
+            raise f.error(keys, "the source column name is empty")
+        return ColumnRule(target, (Source(spec),))
+    if not isinstance(spec, dict):
+        raise f.error(keys, "a column is \"source column\" or a table such as "
+                            "{ from = \"...\", values = {...} }")
+    for k in spec:
+        if k not in COLUMN_KEYS:
+            raise f.error(keys + (k,), f"unknown key {k!r} for column {target}; "
+                                       f"expected one of {', '.join(COLUMN_KEYS)}")
+    how = [k for k in ("from", "first_of", "join") if k in spec]
+    if len(how) > 1:
+        raise f.error(keys, "give one of from, first_of, join")
+    combine, sep = "first", "/"
+    if "from" in spec:
+        sources = (_source(f, keys, spec),)
+    elif "first_of" in spec:
+        sources = _source_list(f, keys + ("first_of",), spec["first_of"])
+    elif "join" in spec:
+        sources, combine = _source_list(f, keys + ("join",), spec["join"]), "join"
+        sep = spec.get("sep", "/")
+        if not isinstance(sep, str):
+            raise f.error(keys + ("sep",), "sep must be text")
+    else:
+        if any(k in spec for k in SOURCE_KEYS[1:]):
+            raise f.error(keys, "json_key, json_index and extract need a from column")
+        sources = ()
+    if "sep" in spec and combine != "join":
+        raise f.error(keys + ("sep",), "sep goes with join")
+    default = spec.get("default")
+    if default is not None:
+        if not isinstance(default, (str, int, float, bool)):
+            raise f.error(keys + ("default",), "default must be a constant")
+        default = _text(default)
+    if not sources and default is None:
+        raise f.error(keys, f"column {target} needs from, first_of, join or a default")
+    cases = []
+    for i, c in enumerate(spec.get("cases", [])):
+        ck = keys + ("cases",)
+        if not isinstance(c, dict) or "when" not in c or not ({"from", "value"} & set(c)):
+            raise f.error(ck, "a case is { when = condition(s), from = \"column\" } or { when = ..., value = \"...\" }")
+        for k in c:
+            if k not in CASE_KEYS:
+                raise f.error(ck + (k,), f"unknown key {k!r} in a case; expected one of {', '.join(CASE_KEYS)}")
+        cases.append(Case(_conditions(f, ck + ("when",), c["when"]), _source(f, ck, c, constant_ok=True)))
+    values = spec.get("values", {})
+    if not isinstance(values, dict) or not all(isinstance(v, (str, int, bool)) for v in values.values()):
+        raise f.error(keys + ("values",), "values must be a table of source value = canonical value")
+    col = table.column(target)
+    timey = col.kind in (schema.TIMESTAMP, schema.DATE)
+    for k in ("format", "epoch", "timezone", "add_seconds", "add_milliseconds"):
+        if k in spec and not timey:
+            raise f.error(keys + (k,), f"{k} applies to timestamp and date columns; {target} is {col.kind}")
+    for k in ("plus", "plus_field", "round"):
+        if k in spec and col.kind not in (schema.NUMBER, schema.COUNT):
+            raise f.error(keys + (k,), f"{k} applies to numeric columns; {target} is {col.kind}")
+    fmt = spec.get("format")
+    if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):
+        raise f.error(keys + ("format",), "format is a strptime pattern such as \"%d/%b/%y %I:%M %p\"")
+    epoch = spec.get("epoch")
+    if epoch is not None and epoch not in EPOCHS:
+        raise f.error(keys + ("epoch",), "epoch must be \"s\" (seconds) or \"ms\" (milliseconds)")
+    if fmt and epoch:
+        raise f.error(keys, "give format or epoch, not both")
+    if "timezone" in spec:
+        _check_tz(f, keys + ("timezone",), spec["timezone"])
+    add, unit = None, "s"
+    for k, u in (("add_seconds", "s"), ("add_milliseconds", "ms")):
+        if k in spec:
+            if add is not None:
+                raise f.error(keys + (k,), "give add_seconds or add_milliseconds, not both")
+            v = spec[k]
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)) or v == "":
+                raise f.error(keys + (k,), f"{k} is a source column or a number")
+            add, unit = v, u
+    if "plus" in spec and not isinstance(spec["plus"], str):
+        raise f.error(keys + ("plus",), "plus is a source column (a number, or a JSON list of numbers or objects)")
+    if "plus_field" in spec and ("plus" not in spec or not isinstance(spec["plus_field"], str)):
+        raise f.error(keys + ("plus_field",), "plus_field names the field to add up in the plus column")
+    for k in ("round", "optional"):
+        if k in spec and not isinstance(spec[k], bool):
+            raise f.error(keys + (k,), f"{k} must be true or false")
+    if "prefix" in spec and not isinstance(spec["prefix"], str):
+        raise f.error(keys + ("prefix",), "prefix must be text")
+    return ColumnRule(
+        target=target, sources=sources, combine=combine, sep=sep, cases=tuple(cases),
+        values=tuple((str(k), _text(v)) for k, v in values.items()), format=fmt, epoch=epoch,
+        timezone=spec.get("timezone"), add=add, add_unit=unit, plus=spec.get("plus"),
+        plus_field=spec.get("plus_field"), round=spec.get("round", False), prefix=spec.get("prefix"),
+        default=default, optional=spec.get("optional", False),
+    )
+
+
+def _conditions(f: _File, keys: tuple, spec) -> tuple[Condition, ...]:
+    items = [spec] if isinstance(spec, dict) else spec
+    if not isinstance(items, list):
+        raise f.error(keys, "a condition is { column = \"...\", in = [...] } (or a list of them, all must hold)")
+    return tuple(_condition(f, keys, c) for c in items)
+
+
+def _condition(f: _File, keys: tuple, c) -> Condition:
+    if not isinstance(c, dict):
+        raise f.error(keys, "a condition is a table such as { column = \"ChargeCategory\", in = [\"Usage\"] }")
+    for k in c:
+        if k not in CONDITION_KEYS:
+            raise f.error(keys + (k,), f"unknown key {k!r} in a condition; expected column, json_key and one of "
+                                       f"{', '.join(OPS)} (or any = [conditions])")
+    if "any" in c:
+        if set(c) != {"any"} or not isinstance(c["any"], list) or not c["any"]:
+            raise f.error(keys + ("any",), "any takes a non-empty list of conditions, and nothing else")
+        return Condition(None, "any", tuple(_condition(f, keys, x) for x in c["any"]))
+    ops = [k for k in OPS if k in c]
+    if "column" not in c or not isinstance(c["column"], str) or len(ops) != 1:
+        raise f.error(keys, f"a condition needs column = \"...\" and exactly one of {', '.join(OPS)}")
+    op = ops[0]
+    v = c[op]
+    if op in ("in", "not_in", "contains", "has"):
+        if isinstance(v, str) and op in ("contains", "has"):
+            v = (v,)
+        elif isinstance(v, list) and v and all(isinstance(x, (str, int)) for x in v):
+            v = tuple(str(x) for x in v)
+        else:
+            raise f.error(keys + (op,), f"{op} takes a list of values")
+    elif op == "equals":
+        if not isinstance(v, (str, int, float, bool)):
+            raise f.error(keys + (op,), "equals takes one value")
+        v = _text(v)
+    elif op == "matches":
+        _check_regex(f, keys + (op,), v)
+    elif op == "empty" and not isinstance(v, bool):
+        raise f.error(keys + (op,), "empty takes true or false")
+    jk = c.get("json_key")
+    if jk is not None and not isinstance(jk, str):
+        raise f.error(keys + ("json_key",), "json_key must be text")
+    return Condition(c["column"], op, v, jk)
+
+
+# ---------------------------------------------------------------------------
+# Detection
+
+
+def is_json(path: Path) -> bool:
+    return path.name.lower().endswith(JSON_SUFFIXES)
+
+
+class AmbiguousPreset(Exception):
+    """A header fits several presets equally well; the message lists them."""
+
+
+def detect_preset(columns: list[str], *, kind: str | None = None, fmt: str = "table",
+                  presets: list[Mapping] | None = None) -> Mapping | None:
+    """The preset whose ``detect`` columns all appear in ``columns`` (case-insensitive).
+
+    A detect name also matches a nested field's parent (``service`` matches
+    ``service.description``). When several fit, the one with the most detect
+    columns wins; a tie raises :class:`AmbiguousPreset`.
+    """
+    have = {c.lower() for c in columns}
+    parents = {p for c in have for p in _parents(c)}
+    hits = []
+    for m in presets if presets is not None else list_presets():
+        if m.format != fmt or (kind is not None and m.kind != kind):
+            continue
+        if all(d.lower() in have or d.lower() in parents for d in m.detect):
+            hits.append(m)
+    if not hits:
+        return None
+    hits.sort(key=lambda m: -len(m.detect))
+    if len(hits) > 1 and len(hits[0].detect) == len(hits[1].detect):
+        raise AmbiguousPreset(", ".join(m.name for m in hits if len(m.detect) == len(hits[0].detect)))
+    return hits[0]
+
+
+def _parents(col: str) -> list[str]:
+    parts = col.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+# ---------------------------------------------------------------------------
+# Reading the file: every source column as text
+
+
+def _json_path(keys: list[str]) -> str:
+    return "$" + "".join('."' + k.replace("\\", "\\\\").replace('"', '\\"') + '"' for k in keys)
+
+
+class _Columns:
+    """The file's source columns and the SQL expression that reads each as text (NULL when empty)."""
+
+    def __init__(self, names: list[str], expr: dict[str, str], objects: dict[str, str] | None = None,
+                 top_level: list[str] | None = None):
+        self.names = names
+        self._expr = expr
+        self._lower = {n.lower(): n for n in names}
+        self._objects = objects or {}
+        self.top_level = top_level if top_level is not None else names
+
+    def has(self, name: str) -> bool:
+        return self.resolve(name) is not None
+
+    def canonical_name(self, name: str) -> str | None:
+        if name in self._expr:
+            return name
+        return self._lower.get(name.lower())
+
+    def resolve(self, name: str) -> str | None:
+        """SQL for a source column, or for a field inside a nested / JSON column (a.b.c)."""
+        hit = self.canonical_name(name)
+        if hit is not None:
+            return self._expr[hit]
+        if name in self._objects:
+            return self._objects[name]
+        parts = name.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            head = ".".join(parts[:i])
+            base = self._expr.get(self.canonical_name(head) or "") or self._objects.get(head)
+            if base is not None:
+                path = _lit(_json_path(parts[i:]))
+                return f"(CASE WHEN json_valid({base}) THEN json_extract_string({base}, {path}) END)"
+        return None
+
+
+_NESTED = re.compile(r"^(STRUCT|MAP|UNION|JSON)|\[\d*\]$")
+
+
+def _tabular_columns(described: list[tuple]) -> _Columns:
+    names, expr = [], {}
+    for row in described:
+        name, typ = row[0], str(row[1])
+        if name == "_row":
+            continue
+        q = quote_ident(name)
+        expr[name] = f"to_json({q})::VARCHAR" if _NESTED.search(typ) else f"{q}::VARCHAR"
+        names.append(name)
+    return _Columns(names, expr)
+
+
+def _json_reader(m: Mapping) -> str:
+    """SQL (one bound parameter: the path) yielding (_row, rec JSON, x0 JSON, x1 ...) for a JSON mapping."""
+    docs = ("SELECT unnest(CASE WHEN json_type(json) = 'ARRAY' THEN json::JSON[] ELSE [json] END) AS rec "
+            "FROM read_json_objects(?, format = 'unstructured', maximum_object_size = 1073741824)")
+    if m.records:
+        p = _lit(_json_path(m.records.split(".")))
+        docs = (f"SELECT unnest(CASE WHEN json_type(rec, {p}) = 'ARRAY' THEN json_extract(rec, {p})::JSON[] "
+                f"WHEN json_type(rec, {p}) IS NULL THEN [rec] ELSE []::JSON[] END) AS rec FROM ({docs})")
+    if m.explode:
+        parts = ", ".join(
+            f"unnest(coalesce(TRY_CAST(json_extract(rec, {_lit(_json_path(e.split('.')))}) AS JSON[]), []::JSON[])) "
+            f"AS x{i}" for i, e in enumerate(m.explode))
+        docs = f"SELECT rec, {parts} FROM ({docs})"
+    return f"SELECT row_number() OVER () AS _row, * FROM ({docs})"
+
+
+def _json_columns(con, m: Mapping, reader: str, params: list) -> _Columns:
+    """Discover the JSON fields (json_group_structure over all records) and name them a.b.c."""
+    aggs = ["json_group_structure(rec)"] + [f"json_group_structure(x{i})" for i in range(len(m.explode))]
+    row = con.execute(f"SELECT {', '.join(aggs)} FROM ({reader})", params).fetchone()
+    rec_struct = json.loads(row[0]) if row and row[0] else {}
+    names, expr, objects, top = [], {}, {}, []
+    exploded = {e: i for i, e in enumerate(m.explode)}
+
+    def add(path: list[str], base: str, rel: list[str]):
+        name = ".".join(path)
+        if name in expr:
+            return
+        names.append(name)
+        expr[name] = f"json_extract_string({base}, {_lit(_json_path(rel))})"
+
+    def walk(struct, path: list[str], base: str, rel: list[str]):
+        name = ".".join(path)
+        if name in exploded:
+            i = exploded[name]
+            sub = json.loads(row[1 + i]) if row[1 + i] else None
+            objects[name] = f"x{i}::VARCHAR"
+            if isinstance(sub, dict) and sub:
+                for k, v in sub.items():
+                    walk(v, path + [k], f"x{i}", [k])
+            else:
+                names.append(name)
+                expr[name] = f"json_extract_string(x{i}, '$')"
+            return
+        if isinstance(struct, dict) and struct:
+            objects[name] = f"json_extract({base}, {_lit(_json_path(rel))})::VARCHAR"
+            for k, v in struct.items():
+                walk(v, path + [k], base, rel + [k])
+            return
+        add(path, base, rel)
+
+    if isinstance(rec_struct, dict):
+        for k, v in rec_struct.items():
+            walk(v, [k], "rec", [k])
+            if not (isinstance(v, dict) and v):
+                top.append(k)
+    for e in m.explode:  # an exploded list no record holds
+        if e not in expr and e not in objects:
+            i = exploded[e]
+            objects[e] = f"x{i}::VARCHAR"
+    return _Columns(names, {k: f"nullif(trim({v}), '')" for k, v in expr.items()}, objects,
+                    [t for t in top if t in expr])
+
+
+def json_columns(con, m: Mapping, path: Path) -> list[str]:
+    """The column names a JSON mapping would see in a file (for detection)."""
+    reader = _json_reader(m)
+    return _json_columns(con, m, reader, [str(path)]).names
+
+
+# ---------------------------------------------------------------------------
+# Compiling a mapping to SQL
+
+
+def _nz(x: str) -> str:
+    return f"nullif(trim({x}), '')"
+
+
+def _json_key_sql(x: str, key: str) -> str:
+    """A key's value from a JSON object ({"k": "v"}, also a map) or a list of {key, value} pairs."""
+    k = _lit(key)
+    path = _lit(_json_path([key]))
+    return (f"(CASE WHEN NOT json_valid({x}) THEN NULL WHEN json_type({x}) = 'OBJECT' "
+            f"THEN json_extract_string({x}, {path}) WHEN json_type({x}) = 'ARRAY' THEN "
+            f"list_extract(json_extract_string({x}, '$[*].value'), "
+            f"list_position(json_extract_string({x}, '$[*].key'), {k})) END)")
+
+
+class _Compiler:
+    def __init__(self, m: Mapping, cols: _Columns):
+        self.m, self.cols = m, cols
+
+    def col(self, name: str) -> str:
+        x = self.cols.resolve(name)
+        return "NULL::VARCHAR" if x is None else _nz(x)
+
+    def source(self, s: Source) -> str:
+        if s.column is None:
+            return _lit(s.constant)
+        x = self.col(s.column)
+        if s.json_key is not None:
+            x = _nz(_json_key_sql(x, s.json_key))
+        if s.json_index is not None:
+            x = _nz(f"(CASE WHEN json_valid({x}) THEN json_extract_string({x}, '$[{int(s.json_index)}]') END)")
+        if s.extract is not None:
+            x = f"nullif(regexp_extract({x}, {_lit(s.extract)}, 1), '')"
+        return x
+
+    def cond(self, c: Condition) -> str:
+        if c.op == "any":
+            return "(" + " OR ".join(self.cond(x) for x in c.value) + ")"
+        x = self.col(c.column)
+        if c.json_key is not None:
+            x = _nz(_json_key_sql(x, c.json_key))
+        low = f"lower({x})"
+        v = c.value
+        if c.op == "equals":
+            return f"coalesce({low} = {_lit(v.lower())}, FALSE)"
+        if c.op == "in":
+            return f"coalesce({low} IN ({', '.join(_lit(a.lower()) for a in v)}), FALSE)"
+        if c.op == "not_in":
+            return f"coalesce({low} NOT IN ({', '.join(_lit(a.lower()) for a in v)}), TRUE)"
+        if c.op == "contains":
+            return "coalesce(" + " OR ".join(f"contains({low}, {_lit(a.lower())})" for a in v) + ", FALSE)"
+        if c.op == "matches":
+            return f"coalesce(regexp_matches({x}, {_lit(v)}), FALSE)"
+        if c.op == "empty":
+            return f"({x} IS {'' if v else 'NOT '}NULL)"
+        if c.op == "has":
+            wanted = ", ".join(_lit(a.lower()) for a in v)
+            return (f"coalesce(CASE WHEN json_valid({x}) AND json_type({x}) = 'ARRAY' THEN list_has_any("
+                    f"list_transform(json_extract_string({x}, '$[*]'), lambda e: lower(e)), [{wanted}]) END, FALSE)")
+        raise ValueError(c.op)
+
+    def conds(self, cs) -> str:
+        return " AND ".join(f"({self.cond(c)})" for c in cs) or "TRUE"
+
+    def value(self, r: ColumnRule) -> str:
+        """The column's value as text, before rules and defaults (NULL when empty)."""
+        m, col = self.m, self.m.table.column(r.target)
+        srcs = [self.source(s) for s in r.sources]
+        if not srcs:
+            v = "NULL::VARCHAR"
+        elif r.combine == "join":
+            v = f"nullif(concat_ws({_lit(r.sep)}, {', '.join(srcs)}), '')"
+        else:
+            v = srcs[0] if len(srcs) == 1 else f"coalesce({', '.join(srcs)})"
+        if r.cases:
+            whens = " ".join(f"WHEN {self.conds(c.when)} THEN {self.source(c.source)}" for c in r.cases)
+            v = f"(CASE {whens} ELSE {v} END)"
+        if r.values:
+            whens = " ".join(f"WHEN {_lit(a.strip().lower())} THEN {_lit(b)}" for a, b in r.values)
+            v = f"(CASE lower({v}) {whens} ELSE {v} END)"
+        if col.kind in (schema.TIMESTAMP, schema.DATE):
+            v = self.timestamp(r, v)
+            if col.kind == schema.DATE:
+                v = _date_text(v)
+        if r.plus:
+            p = self.col(r.plus)
+            if r.plus_field:
+                items = f"json_extract_string({p}, {_lit('$[*]' + _json_path([r.plus_field])[1:])})"
+            else:
+                items = f"json_extract_string({p}, '$[*]')"
+            added = (f"coalesce(CASE WHEN json_valid({p}) AND json_type({p}) = 'ARRAY' THEN "
+                     f"list_sum(list_transform({items}, lambda e: TRY_CAST(e AS DOUBLE))) "
+                     f"ELSE TRY_CAST({p} AS DOUBLE) END, 0)")
+            v = (f"(CASE WHEN TRY_CAST({v} AS DOUBLE) IS NULL THEN {v} "
+                 f"ELSE round(TRY_CAST({v} AS DOUBLE) + {added}, 10)::VARCHAR END)")
+        if r.round:
+            v = (f"(CASE WHEN TRY_CAST({v} AS DOUBLE) IS NULL THEN {v} "
+                 f"ELSE round(TRY_CAST({v} AS DOUBLE))::BIGINT::VARCHAR END)")
+        if r.prefix:
+            v = f"({_lit(r.prefix)} || {v})"
+        return v
+
+    def timestamp(self, r: ColumnRule, v: str) -> str:
+        """Text -> text a timestamp parser reads unambiguously: UTC with 'Z', or naive (source time zone)."""
+        tz = r.timezone or self.m.timezone
+        if not (r.format or r.epoch or tz or r.add is not None):
+            return v
+        naive = False
+        if r.format:
+            t = f"try_strptime({v}, {_lit(r.format)})"
+            naive = "%z" not in r.format and "%Z" not in r.format
+        elif r.epoch:
+            t = f"to_timestamp(TRY_CAST({v} AS DOUBLE) / {EPOCHS[r.epoch]!r})"
+        elif tz:
+            t = None
+        else:
+            t = f"TRY_CAST({v} AS TIMESTAMPTZ)"
+        if tz:
+            if t is None:
+                offset = r"(?i)(z|[+-]\d\d(:?\d\d)?|\s[a-z_]+(/[a-z_]+)*)$"
+                t = (f"(CASE WHEN regexp_matches({v}, {_lit(offset)}) THEN TRY_CAST({v} AS TIMESTAMPTZ) "
+                     f"ELSE timezone({_lit(tz)}, TRY_CAST({v} AS TIMESTAMP)) END)")
+            elif naive:
+                t = f"timezone({_lit(tz)}, {t})"
+            naive = False
+        parsed = t
+        if r.add is not None:
+            scale = 1000.0 if r.add_unit == "ms" else 1.0
+            if isinstance(r.add, str):
+                amount = f"TRY_CAST({self.col(r.add)} AS DOUBLE)"
+                t = (f"(CASE WHEN {amount} IS NULL THEN NULL "
+                     f"ELSE {t} + to_microseconds(({amount} * {1_000_000 / scale!r})::BIGINT) END)")
+            else:
+                t = f"({t} + to_microseconds({int(float(r.add) * 1_000_000 / scale)}))"
+        if naive:
+            out = f"strftime({t}, '%Y-%m-%d %H:%M:%S.%f')"
+        else:
+            out = f"strftime(timezone('UTC', {t}), '%Y-%m-%dT%H:%M:%S.%fZ')"
+        # an unreadable value stays as it was, so the parser names it in its error; an empty
+        # add_seconds column (never acknowledged, still open) leaves the result empty
+        return f"(CASE WHEN {parsed} IS NULL THEN {v} ELSE {out} END)"
+
+
+def _date_text(v: str) -> str:
+    """A date column's value as YYYY-MM-DD (the UTC date of a timestamp), so lines group per day."""
+    return (f"(CASE WHEN {v} IS NULL OR regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN {v} "
+            f"ELSE coalesce(strftime(({_timestamp_sql(v)})::DATE, '%Y-%m-%d'), {v}) END)")
+
+
+@dataclass
+class MappedFile:
+    """What :func:`apply` hands back to ingest: the canonical relation and what happened on the way."""
+
+    sql: str
+    present: dict[str, str]
+    extras: list[tuple[str, str]]
+    notes: list[str] = field(default_factory=list)
+    summary: str = ""
+    log: dict = field(default_factory=dict)
+
+
+def check_columns(m: Mapping, cols: _Columns, name: str) -> None:
+    """Every source column the mapping reads must be in the file, with two exceptions: a column
+    marked ``optional``, and the alternatives of a ``first_of`` (one of them is enough)."""
+    errors, seen = [], set()
+    shown = ", ".join(cols.names[:15]) + (" ..." if len(cols.names) > 15 else "")
+
+    def missing(col: str, what: str) -> None:
+        if col not in seen:
+            seen.add(col)
+            errors.append(RowError(name, None, col, f"column {col!r} is missing (the {m.label} reads it {what}); "
+                                                    f"found: {shown}"))
+
+    alternatives = set()
+    for r in m.columns:
+        if r.combine == "first" and len(r.sources) > 1 and not r.optional:
+            options = [s.column for s in r.sources if s.column is not None]
+            alternatives.update(options)
+            if options and not any(cols.has(c) for c in options):
+                missing(options[0], f"for {r.target}, as do the alternatives {', '.join(options[1:])}")
+    for col, used_by, optional in m.columns_read():
+        if optional or col in alternatives or cols.has(col):
+            continue
+        missing(col, f"for {used_by}" if used_by in m.table.names else f"in {used_by}")
+    if errors:
+        raise IngestError(errors)
+
+
+def source_columns(con, m: Mapping, path: Path, reader_sql: str | None, params: list | None,
+                   described: list | None) -> tuple[str, list, _Columns]:
+    """(reader SQL, its parameters, the columns) of a file as the mapping sees it."""
+    if m.format == "json":
+        reader = _json_reader(m)
+        return reader, [str(path)], _json_columns(con, m, reader, [str(path)])
+    return reader_sql, list(params), _tabular_columns(described)
+
+
+def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None, params: list | None = None,
+          described: list | None = None) -> MappedFile:
+    """Run the mapping over one file into the temp table ``_mapped``; return the relation ingest validates."""
+    if (m.format == "json") != is_json(path):
+        want = "a .json / .ndjson file" if m.format == "json" else "a CSV or Parquet file"
+        raise IngestError([RowError(name, None, None, f"the {m.label} reads {want}")])
+    reader, params, cols = source_columns(con, m, path, reader_sql, params, described)
+    if not cols.names:
+        raise IngestError([RowError(name, None, None, "the file holds no records"
+                                    + (f" under {m.records!r}" if m.records else ""))])
+    check_columns(m, cols, name)
+    comp = _Compiler(m, cols)
+    targets = m.mapped_targets()
+
+    # Stage 1: every row, with its canonical values as text and why it would be dropped.
+    select = ["_row"]
+    drop_whens = [f"WHEN NOT ({comp.cond(c)}) THEN {i}" for i, c in enumerate(m.keep_if)]
+    drop_vals = []
+    for i, c in enumerate(m.keep_if):
+        shown = comp.col(c.column) if c.op != "any" else "NULL::VARCHAR"
+        drop_vals.append(f"WHEN NOT ({comp.cond(c)}) THEN {shown}")
+    select.append(f"CASE {' '.join(drop_whens)} END AS _drop" if drop_whens else "NULL::INTEGER AS _drop")
+    select.append(f"CASE {' '.join(drop_vals)} END AS _drop_value" if drop_vals else "NULL::VARCHAR AS _drop_value")
+    if m.latest_per:
+        select.append(f"{comp.col(m.latest_per)} AS _per")
+        by = comp.col(m.latest_by)
+        select.append(f"coalesce(strftime(timezone('UTC', TRY_CAST({by} AS TIMESTAMPTZ)), '%Y-%m-%dT%H:%M:%S.%f'), "
+                      f"{by}) AS _by")
+    how = []
+    for t in targets:
+        r = m.column(t)
+        mapped = comp.value(r) if r else "NULL::VARCHAR"
+        rule_whens = [f"WHEN {comp.conds(rule.when)} THEN {_lit(v)}" for rule in m.rules for k, v in rule.set if k == t]
+        ruled = f"(CASE {' '.join(rule_whens)} END)" if rule_whens else "NULL::VARCHAR"
+        default = _lit(r.default) if r and r.default is not None else "NULL::VARCHAR"
+        select.append(f"coalesce({mapped}, {ruled}, {default}) AS {quote_ident(t)}")
+        if rule_whens:
+            how.append(f"CASE WHEN {mapped} IS NULL AND {ruled} IS NOT NULL THEN {_lit(t + ':rule')} END")
+        if r and r.default is not None and r.sources:
+            how.append(f"CASE WHEN {mapped} IS NULL AND {ruled} IS NULL THEN {_lit(t + ':default')} END")
+    select.append(f"list_filter([{', '.join(how) or 'NULL'}], lambda h: h IS NOT NULL) AS _how")
+    used = {cols.canonical_name(c) for c, _, _ in m.columns_read()}
+    extras = [] if m.sum else [c for c in cols.top_level if c not in used]
+    for i, e in enumerate(extras):
+        select.append(f"{comp.col(e)} AS _x{i}")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS SELECT {', '.join(select)} FROM ({reader}) AS src",
+                    params)
+    except duckdb.Error as err:  # the reader or a value could not be read: report it as an ingest error
+        raise IngestError([RowError(name, None, None, f"the {m.label} could not read this file: "
+                                                      f"{str(err).splitlines()[0]}")]) from None
+
+    # Stage 2: the rows kept, the latest per id, netted per day.
+    kept = "SELECT * FROM _mapped WHERE _drop IS NULL"
+    if m.latest_per:
+        kept += " QUALIFY row_number() OVER (PARTITION BY _per ORDER BY _by DESC NULLS LAST, _row DESC) = 1"
+    visible = ["_row"] + [quote_ident(t) for t in targets] + [f"_x{i}" for i in range(len(extras))]
+    final = f"SELECT {', '.join(visible)} FROM ({kept})"
+    extra_pairs = [(e, f"_x{i}") for i, e in enumerate(extras)]
+    if m.sum:
+        groups = [quote_ident(t) for t in targets if t not in m.sum]
+        sums = []
+        for s in m.sum:
+            q = quote_ident(s)
+            bad = f"{q} IS NOT NULL AND TRY_CAST({q} AS DOUBLE) IS NULL"
+            sums.append(f"CASE WHEN bool_or({bad}) THEN min(CASE WHEN {bad} THEN {q} END) "
+                        f"ELSE sum(coalesce(TRY_CAST({q} AS DECIMAL(38, 12)), "
+                        f"TRY_CAST({q} AS DOUBLE)::DECIMAL(38, 12)))"
+                        f"::DOUBLE::VARCHAR END AS {q}")
+        final = (f"SELECT min(_row) AS _row, {', '.join(groups + sums)}, count(*)::VARCHAR AS _lines "
+                 f"FROM ({kept}) GROUP BY {', '.join(groups) or 'ALL'}")
+        extra_pairs = [("source_lines", "_lines")]
+
+    notes, log = _report(con, m, kept, extras)
+    return MappedFile(sql=final, present={t: t for t in targets}, extras=extra_pairs, notes=notes,
+                      summary=_summary(m, log), log=log)
+
+
+def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], dict]:
+    """What the mapping did to the file, in words (the ingest report) and as data (the ingest log)."""
+    table = m.table
+    total, n_kept = con.execute("SELECT count(*), count(*) FILTER (WHERE _drop IS NULL) FROM _mapped").fetchone()
+    money = table.name == "costs" and "amount" in m.mapped_targets()
+    currency = "currency" if "currency" in m.mapped_targets() else _lit(schema.COSTS.column("currency").default)
+    notes = [f"{m.label}: {m.title}" if m.title else m.label]
+    if m.follows:
+        notes.append(f"follows {m.follows}")
+    log = {"mapping": "preset" if m.is_preset else "file", "name": m.name, "path": None if m.is_preset else m.path,
+           "follows": m.follows, "source_rows": total, "dropped": {}, "superseded": 0, "defaulted": {},
+           "ruled": {}}
+    if total != n_kept:
+        amount = f", sum(TRY_CAST(amount AS DOUBLE)), any_value({currency})" if money else ""
+        rows = con.execute(
+            f"SELECT _drop, _drop_value, count(*){amount} FROM _mapped WHERE _drop IS NOT NULL "
+            "GROUP BY ALL ORDER BY 1, 3 DESC, 2").fetchall()
+        parts = []
+        for r in rows[:12]:
+            cond = m.keep_if[r[0]]
+            what = f"{cond.column} {r[1]!r}" if r[1] is not None and cond.op != "any" else f"not {cond.describe()}"
+            text = f"{r[2]} × {what}"
+            if money and r[3] is not None:
+                text += f" ({r[3]:,.2f} {r[4] or ''})".replace(" )", ")")
+            parts.append(text)
+            log["dropped"][what] = r[2]
+        more = f", and {len(rows) - 12} more kinds" if len(rows) > 12 else ""
+        notes.append(f"dropped {total - n_kept} of {total} rows: {'; '.join(parts)}{more}")
+    if m.latest_per:
+        superseded = con.execute(f"SELECT {n_kept} - count(*) FROM ({kept})").fetchone()[0]
+        if superseded:
+            notes.append(f"kept the latest row per {m.latest_per}: {superseded} earlier row(s) superseded")
+        log["superseded"] = superseded
+    if m.sum:
+        groups = [quote_ident(t) for t in m.mapped_targets() if t not in m.sum]
+        n_rows = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(groups)} FROM ({kept}))").fetchone()[0]
+        notes.append(f"summed {', '.join(m.sum)} of {n_kept - log['superseded']} line(s) into {n_rows} row(s) "
+                     f"(one per {', '.join(t for t in m.mapped_targets() if t not in m.sum)})")
+    hows = con.execute(f"SELECT h, count(*) FROM (SELECT unnest(_how) AS h FROM ({kept})) GROUP BY h ORDER BY h"
+                       ).fetchall()
+    rows_word = "line(s)" if m.sum else "row(s)"
+    defaulted = [(h.split(":")[0], n) for h, n in hows if h.endswith(":default")]
+    ruled = [(h.split(":")[0], n) for h, n in hows if h.endswith(":rule")]
+    for col, n in ruled:
+        vals = con.execute(
+            f"SELECT {quote_ident(col)}, count(*) FROM ({kept}) WHERE list_contains(_how, ?) "
+            "GROUP BY 1 ORDER BY 2 DESC",
+            [col + ":rule"]).fetchall()
+        notes.append(f"{col} set by rules on {n} {rows_word}: " + ", ".join(f"{v} {c}" for v, c in vals))
+        log["ruled"][col] = {str(v): c for v, c in vals}
+    for col, n in defaulted:
+        r = m.column(col)
+        text = f"{col} defaulted to {r.default!r} on {n} {rows_word} (no {' / '.join(s.describe() for s in r.sources)})"
+        if money:
+            by_cur = con.execute(
+                f"SELECT {currency}, sum(TRY_CAST(amount AS DOUBLE)) FROM ({kept}) WHERE list_contains(_how, ?) "
+                "GROUP BY 1 ORDER BY 1", [col + ":default"]).fetchall()
+            text += ": " + ", ".join(f"{a:,.2f} {c}" for c, a in by_cur if a is not None)
+        notes.append(text)
+        log["defaulted"][col] = n
+    if extras:
+        notes.append(f"kept {len(extras)} unmapped column(s) in attributes")
+    return notes, log
+
+
+def _summary(m: Mapping, log: dict) -> str:
+    """One short clause for the report's note column."""
+    parts = [m.label]
+    dropped = sum(log["dropped"].values())
+    if dropped:
+        parts.append(f"dropped {dropped}")
+    if log["superseded"]:
+        parts.append(f"{log['superseded']} superseded")
+    for col, n in log["defaulted"].items():
+        parts.append(f"{col} defaulted on {n}")
+    return "; ".join(parts)
