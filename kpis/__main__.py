@@ -148,22 +148,20 @@ def _presets(args) -> int:
 def _compute(args) -> int:
     con = db.connect(args.db, read_only=True, wait_seconds=30)
     filters = {k: getattr(args, k) for k in ("team", "service", "model") if getattr(args, k)}
-    profile = None
-    lead_time_start = args.lead_time_start or "change_started_at"
+    kwargs = dict(grain=args.grain, by=args.by, start=args.start, end=args.end, filters=filters, kpis=args.kpi,
+                  tz=args.tz, link_window_hours=args.link_window, slo=args.slo)
     if args.profile:
         from kpis import targets
 
         profile = targets.load_profile(args.profile)
-        lead_time_start = args.lead_time_start or profile.lead_time_start
-    kwargs = dict(grain=args.grain, by=args.by, start=args.start, end=args.end, filters=filters,
-                  tz=args.tz, link_window_hours=args.link_window)
-    df = engine.compute(con, kpis=args.kpi, lead_time_start=lead_time_start, slo=args.slo, **kwargs)
-    if profile is not None:
-        from kpis import targets
-
-        df = targets.attach_targets(con, df, profile, **kwargs)
-        keep = [c for c in df.columns if c in (*engine.OUTPUT_COLUMNS, args.by, "target", "status", "cluster")]
-        df = df[keep]
+        # Lead time starts where the profile's document says, unless the user overrides it.
+        df = targets.compute_with_targets(con, profile, lead_time_start=args.lead_time_start, **kwargs)
+        # JSON keeps DESIGN.md's record shape; the table and CSV also say how each status was reached.
+        extra = ("target", "status", "cluster") if args.format == "json" else (
+            "target", "status", "cluster", "rule", "scope", "scoped_value", "note")
+        df = df[[c for c in df.columns if c in (*engine.OUTPUT_COLUMNS, args.by, *extra)]]
+    else:
+        df = engine.compute(con, lead_time_start=args.lead_time_start or "change_started_at", **kwargs)
     con.close()
     records = engine.to_records(df)
     if args.format == "json":

@@ -1090,10 +1090,12 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
 def compute_with_targets(con, profile: Profile | str, *, grain: str = "month", by: str | None = None,
                          start: date | None = None, end: date | None = None, filters: dict | None = None,
                          kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
-                         compute: Callable | None = None, **compute_kwargs) -> pd.DataFrame:
+                         lead_time_start: str | None = None, compute: Callable | None = None,
+                         **compute_kwargs) -> pd.DataFrame:
     """Compute the KPIs the way ``profile`` defines them (its lead-time start) and attach its targets.
 
-    Further engine arguments (``slo``, ...) pass through to ``compute``.
+    ``lead_time_start`` overrides the profile's. Further engine arguments
+    (``slo``, ...) pass through to ``compute``.
     """
     if isinstance(profile, (str, Path)):
         profile = load_profile(profile)
@@ -1101,8 +1103,9 @@ def compute_with_targets(con, profile: Profile | str, *, grain: str = "month", b
         from kpis.engine import compute
     kwargs = dict(grain=grain, by=by, start=start, end=end, filters=filters, tz=tz,
                   link_window_hours=link_window_hours, **compute_kwargs)
-    df = compute(con, kpis=kpis, lead_time_start=profile.lead_time_start, **kwargs)
-    return attach_targets(con, df, profile, compute=compute, **kwargs)
+    start_col = lead_time_start or profile.lead_time_start
+    df = compute(con, kpis=kpis, lead_time_start=start_col, **kwargs)
+    return attach_targets(con, df, profile, compute=compute, lead_time_start=start_col, **kwargs)
 
 
 def _float(x) -> float:

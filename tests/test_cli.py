@@ -86,3 +86,21 @@ def test_help_lists_the_documented_commands():
     r = run("ingest", "--help")
     for flag in ("--kind", "--source-tz", "--skip-bad-rows", "--db"):
         assert flag in r.stdout
+
+
+def test_compute_with_profile_adds_target_and_status(tmp_path):
+    folder = golden.write(tmp_path / "exports")
+    db = tmp_path / "kpi.duckdb"
+    run("ingest", "--db", db, folder)
+    r = run("compute", "--db", db, "--profile", "senior", "--format", "json", "--from", "2026-10-01",
+            "--to", "2026-10-31")
+    assert r.returncode == 0, r.stderr
+    records = {x["kpi"]: x for x in json.loads(r.stdout)}
+    cfr = records["change_failure_rate"]
+    # 5 failed of 7 -> 71% against senior's "<10–15%": red
+    assert (cfr["status"], cfr["target"]) == ("red", "<10–15% (mature teams trend lower)")
+    assert records["predictions"]["status"] == "none"
+    # senior's MTTR target is scoped to sev1/sev2: only i1 (2 h) resolved in October -> amber (1–4 h)
+    assert records["mttr_hours"]["status"] == "amber"
+    r = run("compute", "--db", db, "--profile", "nonexistent-profile")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
