@@ -170,6 +170,9 @@ def _parse_sql(col: Column, x: str) -> tuple[str, str]:
             f"CASE {cases} END",
             f"'unknown severity ' || {_shown(x)} || ' (expected sev1..sev5, P1..P5, critical/high/medium/low/info)'",
         )
+    if k == schema.TIER:
+        m = f"regexp_extract(lower({x}), '^(tier|t)?[\\s_-]*([0-9])$', 2)"
+        return f"CASE WHEN {m} <> '' THEN 'tier-' || {m} ELSE lower({x}) END", "NULL"
     if k == schema.ENUM:
         low = f"lower({x})"
         syn = " ".join(f"WHEN {low} = {_lit(a)} THEN {_lit(b)}" for a, b in col.synonyms)

@@ -17,6 +17,7 @@ COUNT = "count"  # BIGINT, >= 0
 BOOL = "bool"
 SEVERITY = "severity"  # normalised to sev1..sev5
 ENUM = "enum"  # one of Column.choices
+TIER = "tier"  # "Tier 1", "T1", "tier1", "1" -> "tier-1"; other labels lower-cased
 
 SQL_TYPES = {
     TEXT: "VARCHAR",
@@ -27,6 +28,7 @@ SQL_TYPES = {
     BOOL: "BOOLEAN",
     SEVERITY: "VARCHAR",
     ENUM: "VARCHAR",
+    TIER: "VARCHAR",
 }
 
 
@@ -101,7 +103,7 @@ DEPLOYMENTS = Table(
         Column("model"),
         Column("model_version"),
         Column("team"),
-        Column("tier"),
+        Column("tier", TIER),
         Column("environment", ENUM, default="production",
                synonyms=(("prod", "production"), ("prd", "production"), ("live", "production"))),
         DEPLOYMENT_STATUS,
@@ -137,7 +139,7 @@ INCIDENTS = Table(
         Column("severity", SEVERITY),
         Column("model"),
         Column("team"),
-        Column("tier"),
+        Column("tier", TIER),
         Column("category", ENUM, choices=INCIDENT_CATEGORIES,
                synonyms=(("data quality", "data_quality"), ("data-quality", "data_quality"),
                          ("infra", "infrastructure"), ("model quality", "model_quality"),
@@ -232,7 +234,7 @@ PIPELINE_RUNS = Table(
         Column("model"),
         Column("team"),
         Column("service"),
-        Column("tier"),
+        Column("tier", TIER),
     ),
     checks=(
         ("started_at IS NOT NULL OR scheduled_at IS NOT NULL", "started_at",
@@ -251,7 +253,7 @@ MODELS = Table(
         Column("model", required=True),
         Column("service"),
         Column("team"),
-        Column("tier"),
+        Column("tier", TIER),
         Column("in_production", BOOL, default=True),
         Column("monitored", BOOL),
         Column("drift_monitored", BOOL),

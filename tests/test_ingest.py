@@ -268,3 +268,13 @@ def test_ingest_summary_in_log(loaded):
     df = ingest.history(con)
     assert set(df["file_name"]) == {"deployments.csv", "incidents.csv", "costs.csv", "predictions.csv"}
     assert (df["status"] == "loaded").all()
+
+
+def test_tier_spellings_are_normalised(tmp_path):
+    con = kpis.connect(tmp_path / "k.duckdb")
+    p = write(tmp_path, "tiers.csv", "deployment_id,service,deployed_at,tier\n"
+              "a,s,2026-10-01,Tier 1\nb,s,2026-10-01,T2\nc,s,2026-10-01,tier-3\nd,s,2026-10-01,1\n"
+              "e,s,2026-10-01,Critical\n")
+    kpis.ingest_files(con, [p])
+    got = dict(con.execute("SELECT deployment_id, tier FROM deployments").fetchall())
+    assert got == {"a": "tier-1", "b": "tier-2", "c": "tier-3", "d": "tier-1", "e": "critical"}
