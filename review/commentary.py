@@ -1,0 +1,79 @@
+"""The presenter's commentary, saved with the review in the database.
+
+One row per (period, profile, scope, section) in ``review_commentary``; the
+scope is ``review.model.scope_key`` of the filters, so the commentary of the
+fraud team's review is not the whole organisation's. The table is created on
+demand by the first save (through the writer path: ``ui.data``'s writer lock in
+the app, ``kpis.connect`` in the command line); reading a database without it
+simply finds no commentary. The text is data: exporters escape it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+
+TABLE = "review_commentary"
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    period VARCHAR NOT NULL, profile VARCHAR NOT NULL, scope VARCHAR NOT NULL, section VARCHAR NOT NULL,
+    text VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (period, profile, scope, section)
+)"""
+NO_PROFILE = "(none)"
+MAX_CHARS = 20_000  # a slide's worth many times over; protects the pack from pasted logs
+
+
+def _profile_key(profile: str | None) -> str:
+    return profile or NO_PROFILE
+
+
+def _exists(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.cursor().execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t AND schema_name = 'main'", {"t": TABLE}
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def load(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str) -> dict[str, str]:
+    """Saved commentary of one review: section id -> text ({} when none, or no table yet)."""
+    if not _exists(con):
+        return {}
+    rows = con.cursor().execute(
+        f"SELECT section, text FROM {TABLE} WHERE period = $period AND profile = $profile AND scope = $scope",
+        {"period": period, "profile": _profile_key(profile), "scope": scope}).fetchall()
+    return {section: text for section, text in rows}
+
+
+def save(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str, section: str,
+         text: str) -> None:
+    """Save (or, for empty text, delete) one section's commentary. ``con`` must be writable."""
+    text = (text or "").strip()
+    if len(text) > MAX_CHARS:
+        raise ValueError(f"the commentary is {len(text):,} characters; keep it under {MAX_CHARS:,}")
+    con.execute(DDL)
+    key = {"period": period, "profile": _profile_key(profile), "scope": scope, "section": section}
+    if not text:
+        con.execute(f"DELETE FROM {TABLE} WHERE period = $period AND profile = $profile AND scope = $scope "
+                    "AND section = $section", key)
+        return
+    con.execute(
+        f"""INSERT INTO {TABLE} (period, profile, scope, section, text, updated_at)
+            VALUES ($period, $profile, $scope, $section, $text, $updated_at)
+            ON CONFLICT (period, profile, scope, section) DO UPDATE
+            SET text = excluded.text, updated_at = excluded.updated_at""",
+        {**key, "text": text, "updated_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+
+
+def save_all(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str,
+             texts: dict[str, str]) -> None:
+    """Save several sections' commentary in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for section, text in texts.items():
+            save(con, period, profile, scope, section, text)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise

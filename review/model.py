@@ -1,0 +1,648 @@
+"""The review model: one operational review, computed once, rendered by every exporter.
+
+``build_review(con, period="2026-Q3", profile="lead", filters={"team": [...]})``
+asks the engine for every KPI over the period and up to twelve periods before
+it (``kpis.targets.compute_with_targets``, the call the app's scorecard makes,
+so the numbers are the app's), judges them against the profile, reads the
+period's notable events from ``kpis.details`` and lays it all out as sections:
+
+* ``scorecard``: every KPI of the families that have data, with target, status
+  and the change against the previous period;
+* ``delivery``, ``reliability``, ``cost`` (always) and ``serving``,
+  ``pipelines``, ``coverage`` (only when they have data in the window): their
+  KPIs and their trend charts, built with ``ui.charts`` so they look like the app;
+* ``events``: the worst incidents, the failed deployments with their reasons and
+  incidents, the training-cost outlier runs and the services whose cost per 1k
+  predictions changed most.
+
+Every value is formatted here with ``ui.format``, so the HTML, the PDF, the
+slides and the Review page read alike; the exporters only lay the model out.
+Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+
+from kpis import catalog, details, engine, periods
+from ui import charts
+from ui import format as fmt
+
+GRAINS = ("month", "quarter")
+TREND_PERIODS = 12  # earlier periods in the trends (a year of months; three years of quarters)
+SCORECARD_PERIODS = 12  # the app's scorecard window (the chosen period and the 11 before it)
+NO_PROFILE = "(none)"
+
+FAMILY_TITLES = {"delivery": "Delivery", "reliability": "Reliability", "cost": "Cost",
+                 "serving": "Serving health", "pipelines": "Pipelines", "coverage": "Model coverage"}
+CORE_FAMILIES = ("delivery", "reliability", "cost")
+OPTIONAL_FAMILIES = ("serving", "pipelines", "coverage")
+FAMILY_SUBTITLES = {
+    "delivery": "How often and how safely changes reach production",
+    "reliability": "ML incidents: how many, how fast they are detected and recovered",
+    "cost": "What serving and training cost, per prediction and per run",
+    "serving": "Latency, errors and availability of the prediction services",
+    "pipelines": "Training, feature and CI pipelines: success, freshness, duration",
+    "coverage": "Share of production models monitored, drift-checked and documented",
+}
+
+STATUS_WORDS = charts.STATUS_WORDS
+STATUS_COLOURS = charts.STATUS_COLOURS
+SEVERITY_ORDER = ("sev1", "sev2", "sev3", "sev4", "sev5")
+EVENT_ROWS = 6  # rows per notable-events table (the rest is counted in its note)
+
+
+class ReviewError(ValueError):
+    """A review that cannot be built as asked (bad period, no data); the message says why."""
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiLine:
+    """One KPI in the review period, formatted as the app's scorecard card shows it."""
+
+    kpi: str
+    title: str
+    family: str
+    unit: str  # the engine's unit (hours, ratio, ..., or the currency code)
+    value: float | None
+    value_text: str  # "13.6%", "No data"
+    n: int
+    previous_period: str
+    previous_value: float | None
+    previous_text: str
+    change_text: str  # "+2.1 pp" (fmt_delta), "" when either side is missing
+    judgement: str  # better / worse / no change / neutral / ""
+    status: str  # green / amber / red / none
+    status_text: str  # on target / near target / off target / no target
+    target: str  # the profile's words, "" without a target
+    rule: str  # the rule as evaluated
+    note: str  # why the status is none (no data, not enough history), or ""
+    definition: str
+    no_data: str  # "No production deployments in 2026-Q3" when value is missing, else ""
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not None
+
+    @property
+    def change_line(self) -> str:
+        """'+2.1 pp vs 2026-Q2 · worse', or what is missing."""
+        if self.value is None:
+            return ""
+        if not self.change_text:
+            return f"no data in {self.previous_period} to compare"
+        return f"{self.change_text} vs {self.previous_period} · {self.judgement}"
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    """A plotly figure built by ``ui.charts`` (as the app draws it)."""
+
+    id: str
+    title: str
+    figure: go.Figure
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A small table of display strings (already formatted)."""
+
+    id: str
+    title: str
+    frame: pd.DataFrame
+    empty: str  # shown instead when the frame has no rows
+    note: str = ""  # a caption: what the rows are, how many more there were
+
+
+@dataclass(frozen=True, eq=False)
+class Section:
+    """One screen / page / slide of the review."""
+
+    id: str  # scorecard | delivery | reliability | cost | serving | pipelines | coverage | events
+    title: str
+    subtitle: str
+    kpis: tuple[KpiLine, ...] = ()
+    charts: tuple[Chart, ...] = ()
+    tables: tuple[Table, ...] = ()
+    notes: tuple[str, ...] = ()  # empty-state sentences and remarks
+    commentary: str = ""  # the presenter's text (saved in the database)
+
+
+@dataclass(frozen=True, eq=False)
+class Review:
+    """An operational review of one month or quarter: what every exporter renders."""
+
+    period: str  # 2026-10 or 2026-Q3
+    grain: str  # month | quarter
+    period_start: date
+    period_end: date  # exclusive
+    previous_period: str
+    window: str  # the periods the trends show: "2025-10 – 2026-10"
+    profile: str | None  # the profile name (None: no targets)
+    profile_title: str  # "Lead ML Engineer (role document, section 7)"
+    profile_source: str
+    filters: dict  # team / service / model -> values ({} = everything)
+    tz: str
+    scope: str  # canonical text of filters and time zone: the commentary's key
+    generated_at: datetime  # UTC, naive
+    data_first: date | None
+    data_last: date | None
+    sections: tuple[Section, ...]
+    left_out: tuple[str, ...] = ()  # families without data in the window (titles)
+
+    @property
+    def title(self) -> str:
+        kind = "Quarterly" if self.grain == "quarter" else "Monthly"
+        return f"{kind} operational review · {self.period}"
+
+    @property
+    def period_text(self) -> str:
+        """'2026-07-01 to 2026-09-30'."""
+        return f"{self.period_start:%Y-%m-%d} to {self.period_end - timedelta(days=1):%Y-%m-%d}"
+
+    @property
+    def filters_text(self) -> str:
+        parts = [f"{k}: {', '.join(v)}" for k, v in self.filters.items() if v]
+        return "; ".join(parts) if parts else "all teams, services and models"
+
+    @property
+    def profile_text(self) -> str:
+        if not self.profile:
+            return "no target profile"
+        return f"{self.profile} — {self.profile_title}" if self.profile_title else self.profile
+
+    @property
+    def data_text(self) -> str:
+        if self.data_first is None:
+            return "no data loaded"
+        return f"data from {self.data_first:%Y-%m-%d} to {self.data_last:%Y-%m-%d}"
+
+    @property
+    def subtitle_lines(self) -> tuple[str, ...]:
+        """The cover's lines: period, scope, targets, data, when generated."""
+        tz = "" if self.tz == "UTC" else f" · time zone {self.tz}"
+        return (f"{self.period_text}{tz}",
+                f"Scope: {self.filters_text}",
+                f"Targets: {self.profile_text}",
+                f"Trends: {self.window} · {self.data_text}",
+                f"Generated {self.generated_at:%Y-%m-%d %H:%M} UTC")
+
+    @property
+    def left_out_text(self) -> str:
+        if not self.left_out:
+            return ""
+        names = " and ".join([", ".join(self.left_out[:-1]), self.left_out[-1]] if len(self.left_out) > 1
+                             else list(self.left_out))
+        return (f"{names} {'are' if len(self.left_out) > 1 else 'is'} left out: no data for "
+                f"{'them' if len(self.left_out) > 1 else 'it'} in {self.window} with this scope.")
+
+    def section(self, section_id: str) -> Section:
+        for s in self.sections:
+            if s.id == section_id:
+                return s
+        raise KeyError(f"no section {section_id!r}; sections: {', '.join(s.id for s in self.sections)}")
+
+    @property
+    def scorecard(self) -> tuple[KpiLine, ...]:
+        return self.section("scorecard").kpis
+
+    def with_commentary(self, commentary: dict[str, str] | None) -> Review:
+        """The same review with the presenter's text per section id (missing ids: no text)."""
+        commentary = commentary or {}
+        sections = tuple(dataclasses.replace(s, commentary=str(commentary.get(s.id, "") or "")) for s in self.sections)
+        return dataclasses.replace(self, sections=sections)
+
+
+# --- building it ----------------------------------------------------------------------------
+
+
+def parse_period(period: str) -> tuple[str, date, date]:
+    """(grain, start, exclusive end) of a month (2026-10) or quarter (2026-Q3) label."""
+    try:
+        grain, start, end = periods.parse_label(str(period))
+    except ValueError as e:
+        raise ReviewError(f"{e}; a review is for a month (2026-10) or a quarter (2026-Q3)") from None
+    if grain not in GRAINS:
+        raise ReviewError(f"a review is for a month (2026-10) or a quarter (2026-Q3), not a {grain} ({period})")
+    return grain, start, end
+
+
+def scope_key(filters: dict | None, tz: str = "UTC") -> str:
+    """Canonical text of the filters (and a non-UTC time zone): 'all', 'team=fraud,search'."""
+    parts = [f"{k}={','.join(sorted(set(v)))}" for k, v in engine._normalise_filters(filters)]
+    if tz and tz != "UTC":
+        parts.append(f"tz={tz}")
+    return ";".join(parts) or "all"
+
+
+def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profile: str | None = "lead",
+                 filters: dict | None = None, tz: str = "UTC", commentary: dict[str, str] | None = None,
+                 now: datetime | None = None) -> Review:
+    """The review of ``period`` (a month or a quarter) for ``filters``, judged by ``profile``.
+
+    ``con`` may be read-only. ``profile`` is a bundled profile name, a TOML
+    path, or None for no targets. ``commentary`` maps section ids to the
+    presenter's text; None loads what was saved for this period, profile and
+    scope (``review.commentary``). Raises ReviewError for a week or an
+    unreadable period, an empty database, or a period outside the data.
+    """
+    from kpis import targets  # the profiles are data; loading them validates them
+
+    grain, p_start, p_end = parse_period(period)
+    label = periods.label(p_start, grain)
+    if tz != "UTC":
+        engine.check_timezone(con, tz)
+    filters = {k: list(v) for k, v in engine._normalise_filters(filters)}
+    prof = targets.load_profile(profile) if profile else None
+    rng = engine.data_range(con, tz)
+    if rng is None:
+        raise ReviewError("the database holds no data yet: ingest your exports (or the sample data) first")
+    first, last = rng
+    if p_start > last or p_end <= first:
+        raise ReviewError(f"no data in {label}: the data runs from {first} to {last}")
+
+    lead_time_start = prof.lead_time_start if prof else "change_started_at"
+    window_start = max(periods.shift(p_start, grain, -TREND_PERIODS), periods.period_start(first, grain))
+    last_day = p_end - timedelta(days=1)
+    args = dict(grain=grain, start=window_start, end=last_day, filters=filters, tz=tz)
+    if prof is not None:
+        frame = targets.compute_with_targets(con, prof, **args)
+    else:
+        frame = engine.compute(con, lead_time_start=lead_time_start, **args)
+    previous = periods.label(periods.shift(p_start, grain, -1), grain)
+    window = _span(window_start, p_start, grain)
+    ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
+               window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame)
+
+    lines = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}
+    families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
+    with_data = [f for f in families if frame[frame["kpi"].isin(_ids(f))]["value"].notna().any()]
+    shown = [f for f in families if f in CORE_FAMILIES or f in with_data]
+    left_out = tuple(FAMILY_TITLES[f] for f in families if f not in shown)
+
+    sections = [_scorecard(ctx, [lines[i] for f in shown for i in _ids(f)], left_out, window)]
+    for fam in shown:
+        sections.append(_family_section(ctx, fam, [lines[i] for i in _ids(fam)]))
+    sections.append(_events(ctx, lines))
+
+    review = Review(
+        period=label, grain=grain, period_start=p_start, period_end=p_end, previous_period=previous, window=window,
+        profile=prof.label if prof else None, profile_title=prof.title if prof else "",
+        profile_source=prof.source if prof else "", filters=filters, tz=tz, scope=scope_key(filters, tz),
+        generated_at=(now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None),
+        data_first=first, data_last=last, sections=tuple(sections), left_out=left_out)
+    if commentary is None:
+        from review import commentary as notes
+
+        commentary = notes.load(con, review.period, review.profile, review.scope)
+    return review.with_commentary(commentary)
+
+
+@dataclass
+class _Ctx:
+    con: duckdb.DuckDBPyConnection
+    grain: str
+    period: str
+    start: date
+    end: date
+    previous: str
+    window: str
+    window_start: date
+    filters: dict
+    tz: str
+    lead_time_start: str
+    frame: pd.DataFrame
+
+
+def _ids(family: str) -> list[str]:
+    return [k.id for k in catalog.CATALOG if k.family == family]
+
+
+def _span(first: date, last: date, grain: str) -> str:
+    a, b = periods.label(first, grain), periods.label(last, grain)
+    return a if a == b else f"{a} – {b}"
+
+
+def _num(x) -> float | None:
+    return None if fmt.is_missing(x) or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _pick_unit(rows: pd.DataFrame) -> str | None:
+    """Money KPIs with several currencies: the one with the most events (the scorecard card's rule)."""
+    units = rows.groupby("unit")["n"].sum().sort_values(ascending=False)
+    return units.index[0] if len(units) else None
+
+
+def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
+    rows = ctx.frame[ctx.frame["kpi"] == k.id]
+    # The app's scorecard picks the currency over its 12-period window; so do we.
+    first = periods.label(periods.shift(ctx.start, ctx.grain, -(SCORECARD_PERIODS - 1)), ctx.grain)
+    in_window = rows[rows["period"].map(lambda p: periods.parse_label(p)[1]) >= periods.parse_label(first)[1]]
+    unit = _pick_unit(in_window) or (k.unit if k.unit != catalog.CURRENCY else "USD")
+    rows = rows[rows["unit"] == unit]
+    now = rows[rows["period"] == ctx.period]
+    prev = rows[rows["period"] == ctx.previous]
+    value = _num(now["value"].iloc[0]) if len(now) else None
+    before = _num(prev["value"].iloc[0]) if len(prev) else None
+    n = int(now["n"].iloc[0]) if len(now) else 0
+    delta = value - before if value is not None and before is not None else None
+
+    def col(name: str, default=""):
+        if name in now and len(now):
+            v = now[name].iloc[0]
+            return default if v is None or (isinstance(v, float) and math.isnan(v)) else v
+        return default
+
+    status = col("status", "none") or "none"
+    return KpiLine(
+        kpi=k.id, title=k.title, family=k.family, unit=unit, value=value,
+        value_text=fmt.fmt_value(value, unit) if value is not None else "No data", n=n,
+        previous_period=ctx.previous, previous_value=before,
+        previous_text=fmt.fmt_value(before, unit) if before is not None else "—",
+        change_text=fmt.fmt_delta(delta, unit) if delta is not None else "",
+        judgement=fmt.judgement(k.id, delta) if delta is not None else "",
+        status=status, status_text=STATUS_WORDS.get(status, STATUS_WORDS["none"]),
+        target=str(col("target", "")), rule=str(col("rule", "")), note=str(col("note", "")),
+        definition=k.definition, no_data=fmt.no_data(k.id, ctx.period) if value is None else "")
+
+
+def _scorecard(ctx: _Ctx, lines: list[KpiLine], left_out: tuple[str, ...], window: str) -> Section:
+    counts = {s: sum(1 for line in lines if line.status == s) for s in STATUS_WORDS}
+    judged = ", ".join(f"{counts[s]} {STATUS_WORDS[s]}" for s in ("green", "amber", "red") if counts[s])
+    notes = []
+    if not any(line.has_value for line in lines):
+        notes.append(f"No events match the scope in {ctx.period}.")
+    if left_out:
+        names = ", ".join(left_out)
+        notes.append(f"Left out for lack of data in {window}: {names}.")
+    sub = f"Every KPI for {ctx.period}, against target and against {ctx.previous}"
+    if judged:
+        sub += f" · {judged}"
+    return Section(id="scorecard", title=f"Scorecard · {ctx.period}", subtitle=sub, kpis=tuple(lines),
+                   notes=tuple(notes))
+
+
+# Charts per family: (chart id, KPIs on it, title or None for the KPI's own, series names, band KPI).
+_CHARTS: dict[str, tuple] = {
+    "delivery": (
+        ("deployments_per_week", ["deployments_per_week"], None, None, None),
+        ("lead_time", ["lead_time_median_hours", "lead_time_p90_hours"], "Lead time, median and p90 — lower is better",
+         {"lead_time_median_hours": "median", "lead_time_p90_hours": "p90"}, None),
+        ("change_failure_rate", ["change_failure_rate"], None, None, None),
+        ("rollback_rate", ["rollback_rate"], None, None, None),
+    ),
+    "reliability": (
+        ("incident_count", ["incident_count"], None, None, None),
+        ("mttr", ["mttr_hours", "mttr_median_hours"], "Time to recover, mean and median — lower is better",
+         {"mttr_hours": "mean (MTTR)", "mttr_median_hours": "median"}, "mttr_median_hours"),
+        ("ttd_median_hours", ["ttd_median_hours"], None, None, None),
+        ("open_incidents", ["open_incidents"], None, None, None),
+    ),
+    "cost": (
+        ("cost_per_1k_predictions", ["cost_per_1k_predictions"], None, None, None),
+        ("cost_and_volume", ["inference_cost", "predictions"], None, None, None),
+        ("training_cost_per_run", ["training_cost_per_run"], None, None, None),
+        ("training_runs", ["training_cost_per_run"], None, None, None),
+    ),
+    "serving": (
+        ("availability", ["availability"], None, None, None),
+        ("error_rate", ["error_rate"], None, None, None),
+        ("latency", ["latency_p95_ms", "latency_p99_ms"], "Inference latency p95 and p99 — lower is better",
+         {"latency_p95_ms": "p95", "latency_p99_ms": "p99"}, None),
+        ("error_budget_remaining", ["error_budget_remaining"], None, None, None),
+    ),
+    "pipelines": (
+        ("pipeline_success", ["pipeline_success_rate", "training_success_rate"],
+         "Pipeline success rate, all runs and training — higher is better",
+         {"pipeline_success_rate": "all pipelines", "training_success_rate": "training"}, "training_success_rate"),
+        ("data_freshness_adherence", ["data_freshness_adherence"], None, None, None),
+        ("retraining_sla_adherence", ["retraining_sla_adherence", "reproducibility_rate"],
+         "Retraining on time and reproducible — higher is better",
+         {"retraining_sla_adherence": "on time (SLA)", "reproducibility_rate": "reproducible"}, "reproducibility_rate"),
+        ("ci_duration", ["ci_duration_median_hours", "ci_duration_p90_hours"], "CI pipeline duration, median and p90 — "
+         "lower is better", {"ci_duration_median_hours": "median", "ci_duration_p90_hours": "p90"}, None),
+    ),
+    "coverage": (
+        ("monitoring_coverage", ["monitoring_coverage", "monitoring_coverage_tier1"],
+         "Monitoring coverage, all and tier-1 models — higher is better",
+         {"monitoring_coverage": "all models", "monitoring_coverage_tier1": "tier-1"}, None),
+        ("drift_monitoring_coverage", ["drift_monitoring_coverage", "drift_monitoring_coverage_tier1"],
+         "Drift detection coverage, all and tier-1 models — higher is better",
+         {"drift_monitoring_coverage": "all models", "drift_monitoring_coverage_tier1": "tier-1"},
+         "drift_monitoring_coverage_tier1"),
+        ("documentation_completeness", ["documentation_completeness"], None, None, None),
+    ),
+}
+
+
+def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
+    frame = ctx.frame
+    made, notes = [], []
+    if not any(line.has_value for line in lines):
+        notes.append(fmt.no_data(lines[0].kpi, ctx.period) + ".")
+    for chart_id, ids, title, names, band in _CHARTS[family]:
+        fig = None
+        if chart_id == "cost_and_volume":
+            sub = frame[frame["kpi"].isin(ids)]
+            if charts.has_values(sub):
+                fig = charts.cost_and_volume(sub, f"Inference cost and predictions per {ctx.grain} — cost should "
+                                                  "grow slower than volume")
+            else:
+                notes.append(fmt.no_data("inference_cost", ctx.window) + ".")
+        elif chart_id == "error_budget_remaining" and hasattr(charts, "error_budget"):
+            sub = frame[frame["kpi"].isin(ids)]
+            if charts.has_values(sub):  # the Serving page's bars: green while budget is left, red once overspent
+                fig = charts.error_budget(sub, fmt.chart_title("error_budget_remaining"), slo=engine.Request().slo)
+        elif chart_id == "training_runs":
+            runs = details.training_runs(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters)
+            if runs.empty:
+                notes.append(f"No training runs with cost in {ctx.window}.")
+            else:
+                fig = charts.training_runs(runs, "Cost per training run, outliers red — lower is better")
+        else:
+            sub = frame[frame["kpi"].isin(ids)]
+            if charts.has_values(sub):
+                fig = charts.trend(sub, ids, title or fmt.chart_title(ids[0]), names=names, band_kpi=band)
+            elif len([n for n in notes if n.startswith(fmt.no_data(ids[0], ctx.window))]) == 0:
+                notes.append(fmt.no_data(ids[0], ctx.window) + ".")
+        if fig is not None:
+            made.append(Chart(id=f"{family}-{chart_id}", title=fig.layout.title.text or chart_id, figure=fig))
+    if family == "cost":
+        kinds = details.prediction_count_kinds(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters)
+        if "requests" in kinds:
+            notes.append("Some sources count serving requests, not predictions: for them the cost is per 1k requests.")
+    if family == "delivery":
+        notes.append(f"Lead time runs from {ctx.lead_time_start.replace('_', ' ')} to the production deployment "
+                     "(successful deployments only).")
+    return Section(id=family, title=FAMILY_TITLES[family], subtitle=f"{FAMILY_SUBTITLES[family]} · {ctx.period}",
+                   kpis=tuple(lines), charts=tuple(made), notes=tuple(dict.fromkeys(notes)))
+
+
+# --- notable events -------------------------------------------------------------------------
+
+
+def _local(ts, tz: str) -> str:
+    """The day of a stored (naive UTC) timestamp in the reporting time zone (the app has the times)."""
+    if ts is None or pd.isna(ts):
+        return "—"
+    ts = pd.Timestamp(ts).to_pydatetime()
+    if tz != "UTC":
+        ts = ts.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    return f"{ts:%Y-%m-%d}"
+
+
+def _as_of(ctx: _Ctx) -> datetime:
+    """The end of the period as a naive UTC moment (or now, if the period is not over)."""
+    end = datetime.combine(ctx.end, time.min)
+    if ctx.tz != "UTC":
+        end = end.replace(tzinfo=ZoneInfo(ctx.tz)).astimezone(timezone.utc).replace(tzinfo=None)
+    return min(end, datetime.now(timezone.utc).replace(tzinfo=None))
+
+
+def _text(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA or x == "" else str(x)
+
+
+def _short(x, keep: int = 12) -> str:
+    """A long identifier (a 32-character run id) cut to its first characters: enough to find it."""
+    text = _text(x)
+    return text if len(text) <= keep + 2 else text[:keep] + "…"
+
+
+def _more(shown: int, total: int, what: str) -> str:
+    return f"{total - shown} more {what} not shown." if total > shown else ""
+
+
+def _worst_incidents(ctx: _Ctx) -> Table:
+    rows = details.incidents(ctx.con, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz)
+    title = "Worst incidents"
+    empty = f"No ML incidents started or were resolved in {ctx.period}."
+    if rows.empty:
+        return Table(id="worst_incidents", title=title, frame=pd.DataFrame(), empty=empty)
+    as_of = _as_of(ctx)
+    rows = rows.copy()
+    rows["age"] = [(as_of - pd.Timestamp(s).to_pydatetime()).total_seconds() / 3600 for s in rows["started_at"]]
+    rows["duration"] = rows["time_to_recover_hours"].where(~rows["open"], rows["age"])
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    rows["rank"] = [rank.get(s, len(rank)) for s in rows["severity"]]
+    rows = rows.sort_values(["rank", "duration", "incident_id"], ascending=[True, False, True], na_position="last")
+    top = rows.head(EVENT_ROWS)
+    frame = pd.DataFrame({
+        "Incident": top["incident_id"].map(_text),
+        "Severity": top["severity"].map(_text),
+        "Service": top["service"].map(_text),
+        "Category": top["category"].map(_text),
+        "Started": [_local(t, ctx.tz) for t in top["started_at"]],
+        "Detected in": [fmt.fmt_hours(h) for h in top["time_to_detect_hours"]],
+        "Recovered in": [f"open {fmt.fmt_hours(a)}" if o else fmt.fmt_hours(h)
+                            for h, a, o in zip(top["time_to_recover_hours"], top["age"], top["open"])],
+        "Caused by": top["deployment_id"].map(_text),
+    })
+    note = (f"ML incidents that started or were resolved in {ctx.period}, most severe first, then longest; "
+            f"open ones by their age at the end of the period. {_more(len(top), len(rows), 'incidents')}").strip()
+    return Table(id="worst_incidents", title=title, frame=frame.reset_index(drop=True), empty=empty, note=note)
+
+
+def _failed_deployments(ctx: _Ctx, cfr: KpiLine) -> Table:
+    rows = details.deployments(ctx.con, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
+                               lead_time_start=ctx.lead_time_start)
+    failed = rows[rows["failed"]] if not rows.empty else rows
+    title = "Failed deployments"
+    if rows.empty:
+        return Table(id="failed_deployments", title=title, frame=pd.DataFrame(),
+                     empty=f"No production deployments in {ctx.period}.")
+    if failed.empty:
+        return Table(id="failed_deployments", title=title, frame=pd.DataFrame(),
+                     empty=f"None of the {len(rows)} production deployments in {ctx.period} failed.")
+    top = failed.head(EVENT_ROWS)
+    frame = pd.DataFrame({
+        "Deployment": top["deployment_id"].map(_text),
+        "Deployed": [_local(t, ctx.tz) for t in top["deployed_at"]],
+        "Service": top["service"].map(_text),
+        "Version": top["model_version"].map(_text),
+        "Why failed": top["failure_reason"].map(_text),
+        "Incidents": top["incident_ids"].map(_text),
+    })
+    note = (f"{len(failed)} of {len(rows)} production deployments failed: change failure rate "
+            f"{cfr.value_text}. Newest first. {_more(len(top), len(failed), 'failed deployments')}").strip()
+    return Table(id="failed_deployments", title=title, frame=frame.reset_index(drop=True), empty="", note=note)
+
+
+def _cost_outliers(ctx: _Ctx) -> Table:
+    runs = details.training_runs(ctx.con, ctx.start, ctx.end, filters=ctx.filters)
+    title = "Training-cost outlier runs"
+    if runs.empty:
+        return Table(id="cost_outliers", title=title, frame=pd.DataFrame(),
+                     empty=f"No training runs with cost in {ctx.period}.")
+    if runs["outlier_threshold"].isna().all():
+        return Table(id="cost_outliers", title=title, frame=pd.DataFrame(),
+                     empty=f"Only {len(runs)} training runs in {ctx.period}: too few "
+                           f"(fewer than {details.OUTLIER_MIN_RUNS}) to call one an outlier.")
+    out = runs[runs["outlier"]]
+    if out.empty:
+        fence = runs["outlier_threshold"].dropna().iloc[0]
+        return Table(id="cost_outliers", title=title, frame=pd.DataFrame(),
+                     empty=f"No outliers: none of the {len(runs)} training runs in {ctx.period} cost more than "
+                           f"{fmt.fmt_money(fence, runs['currency'].iloc[0])} (Q3 + 1.5 IQR).")
+    top = out.head(EVENT_ROWS)
+    frame = pd.DataFrame({
+        "Run": top["run_id"].map(_short),
+        "Service": top["service"].map(_text),
+        "Team": top["team"].map(_text),
+        "First day": [f"{pd.Timestamp(d):%Y-%m-%d}" for d in top["first_date"]],
+        "Cost": [fmt.fmt_money(c, cur) for c, cur in zip(top["cost"], top["currency"])],
+        "Outlier fence": [fmt.fmt_money(f, cur) for f, cur in zip(top["outlier_threshold"], top["currency"])],
+    })
+    note = (f"{len(out)} of {len(runs)} training runs in {ctx.period} cost more than Q3 + 1.5 IQR of the period's "
+            f"runs. {_more(len(top), len(out), 'outlier runs')}").strip()
+    return Table(id="cost_outliers", title=title, frame=frame.reset_index(drop=True), empty="", note=note)
+
+
+def _cost_changes(ctx: _Ctx) -> Table:
+    title = "Biggest changes in cost per 1k predictions"
+    prev_start = periods.shift(ctx.start, ctx.grain, -1)
+    per = engine.compute(ctx.con, grain=ctx.grain, by="service", start=prev_start, end=ctx.end - timedelta(days=1),
+                         filters=ctx.filters, tz=ctx.tz, kpis=["cost_per_1k_predictions"])
+    rows = []
+    for (service, unit), g in per.groupby(["service", "unit"], dropna=False, sort=True):
+        values = dict(zip(g["period"], g["value"]))
+        now, before = _num(values.get(ctx.period)), _num(values.get(ctx.previous))
+        if now is None or before is None or before == 0 or fmt.is_missing(service):
+            continue
+        change = (now - before) / abs(before)
+        rows.append((abs(change), str(service), unit, before, now, change))
+    if not rows:
+        return Table(id="cost_changes", title=title, frame=pd.DataFrame(),
+                     empty=f"No service has cost per 1k predictions in both {ctx.previous} and {ctx.period}.")
+    rows.sort(key=lambda r: (-r[0], r[1]))
+    top = rows[:EVENT_ROWS]
+    frame = pd.DataFrame({
+        "Service": [r[1] for r in top],
+        ctx.previous: [fmt.fmt_value(r[3], r[2]) for r in top],
+        ctx.period: [fmt.fmt_value(r[4], r[2]) for r in top],
+        "Change": [fmt.fmt_change_pct(r[4], r[3]) for r in top],
+        "": [fmt.judgement("cost_per_1k_predictions", r[4] - r[3]) for r in top],
+    })
+    note = (f"Services ranked by the size of the change in cost per 1k predictions from {ctx.previous} to "
+            f"{ctx.period}. {_more(len(top), len(rows), 'services')}").strip()
+    return Table(id="cost_changes", title=title, frame=frame, empty="", note=note)
+
+
+def _events(ctx: _Ctx, lines: dict[str, KpiLine]) -> Section:
+    tables = (_worst_incidents(ctx), _failed_deployments(ctx, lines["change_failure_rate"]),
+              _cost_outliers(ctx), _cost_changes(ctx))
+    dates = "" if ctx.tz == "UTC" else f" · dates in {ctx.tz}"
+    return Section(id="events", title=f"Notable events · {ctx.period}",
+                   subtitle=f"The incidents, failed changes and cost movements behind the numbers{dates}",
+                   tables=tables)
