@@ -21,6 +21,8 @@ PAGES = [
     st.Page("pages/delivery_page.py", title="Delivery", icon=":material/rocket_launch:", url_path="delivery"),
     st.Page("pages/reliability_page.py", title="Reliability", icon=":material/healing:", url_path="reliability"),
     st.Page("pages/cost_page.py", title="Cost", icon=":material/payments:", url_path="cost"),
+    st.Page("pages/serving_page.py", title="Serving & pipelines", icon=":material/dns:", url_path="serving"),
+    st.Page("pages/review_page.py", title="Review", icon=":material/co_present:", url_path="review"),
     st.Page("pages/data_page.py", title="Data", icon=":material/upload_file:", url_path="data"),
 ]
 

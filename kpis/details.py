@@ -3,8 +3,10 @@
 Where ``kpis.engine.compute`` aggregates, these return the rows a reviewer
 wants to see behind a number: the deployments of a period with why each one
 counts as failed, the incidents with their durations, the incidents still open
-at a moment and how old they are, the services with the most incidents, and
-the training runs with outliers marked.
+at a moment and how old they are, the services with the most incidents, the
+training runs with outliers marked, serving health per service, the pipeline
+runs with what went wrong in each, the model inventory with its coverage gaps,
+and the cost lines no rule or tag could attribute.
 
 Conventions shared by every function here:
 
@@ -30,7 +32,7 @@ from datetime import date, datetime, timezone
 import duckdb
 import pandas as pd
 
-from kpis import engine, schema
+from kpis import catalog, engine, schema
 
 # Outlier rule for training runs (Tukey's fences): a run is an outlier when its
 # cost is above Q3 + 1.5 x IQR of the costs of the runs in the same range and
@@ -398,3 +400,266 @@ def prediction_count_kinds(con: duckdb.DuckDBPyConnection, start: date | None = 
     sql = f"SELECT DISTINCT coalesce(d.count_kind, 'predictions') FROM predictions d WHERE TRUE{rng}{where} ORDER BY 1"
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return [r[0] for r in con.cursor().execute(sql, used).fetchall()]
+
+
+def _date_range(column: str, start: date | None, end: date | None) -> tuple[str, dict]:
+    """Condition that a DATE column falls in [start, end) (calendar days: no time zone applies)."""
+    sql, params = "", {}
+    if start is not None:
+        sql += f" AND {column} >= $start"
+        params["start"] = start
+    if end is not None:
+        sql += f" AND {column} < $end"
+        params["end"] = end
+    return sql, params
+
+
+# --------------------------------------------------------------------------- serving health
+
+# The engine's serving relation (kpis/sql/serving.sql) per service-day: traffic weight w is
+# total_requests, else predictions; availability from good / total requests, else the ratio x w.
+_SERVING_ROWS = """
+    SELECT d.service, d.team, d.date, d.predictions, d.errors, d.latency_p95_ms, d.latency_p99_ms, d.w,
+        CASE WHEN d.good_requests IS NOT NULL AND d.total_requests IS NOT NULL THEN d.good_requests::DOUBLE
+             WHEN d.availability IS NOT NULL THEN d.availability * d.w END AS good_w,
+        CASE WHEN (d.good_requests IS NOT NULL AND d.total_requests IS NOT NULL) OR d.availability IS NOT NULL
+             THEN d.w END AS avail_w
+    FROM (SELECT *, coalesce(total_requests, predictions)::DOUBLE AS w FROM predictions) d
+    WHERE d.w > 0"""
+
+
+def serving_by_service(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                       filters: dict | None = None, slo: float = 0.999) -> pd.DataFrame:
+    """Serving health of each service over the days in [start, end), worst error budget first.
+
+    The engine's serving KPIs grouped by service, with the catalog's own
+    aggregate expressions, so a service's row for a period equals
+    ``compute(..., by="service")`` for it: latency_p95_ms / latency_p99_ms
+    (traffic-weighted means of the daily percentiles), error_rate (errors /
+    requests over the days that report errors), availability (good / total
+    requests; a day with only a ratio counts it weighted by its traffic) and
+    error_budget_remaining (1 - (1 - availability) / (1 - ``slo``); negative
+    when overspent). ``requests`` is the traffic the weights use:
+    total_requests where reported, else predictions. Prediction rows are
+    calendar days, so no time zone applies.
+
+    Columns: service, team (the teams named on its rows), days, requests,
+    predictions, errors, error_rate, availability, error_budget_remaining,
+    latency_p95_ms, latency_p99_ms.
+    """
+    _check(start, end, "UTC")
+    if not 0 < slo < 1:
+        raise ValueError("the SLO must be a ratio between 0 and 1, e.g. 0.999")
+    where, params = _filters(filters, "predictions")
+    rng, rparams = _date_range("d.date", start, end)
+    params.update(rparams)
+    params["slo"] = float(slo)
+    kpi = {k: catalog.get(k).value for k in ("latency_p95_ms", "latency_p99_ms", "error_rate", "availability",
+                                              "error_budget_remaining")}
+    sql = f"""
+    WITH rows AS ({_SERVING_ROWS}{rng}{where})
+    SELECT service, string_agg(DISTINCT team, ', ' ORDER BY team) AS team,
+        count(DISTINCT date) AS days, sum(w) AS requests, sum(predictions) AS predictions,
+        sum(errors) AS errors,
+        {kpi["error_rate"]} AS error_rate,
+        {kpi["availability"]} AS availability,
+        {kpi["error_budget_remaining"]} AS error_budget_remaining,
+        {kpi["latency_p95_ms"]} AS latency_p95_ms,
+        {kpi["latency_p99_ms"]} AS latency_p99_ms
+    FROM rows d
+    GROUP BY service
+    ORDER BY error_budget_remaining NULLS LAST, error_rate DESC NULLS LAST, service"""
+    return _run(con, sql, params)
+
+
+# --------------------------------------------------------------------------- pipelines
+
+def pipeline_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                  filters: dict | None = None, tz: str = "UTC") -> pd.DataFrame:
+    """Pipeline runs of every kind in [start, end), the ones with a problem first, then newest first.
+
+    A run belongs to the period it started in, or was scheduled for when it
+    never started (the engine's pipeline KPIs use the same timestamp).
+    ``flags`` names what went wrong, comma separated (empty when nothing did):
+    ``failed`` or ``cancelled`` (not a success: lowers the success rate),
+    ``late`` (on_time false), ``stale data`` (data_fresh false),
+    ``validation failed`` (validation_passed false) and ``not reproducible``.
+    ``duration_hours`` is finished_at - started_at (NaN until both are known).
+
+    Columns: run_id, pipeline, kind, team, service, model, tier, scheduled_at,
+    started_at, finished_at, duration_hours, status, on_time, data_fresh,
+    validation_passed, reproducible, flags.
+    """
+    _check(start, end, tz)
+    where, params = _filters(filters, "pipeline_runs")
+    rng, rparams = _range("coalesce(d.started_at, d.scheduled_at)", start, end, tz)
+    params.update(rparams)
+    sql = f"""
+    SELECT d.run_id, d.pipeline, d.kind, d.team, d.service, d.model, d.tier,
+        d.scheduled_at, d.started_at, d.finished_at,
+        CASE WHEN d.started_at IS NOT NULL AND d.finished_at IS NOT NULL
+             THEN date_diff('second', d.started_at, d.finished_at) / 3600.0 END AS duration_hours,
+        d.status, d.on_time, d.data_fresh, d.validation_passed, d.reproducible,
+        concat_ws(', ',
+            CASE d.status WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'cancelled' END,
+            CASE WHEN NOT d.on_time THEN 'late' END,
+            CASE WHEN NOT d.data_fresh THEN 'stale data' END,
+            CASE WHEN NOT d.validation_passed THEN 'validation failed' END,
+            CASE WHEN NOT d.reproducible THEN 'not reproducible' END) AS flags
+    FROM pipeline_runs d
+    WHERE TRUE{rng}{where}
+    ORDER BY flags = '', coalesce(d.started_at, d.scheduled_at) DESC, d.run_id"""
+    return _run(con, sql, params)
+
+
+# --------------------------------------------------------------------------- model coverage
+
+# A snapshot without as_of is dated the day its batch was ingested (as in kpis/sql/models.sql).
+_SNAPSHOT_DATE = ("coalesce(m.as_of, (SELECT max(l.ingested_at)::DATE FROM ingest_log l "
+                  "WHERE l.batch_id = m.batch_id))")
+_IS_TIER1 = "regexp_replace(lower(coalesce(d.tier, '')), '[^a-z0-9]', '', 'g') IN ('tier1', 't1', '1')"
+
+
+def models_inventory(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                     filters: dict | None = None) -> pd.DataFrame:
+    """The production models of the latest inventory snapshot dated in [start, end), uncovered first.
+
+    The rows the coverage KPIs of that snapshot's period count: production
+    models (in_production) matching ``filters``, in the latest snapshot among
+    them (as_of, or the day the snapshot was ingested when it has none).
+    ``gaps`` names what a model lacks, comma separated: ``not monitored``,
+    ``no drift monitoring``, ``not documented`` (a flag the inventory leaves
+    empty is not a gap: the KPIs leave it out of their denominators).
+    ``tier1`` marks the models the tier-1 coverage KPIs count. Order: models
+    with gaps first (most gaps, tier-1 first), then by model. Snapshot dates
+    are calendar days: no time zone applies. Empty when no snapshot is dated
+    in the range; pass ``start=None`` for the latest snapshot before ``end``.
+
+    Columns: model, service, team, tier, tier1, monitored, drift_monitored,
+    documented, gaps, as_of.
+    """
+    _check(start, end, "UTC")
+    where, params = _filters(filters, "models")
+    rng, rparams = _date_range("d.snap", start, end)
+    params.update(rparams)
+    sql = f"""
+    WITH inv AS (
+        SELECT d.*, {_IS_TIER1} AS tier1
+        FROM (SELECT m.*, {_SNAPSHOT_DATE} AS snap FROM models m) d
+        WHERE d.in_production{rng}{where}
+    ), latest AS (
+        SELECT d.*,
+            concat_ws(', ',
+                CASE WHEN NOT d.monitored THEN 'not monitored' END,
+                CASE WHEN NOT d.drift_monitored THEN 'no drift monitoring' END,
+                CASE WHEN NOT d.documented THEN 'not documented' END) AS gaps,
+            (NOT coalesce(d.monitored, TRUE))::INT + (NOT coalesce(d.drift_monitored, TRUE))::INT
+                + (NOT coalesce(d.documented, TRUE))::INT AS gap_count
+        FROM inv d WHERE d.snap = (SELECT max(snap) FROM inv)
+    )
+    SELECT model, service, team, tier, tier1, monitored, drift_monitored, documented, gaps, snap AS as_of
+    FROM latest
+    ORDER BY gap_count DESC, tier1 DESC, model, service"""
+    return _run(con, sql, params)
+
+
+def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows behind the serving, pipeline, coverage and drift KPIs in the whole database.
+
+    Tells "never loaded" (0: the page says which export to ingest) from "none
+    in the chosen range". Keys: serving_metrics (prediction rows with latency,
+    errors or availability), pipeline_runs, models (inventory rows) and
+    drift_incidents (ML-related incidents of category drift).
+    """
+    cur = con.cursor()
+    return {
+        "serving_metrics": cur.execute(
+            "SELECT count(*) FROM predictions WHERE latency_p95_ms IS NOT NULL OR latency_p99_ms IS NOT NULL "
+            "OR errors IS NOT NULL OR availability IS NOT NULL OR good_requests IS NOT NULL").fetchone()[0],
+        "pipeline_runs": cur.execute("SELECT count(*) FROM pipeline_runs").fetchone()[0],
+        "models": cur.execute("SELECT count(*) FROM models").fetchone()[0],
+        "drift_incidents": cur.execute(
+            "SELECT count(*) FROM incidents WHERE ml_related AND category = 'drift'").fetchone()[0],
+    }
+
+
+# --------------------------------------------------------------------------- cost attribution
+
+# What the cost presets produce when no rule or tag matched a line (kpis/presets/focus.toml, ...).
+UNATTRIBUTED_SERVICE = "unattributed"
+UNATTRIBUTED_CATEGORY = "other"
+
+
+def cost_attribution(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                     filters: dict | None = None) -> pd.DataFrame:
+    """How much of the cost dated in [start, end) could not be attributed, per currency.
+
+    Unattributed lines are those with category ``other`` or service
+    ``unattributed``: what the cost presets write when no rule or tag
+    matched. Amounts in different currencies are never added together.
+
+    Columns: currency, total_cost (every line in the range), unattributed_cost,
+    unattributed_share (unattributed / total; NaN when the total is 0),
+    unattributed_lines, other_category_cost, unattributed_service_cost (a line
+    can be both). One row per currency with cost lines; empty when there are none.
+    """
+    _check(start, end, "UTC")
+    where, params = _filters(filters, "costs")
+    rng, rparams = _date_range("d.date", start, end)
+    params.update(rparams)
+    params["other"] = UNATTRIBUTED_CATEGORY
+    params["unattributed"] = UNATTRIBUTED_SERVICE
+    sql = f"""
+    WITH c AS (
+        SELECT d.currency, d.amount,
+               coalesce(d.category = $other, FALSE) AS is_other,
+               coalesce(d.service = $unattributed, FALSE) AS is_unattributed
+        FROM costs d WHERE TRUE{rng}{where}
+    )
+    SELECT currency, sum(amount) AS total_cost,
+        coalesce(sum(amount) FILTER (WHERE is_other OR is_unattributed), 0) AS unattributed_cost,
+        coalesce(sum(amount) FILTER (WHERE is_other OR is_unattributed), 0)
+            / nullif(sum(amount), 0) AS unattributed_share,
+        count(*) FILTER (WHERE is_other OR is_unattributed) AS unattributed_lines,
+        coalesce(sum(amount) FILTER (WHERE is_other), 0) AS other_category_cost,
+        coalesce(sum(amount) FILTER (WHERE is_unattributed), 0) AS unattributed_service_cost
+    FROM c GROUP BY currency
+    ORDER BY unattributed_cost DESC, total_cost DESC, currency"""
+    return _run(con, sql, params)
+
+
+def unattributed_costs(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                       filters: dict | None = None) -> pd.DataFrame:
+    """The unattributed cost lines dated in [start, end), by service and resource, largest first.
+
+    Lines with category ``other`` or service ``unattributed`` (see
+    :func:`cost_attribution`), summed per service, resource_id, category and
+    currency: where to add a tag or a mapping rule first. ``share_of_cost`` is
+    the amount over all cost in the same range and currency; ``reason`` says
+    why the lines count (``category other``, ``service unattributed``, or both).
+
+    Columns: service, resource_id, category, currency, amount, share_of_cost,
+    lines, first_date, last_date, reason.
+    """
+    _check(start, end, "UTC")
+    where, params = _filters(filters, "costs")
+    rng, rparams = _date_range("d.date", start, end)
+    params.update(rparams)
+    params["other"] = UNATTRIBUTED_CATEGORY
+    params["unattributed"] = UNATTRIBUTED_SERVICE
+    sql = f"""
+    WITH c AS (
+        SELECT d.*, sum(d.amount) OVER (PARTITION BY d.currency) AS currency_total
+        FROM costs d WHERE TRUE{rng}{where}
+    )
+    SELECT service, resource_id, category, currency, sum(amount) AS amount,
+        sum(amount) / nullif(any_value(currency_total), 0) AS share_of_cost,
+        count(*) AS lines, min(date) AS first_date, max(date) AS last_date,
+        concat_ws(' and ',
+            CASE WHEN category = $other THEN 'category other' END,
+            CASE WHEN service = $unattributed THEN 'service unattributed' END) AS reason
+    FROM c
+    WHERE category = $other OR service = $unattributed
+    GROUP BY service, resource_id, category, currency
+    ORDER BY amount DESC, service, resource_id NULLS LAST"""
+    return _run(con, sql, params)

@@ -1,9 +1,10 @@
-"""Cost: cost per 1k predictions per service vs target, inference cost with volume, training runs, MoM / YoY."""
+"""Cost: cost per 1k predictions vs target, inference cost with volume, training runs, MoM / YoY, unattributed cost."""
 
 import streamlit as st
 
 from kpis import periods
 from ui import charts, components, data, state
+from ui import format as fmt
 
 view = state.current()
 components.page_header("Cost", view, f"Trends {components.span_text(view)}")
@@ -78,3 +79,52 @@ changes = data.query("compute", **view.compute_args(
 components.comparison_table(changes, COST, view.period, [prev_label, year_label], name=f"cost changes {view.period}",
                             key="cost-changes", earlier_names=[f"{prev_label} ({prev_word})",
                                                                 f"{year_label} ({year_word})"])
+
+# Cost lines no rule or tag could attribute (category 'other' or service 'unattributed', what the cost presets
+# write then): how much, what share, and where to add a tag or a mapping rule first.
+attribution = data.query("cost_attribution", start=view.range_start, end=view.end_exclusive, filters=view.filters)
+if attribution is None:
+    st.warning("The unattributed cost is not available while the database is being updated.")
+elif attribution.empty:
+    st.caption(f"No cost lines in {span} match the filters, so none is unattributed.")
+elif not attribution["unattributed_lines"].any():
+    st.caption(f":material/check_circle: All cost lines are attributed in {span} (no category 'other', no service "
+               "'unattributed').")
+else:
+    st.subheader(f"Unattributed cost, {span}")
+    st.caption("Cost lines with category 'other' or service 'unattributed': what the cost presets write when no "
+               "rule or tag matches a line. Tag the resources (ml-service, ml-category) or add a rule to a mapping "
+               "file (docs/exports.md); until then these lines stay out of inference cost and cost per 1k "
+               "predictions.")
+    shown = attribution[attribution["unattributed_lines"] > 0]
+    cols = st.columns(3)
+    for _, row in shown.iterrows():
+        cur = row["currency"]
+        cols[0].metric(f"Unattributed cost ({cur})", fmt.fmt_money(row["unattributed_cost"], cur),
+                       help=f"category other: {fmt.fmt_money(row['other_category_cost'], cur)}; service "
+                            f"unattributed: {fmt.fmt_money(row['unattributed_service_cost'], cur)} "
+                            "(a line can be both)")
+        cols[1].metric(f"Share of all cost ({cur})", fmt.fmt_share(row["unattributed_share"]),
+                       help=f"of {fmt.fmt_money(row['total_cost'], cur)} in {span}")
+        cols[2].metric(f"Unattributed lines ({cur})", f"{int(row['unattributed_lines']):,}")
+    lines = data.query("unattributed_costs", start=view.range_start, end=view.end_exclusive, filters=view.filters)
+    if lines is not None and not lines.empty:
+        # One chart per currency (amounts in different currencies are never put on one axis).
+        for cur in [c for c in shown["currency"] if c in set(lines["currency"])]:
+            top = lines[(lines["currency"] == cur) & (lines["amount"] > 0)].head(10)
+            if top.empty:
+                continue
+            top = top.assign(where=[f"{s} · {r if isinstance(r, str) and r else '(no resource id)'}"
+                                    for s, r in zip(top["service"], top["resource_id"])])
+            components.chart(charts.ranked_bars(
+                top, "where", "amount", f"Top unattributed cost ({cur}) by service and resource, {span} — less is "
+                                        "better", f"cost ({cur})", height=max(240, 34 * len(top) + 110)),
+                key=f"unattributed-top-{cur}")
+        lines = lines.assign(share_of_cost=lines["share_of_cost"] * 100).rename(
+            columns={"share_of_cost": "share_of_cost_percent"})
+    components.table(lines, f"unattributed cost {span}", key="unattributed-table",
+                     empty=f"No unattributed cost lines in {span}.",
+                     column_config={"amount": st.column_config.NumberColumn("amount", format="%.2f"),
+                                    "share_of_cost_percent": st.column_config.NumberColumn(
+                                        "share of all cost", format="%.3f%%",
+                                        help="of all cost lines in the range, in the same currency")})

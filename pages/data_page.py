@@ -1,7 +1,5 @@
 """Data: upload exports, check them before anything is written, ingest, and see what was loaded."""
 
-import io
-
 import pandas as pd
 import streamlit as st
 
@@ -10,31 +8,63 @@ from ui import components, data, state
 
 view = state.current()
 st.title("Data")
-st.caption(f"Database `{data.db_path()}` · exports are CSV or Parquet in the canonical columns")
+st.caption(f"Database `{data.db_path()}` · exports are CSV, Parquet or JSON: in the canonical columns, or a "
+           "tool's export (PagerDuty, Opsgenie, FOCUS, GitHub, MLflow, ...) read through its preset")
 components.flash()
+ss = st.session_state
+
+
+def read_with(report) -> str:
+    if report.mapping:
+        return f"preset {report.mapping}"
+    return "— (already loaded)" if report.status == "skipped" else "canonical columns"
+
+
+def mapping_notes(reports, title: str) -> None:
+    """What each preset did with its file: dropped rows, netted lines, defaulted columns (one expander per file)."""
+    for r in reports:
+        if r.notes:
+            with st.expander(f"{title} {r.file} ({read_with(r)})"):
+                st.markdown("\n".join(f"- {components.md_text(n)}" for n in r.notes))
+
+
+last = ss.pop("_last_ingest", None)
+if last:  # the files of the batch just ingested (the page reran after the write)
+    st.caption("What the last ingest read:")
+    components.table(pd.DataFrame([{"file": r.file, "kind": r.kind, "read with": read_with(r), "status": r.status,
+                                    "rows read": r.rows_read, "added": r.inserted, "replaced": r.updated,
+                                    "quarantined": r.rejected, "note": r.message} for r in last]),
+                     "last ingest", key="last-ingest")
+    mapping_notes(last, "What the preset did with")
 
 counts = data.query("table_counts")
 if counts is not None:
     cols = st.columns(len(counts))
     for col, (table_name, n) in zip(cols, counts.items()):
-        col.metric(table_name.capitalize(), f"{n:,}", help=f"rows in the {table_name} table")
+        col.metric(table_name.replace("_", " ").capitalize(), f"{n:,}", help=f"rows in the {table_name} table")
 if view.empty:
     st.info("The database is empty. Load the bundled sample data (18 months of deployments, incidents, "
-            "costs and prediction volume for four teams), or upload your own exports below.",
+            "costs, prediction volume and serving health, pipeline runs and a model inventory for four teams), "
+            "or upload your own exports below.",
             icon=":material/database:")
     components.load_sample_button(key="sample-data-page")
 elif view.data_first:
     st.caption(f"Events from {view.data_first} to {view.data_last}.")
 
 st.subheader("Upload exports")
-ss = st.session_state
 ss.setdefault("upload_gen", 0)
-files = st.file_uploader("Drag and drop CSV or Parquet files (several at once)", accept_multiple_files=True,
-                         type=["csv", "tsv", "parquet", "pq", "gz"], key=f"uploads-{ss['upload_gen']}")
-left, mid, right = st.columns(3)
-kind = left.selectbox("Kind", ["detect from columns", *schema.TABLES], key="upload_kind")
-source_tz = mid.text_input("Time zone of timestamps without an offset", "UTC", key="upload_tz")
-skip_bad = right.checkbox("Skip bad rows (keep them in quarantine)", key="upload_skip")
+files = st.file_uploader("Drag and drop CSV, Parquet or JSON files (several at once; .gz too)",
+                         accept_multiple_files=True, type=list(data.UPLOAD_TYPES), key=f"uploads-{ss['upload_gen']}")
+kind_col, preset_col = st.columns([1, 2], vertical_alignment="bottom")
+tz_col, skip_col = st.columns([1, 2], vertical_alignment="bottom")
+kind = kind_col.selectbox("Kind", ["detect from columns", *schema.TABLES], key="upload_kind")
+preset = preset_col.selectbox("Read with preset", data.preset_options(), key="upload_preset",
+                              format_func=data.preset_label,
+                              help="auto-detect: canonical columns load as they are, a known tool's export is "
+                                   "recognised from its columns. Pick a preset to read every file with it.")
+source_tz = tz_col.text_input("Time zone of timestamps without an offset", "UTC", key="upload_tz")
+skip_bad = skip_col.checkbox("Skip bad rows (keep them in quarantine)", key="upload_skip")
+preset_arg = None if preset == data.AUTO_DETECT else preset
 
 if files:
     uploads = [data.Upload(f.name, f.getvalue()) for f in files]
@@ -43,21 +73,16 @@ if files:
         for u in uploads:
             st.markdown(f"**{u.name}** · {len(u.data):,} bytes")
             try:
-                if u.name.lower().endswith((".parquet", ".pq")):
-                    preview = pd.read_parquet(io.BytesIO(u.data)).head(10)
-                else:
-                    preview = pd.read_csv(io.BytesIO(u.data), nrows=10, dtype=str,
-                                          sep="\t" if u.name.lower().endswith(".tsv") else ",",
-                                          compression="gzip" if u.name.lower().endswith(".gz") else None)
-                st.dataframe(preview, hide_index=True)
+                st.dataframe(data.preview(u), hide_index=True)
             except Exception as e:  # unreadable files are reported by the validation below
                 st.caption(f"No preview: {e}")
 
-    check_key = (tuple((u.name, u.digest) for u in uploads), kind_arg, source_tz, skip_bad)
+    check_key = (tuple((u.name, u.digest) for u in uploads), kind_arg, source_tz, skip_bad, preset_arg)
     if ss.get("_checked", (None,))[0] != check_key:
         bar = st.progress(0.0, text="Validating ...")
         reports, error = data.validate(uploads, kind=kind_arg, source_tz=source_tz, skip_bad_rows=skip_bad,
-                                       progress=lambda i, n, name: bar.progress(i / n, text=f"Validated {name}"))
+                                       progress=lambda i, n, name: bar.progress(i / n, text=f"Validated {name}"),
+                                       preset=preset_arg)
         bar.empty()
         ss["_checked"] = (check_key, reports, error)
     _, reports, error = ss["_checked"]
@@ -75,11 +100,12 @@ if files:
                                  for e in error.errors])
         components.table(problems, "validation report", key="problems")
     else:
-        report = pd.DataFrame([{"file": r.file, "kind": r.kind, "rows read": r.rows_read,
+        report = pd.DataFrame([{"file": r.file, "kind": r.kind, "read with": read_with(r), "rows read": r.rows_read,
                                 "bad rows (quarantined)": r.rejected, "note": r.message} for r in reports])
         st.success(f"All {len(reports)} file(s) are valid: {sum(r.rows_read for r in reports):,} rows.",
                    icon=":material/task_alt:")
         components.table(report, "validation report", key="report")
+        mapping_notes(reports, "What the preset will do with")
         if any(r.errors for r in reports):
             quarantined = pd.DataFrame([{"file": e.file, "row": e.row, "column": e.column, "reason": e.reason}
                                         for r in reports for e in r.errors])
@@ -90,7 +116,8 @@ if files:
                  icon=":material/publish:", key="ingest"):
         bar = st.progress(0.1, text=f"Writing {len(uploads)} file(s) in one transaction ...")
         try:
-            done = data.ingest_uploads(uploads, kind=kind_arg, source_tz=source_tz, skip_bad_rows=skip_bad)
+            done = data.ingest_uploads(uploads, kind=kind_arg, source_tz=source_tz, skip_bad_rows=skip_bad,
+                                       preset=preset_arg)
         except Exception as e:  # a rejected batch or a locked file: nothing was written
             bar.empty()
             st.error(f"Nothing was written: {e}")
@@ -103,6 +130,7 @@ if files:
             if skipped:
                 msg += f" Skipped as already loaded: {', '.join(skipped)}."
             ss["_flash"] = msg
+            ss["_last_ingest"] = done
             ss["upload_gen"] += 1  # a fresh uploader: the batch is done
             ss.pop("_checked", None)
             st.rerun()

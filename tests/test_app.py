@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ from ui import format as fmt
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 PAGES = ["pages/scorecard_page.py", "pages/delivery_page.py", "pages/reliability_page.py", "pages/cost_page.py",
-         "pages/data_page.py"]
+         "pages/data_page.py", "pages/review_page.py", "pages/serving_page.py"]
 HEADINGS = {
     "pages/scorecard_page.py": ["Delivery", "Reliability", "Cost"],
     "pages/delivery_page.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
@@ -38,9 +38,14 @@ HEADINGS = {
     "pages/cost_page.py": ["Cost per 1k predictions", "Inference cost and prediction volume", "Training cost per run",
                       "MoM and YoY change"],
     "pages/data_page.py": ["Upload exports", "Ingest history"],
+    "pages/review_page.py": ["Worst incidents", "Failed deployments", "Training-cost outlier runs",
+                             "Biggest changes in cost per 1k predictions"],
+    "pages/serving_page.py": ["Serving health", "Services in", "Pipelines", "The runs behind the numbers",
+                              "Model coverage", "The models behind the numbers", "Drift detection time"],
 }
 TITLES = {"pages/scorecard_page.py": "Scorecard", "pages/delivery_page.py": "Delivery",
-          "pages/reliability_page.py": "Reliability", "pages/cost_page.py": "Cost", "pages/data_page.py": "Data"}
+          "pages/reliability_page.py": "Reliability", "pages/cost_page.py": "Cost", "pages/data_page.py": "Data",
+          "pages/review_page.py": "Review", "pages/serving_page.py": "Serving & pipelines"}
 
 
 def run_app(db: Path, page: str | None = None, query: dict | None = None, timeout: float = 120) -> AppTest:
@@ -129,7 +134,8 @@ def test_page_on_sample_data(sample_db, page):
     # Every table comes with its CSV download.
     tables = [d for d in at.dataframe]
     assert len(at.get("download_button")) >= (len(tables) if page != "pages/data_page.py" else 1)
-    if page in ("pages/delivery_page.py", "pages/reliability_page.py", "pages/cost_page.py"):
+    if page in ("pages/delivery_page.py", "pages/reliability_page.py", "pages/cost_page.py",
+                "pages/serving_page.py"):
         assert len(at.get("plotly_chart")) >= 4
 
 
@@ -306,3 +312,168 @@ def test_locked_database_shows_a_notice_not_a_traceback(sample_db, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+# --------------------------------------------------------------------------- serving & pipelines page
+
+SERVING_PAGE = "pages/serving_page.py"
+EXPORTS = ROOT / "tests" / "data" / "exports"
+
+
+def _engine(db: Path, label: str, kpi_ids: list[str]) -> dict:
+    _, start, end = periods.parse_label(label)
+    con = kpis.connect(db, read_only=True)
+    try:
+        df = kpis.compute(con, grain="month", start=start, end=end - timedelta(days=1), kpis=kpi_ids)
+    finally:
+        con.close()
+    return dict(zip(df["kpi"], df["value"]))
+
+
+def _details(db: Path, name: str, **kw):
+    from kpis import details
+
+    con = kpis.connect(db, read_only=True)
+    try:
+        return getattr(details, name)(con, **kw)
+    finally:
+        con.close()
+
+
+def test_serving_page_numbers_are_the_engines(sample_db):
+    at = run_app(sample_db, SERVING_PAGE)
+    _no_exception(at)
+    assert at.session_state["period"] == "2026-10"
+    shown = _scorecard(at)
+    ids = [k.id for k in catalog.CATALOG if k.family in ("serving", "pipelines", "coverage")]
+    values = _engine(sample_db, "2026-10", ids + ["drift_detection_time_median_hours"])
+    special = {"availability": lambda v: fmt.fmt_percent(v, 2), "error_rate": lambda v: fmt.fmt_percent(v, 2),
+               "ci_duration_median_hours": fmt.fmt_duration, "ci_duration_p90_hours": fmt.fmt_duration}
+    for kpi_id in ids:
+        k = catalog.get(kpi_id)
+        expected = special.get(kpi_id, lambda v: fmt.fmt_value(v, k.unit))(values[kpi_id])
+        assert shown[k.title] == expected, kpi_id
+    assert shown["CI pipeline duration (median)"].endswith(" min")  # about 11 minutes, not "0.2 h"
+    # No drift incident started in 2026-10 in the sample: the card says so instead of 0.
+    assert shown["Drift detection time (median)"] == "No data"
+    assert any("SLO of 99.9%" in c.value for c in at.caption)
+
+    # The tables: services (worst error budget first), the runs with problems first, the uncovered models first.
+    services, runs, models = (d.value for d in at.dataframe)
+    expected_services = _details(sample_db, "serving_by_service", start=date(2026, 10, 1), end=date(2026, 11, 1))
+    assert list(services["service"]) == list(expected_services["service"])
+    assert services["availability"].tolist() == pytest.approx(expected_services["availability"].tolist())
+    expected_runs = _details(sample_db, "pipeline_runs", start=date(2026, 10, 1), end=date(2026, 11, 1))
+    assert len(runs) == len(expected_runs) > 100
+    assert runs["flags"].iloc[0] != "" and runs["flags"].iloc[-1] == ""
+    assert {"run_id", "pipeline", "kind", "status", "flags", "on_time", "data_fresh", "validation_passed",
+            "reproducible", "duration_minutes", "scheduled_at", "started_at", "finished_at"} <= set(runs.columns)
+    assert models["gaps"].iloc[0] != "" and (models["as_of"].dt.date == date(2026, 10, 1)).all()
+    assert len(at.get("download_button")) >= 3
+
+
+def test_serving_page_problem_runs_and_a_month_without_inventory(sample_db):
+    at = run_app(sample_db, SERVING_PAGE, query={"period": "2026-09"})
+    _no_exception(at)
+    # Quarterly inventory: September has no snapshot, so the cards and the table show July's.
+    assert any("No inventory snapshot in 2026-09: showing the latest before it (2026-07)" in c.value
+               for c in at.caption)
+    models = at.dataframe[2].value
+    assert (models["as_of"].dt.date == date(2026, 7, 1)).all()
+    at.segmented_control(key="pl_runs_show").set_value("runs with a problem")
+    at.run()
+    _no_exception(at)
+    runs = at.dataframe[1].value
+    assert len(runs) > 0 and (runs["flags"] != "").all()
+
+
+def test_serving_page_says_what_is_not_loaded(tmp_path):
+    db = tmp_path / "deploys_only.duckdb"
+    csv = tmp_path / "deployments.csv"
+    csv.write_text("deployment_id,service,deployed_at,team,status\n"
+                   "d1,svc-a,2026-10-02T10:00:00Z,alpha,success\n")
+    con = kpis.connect(db)
+    kpis.ingest_files(con, [csv])
+    con.close()
+    at = run_app(db, SERVING_PAGE)
+    _no_exception(at)
+    infos = " | ".join(i.value for i in at.info)
+    for text in ("No serving metrics loaded", "No pipeline runs loaded", "No model inventory loaded",
+                 "No drift incidents loaded"):
+        assert text in infos, text
+    assert not at.get("plotly_chart") and not at.dataframe  # no empty charts or tables
+
+
+# --------------------------------------------------------------------------- data page: presets and JSON
+
+
+def test_upload_with_a_chosen_preset_shows_it_and_its_notes(sample_db, tmp_path):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(sample_db, db)
+    at = run_app(db, "pages/data_page.py")
+    presets = at.selectbox(key="upload_preset").options
+    assert presets[0].startswith("auto-detect") and any(o.startswith("pagerduty") for o in presets)
+    before = int(_metrics(at)["Incidents"].replace(",", ""))
+    at.selectbox(key="upload_preset").set_value("pagerduty")
+    at.run()
+    at.file_uploader[0].upload("pagerduty.csv", (EXPORTS / "pagerduty.csv").read_bytes(), "text/csv")
+    at.run()
+    _no_exception(at)
+    report = at.dataframe[-2].value
+    assert report.loc[0, "read with"] == "preset pagerduty" and report.loc[0, "kind"] == "incidents"
+    assert any(e.label == "What the preset will do with pagerduty.csv (preset pagerduty)" for e in at.expander)
+    at.button(key="ingest").click()
+    at.run()
+    _no_exception(at)
+    assert int(_metrics(at)["Incidents"].replace(",", "")) == before + 3  # the export's three incidents
+    last = at.dataframe[0].value  # what the last ingest read, above the uploader
+    assert last.loc[0, "file"] == "pagerduty.csv" and last.loc[0, "read with"] == "preset pagerduty"
+    assert any(e.label.startswith("What the preset did with pagerduty.csv") for e in at.expander)
+    assert at.dataframe[-1].value["mapping"].iloc[0] == "pagerduty"  # the ingest history
+
+
+def test_json_upload_is_read_through_its_preset(sample_db, tmp_path):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(sample_db, db)
+    at = run_app(db, "pages/data_page.py")
+    at.file_uploader[0].upload("opsgenie.json", (EXPORTS / "opsgenie.json").read_bytes(), "application/json")
+    at.run()
+    _no_exception(at)
+    report = at.dataframe[-2].value
+    assert report.loc[0, "read with"] == "preset opsgenie" and report.loc[0, "rows read"] == 3
+    # A preset for another format is refused with the reason, and nothing can be ingested.
+    at.selectbox(key="upload_preset").set_value("pagerduty")
+    at.run()
+    assert not at.exception
+    problems = at.dataframe[-2].value
+    assert "reads a CSV or Parquet file" in problems.loc[0, "reason"]
+    assert at.button(key="ingest").disabled
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+# --------------------------------------------------------------------------- cost page: unattributed cost
+
+
+def test_cost_page_unattributed_section(sample_db, tmp_path):
+    at = run_app(sample_db, "pages/cost_page.py")
+    _no_exception(at)
+    assert any("All cost lines are attributed" in c.value for c in at.caption)
+    assert not any(s.value.startswith("Unattributed cost") for s in at.subheader)
+
+    db = tmp_path / "focus.duckdb"
+    shutil.copy(sample_db, db)
+    con = kpis.connect(db)
+    kpis.ingest_files(con, [EXPORTS / "focus.csv"])  # 3 lines without an ml-service tag: service unattributed
+    con.close()
+    at = run_app(db, "pages/cost_page.py")
+    _no_exception(at)
+    assert any(s.value.startswith("Unattributed cost") for s in at.subheader)
+    summary = _details(db, "cost_attribution").set_index("currency")
+    shown = _metrics(at)
+    assert shown["Unattributed cost (USD)"] == fmt.fmt_money(summary.loc["USD", "unattributed_cost"], "USD")
+    assert shown["Share of all cost (USD)"] == fmt.fmt_share(summary.loc["USD", "unattributed_share"])
+    table = at.dataframe[-1].value
+    assert set(table["service"]) >= {"unattributed"} and "reason" in table

@@ -1,10 +1,13 @@
 """The running app in a real browser: Playwright drives Debian's chromium.
 
 Starts ``streamlit run app.py`` on a free port against a temporary database
-loaded with the sample data, opens every page (and saves its screenshot to
-docs/screenshots/), changes a filter, and uploads a CSV on the Data page to
-see the new numbers and the history row. Skips only where /usr/bin/chromium
-is missing.
+loaded with the sample data, opens every page (and saves its screenshot),
+changes a filter, and uploads a CSV on the Data page to see the new numbers
+and the history row. Skips only where /usr/bin/chromium is missing.
+
+Screenshots go to docs/screenshots/ (the README's images) only with
+``KPI_SCREENSHOTS=1``; otherwise to a temporary directory, so that running the
+test suite leaves tracked files alone.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+DOC_SHOTS = ROOT / "docs" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 PAGES = [("", "Scorecard"), ("delivery", "Delivery"), ("reliability", "Reliability"), ("cost", "Cost"),
-         ("data", "Data")]
+         ("serving", "Serving & pipelines"), ("data", "Data")]
 VIEWPORT = {"width": 1400, "height": 900}
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -74,6 +77,14 @@ def server(sample_db, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: docs/screenshots/ with KPI_SCREENSHOTS=1, else a temporary directory."""
+    if os.environ.get("KPI_SCREENSHOTS") == "1":
+        return DOC_SHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -113,11 +124,11 @@ def _metric(page, label: str) -> str:
     return card.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def _shoot(page, name: str) -> None:
-    """Screenshot at 1400x900 (the top of the page); with KPI_FULL_SCREENSHOTS=1 also the whole
-    page as <name>-full.png (for reviewing every chart; slower)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+def _shoot(page, name: str, shots: Path) -> None:
+    """Screenshot at 1400x900 (the top of the page) into ``shots``; with KPI_FULL_SCREENSHOTS=1 also the
+    whole page as <name>-full.png (for reviewing every chart; slower)."""
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{name}.png"))
     if not os.environ.get("KPI_FULL_SCREENSHOTS"):
         return
     height = page.evaluate(
@@ -125,11 +136,11 @@ def _shoot(page, name: str) -> None:
         ".map(e => e.scrollHeight))")
     page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 9000)})
     page.wait_for_timeout(500)
-    page.screenshot(path=str(SHOTS / f"{name}-full.png"), full_page=True)
+    page.screenshot(path=str(shots / f"{name}-full.png"), full_page=True)
     page.set_viewport_size(VIEWPORT)
 
 
-def test_every_page_filter_and_upload(server, browser, tmp_path):
+def test_every_page_filter_and_upload(server, browser, shots, tmp_path):
     url, db = server
     started = time.monotonic()
     page = browser.new_page(viewport=VIEWPORT)
@@ -143,7 +154,7 @@ def test_every_page_filter_and_upload(server, browser, tmp_path):
             page.wait_for_selector(".js-plotly-plot", timeout=60_000)
         _settle(page)
         _check_clean(page, path)
-        _shoot(page, path or "scorecard")
+        _shoot(page, path or "scorecard", shots)
 
     # Change a filter on the scorecard: the numbers change and the URL carries the selection.
     page.goto(f"{url}/")
@@ -184,7 +195,7 @@ def test_every_page_filter_and_upload(server, browser, tmp_path):
     _check_clean(page, "data ingested")
     assert int(_metric(page, "Deployments").replace(",", "")) == deploys_before + 3
     assert page.get_by_text("browser_deploys.csv").count() >= 1 or "browser_deploys.csv" in page.content()
-    _shoot(page, "data-after-upload")
+    _shoot(page, "data-after-upload", shots)
 
     # Back on the scorecard (November, the filter still on fraud), the new deployments are counted.
     page.goto(f"{url}/?grain=month&period=2026-11&team=fraud")

@@ -237,3 +237,213 @@ def test_empty_database():
     assert details.lead_time_distribution(con)["deployments"].sum() == 0
     assert details.distinct_values(con) == {"team": [], "service": [], "model": []}
     assert details.last_event(con) is None
+
+
+# ------------------------------------------------ serving, pipelines, coverage, cost attribution
+# A second tiny dataset, so the numbers above stay as they are.
+
+HEALTH_PREDICTIONS = """\
+date,service,predictions,team,errors,latency_p95_ms,latency_p99_ms,availability,good_requests,total_requests
+2026-10-01,svc-a,1000,alpha,2,100,200,,995,1000
+2026-10-02,svc-a,3000,alpha,3,200,400,,2997,3000
+2026-10-01,svc-b,500,beta,,50,80,0.99,,
+2026-10-05,svc-c,0,beta,,,,,,
+2026-11-01,svc-a,1000,alpha,10,300,500,,990,1000
+"""
+
+HEALTH_RUNS = """\
+run_id,pipeline,kind,scheduled_at,started_at,finished_at,status,on_time,data_fresh,validation_passed,reproducible,model,team,service
+p1,train-a,training,2026-10-01T00:00:00Z,2026-10-01T00:10:00Z,2026-10-01T02:10:00Z,success,true,true,true,true,m1,alpha,svc-a
+p2,train-a,training,2026-10-08T00:00:00Z,2026-10-08T03:00:00Z,2026-10-08T06:00:00Z,failed,false,true,,false,m1,alpha,svc-a
+p3,feat-b,feature,,2026-10-15T00:00:00Z,2026-10-15T00:30:00Z,success,,false,false,,,beta,svc-b
+p4,ci-a,ci,,2026-10-20T10:00:00Z,2026-10-20T10:12:00Z,cancelled,,,,,,alpha,
+p5,train-a,training,2026-10-31T23:00:00Z,,,running,,,,,m1,alpha,svc-a
+p6,ci-a,ci,,2026-11-02T00:00:00Z,2026-11-02T00:06:00Z,success,,,,,,alpha,
+"""
+
+HEALTH_MODELS = """\
+as_of,model,service,team,tier,in_production,monitored,drift_monitored,documented
+2026-09-01,m1,svc-a,alpha,tier-1,true,false,false,false
+2026-10-01,m1,svc-a,alpha,tier-1,true,true,true,true
+2026-10-01,m2,svc-b,beta,tier-2,true,false,false,true
+2026-10-01,m3,svc-b,beta,Tier 1,true,true,false,false
+2026-10-01,m4,svc-c,beta,tier-3,false,false,false,false
+2026-10-20,m1,svc-a,alpha,tier-1,true,true,true,true
+2026-10-20,m2,svc-b,beta,tier-2,true,true,false,true
+2026-10-20,m3,svc-b,beta,tier-1,true,true,true,
+"""
+
+HEALTH_COSTS = """\
+date,amount,service,currency,category,team,resource_id
+2026-10-01,100,svc-a,USD,inference,alpha,r-a
+2026-10-02,30,unattributed,USD,inference,,r-x
+2026-10-03,20,svc-a,USD,other,alpha,r-a
+2026-10-04,50,unattributed,USD,other,,r-y
+2026-10-05,10,unattributed,USD,other,,r-y
+2026-10-06,40,svc-b,EUR,inference,beta,r-b
+2026-10-07,10,svc-b,EUR,other,beta,
+2026-11-01,999,unattributed,USD,other,,r-y
+"""
+
+
+@pytest.fixture(scope="module")
+def health(tmp_path_factory):
+    d = tmp_path_factory.mktemp("health")
+    paths = []
+    for name, text in (("predictions.csv", HEALTH_PREDICTIONS), ("pipeline_runs.csv", HEALTH_RUNS),
+                       ("models.csv", HEALTH_MODELS), ("costs.csv", HEALTH_COSTS)):
+        (d / name).write_text(text)
+        paths.append(d / name)
+    c = kpis.connect(d / "h.duckdb")
+    kpis.ingest_files(c, paths)
+    yield c
+    c.close()
+
+
+def test_serving_by_service(health):
+    df = details.serving_by_service(health, OCT, NOV).set_index("service")
+    # svc-c's only day has no traffic (0 predictions, no requests): left out, as in the engine.
+    # Worst error budget first: svc-b (-9) before svc-a (-1).
+    assert list(df.index) == ["svc-b", "svc-a"]
+    a = df.loc["svc-a"]
+    assert a["requests"] == 4000 and a["days"] == 2  # total_requests 1000 + 3000
+    assert a["error_rate"] == pytest.approx(5 / 4000)  # 2 + 3 errors of 4000 requests
+    assert a["availability"] == pytest.approx(3992 / 4000)  # good 995 + 2997 of 4000 = 0.998
+    assert a["error_budget_remaining"] == pytest.approx(-1.0)  # 1 - 0.002 / 0.001
+    assert a["latency_p95_ms"] == pytest.approx(175.0)  # (100 x 1000 + 200 x 3000) / 4000
+    assert a["latency_p99_ms"] == pytest.approx(350.0)  # (200 x 1000 + 400 x 3000) / 4000
+    b = df.loc["svc-b"]
+    assert b["requests"] == 500  # no total_requests: the predictions are the traffic
+    assert math.isnan(b["error_rate"])  # no errors reported
+    assert b["availability"] == pytest.approx(0.99)  # the day's ratio, weighted by its 500 requests
+    assert b["error_budget_remaining"] == pytest.approx(-9.0)  # 1 - 0.01 / 0.001
+    # Another SLO: 99% leaves svc-a 1 - 0.002 / 0.01 = 80% of its budget and svc-b none.
+    loose = details.serving_by_service(health, OCT, NOV, slo=0.99).set_index("service")
+    assert loose.loc["svc-a", "error_budget_remaining"] == pytest.approx(0.8)
+    assert loose.loc["svc-b", "error_budget_remaining"] == pytest.approx(0.0)
+    assert list(details.serving_by_service(health, OCT, NOV, filters={"team": ["alpha"]})["service"]) == ["svc-a"]
+    assert details.serving_by_service(health, date(2030, 1, 1), date(2030, 2, 1)).empty
+    with pytest.raises(ValueError):
+        details.serving_by_service(health, OCT, NOV, slo=1.5)
+
+
+def test_serving_by_service_is_the_engines_per_service(health):
+    df = details.serving_by_service(health, OCT, NOV).set_index("service")
+    ids = ["latency_p95_ms", "latency_p99_ms", "error_rate", "availability", "error_budget_remaining"]
+    eng = kpis.compute(health, start=OCT, end=date(2026, 10, 31), by="service", kpis=ids)
+    for row in eng.dropna(subset=["value"]).itertuples():
+        assert df.loc[row.service, row.kpi] == pytest.approx(row.value), (row.service, row.kpi)
+
+
+def test_pipeline_runs_flags_and_order(health):
+    df = details.pipeline_runs(health, OCT, NOV)
+    # October (UTC) by started_at, or scheduled_at for p5 that never started: p1..p5; p6 is in November.
+    # Runs with a problem first (newest first): p4 Oct 20, p3 Oct 15, p2 Oct 8; then p5 Oct 31, p1 Oct 1.
+    assert list(df["run_id"]) == ["p4", "p3", "p2", "p5", "p1"]
+    flags = dict(zip(df["run_id"], df["flags"]))
+    assert flags == {"p1": "", "p2": "failed, late, not reproducible", "p3": "stale data, validation failed",
+                     "p4": "cancelled", "p5": ""}
+    hours = dict(zip(df["run_id"], df["duration_hours"]))
+    assert hours["p1"] == pytest.approx(2.0)  # 00:10 -> 02:10
+    assert hours["p4"] == pytest.approx(0.2)  # 12 minutes
+    assert math.isnan(hours["p5"])  # still running, never started
+    # The engine's success rate is the share of successes among the finished runs: p1, p3 of p1..p4 = 0.5.
+    finished = df[df["status"] != "running"]
+    eng = kpis.compute(health, start=OCT, end=date(2026, 10, 31), kpis=["pipeline_success_rate"])["value"].iloc[0]
+    assert (finished["status"] == "success").mean() == pytest.approx(0.5) == pytest.approx(eng)
+
+
+def test_pipeline_runs_time_zone_and_filters(health):
+    # Europe/Berlin: October ends at Oct 31 23:00 UTC, so p5 (scheduled then) falls in November.
+    berlin = details.pipeline_runs(health, OCT, NOV, tz="Europe/Berlin")
+    assert sorted(berlin["run_id"]) == ["p1", "p2", "p3", "p4"]
+    assert list(details.pipeline_runs(health, OCT, NOV, filters={"team": ["beta"]})["run_id"]) == ["p3"]
+    assert list(details.pipeline_runs(health, NOV, DEC)["run_id"]) == ["p6"]
+    with pytest.raises(ValueError):
+        details.pipeline_runs(health, NOV, OCT)
+
+
+def test_models_inventory_latest_snapshot_uncovered_first(health):
+    df = details.models_inventory(health, OCT, NOV)
+    # Latest snapshot in October: 2026-10-20 (m1, m2, m3). m2 lacks drift monitoring; m3's documented is
+    # empty, which is not a gap. Gaps first, then tier-1 first, then by model: m2, m1, m3.
+    assert list(df["model"]) == ["m2", "m1", "m3"]
+    assert set(df["as_of"].dt.date) == {date(2026, 10, 20)}
+    assert dict(zip(df["model"], df["gaps"])) == {"m2": "no drift monitoring", "m1": "", "m3": ""}
+    # The engine's October coverage rests on these rows: drift monitoring 2 of 3, documentation 2 of 2.
+    eng = kpis.compute(health, start=OCT, end=date(2026, 10, 31),
+                       kpis=["drift_monitoring_coverage", "documentation_completeness"]).set_index("kpi")["value"]
+    assert df["drift_monitored"].mean() == pytest.approx(2 / 3) == pytest.approx(eng["drift_monitoring_coverage"])
+    assert eng["documentation_completeness"] == pytest.approx(1.0)
+
+
+def test_models_inventory_earlier_snapshots_and_filters(health):
+    # [Oct 1, Oct 15): the 2026-10-01 snapshot; m4 is not in production. m2 and m3 have two gaps each,
+    # m3 is tier-1 ("Tier 1" normalised at ingest) so it comes first.
+    early = details.models_inventory(health, OCT, date(2026, 10, 15))
+    assert list(early["model"]) == ["m3", "m2", "m1"]
+    assert list(early["tier"]) == ["tier-1", "tier-2", "tier-1"] and list(early["tier1"]) == [True, False, True]
+    assert list(early["gaps"]) == ["no drift monitoring, not documented", "not monitored, no drift monitoring", ""]
+    # Without a start: the latest snapshot before the end (Oct 1) is 2026-09-01, m1 with every gap.
+    before = details.models_inventory(health, None, OCT)
+    assert list(before["model"]) == ["m1"]
+    assert before["gaps"].iloc[0] == "not monitored, no drift monitoring, not documented"
+    beta = details.models_inventory(health, OCT, NOV, filters={"team": ["beta"]})
+    assert list(beta["model"]) == ["m2", "m3"]  # the 2026-10-20 snapshot of beta's models
+    assert details.models_inventory(health, NOV, DEC).empty  # no snapshot dated in November
+
+
+def test_cost_attribution(health):
+    df = details.cost_attribution(health, OCT, NOV).set_index("currency")
+    # USD in October: 100 + 30 + 20 + 50 + 10 = 210; unattributed (category other or service unattributed):
+    # 30 + 20 + 50 + 10 = 110 in 4 lines; category other 20 + 50 + 10 = 80; service unattributed 30 + 50 + 10 = 90.
+    assert list(df.index) == ["USD", "EUR"]  # most unattributed first
+    usd = df.loc["USD"]
+    assert usd["total_cost"] == pytest.approx(210.0) and usd["unattributed_cost"] == pytest.approx(110.0)
+    assert usd["unattributed_share"] == pytest.approx(110 / 210)
+    assert usd["unattributed_lines"] == 4
+    assert usd["other_category_cost"] == pytest.approx(80.0)
+    assert usd["unattributed_service_cost"] == pytest.approx(90.0)
+    # EUR (never added to USD): 40 + 10 = 50, of which the 10 of category other: 20%.
+    assert df.loc["EUR", "unattributed_share"] == pytest.approx(0.2)
+    # Oct 1 alone: one attributed line of 100 USD, nothing unattributed.
+    clean = details.cost_attribution(health, OCT, date(2026, 10, 2))
+    assert clean["unattributed_lines"].tolist() == [0] and clean["unattributed_share"].tolist() == [0.0]
+    # Team alpha: the unattributed-service lines name no team, so only svc-a's 20 of category other: 20 of 120.
+    alpha = details.cost_attribution(health, OCT, NOV, filters={"team": ["alpha"]}).set_index("currency")
+    assert alpha.loc["USD", "unattributed_share"] == pytest.approx(20 / 120)
+    assert details.cost_attribution(health, date(2030, 1, 1), date(2030, 2, 1)).empty
+
+
+def test_unattributed_costs_by_service_and_resource(health):
+    df = details.unattributed_costs(health, OCT, NOV)
+    # Largest first: unattributed/r-y 50 + 10 = 60, unattributed/r-x 30, svc-a/r-a 20 (other), svc-b/- 10 EUR.
+    assert list(zip(df["service"], df["resource_id"].fillna("-"), df["amount"])) == [
+        ("unattributed", "r-y", 60.0), ("unattributed", "r-x", 30.0), ("svc-a", "r-a", 20.0), ("svc-b", "-", 10.0)]
+    assert list(df["share_of_cost"]) == pytest.approx([60 / 210, 30 / 210, 20 / 210, 10 / 50])  # per currency
+    assert list(df["reason"]) == ["category other and service unattributed", "service unattributed",
+                                  "category other", "category other"]
+    assert list(df["lines"]) == [2, 1, 1, 1]
+    # Without an end, November's 999 joins r-y: 60 + 999 = 1,059.
+    assert details.unattributed_costs(health, OCT)["amount"].iloc[0] == pytest.approx(1059.0)
+    assert details.unattributed_costs(health, OCT, date(2026, 10, 2)).empty
+
+
+def test_source_counts(health, con):
+    # The health data: 4 prediction rows with serving metrics (svc-c's has none), 6 runs, 8 inventory rows.
+    assert details.source_counts(health) == {"serving_metrics": 4, "pipeline_runs": 6, "models": 8,
+                                             "drift_incidents": 0}
+    # The first dataset: its one prediction row has no serving metric; i1 is an ML drift incident.
+    assert details.source_counts(con) == {"serving_metrics": 0, "pipeline_runs": 0, "models": 0,
+                                          "drift_incidents": 1}
+
+
+def test_empty_database_health_details():
+    con = kpis.connect("/nonexistent/never.duckdb", read_only=True)
+    assert details.serving_by_service(con, OCT, NOV).empty
+    assert details.pipeline_runs(con, OCT, NOV).empty
+    assert details.models_inventory(con, OCT, NOV).empty
+    assert details.cost_attribution(con).empty
+    assert details.unattributed_costs(con).empty
+    assert details.source_counts(con) == {"serving_metrics": 0, "pipeline_runs": 0, "models": 0,
+                                          "drift_incidents": 0}

@@ -61,11 +61,12 @@ def _add_band(fig: go.Figure, x: list, band: tuple[list, list], top: float, labe
     """Shade the green region of each period (an open side runs to 0 or past the data); periods
     without a judged bound (no data, not enough history) get no shading."""
     lows, highs = band
-    for i, (lo, hi) in enumerate(zip(lows, highs)):
-        if lo is None and hi is None:
-            continue
-        fig.add_shape(type="rect", xref="x", yref="y", x0=i - 0.5, x1=i + 0.5, y0=0.0 if lo is None else lo,
-                      y1=top if hi is None else hi, fillcolor=BAND_FILL, line=dict(width=0), layer="below")
+    # All rectangles in one layout update: add_shape re-validates every earlier shape on each call, which made
+    # a weekly trend (80 periods) take seconds per chart.
+    rects = [dict(type="rect", xref="x", yref="y", x0=i - 0.5, x1=i + 0.5, y0=0.0 if lo is None else lo,
+                  y1=top if hi is None else hi, fillcolor=BAND_FILL, line=dict(width=0), layer="below")
+             for i, (lo, hi) in enumerate(zip(lows, highs)) if not (lo is None and hi is None)]
+    fig.update_layout(shapes=list(fig.layout.shapes) + rects)
     # A legend entry for the shading, and the bound that matters as a dashed line: the upper one for
     # lower-is-better targets, else the lower one.
     fig.add_trace(go.Scatter(x=[x[0]], y=[None], mode="markers", name=label, hoverinfo="skip",
@@ -147,12 +148,17 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     if len(values) and values.min() > 0.6 * values.max() and values.min() > 0:
         # Values far from zero (availability near 100%): zoom in instead of flattening the line.
         pad = max((values.max() - values.min()) * 0.5, abs(values.max()) * 0.002)
-        fig.update_yaxes(range=[values.min() - pad, values.max() + pad], rangemode="normal")
+        lo, hi = values.min() - pad, values.max() + pad
         if unit == catalog.RATIO:
-            tickformat = ",.2f"
+            hi = min(hi, 100.0 + pad * 0.25)  # a share never passes 100%: the axis stops just above it
+            tickformat = ",.2f" if hi - lo < 2 else ",.1f" if hi - lo < 20 else ",.0f"
             fig.update_yaxes(tickformat=tickformat)
+        fig.update_yaxes(range=[lo, hi], rangemode="normal")
     elif by is not None and len(values) and values.min() > 0 and values.max() / values.min() > 30:
         fig.update_yaxes(type="log", range=None, rangemode="normal", title_text=f"{y_title} (log scale)")
+    elif unit == catalog.RATIO and len(values) and values.max() < 5:
+        # Small shares (error rates of a fraction of a percent): ticks with decimals, not "0%" four times.
+        fig.update_yaxes(tickformat=",.2f" if values.max() < 0.5 else ",.1f")
     if unit == catalog.RATIO:
         fig.update_yaxes(ticksuffix="%", title_text=_ratio_title(kpi_ids[0]))
     return fig
@@ -268,4 +274,32 @@ def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64) -> go.
                       template="plotly_white", hovermode="closest")
     fig.update_xaxes(visible=False, type="category")
     fig.update_yaxes(visible=False, range=[0, top] if top > 0 else None)
+    return fig
+
+
+def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330) -> go.Figure:
+    """Error budget remaining per period as bars: green while some is left, red once overspent (below 0).
+
+    ``frame`` is ``kpis.compute`` output holding ``error_budget_remaining``;
+    periods without serving data stay empty.
+    """
+    rows = frame[frame["kpi"] == "error_budget_remaining"]
+    periods = list(dict.fromkeys(rows["period"]))
+    values = rows["value"].astype("float64")
+    colours = [STATUS_COLOURS["none"] if math.isnan(v) else STATUS_COLOURS["green"] if v >= 0
+               else STATUS_COLOURS["red"] for v in values]
+    text = [fmt.fmt_percent(v, 0) for v in values]
+    fig = go.Figure(go.Bar(x=rows["period"], y=values * 100, marker_color=colours, name="budget remaining",
+                           text=text, textposition="none",
+                           hovertemplate="%{text} of the budget left<extra></extra>"))
+    fig.add_hline(y=0, line=dict(color="#424242", width=1.2),
+                  annotation_text=f"budget spent (SLO {fmt.fmt_percent(slo, 1)})",
+                  annotation_position="top left", annotation_font=dict(size=11, color="#424242"))
+    _layout(fig, title, "% of the error budget left", height)
+    fig.update_xaxes(categoryorder="array", categoryarray=periods)
+    finite = [v * 100 for v in values if not math.isnan(v)]
+    lo, hi = min(finite + [0.0]), max(finite + [100.0 if not finite or max(finite) > 0 else 0.0])
+    pad = (hi - lo) * 0.08 or 10
+    fig.update_yaxes(range=[lo - pad, hi + pad], rangemode="normal", ticksuffix="%", tickformat=",.0f")
+    fig.update_layout(showlegend=False, hovermode="closest")
     return fig

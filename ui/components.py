@@ -124,25 +124,37 @@ def _pick_unit(rows: pd.DataFrame) -> str | None:
 
 def scorecard_card(kpi_id: str, rows: pd.DataFrame, view: View) -> None:
     """One KPI: value, status badge, target, change vs the previous period, 12-period sparkline."""
+    kpi_card(kpi_id, rows, view.period, view.previous_period)
+
+
+def kpi_card(kpi_id: str, rows: pd.DataFrame, period: str, previous_period: str, *, sparkline: bool = True,
+             value_text=None, key: str | None = None) -> None:
+    """One KPI of ``period``: value, status badge, target, change vs ``previous_period``, optional sparkline.
+
+    ``rows`` is the KPI's ``kpis.compute`` output (with target columns when a
+    profile is active). ``value_text(value, unit)`` overrides how the value is
+    written (e.g. availability with two decimals, CI durations in minutes).
+    """
     k = catalog.get(kpi_id)
+    show = value_text or fmt.fmt_value
     unit = _pick_unit(rows)
     rows = rows[rows["unit"] == unit] if unit else rows
-    now = rows[rows["period"] == view.period]
-    prev = rows[rows["period"] == view.previous_period]
+    now = rows[rows["period"] == period]
+    prev = rows[rows["period"] == previous_period]
     value = now["value"].iloc[0] if len(now) else float("nan")
     before = prev["value"].iloc[0] if len(prev) else float("nan")
     status = now["status"].iloc[0] if "status" in now and len(now) else "none"
     with st.container(border=True):
         if fmt.is_missing(value):
             st.metric(k.title, "No data", help=k.definition)
-            st.caption(fmt.no_data(kpi_id, view.period))
+            st.caption(fmt.no_data(kpi_id, period))
         else:
             delta = value - before if not fmt.is_missing(before) else None
             judged = fmt.judgement(kpi_id, delta)
             colour = {"better": "green", "worse": "red"}.get(judged, "gray")
-            desc = (f"vs {view.previous_period} · {judged}" if delta is not None
-                    else f"no data in {view.previous_period} to compare")
-            st.metric(k.title, fmt.fmt_value(value, unit or k.unit),
+            desc = (f"vs {previous_period} · {judged}" if delta is not None
+                    else f"no data in {previous_period} to compare")
+            st.metric(k.title, show(value, unit or k.unit),
                       delta=fmt.fmt_delta(delta, unit or k.unit) if delta is not None else None,
                       delta_color=colour, delta_description=desc, help=k.definition)
         badge_colour, word = STATUS_BADGE.get(status if isinstance(status, str) else "none", STATUS_BADGE["none"])
@@ -151,13 +163,33 @@ def scorecard_card(kpi_id: str, rows: pd.DataFrame, view: View) -> None:
             st.markdown(f":{badge_colour}-badge[{word}] target {_md_safe(target)}")
         else:
             st.markdown(f":{badge_colour}-badge[{word}]")
-        if charts.has_values(rows):
-            chart(charts.sparkline(rows, status if isinstance(status, str) else "none"), key=f"spark-{kpi_id}")
+        if sparkline and charts.has_values(rows):
+            chart(charts.sparkline(rows, status if isinstance(status, str) else "none"),
+                  key=key or f"spark-{kpi_id}")
+
+
+def kpi_cards(frame: pd.DataFrame | None, kpi_ids: list[str], period: str, previous_period: str, *,
+              per_row: int = 4, sparkline: bool = False, value_text: dict | None = None) -> None:
+    """A row (or rows) of KPI cards for ``period``; a notice while the database is being updated."""
+    if frame is None:
+        st.warning("These numbers are not available while the database is being updated.")
+        return
+    for i in range(0, len(kpi_ids), per_row):
+        cols = st.columns(per_row)
+        for col, kpi_id in zip(cols, kpi_ids[i:i + per_row]):
+            with col:
+                kpi_card(kpi_id, frame[frame["kpi"] == kpi_id], period, previous_period, sparkline=sparkline,
+                         value_text=(value_text or {}).get(kpi_id))
 
 
 def _md_safe(text: str) -> str:
     """Target words from a profile file, shown as text (no markdown or HTML from data)."""
     return re.sub(r"([\\`*_\[\]{}()<>#+!|~:$])", r"\\\1", str(text))
+
+
+def md_text(text: str) -> str:
+    """Text from data or a file (target words, mapping notes) for st.markdown, shown literally."""
+    return _md_safe(text)
 
 
 # --- comparisons ----------------------------------------------------------------------------

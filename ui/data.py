@@ -23,7 +23,10 @@ Nothing here computes a KPI: it calls ``kpis`` and caches what it returns.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
+import json
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -35,7 +38,7 @@ import pandas as pd
 import streamlit as st
 
 import kpis
-from kpis import db, details, ingest, periods
+from kpis import db, details, engine, ingest, mapping, periods
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
     from kpis import targets as _targets
@@ -43,6 +46,8 @@ except ImportError:  # pragma: no cover - only while kpis/targets.py is missing
     _targets = None
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+# The availability objective behind error_budget_remaining when none is given (kpis.engine's default).
+DEFAULT_SLO = engine.Request().slo
 SAMPLE_SUFFIXES = (".csv", ".parquet")
 READ_WAIT_SECONDS = 3.0
 WRITE_WAIT_SECONDS = 20.0
@@ -145,6 +150,12 @@ QUERIES = {
     "worst_services": details.worst_services,
     "training_runs": details.training_runs,
     "prediction_count_kinds": details.prediction_count_kinds,
+    "serving_by_service": details.serving_by_service,
+    "pipeline_runs": details.pipeline_runs,
+    "models_inventory": details.models_inventory,
+    "source_counts": details.source_counts,
+    "cost_attribution": details.cost_attribution,
+    "unattributed_costs": details.unattributed_costs,
     "distinct_values": details.distinct_values,
     "table_counts": details.table_counts,
     "last_event": details.last_event,
@@ -254,11 +265,88 @@ class Upload:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def _records(doc, depth: int = 0) -> list | None:
+    """The first list of objects in a JSON document (an API response wraps its records: data[], items[])."""
+    if isinstance(doc, list):
+        return doc if any(isinstance(x, dict) for x in doc[:20]) or depth == 0 else None
+    if isinstance(doc, dict) and depth < 3:
+        for value in doc.values():
+            if isinstance(value, list) and any(isinstance(x, dict) for x in value[:20]):
+                return value
+        for value in doc.values():
+            found = _records(value, depth + 1) if isinstance(value, dict) else None
+            if found is not None:
+                return found
+    return None
+
+
+def preview(u: Upload, rows: int = 10) -> pd.DataFrame:
+    """The first rows of an upload as text columns (CSV / TSV / Parquet / JSON / NDJSON, gzipped or not).
+
+    Only for showing: the validation reads the file for real. Raises on an
+    unreadable file (the page says "no preview" and the validation reports why).
+    """
+    name = u.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return pd.read_parquet(io.BytesIO(u.data)).head(rows)
+    raw = gzip.decompress(u.data) if name.endswith(".gz") else u.data
+    base = name[:-3] if name.endswith(".gz") else name
+    text = raw.decode("utf-8", errors="replace")
+
+    def lines() -> pd.DataFrame:
+        first = [ln for ln in text.splitlines() if ln.strip()][:rows]
+        return pd.json_normalize([json.loads(ln) for ln in first], max_level=1).astype(str)
+
+    if base.endswith((".ndjson", ".jsonl")):
+        return lines()
+    if base.endswith(".json"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:  # one object per line under a .json name (BigQuery exports)
+            return lines()
+        records = _records(doc) or [doc]
+        return pd.json_normalize([r if isinstance(r, dict) else {"value": r} for r in records[:rows]],
+                                 max_level=1).astype(str)
+    return pd.read_csv(io.BytesIO(raw), nrows=rows, dtype=str, sep="\t" if base.endswith(".tsv") else ",")
+
+
+UPLOAD_TYPES = ("csv", "tsv", "parquet", "pq", "json", "ndjson", "jsonl", "gz")  # .csv.gz, .json.gz, ...
+AUTO_DETECT = "auto-detect"
+
+
+def preset_options() -> list[str]:
+    """'auto-detect', then every shipped preset name (kpis/presets/)."""
+    try:
+        return [AUTO_DETECT, *(m.name for m in mapping.list_presets())]
+    except Exception:  # a broken preset file must not take the Data page down: auto-detect still works
+        return [AUTO_DETECT]
+
+
+@st.cache_data(show_spinner=False)
+def preset_label(name: str) -> str:
+    """'pagerduty — incidents: PagerDuty incidents report CSV ...' for the preset select box."""
+    if name == AUTO_DETECT:
+        return "auto-detect (canonical columns, or a preset recognised from the columns)"
+    try:
+        m = mapping.load_preset(name)
+    except Exception:
+        return name
+    return f"{name} — {m.kind}: {m.title}" if m.title else f"{name} — {m.kind}"
+
+
+def _suffix(name: str) -> str:
+    """The suffix that tells the reader the format: .csv, .parquet, .json, or .csv.gz / .ndjson.gz ..."""
+    low = name.lower()
+    if low.endswith(".gz") and len(Path(low).suffixes) >= 2:
+        return "".join(Path(low).suffixes[-2:])
+    return Path(low).suffix
+
+
 def _save(uploads: list[Upload], folder: Path) -> tuple[list[Path], dict[str, str]]:
-    """Write uploads under unique temporary names that keep the suffix (it tells CSV from Parquet)."""
+    """Write uploads under unique temporary names that keep the suffix (it tells CSV from Parquet or JSON)."""
     paths, names = [], {}
     for i, u in enumerate(uploads):
-        suffix = "".join(Path(u.name).suffixes[-2:]) if u.name.lower().endswith(".csv.gz") else Path(u.name).suffix
+        suffix = _suffix(u.name)
         p = folder / f"upload_{i}{suffix.lower()}"
         p.write_bytes(u.data)
         paths.append(p)
@@ -267,12 +355,15 @@ def _save(uploads: list[Upload], folder: Path) -> tuple[list[Path], dict[str, st
 
 
 def validate(uploads: list[Upload], kind: str | None = None, source_tz: str = "UTC",
-             skip_bad_rows: bool = False, progress=None) -> tuple[list, kpis.IngestError | None]:
+             skip_bad_rows: bool = False, progress=None,
+             preset: str | None = None) -> tuple[list, kpis.IngestError | None]:
     """Dry-run each upload on a scratch in-memory database: nothing is written, the file is not locked.
 
     Returns (file reports, None), or (reports of the good files, an IngestError
     with every problem of the bad ones). ``progress(i, n, name)`` is called
-    after each file.
+    after each file. ``preset`` (a name from kpis/presets/) reads every file
+    through that preset; None detects it per file. Each report names the
+    preset used (``mapping``) and what it dropped, netted or defaulted (``notes``).
     """
     reports, errors, total = [], [], 0
     with tempfile.TemporaryDirectory(prefix="kpi_upload_") as tmp:
@@ -281,11 +372,12 @@ def validate(uploads: list[Upload], kind: str | None = None, source_tz: str = "U
             con = kpis.connect(":memory:")
             try:
                 reports += kpis.ingest_files(con, [path], kind=kind, source_tz=source_tz,
-                                             skip_bad_rows=skip_bad_rows, dry_run=True, display_names=names)
+                                             skip_bad_rows=skip_bad_rows, dry_run=True, display_names=names,
+                                             preset=preset)
             except kpis.IngestError as e:
                 errors += e.errors
                 total += e.total
-            except ValueError as e:  # an unknown time zone or kind
+            except ValueError as e:  # an unknown time zone, kind or preset, or a preset of another kind
                 errors.append(kpis.RowError(names[str(path)], None, None, str(e)))
                 total += 1
             finally:
@@ -296,12 +388,13 @@ def validate(uploads: list[Upload], kind: str | None = None, source_tz: str = "U
 
 
 def ingest_uploads(uploads: list[Upload], kind: str | None = None, source_tz: str = "UTC",
-                   skip_bad_rows: bool = False) -> list:
-    """Ingest the uploads as one batch (one transaction) through the write path."""
+                   skip_bad_rows: bool = False, preset: str | None = None) -> list:
+    """Ingest the uploads as one batch (one transaction) through the write path (``preset`` as in validate)."""
     with tempfile.TemporaryDirectory(prefix="kpi_upload_") as tmp:
         paths, names = _save(uploads, Path(tmp))
         return _write(lambda con: kpis.ingest_files(con, paths, kind=kind, source_tz=source_tz,
-                                                    skip_bad_rows=skip_bad_rows, display_names=names))
+                                                    skip_bad_rows=skip_bad_rows, display_names=names,
+                                                    preset=preset))
 
 
 def sample_files() -> list[Path]:

@@ -100,6 +100,31 @@ def fmt_hours(h: float) -> str:
     return f"{h / 24:.1f} d"
 
 
+def fmt_duration(h: float) -> str:
+    """Run and pipeline durations: minutes under two hours (a CI run of 1.5 h reads as 90 min), else hours or days."""
+    if is_missing(h):
+        return "—"
+    if abs(h) < 2:
+        return f"{h * 60:.0f} min"
+    return fmt_hours(h)
+
+
+def fmt_percent(x: float, digits: int = 1) -> str:
+    """A ratio as a percentage: 0.9985 -> '99.85%' with ``digits=2``."""
+    if is_missing(x):
+        return "—"
+    return f"{x * 100:.{digits}f}%"
+
+
+def fmt_share(x: float) -> str:
+    """A share of a total: '12.5%', '0.35%', and '<0.01%' for a sliver that is not zero."""
+    if is_missing(x):
+        return "—"
+    if 0 < abs(x) < 0.0001:
+        return "<0.01%"
+    return f"{x * 100:.2f}%" if abs(x) < 0.01 else f"{x * 100:.1f}%"
+
+
 def fmt_money(x: float, currency: str = "USD") -> str:
     if is_missing(x):
         return "—"
@@ -145,10 +170,12 @@ def fmt_delta(delta, unit: str) -> str:
         return ""
     sign = "+" if delta > 0 else "-" if delta < 0 else "±"
     a = abs(delta)
+    # A small change keeps a digit that shows it (an error rate moving 0.02 pp, a CI run 15 s faster),
+    # instead of "-0.0 pp" or "-0 min".
     if unit == catalog.RATIO:
-        return f"{sign}{a * 100:.1f} pp"
+        return f"{sign}{a * 100:.2f} pp" if 0 < a < 0.0005 else f"{sign}{a * 100:.1f} pp"
     if unit == catalog.HOURS:
-        return f"{sign}{fmt_hours(a)}"
+        return f"{sign}{a * 3600:.0f} s" if 0 < a < 1 / 120 else f"{sign}{fmt_hours(a)}"
     if unit == catalog.PER_WEEK:
         return f"{sign}{a:.1f} / week"
     if unit == catalog.COUNT:
