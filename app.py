@@ -13,17 +13,17 @@ from ui import state
 
 st.set_page_config(page_title="ML engineering KPIs", page_icon=":material/monitoring:", layout="wide")
 
-# Page files end in _page so that no file name equals a url_path: Streamlit's legacy
-# multipage shim still sees pages/, and a page whose url_path equals its file stem
-# would be run by that shim on its own, without this entry point (no sidebar).
+# The pages live in app_pages/, not pages/: a pages/ folder next to st.navigation switches on
+# Streamlit's legacy multipage handling, which shows "Page not found" on a shared link to any
+# page but the first (Streamlit's own guidance is to name the folder app_pages/).
 PAGES = [
-    st.Page("pages/scorecard_page.py", title="Scorecard", icon=":material/dashboard:", url_path="scorecard", default=True),
-    st.Page("pages/delivery_page.py", title="Delivery", icon=":material/rocket_launch:", url_path="delivery"),
-    st.Page("pages/reliability_page.py", title="Reliability", icon=":material/healing:", url_path="reliability"),
-    st.Page("pages/cost_page.py", title="Cost", icon=":material/payments:", url_path="cost"),
-    st.Page("pages/serving_page.py", title="Serving & pipelines", icon=":material/dns:", url_path="serving"),
-    st.Page("pages/review_page.py", title="Review", icon=":material/co_present:", url_path="review"),
-    st.Page("pages/data_page.py", title="Data", icon=":material/upload_file:", url_path="data"),
+    st.Page("app_pages/scorecard.py", title="Scorecard", icon=":material/dashboard:", url_path="scorecard", default=True),
+    st.Page("app_pages/delivery.py", title="Delivery", icon=":material/rocket_launch:", url_path="delivery"),
+    st.Page("app_pages/reliability.py", title="Reliability", icon=":material/healing:", url_path="reliability"),
+    st.Page("app_pages/cost.py", title="Cost", icon=":material/payments:", url_path="cost"),
+    st.Page("app_pages/serving.py", title="Serving & pipelines", icon=":material/dns:", url_path="serving"),
+    st.Page("app_pages/review.py", title="Review", icon=":material/co_present:", url_path="review"),
+    st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
 ]
 
 pg = st.navigation(PAGES)

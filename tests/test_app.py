@@ -27,25 +27,25 @@ from ui import format as fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGES = ["pages/scorecard_page.py", "pages/delivery_page.py", "pages/reliability_page.py", "pages/cost_page.py",
-         "pages/data_page.py", "pages/review_page.py", "pages/serving_page.py"]
+PAGES = ["app_pages/scorecard.py", "app_pages/delivery.py", "app_pages/reliability.py", "app_pages/cost.py",
+         "app_pages/data.py", "app_pages/review.py", "app_pages/serving.py"]
 HEADINGS = {
-    "pages/scorecard_page.py": ["Delivery", "Reliability", "Cost"],
-    "pages/delivery_page.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
+    "app_pages/scorecard.py": ["Delivery", "Reliability", "Cost"],
+    "app_pages/delivery.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
                           "The deployments behind the numbers"],
-    "pages/reliability_page.py": ["Incidents", "Serving health", "Open incidents at the end of", "Worst services in",
+    "app_pages/reliability.py": ["Incidents", "Serving health", "Open incidents at the end of", "Worst services in",
                              "Quarter over quarter", "The incidents behind the numbers"],
-    "pages/cost_page.py": ["Cost per 1k predictions", "Inference cost and prediction volume", "Training cost per run",
+    "app_pages/cost.py": ["Cost per 1k predictions", "Inference cost and prediction volume", "Training cost per run",
                       "MoM and YoY change"],
-    "pages/data_page.py": ["Upload exports", "Ingest history"],
-    "pages/review_page.py": ["Worst incidents", "Failed deployments", "Training-cost outlier runs",
+    "app_pages/data.py": ["Upload exports", "Ingest history"],
+    "app_pages/review.py": ["Worst incidents", "Failed deployments", "Training-cost outlier runs",
                              "Biggest changes in cost per 1k predictions"],
-    "pages/serving_page.py": ["Serving health", "Services in", "Pipelines", "The runs behind the numbers",
+    "app_pages/serving.py": ["Serving health", "Services in", "Pipelines", "The runs behind the numbers",
                               "Model coverage", "The models behind the numbers", "Drift detection time"],
 }
-TITLES = {"pages/scorecard_page.py": "Scorecard", "pages/delivery_page.py": "Delivery",
-          "pages/reliability_page.py": "Reliability", "pages/cost_page.py": "Cost", "pages/data_page.py": "Data",
-          "pages/review_page.py": "Review", "pages/serving_page.py": "Serving & pipelines"}
+TITLES = {"app_pages/scorecard.py": "Scorecard", "app_pages/delivery.py": "Delivery",
+          "app_pages/reliability.py": "Reliability", "app_pages/cost.py": "Cost", "app_pages/data.py": "Data",
+          "app_pages/review.py": "Review", "app_pages/serving.py": "Serving & pipelines"}
 
 
 def run_app(db: Path, page: str | None = None, query: dict | None = None, timeout: float = 120) -> AppTest:
@@ -54,7 +54,7 @@ def run_app(db: Path, page: str | None = None, query: dict | None = None, timeou
     if query:
         at.query_params.update(query)
     at.run()
-    if page and page != "pages/scorecard_page.py":
+    if page and page != "app_pages/scorecard.py":
         at.switch_page(page)
         at.run()
     return at
@@ -79,14 +79,13 @@ def _no_exception(at: AppTest) -> None:
 
 
 def test_every_page_file_is_registered_in_app():
-    registered = set(re.findall(r"st\.Page\(\s*[\"'](pages/[^\"']+\.py)[\"']", (ROOT / "app.py").read_text()))
-    on_disk = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
+    registered = set(re.findall(r"st\.Page\(\s*[\"'](app_pages/[^\"']+\.py)[\"']", (ROOT / "app.py").read_text()))
+    on_disk = {f"app_pages/{p.name}" for p in (ROOT / "app_pages").glob("*.py")}
     assert on_disk == registered, f"not registered: {on_disk - registered}; missing files: {registered - on_disk}"
     assert set(PAGES) == on_disk
-    # A url_path equal to a file stem in pages/ would let Streamlit's legacy multipage shim run that
-    # file without app.py (no sidebar, no navigation).
-    url_paths = set(re.findall(r"url_path=[\"']([^\"']+)[\"']", (ROOT / "app.py").read_text()))
-    assert not url_paths & {Path(p).stem for p in on_disk}
+    # No legacy pages/ folder: next to st.navigation it makes Streamlit show "Page not found" on a
+    # shared link to any page but the first (and can run a page file without app.py).
+    assert not (ROOT / "pages").exists()
 
 
 def test_sidebar_on_every_page(sample_db):
@@ -133,9 +132,9 @@ def test_page_on_sample_data(sample_db, page):
         assert any(s.startswith(heading) for s in subheaders), (heading, subheaders)
     # Every table comes with its CSV download.
     tables = [d for d in at.dataframe]
-    assert len(at.get("download_button")) >= (len(tables) if page != "pages/data_page.py" else 1)
-    if page in ("pages/delivery_page.py", "pages/reliability_page.py", "pages/cost_page.py",
-                "pages/serving_page.py"):
+    assert len(at.get("download_button")) >= (len(tables) if page != "app_pages/data.py" else 1)
+    if page in ("app_pages/delivery.py", "app_pages/reliability.py", "app_pages/cost.py",
+                "app_pages/serving.py"):
         assert len(at.get("plotly_chart")) >= 4
 
 
@@ -210,7 +209,7 @@ def test_url_reproduces_the_view(sample_db):
     expected = _expected_scorecard(sample_db, "quarter", "2026-Q1", None, filters={"team": ["search", "fraud"]})
     assert _scorecard(at)["Change failure rate"] == expected["Change failure rate"]
     # Selections survive a page switch.
-    at.switch_page("pages/delivery_page.py")
+    at.switch_page("app_pages/delivery.py")
     at.run()
     assert at.session_state["grain"] == "quarter" and sorted(at.session_state["team"]) == ["fraud", "search"]
 
@@ -255,7 +254,7 @@ def test_load_sample_data_on_empty_database(empty_db):
 def test_upload_validate_and_ingest(sample_db, tmp_path):
     db = tmp_path / "copy.duckdb"
     shutil.copy(sample_db, db)
-    at = run_app(db, "pages/data_page.py")
+    at = run_app(db, "app_pages/data.py")
     before = {m.label: m.value for m in at.metric}["Deployments"]
     csv = ("deployment_id,service,deployed_at,team,status\n"
            "up-1,home-feed,2026-11-19T10:00:00Z,recommendations,success\n"
@@ -278,7 +277,7 @@ def test_upload_with_bad_rows_shows_the_report_and_writes_nothing(sample_db, tmp
     db = tmp_path / "copy.duckdb"
     shutil.copy(sample_db, db)
     stamp = db.stat().st_mtime_ns
-    at = run_app(db, "pages/data_page.py")
+    at = run_app(db, "app_pages/data.py")
     csv = ("deployment_id,service,deployed_at\n"
            "bad-1,home-feed,not a time\n"
            "bad-2,,2026-11-19T12:00:00Z\n").encode()
@@ -316,7 +315,7 @@ def test_locked_database_shows_a_notice_not_a_traceback(sample_db, tmp_path):
 
 # --------------------------------------------------------------------------- serving & pipelines page
 
-SERVING_PAGE = "pages/serving_page.py"
+SERVING_PAGE = "app_pages/serving.py"
 EXPORTS = ROOT / "tests" / "data" / "exports"
 
 
@@ -410,7 +409,7 @@ def test_serving_page_says_what_is_not_loaded(tmp_path):
 def test_upload_with_a_chosen_preset_shows_it_and_its_notes(sample_db, tmp_path):
     db = tmp_path / "copy.duckdb"
     shutil.copy(sample_db, db)
-    at = run_app(db, "pages/data_page.py")
+    at = run_app(db, "app_pages/data.py")
     presets = at.selectbox(key="upload_preset").options
     assert presets[0].startswith("auto-detect") and any(o.startswith("pagerduty") for o in presets)
     before = int(_metrics(at)["Incidents"].replace(",", ""))
@@ -435,7 +434,7 @@ def test_upload_with_a_chosen_preset_shows_it_and_its_notes(sample_db, tmp_path)
 def test_json_upload_is_read_through_its_preset(sample_db, tmp_path):
     db = tmp_path / "copy.duckdb"
     shutil.copy(sample_db, db)
-    at = run_app(db, "pages/data_page.py")
+    at = run_app(db, "app_pages/data.py")
     at.file_uploader[0].upload("opsgenie.json", (EXPORTS / "opsgenie.json").read_bytes(), "application/json")
     at.run()
     _no_exception(at)
@@ -458,7 +457,7 @@ def _metrics(at: AppTest) -> dict[str, str]:
 
 
 def test_cost_page_unattributed_section(sample_db, tmp_path):
-    at = run_app(sample_db, "pages/cost_page.py")
+    at = run_app(sample_db, "app_pages/cost.py")
     _no_exception(at)
     assert any("All cost lines are attributed" in c.value for c in at.caption)
     assert not any(s.value.startswith("Unattributed cost") for s in at.subheader)
@@ -468,7 +467,7 @@ def test_cost_page_unattributed_section(sample_db, tmp_path):
     con = kpis.connect(db)
     kpis.ingest_files(con, [EXPORTS / "focus.csv"])  # 3 lines without an ml-service tag: service unattributed
     con.close()
-    at = run_app(db, "pages/cost_page.py")
+    at = run_app(db, "app_pages/cost.py")
     _no_exception(at)
     assert any(s.value.startswith("Unattributed cost") for s in at.subheader)
     summary = _details(db, "cost_attribution").set_index("currency")

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from urllib.parse import urlsplit
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,8 @@ def _check_clean(page, name: str) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, name
     body = page.locator("body").inner_text()
     assert "Traceback" not in body and "encountered an error" not in body, name
+    # A shared link straight to a page must not raise Streamlit's "Page not found" dialog.
+    assert "Page not found" not in body, name
 
 
 def _metric(page, label: str) -> str:
@@ -174,6 +177,11 @@ def test_every_page_filter_and_upload(server, browser, shots, tmp_path):
     shared.goto(page.url)
     _settle(shared)
     assert _metric(shared, "Production deployments") == after
+    # ... and so does a link straight to another page, with no "Page not found" dialog.
+    shared.goto(f"{url}/delivery?{urlsplit(page.url).query}")
+    _settle(shared)
+    _check_clean(shared, "delivery opened from a shared link")
+    assert "team=fraud" in shared.url
     shared.close()
 
     # Upload a CSV on the Data page, check the report, ingest, and see the new numbers and history row.

@@ -394,7 +394,7 @@ def _app(db: Path, query: dict | None = None):
     if query:
         at.query_params.update(query)
     at.run()
-    at.switch_page("pages/review_page.py")
+    at.switch_page("app_pages/review.py")
     at.run()
     return at
 
