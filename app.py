@@ -7,6 +7,8 @@ switches and is mirrored in the URL, then runs the chosen page. The database
 is ``$KPI_DB`` or ``kpi.duckdb`` in the working directory.
 """
 
+import time
+
 import streamlit as st
 
 from ui import state
@@ -26,6 +28,9 @@ PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
 ]
 
+_started = time.perf_counter()
 pg = st.navigation(PAGES)
 state.sidebar()
 pg.run()
+# How long this run took on the server: benchmarks/bench_pages.py reads it.
+st.session_state["_render_seconds"] = time.perf_counter() - _started
