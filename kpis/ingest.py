@@ -153,21 +153,21 @@ def _parse_sql(col: Column, x: str) -> tuple[str, str]:
             f"THEN try_cast({x} AS DOUBLE)::BIGINT END)",
             f"'not a whole number: ' || {_shown(x)}",
         )
+    # Simple CASE maps, not IN lists: DuckDB plans an IN list of 5+ constants as a hash join,
+    # which made these columns the slowest part of ingest (benchmarks/README.md).
     if k == schema.BOOL:
-        t = ", ".join(_lit(v) for v in _TRUE)
-        f = ", ".join(_lit(v) for v in _FALSE)
+        whens = " ".join([f"WHEN {_lit(v)} THEN TRUE" for v in _TRUE] + [f"WHEN {_lit(v)} THEN FALSE" for v in _FALSE])
         return (
-            f"CASE WHEN lower({x}) IN ({t}) THEN TRUE WHEN lower({x}) IN ({f}) THEN FALSE END",
+            f"CASE lower({x}) {whens} END",
             f"'not a boolean (true/false, yes/no, 1/0): ' || {_shown(x)}",
         )
     if k == schema.SEVERITY:
         squashed = f"regexp_replace(lower({x}), '[\\s_-]', '', 'g')"
         cases = " ".join(
-            f"WHEN {squashed} IN ({', '.join(_lit(v) for v in spellings)}) THEN {_lit(canon)}"
-            for canon, spellings in schema.SEVERITY_MAP.items()
+            f"WHEN {_lit(v)} THEN {_lit(canon)}" for canon, spellings in schema.SEVERITY_MAP.items() for v in spellings
         )
         return (
-            f"CASE {cases} END",
+            f"CASE {squashed} {cases} END",
             f"'unknown severity ' || {_shown(x)} || ' (expected sev1..sev5, P1..P5, critical/high/medium/low/info)'",
         )
     if k == schema.TIER:
@@ -178,8 +178,9 @@ def _parse_sql(col: Column, x: str) -> tuple[str, str]:
         syn = " ".join(f"WHEN {low} = {_lit(a)} THEN {_lit(b)}" for a, b in col.synonyms)
         mapped = f"CASE {syn} ELSE {low} END" if syn else low
         if col.choices:
-            allowed = ", ".join(_lit(c) for c in col.choices)
-            value = f"CASE WHEN ({mapped}) IN ({allowed}) THEN ({mapped}) END"
+            whens = " ".join([f"WHEN {_lit(a)} THEN {_lit(b)}" for a, b in col.synonyms if b in col.choices]
+                             + [f"WHEN {_lit(c)} THEN {_lit(c)}" for c in col.choices])
+            value = f"CASE {low} {whens} END"
             reason = f"'unknown value ' || {_shown(x)} || ' (expected one of {', '.join(col.choices)})'"
             return value, reason
         return mapped, "NULL"
