@@ -49,12 +49,19 @@ if not components.no_data_message(["inference_cost", "predictions"], frame, span
         frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
                "than volume"), key="cost-volume")
 
+MAX_RUNS_SHOWN = 2000
 st.subheader("Training cost per run")
 left, right = st.columns(2)
 with left:
     components.trend_chart(frame, ["training_cost_per_run"], view, key="train")
 with right:
     runs = data.query("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters)
+    if runs is not None and len(runs) > MAX_RUNS_SHOWN:
+        # A large organisation has 100k+ runs in a range: drawing and tabling them all took seconds per
+        # rerun. The outliers and the costliest runs are what a reviewer looks at.
+        total = len(runs)
+        runs = runs.sort_values(["outlier", "cost"], ascending=[False, False]).head(MAX_RUNS_SHOWN)
+        st.caption(f"Showing the {MAX_RUNS_SHOWN:,} costliest runs (outliers first) of {total:,}.")
     if runs is None or runs.empty:
         st.info(f"No training runs with cost in {span}.")
     else:

@@ -318,13 +318,8 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     """
     _check(start, end, "UTC")
     where, params = _filters(filters, "costs")
-    rng = ""
-    if start is not None:
-        rng += " AND d.date >= $start"
-        params["start"] = start
-    if end is not None:
-        rng += " AND d.date < $end"
-        params["end"] = end
+    rng, rparams = _date_range("d.date", start, end)
+    params.update(rparams)
     params["k"] = OUTLIER_IQR_FACTOR
     params["min_runs"] = OUTLIER_MIN_RUNS
     sql = f"""
@@ -390,13 +385,8 @@ def prediction_count_kinds(con: duckdb.DuckDBPyConnection, start: date | None = 
     """
     _check(start, end, "UTC")
     where, params = _filters(filters, "predictions")
-    rng = ""
-    if start is not None:
-        rng += " AND d.date >= $start"
-        params["start"] = start
-    if end is not None:
-        rng += " AND d.date < $end"
-        params["end"] = end
+    rng, rparams = _date_range("d.date", start, end)
+    params.update(rparams)
     sql = f"SELECT DISTINCT coalesce(d.count_kind, 'predictions') FROM predictions d WHERE TRUE{rng}{where} ORDER BY 1"
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return [r[0] for r in con.cursor().execute(sql, used).fetchall()]
