@@ -143,7 +143,8 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
             text=text, hovertemplate="%{text}<extra>" + label + "</extra>"))
     _layout(fig, title, y_title, height)
     fig.update_xaxes(categoryorder="array", categoryarray=periods)
-    fig.update_yaxes(tickformat=tickformat, range=[0, top] if top > 0 else None)
+    fig.update_yaxes(tickformat=tickformat, range=[0, top] if top > 0 else None,
+                     **(_whole_ticks(frame["value"]) if tickformat == ",.0f" else {}))
     values = (frame["value"] / div).dropna()
     if len(values) and values.min() > 0.6 * values.max() and values.min() > 0:
         # Values far from zero (availability near 100%): zoom in instead of flattening the line.
@@ -244,9 +245,17 @@ def ranked_bars(frame: pd.DataFrame, label: str, value: str, title: str, x_title
                            opacity=0.8, hovertemplate="%{y}: %{x:,}<extra></extra>"))
     _layout(fig, title, "", height, x_title=x_title)
     fig.update_yaxes(type="category", rangemode=None)
-    fig.update_xaxes(type="linear", tickformat=",.0f")
+    fig.update_xaxes(type="linear", tickformat=",.0f", **_whole_ticks(rows[value]))
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def _whole_ticks(values) -> dict:
+    """Axis settings for small whole counts: a tick per unit, so 0-2 does not read "0 1 1 2 2"."""
+    vals = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    if len(vals) and (vals == vals.round()).all() and vals.abs().max() <= 10:
+        return {"dtick": 1}
+    return {}
 
 
 def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64) -> go.Figure:
