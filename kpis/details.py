@@ -317,9 +317,7 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     currency, outlier, outlier_threshold.
     """
     _check(start, end, "UTC")
-    where, params = _filters(filters, "costs")
-    rng, rparams = _date_range("d.date", start, end)
-    params.update(rparams)
+    rng, where, params = _day_scope("costs", filters, start, end)
     params["k"] = OUTLIER_IQR_FACTOR
     params["min_runs"] = OUTLIER_MIN_RUNS
     sql = f"""
@@ -384,24 +382,28 @@ def prediction_count_kinds(con: duckdb.DuckDBPyConnection, start: date | None = 
     per 1k requests, and the Cost page says so.
     """
     _check(start, end, "UTC")
-    where, params = _filters(filters, "predictions")
-    rng, rparams = _date_range("d.date", start, end)
-    params.update(rparams)
+    rng, where, params = _day_scope("predictions", filters, start, end)
     sql = f"SELECT DISTINCT coalesce(d.count_kind, 'predictions') FROM predictions d WHERE TRUE{rng}{where} ORDER BY 1"
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return [r[0] for r in con.cursor().execute(sql, used).fetchall()]
 
 
-def _date_range(column: str, start: date | None, end: date | None) -> tuple[str, dict]:
-    """Condition that a DATE column falls in [start, end) (calendar days: no time zone applies)."""
-    sql, params = "", {}
+def _day_scope(table: str, filters: dict | None, start: date | None, end: date | None,
+               column: str = "d.date") -> tuple[str, str, dict]:
+    """(date condition, filter condition, bound parameters) for a table of calendar days.
+
+    The date condition keeps ``column`` in [start, end); dates are calendar days
+    already, so no time zone applies.
+    """
+    where, params = _filters(filters, table)
+    rng = ""
     if start is not None:
-        sql += f" AND {column} >= $start"
+        rng += f" AND {column} >= $start"
         params["start"] = start
     if end is not None:
-        sql += f" AND {column} < $end"
+        rng += f" AND {column} < $end"
         params["end"] = end
-    return sql, params
+    return rng, where, params
 
 
 # --------------------------------------------------------------------------- serving health
@@ -440,9 +442,7 @@ def serving_by_service(con: duckdb.DuckDBPyConnection, start: date | None = None
     _check(start, end, "UTC")
     if not 0 < slo < 1:
         raise ValueError("the SLO must be a ratio between 0 and 1, e.g. 0.999")
-    where, params = _filters(filters, "predictions")
-    rng, rparams = _date_range("d.date", start, end)
-    params.update(rparams)
+    rng, where, params = _day_scope("predictions", filters, start, end)
     params["slo"] = float(slo)
     kpi = {k: catalog.get(k).value for k in ("latency_p95_ms", "latency_p99_ms", "error_rate", "availability",
                                               "error_budget_remaining")}
@@ -529,9 +529,7 @@ def models_inventory(con: duckdb.DuckDBPyConnection, start: date | None = None, 
     documented, gaps, as_of.
     """
     _check(start, end, "UTC")
-    where, params = _filters(filters, "models")
-    rng, rparams = _date_range("d.snap", start, end)
-    params.update(rparams)
+    rng, where, params = _day_scope("models", filters, start, end, column="d.snap")
     sql = f"""
     WITH inv AS (
         SELECT d.*, {_IS_TIER1} AS tier1
@@ -594,9 +592,7 @@ def cost_attribution(con: duckdb.DuckDBPyConnection, start: date | None = None, 
     can be both). One row per currency with cost lines; empty when there are none.
     """
     _check(start, end, "UTC")
-    where, params = _filters(filters, "costs")
-    rng, rparams = _date_range("d.date", start, end)
-    params.update(rparams)
+    rng, where, params = _day_scope("costs", filters, start, end)
     params["other"] = UNATTRIBUTED_CATEGORY
     params["unattributed"] = UNATTRIBUTED_SERVICE
     sql = f"""
@@ -632,9 +628,7 @@ def unattributed_costs(con: duckdb.DuckDBPyConnection, start: date | None = None
     lines, first_date, last_date, reason.
     """
     _check(start, end, "UTC")
-    where, params = _filters(filters, "costs")
-    rng, rparams = _date_range("d.date", start, end)
-    params.update(rparams)
+    rng, where, params = _day_scope("costs", filters, start, end)
     params["other"] = UNATTRIBUTED_CATEGORY
     params["unattributed"] = UNATTRIBUTED_SERVICE
     sql = f"""
