@@ -225,11 +225,9 @@ CATALOG: tuple[KPI, ...] = (
             "Training cost of lines that name a run_id / distinct run_id with training cost in the period."
         ),
         period_by="date",
-        value=(
-            "sum(amount) FILTER (WHERE is_training_run)"
-            " / nullif(count(DISTINCT run_id) FILTER (WHERE is_training_run), 0)"
-        ),
-        n="count(DISTINCT run_id) FILTER (WHERE is_training_run)",
+        # costs.sql adds one row with run = 1 per distinct run
+        value="sum(amount) FILTER (WHERE is_training_run) / nullif(count(run), 0)",
+        n="count(run)",
     ),
 )
 

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     batch_id BIGINT, file_name VARCHAR, file_path VARCHAR, content_hash VARCHAR,
     kind VARCHAR, status VARCHAR, rows_read BIGINT, rows_inserted BIGINT,
     rows_updated BIGINT, rows_rejected BIGINT, ingested_at TIMESTAMP,
-    source_tz VARCHAR, mapping JSON, message VARCHAR
+    source_tz VARCHAR, mapping JSON, message VARCHAR, file_size BIGINT
 )"""
 
 QUARANTINE_DDL = """
@@ -91,6 +91,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table in schema.TABLES.values():
         con.execute(schema.ddl(table))
     con.execute(INGEST_LOG_DDL)
+    # added after the first release: databases made before it get the column here
+    con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS file_size BIGINT")
     con.execute(QUARANTINE_DDL)
 
 

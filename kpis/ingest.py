@@ -112,7 +112,7 @@ def _err(column: str, reason_sql: str) -> str:
 
 def _shown(x: str) -> str:
     # The offending value, quoted and cut short, for the error message.
-    return f"'''' || left({x}, 40) || ''''"
+    return f"'''' || left(({x})::VARCHAR, 40) || ''''"
 
 
 _TRUE = ("true", "t", "yes", "y", "1")
@@ -130,9 +130,55 @@ def _timestamp_sql(x: str) -> str:
     )
 
 
-def _parse_sql(col: Column, x: str) -> tuple[str, str]:
-    """(SQL for the parsed value, SQL for the reason when it does not parse)."""
+_EXACT = 2 ** 53  # doubles hold every whole number below this exactly
+
+_INTS = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+_FLOATS = ("DOUBLE", "FLOAT")
+
+
+def _native(kind: str, source_type: str | None) -> str | None:
+    """The source type when a reader's typed column can feed ``kind`` without going
+    through text (Parquet's own types, or the types we ask the CSV reader for);
+    None when the column is read as text."""
+    t = (source_type or "VARCHAR").upper()
+    ok = {
+        schema.NUMBER: t in _INTS + _FLOATS or t.startswith("DECIMAL"),
+        schema.COUNT: t in _INTS + _FLOATS,
+        schema.DATE: t == "DATE" or t.startswith("TIMESTAMP"),
+        schema.TIMESTAMP: t == "DATE" or t.startswith("TIMESTAMP"),
+    }.get(kind, False)
+    return t if ok else None
+
+
+def _typed_value_sql(col: Column, x: str, t: str) -> tuple[str, str]:
+    """The typed-source twin of the text parsing in :func:`_parse_sql`: the same
+    result for the same value. Nothing here may raise (an error inside the batch's
+    transaction would abort it), so conversions that can fail are guarded."""
     k = col.kind
+    whole = f"'not a whole number: ' || {_shown(x)}"
+    if k == schema.NUMBER:
+        d = x if t in _FLOATS else f"({x})::DOUBLE"
+        return f"CASE WHEN isfinite({d}) THEN {d} END", f"'not a number: ' || {_shown(x)}"
+    if k == schema.COUNT:
+        if t in _INTS:
+            return f"try_cast({x} AS BIGINT)", whole
+        return f"CASE WHEN {x} = floor({x}) AND abs({x}) < {_EXACT} THEN ({x})::BIGINT END", whole
+    if k == schema.DATE:
+        return (x if t == "DATE" else f"({x})::DATE"), "NULL"
+    if k == schema.TIMESTAMP:
+        return f"timezone('UTC', ({x})::TIMESTAMPTZ)", "NULL"
+    raise ValueError(f"column kind {k} is read as text")
+
+
+def _parse_sql(col: Column, x: str, typed: str | None = None) -> tuple[str, str]:
+    """(SQL for the parsed value, SQL for the reason when it does not parse).
+
+    ``x`` is text, unless ``typed`` names the DuckDB type the reader already gave
+    it (see :func:`_native`): then the value is taken as it is, with the same checks.
+    """
+    k = col.kind
+    if typed is not None:
+        return _typed_value_sql(col, x, typed)
     if k == schema.TEXT:
         return x, "NULL"
     if k == schema.TIMESTAMP:
@@ -148,94 +194,142 @@ def _parse_sql(col: Column, x: str) -> tuple[str, str]:
             f"'not a number: ' || {_shown(x)}",
         )
     if k == schema.COUNT:
+        # try_cast('4.5' AS BIGINT) rounds to 5: a count must be whole, so check the number first.
+        d = f"try_cast({x} AS DOUBLE)"
         return (
-            f"coalesce(try_cast({x} AS BIGINT), CASE WHEN try_cast({x} AS DOUBLE) = floor(try_cast({x} AS DOUBLE)) "
-            f"THEN try_cast({x} AS DOUBLE)::BIGINT END)",
+            f"CASE WHEN {d} = floor({d}) THEN coalesce(try_cast({x} AS BIGINT), "
+            f"CASE WHEN abs({d}) < {_EXACT} THEN {d}::BIGINT END) END",
             f"'not a whole number: ' || {_shown(x)}",
         )
     # Simple CASE maps, not IN lists: DuckDB plans an IN list of 5+ constants as a hash join,
-    # which made these columns the slowest part of ingest (benchmarks/README.md).
+    # which made these columns the slowest part of ingest (benchmarks/README.md). Each map
+    # first tries the spellings exactly as exports write them, which spares most rows the
+    # lower() and regexp calls of the general case (same result: see _exact_first).
     if k == schema.BOOL:
-        whens = " ".join([f"WHEN {_lit(v)} THEN TRUE" for v in _TRUE] + [f"WHEN {_lit(v)} THEN FALSE" for v in _FALSE])
+        pairs = [(v, "TRUE") for v in _TRUE] + [(v, "FALSE") for v in _FALSE]
         return (
-            f"CASE lower({x}) {whens} END",
+            _exact_first(x, pairs, f"CASE lower({x}) {_whens(pairs)} END"),
             f"'not a boolean (true/false, yes/no, 1/0): ' || {_shown(x)}",
         )
     if k == schema.SEVERITY:
         squashed = f"regexp_replace(lower({x}), '[\\s_-]', '', 'g')"
-        cases = " ".join(
-            f"WHEN {_lit(v)} THEN {_lit(canon)}" for canon, spellings in schema.SEVERITY_MAP.items() for v in spellings
-        )
+        pairs = [(v, _lit(canon)) for canon, spellings in schema.SEVERITY_MAP.items() for v in spellings]
         return (
-            f"CASE {squashed} {cases} END",
+            _exact_first(x, pairs, f"CASE {squashed} {_whens(pairs)} END"),
             f"'unknown severity ' || {_shown(x)} || ' (expected sev1..sev5, P1..P5, critical/high/medium/low/info)'",
         )
     if k == schema.TIER:
         m = f"regexp_extract(lower({x}), '^(tier|t)?[\\s_-]*([0-9])$', 2)"
-        return f"CASE WHEN {m} <> '' THEN 'tier-' || {m} ELSE lower({x}) END", "NULL"
+        pairs = [(f"tier{sep}{d}", _lit(f"tier-{d}")) for d in range(10) for sep in ("-", "")]
+        return _exact_first(x, pairs, f"CASE WHEN {m} <> '' THEN 'tier-' || {m} ELSE lower({x}) END"), "NULL"
     if k == schema.ENUM:
         low = f"lower({x})"
-        syn = " ".join(f"WHEN {low} = {_lit(a)} THEN {_lit(b)}" for a, b in col.synonyms)
-        mapped = f"CASE {syn} ELSE {low} END" if syn else low
+        pairs = [(a, _lit(b)) for a, b in col.synonyms if not col.choices or b in col.choices]
         if col.choices:
-            whens = " ".join([f"WHEN {_lit(a)} THEN {_lit(b)}" for a, b in col.synonyms if b in col.choices]
-                             + [f"WHEN {_lit(c)} THEN {_lit(c)}" for c in col.choices])
-            value = f"CASE {low} {whens} END"
+            pairs += [(c, _lit(c)) for c in col.choices]
             reason = f"'unknown value ' || {_shown(x)} || ' (expected one of {', '.join(col.choices)})'"
-            return value, reason
-        return mapped, "NULL"
+            return _exact_first(x, pairs, f"CASE {low} {_whens(pairs)} END"), reason
+        return (f"CASE {low} {_whens(pairs)} ELSE {low} END" if pairs else low), "NULL"
     raise ValueError(f"unknown column kind {k}")
 
 
-def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: str) -> str:
+def _whens(pairs: list[tuple[str, str]]) -> str:
+    return " ".join(f"WHEN {_lit(key)} THEN {value}" for key, value in pairs)
+
+
+def _exact_first(x: str, pairs: list[tuple[str, str]], general: str) -> str:
+    """``CASE x WHEN <spelling> THEN <value> ... ELSE <general> END``.
+
+    ``pairs`` map lower-case spellings (no spaces, dashes or underscores) to SQL
+    values, and ``general`` is the full mapping, which lower-cases (and squashes)
+    the text first. Exact matches of a spelling, in lower, upper or capitalised
+    case, give what ``general`` gives for them, without calling it.
+    """
+    exact, seen = [], set()
+    for key, value in pairs:
+        for variant in (key, key.upper(), key.capitalize()):
+            if variant not in seen:
+                seen.add(variant)
+                exact.append((variant, value))
+    return f"CASE {x} {_whens(exact)} ELSE {general} END"
+
+
+def _clean_text_sql(x: str) -> str:
+    """``nullif(trim(x), '')``, cheaper: trim() (which strips spaces, including
+    Unicode ones) costs far more than checking whether there is anything to strip."""
+    return (f"CASE WHEN {x} = '' THEN NULL WHEN {x} LIKE ' %' OR {x} LIKE '% ' OR strlen({x}) <> length({x}) "
+            f"THEN nullif(trim({x}), '') ELSE {x} END")
+
+
+def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: str,
+                  types: dict[str, str] | None = None, flag_only: bool = False) -> str:
     """The one-pass SELECT that parses and validates every row of ``raw_rel``.
 
     ``present`` maps canonical column -> the file's column name. The result has
     ``_row``, the canonical columns, ``attributes`` (JSON of unknown columns) and
     ``_errors`` (list of {column, reason}). ``raw_rel`` is the file's reader
-    query (or a mapping's relation over it); every raw column is read as text.
+    query (or a mapping's relation over it). A raw column is text unless
+    ``types`` (file column -> DuckDB type) says the reader typed it.
     ``extras`` are column names, or (attribute key, column) pairs.
+
+    ``flag_only`` gives ``_bad`` (whether the row has any error) in place of
+    ``_errors``: the same checks, without building the messages.
+
+    Four levels, so that each value is cleaned and parsed once however many
+    checks look at it: the cleaned text ``_x<i>``, the parsed value ``_v<i>``,
+    the canonical columns with the row's own checks, then the table's checks
+    across columns.
     """
-    inner, errors = [], []
-    for col in table.columns:
+    types = types or {}
+    xs, vs, outs = ["_row"], ["_row"], ["_row"]
+    checks = []  # (condition that flags the row, column, reason SQL)
+    for i, col in enumerate(table.columns):
         if col.name not in present:
-            inner.append(f"{_lit(col.default)}::{col.sql_type} AS {col.name}")
+            outs.append(f"{_lit(col.default)}::{col.sql_type} AS {col.name}")
             continue
-        x = f"nullif(trim({quote_ident(present[col.name])}::VARCHAR), '')"
-        value, reason = _parse_sql(col, x)
-        default = f"coalesce({value}, {_lit(col.default)})" if col.default is not None else value
-        inner.append(f"({default})::{col.sql_type} AS {col.name}")
+        raw = present[col.name]
+        typed = _native(col.kind, types.get(raw))
+        cleaned = quote_ident(raw) if typed else _clean_text_sql(f"{quote_ident(raw)}::VARCHAR")
+        x, v = f"_x{i}", f"_v{i}"
+        value, reason = _parse_sql(col, x, typed)
+        xs.append(f"{cleaned} AS {x}")
+        vs += [x, f"{value} AS {v}"]
+        outs.append(f"{f'coalesce({v}, {_lit(col.default)})' if col.default is not None else v}::{col.sql_type} "
+                    f"AS {col.name}")
         if col.required:
-            errors.append(f"CASE WHEN {x} IS NULL THEN {_err(col.name, _lit('required value is missing'))} END")
+            checks.append((f"{x} IS NULL", col.name, _lit("required value is missing")))
         if reason != "NULL":
-            errors.append(f"CASE WHEN {x} IS NOT NULL AND ({value}) IS NULL THEN {_err(col.name, reason)} END")
+            checks.append((f"{x} IS NOT NULL AND {v} IS NULL", col.name, reason))
         if col.minimum is not None:
-            errors.append(
-                f"CASE WHEN ({value}) < {col.minimum!r} THEN "
-                f"{_err(col.name, repr_reason(col, 'below', col.minimum, x))} END"
-            )
+            checks.append((f"{v} < {col.minimum!r}", col.name, repr_reason(col, "below", col.minimum, x)))
         if col.maximum is not None:
-            errors.append(
-                f"CASE WHEN ({value}) > {col.maximum!r} THEN "
-                f"{_err(col.name, repr_reason(col, 'above', col.maximum, x))} END"
-            )
+            checks.append((f"{v} > {col.maximum!r}", col.name, repr_reason(col, "above", col.maximum, x)))
     if extras:
         named = [e if isinstance(e, tuple) else (e, e) for e in extras]
         pairs = ", ".join(f"{_lit(k)}, {quote_ident(c)}::VARCHAR" for k, c in named)
-        inner.append(f"json_object({pairs}) AS attributes")
+        xs.append(f"json_object({pairs}) AS attributes")
     else:
-        inner.append("NULL::JSON AS attributes")
-    inner.append(f"[{', '.join(errors) or 'NULL'}] AS _perr")
+        xs.append("NULL::JSON AS attributes")
+    vs.append("attributes")
+    outs.append("attributes")
+    row_checks = [(f"NOT ({cond})", column, _lit(reason)) for cond, column, reason in table.checks]
 
-    checks = [
-        f"CASE WHEN NOT ({cond}) THEN {_err(column, _lit(reason))} END"
-        for cond, column, reason in table.checks
-    ]
-    outer_err = f"list_filter(list_concat(_perr, [{', '.join(checks) or 'NULL'}]), lambda e: e IS NOT NULL)"
-    return (
-        f"SELECT * EXCLUDE (_perr), {outer_err} AS _errors FROM ("
-        f"SELECT _row, {', '.join(inner)} FROM ({raw_rel}) AS raw)"
-    )
+    if flag_only:
+        def any_true(conds):
+            return " OR ".join(f"({c}) IS TRUE" for c, _, _ in conds) or "FALSE"
+
+        outs.append(f"({any_true(checks)}) AS _pbad")
+        final = f"SELECT * EXCLUDE (_pbad), (_pbad OR {any_true(row_checks)}) AS _bad"
+    else:
+        def error_list(conds):
+            return "[" + (", ".join(f"CASE WHEN {c} THEN {_err(column, reason)} END"
+                                    for c, column, reason in conds) or "NULL") + "]"
+
+        outs.append(f"{error_list(checks)} AS _pbad")
+        final = (f"SELECT * EXCLUDE (_pbad), "
+                 f"list_filter(list_concat(_pbad, {error_list(row_checks)}), lambda e: e IS NOT NULL) AS _errors")
+    return (f"{final} FROM (SELECT {', '.join(outs)} FROM (SELECT {', '.join(vs)} FROM ("
+            f"SELECT {', '.join(xs)} FROM ({raw_rel}) AS raw)))")
 
 
 def repr_reason(col: Column, word: str, bound: float, x: str) -> str:
@@ -274,6 +368,29 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+class _HashInBackground:
+    """SHA-256 of a file computed in a thread while DuckDB loads it (hashlib
+    releases the GIL), for files that cannot be a repeat of a loaded one."""
+
+    def __init__(self, path: Path):
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._digest = file_hash(path)
+        except BaseException as err:  # re-raised in result()
+            self._error = err
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest
+
+
 def _is_parquet(path: Path) -> bool:
     return path.name.lower().endswith((".parquet", ".pq"))
 
@@ -281,13 +398,35 @@ def _is_parquet(path: Path) -> bool:
 def _read_sql(path: Path, delimiter: str | None) -> tuple[str, list]:
     """SQL (with bound file path) that reads the file as text with row numbers."""
     if _is_parquet(path):
-        return "SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true)", [str(path)]
-    delim = delimiter or ("\t" if path.name.lower().endswith(".tsv") else ",")
-    return (
-        "SELECT row_number() OVER () AS _row, * FROM read_csv(?, all_varchar = true, header = true, "
-        "delim = ?, quote = '\"', escape = '\"')",
-        [str(path), delim],
-    )
+        return ("SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) "
+                "FROM read_parquet(?, file_row_number = true)", [str(path)])
+    return (f"SELECT row_number() OVER () AS _row, * FROM read_csv(?, all_varchar = true, {_CSV_DIALECT})",
+            [str(path), _delimiter(path, delimiter)])
+
+
+_CSV_DIALECT = "header = true, delim = ?, quote = '\"', escape = '\"'"
+_CSV_TYPES = {schema.TIMESTAMP: "TIMESTAMPTZ", schema.DATE: "DATE", schema.NUMBER: "DOUBLE", schema.COUNT: "DOUBLE"}
+_REJECTS = "_kpis_rejects"
+
+
+def _delimiter(path: Path, delimiter: str | None) -> str:
+    return delimiter or ("\t" if path.name.lower().endswith(".tsv") else ",")
+
+
+def _typed_csv_sql(path: Path, delimiter: str | None, table: Table, raw_cols: list[str]) -> tuple[str, list, dict]:
+    """SQL reading a canonical CSV with its timestamps, dates and numbers typed by
+    DuckDB's CSV reader, the rest as text; values the reader cannot convert are
+    recorded in the temporary table ``_kpis_rejects`` instead of raising.
+
+    There is no row number (a ``row_number()`` window over the reader would make
+    the whole pass single-threaded): rows arrive in file order, and the caller
+    numbers them afterwards. Returns (sql, params, file column -> type).
+    """
+    kinds = {c.name: c.kind for c in table.columns}
+    types = {c: _CSV_TYPES.get(kinds.get(c.strip().lower()), "VARCHAR") for c in raw_cols}
+    sql = (f"SELECT NULL::BIGINT AS _row, * FROM read_csv(?, {_CSV_DIALECT}, columns = ?, store_rejects = true, "
+           f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECTS}_scans', rejects_limit = 1)")
+    return sql, [str(path), _delimiter(path, delimiter), types], types
 
 
 def _duckdb_read_error(name: str, err: Exception) -> RowError:
@@ -412,6 +551,13 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
+                if _aborted(con):
+                    # A reader error aborts the transaction. The batch is rejected now
+                    # whatever follows; a new transaction lets the remaining files be
+                    # checked (and reported) too, and is rolled back at the end.
+                    con.execute("ROLLBACK")
+                    con.execute("BEGIN TRANSACTION")
+                    con.execute(f"SET TimeZone = {_lit(source_tz)}")
                 continue
             reports.append(rep)
         if problems:
@@ -428,6 +574,14 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
         con.execute(f"SET TimeZone = {_lit(old_tz)}")
 
 
+def _aborted(con) -> bool:
+    try:
+        con.execute("SELECT 1")
+        return False
+    except duckdb.TransactionException:
+        return True
+
+
 def _check_timezone(con, tz: str) -> None:
     ok = con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0]
     if not ok:
@@ -438,10 +592,15 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
                  progress) -> FileReport:
     from kpis import mapping as mapping_mod
 
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise IngestError([RowError(name, None, None, "the file is empty")])
-    digest = file_hash(path)
-    seen = con.execute(
+    # A file can only repeat a loaded one of the same size: hash it first when there is
+    # one (and skip it if it is a repeat), else hash it while it loads.
+    same_size = con.execute("SELECT count(*) > 0 FROM ingest_log WHERE status = 'loaded' "
+                            "AND (file_size = ? OR file_size IS NULL)", [size]).fetchone()[0]
+    digest = file_hash(path) if same_size else _HashInBackground(path)
+    seen = same_size and con.execute(
         "SELECT batch_id, file_name FROM ingest_log WHERE content_hash = ? AND status = 'loaded' LIMIT 1", [digest]
     ).fetchone()
     if seen:
@@ -492,6 +651,13 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         present = {c: norm[c] for c in table.names if c in norm}
         extras = [orig for low, orig in norm.items() if low not in table.names]
 
+    # Parquet columns keep their own types; CSV and mapped columns are text here.
+    types = {r[0]: r[1] for r in described} if used is None and _is_parquet(path) else None
+    if used is None and not _is_parquet(path):
+        fast_sql, fast_params, fast_types = _typed_csv_sql(path, delimiter, table, raw_cols)
+    else:
+        fast_sql, fast_params, fast_types = sql, params, types
+
     bar = None
     if progress:
         from tqdm import tqdm
@@ -499,13 +665,20 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         bar = tqdm(total=100, desc=name[:30], leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}|")
     try:
         with _Progress(con, bar):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {_typed_select(table, present, extras, sql)}",
-                        params)
+            streamed = _stream_into_table(con, table, present, extras, fast_sql, fast_params, fast_types,
+                                          batch_id, name)
+            if streamed is None:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS "
+                            f"{_typed_select(table, present, extras, sql, types)}", params)
     except (duckdb.Error, UnicodeDecodeError) as err:
         raise IngestError([_duckdb_read_error(name, err)]) from None
     finally:
         if bar is not None:
             bar.close()
+    if streamed is not None:
+        rows_read, updated = streamed
+        return _loaded(con, batch_id, path, name, digest, kind, table, rows_read, updated, 0, [], used, mapped,
+                       extras, source_tz)
     rows_read = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
     if rows_read == 0:
         raise IngestError([RowError(name, None, None, "the file has a header but no data rows")])
@@ -552,8 +725,16 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         [batch_id, name],
     ).fetchone()[0]
     con.execute("DROP TABLE _typed")
+    return _loaded(con, batch_id, path, name, digest, kind, table, rows_read, updated, n_bad,
+                   errors if n_bad else [], used, mapped, extras, source_tz)
+
+
+def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, updated, n_bad, errors, used, mapped,
+            extras, source_tz) -> FileReport:
+    """Log and report a file that was loaded."""
     con.execute("DROP TABLE IF EXISTS _mapped")
-    inserted = inserted_total - updated if table.key else inserted_total
+    loaded = rows_read - n_bad
+    inserted = loaded - updated if table.key else loaded
     msg = ""
     if not table.key and updated:
         msg = f"replaced {updated} earlier rows of the same source, service and date"
@@ -562,10 +743,65 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     elif extras:
         msg = (msg + "; " if msg else "") + f"kept {len(extras)} extra column(s) in attributes"
     rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
-                     updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors if n_bad else [],
+                     updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors,
                      mapping=used.name if used else None, notes=mapped.notes if mapped else [])
     _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log if mapped else None)
     return rep
+
+
+def _stream_into_table(con, table: Table, present, extras, sql, params, types, batch_id, name):
+    """Parse, validate and append a file to its table in one streaming pass.
+
+    The common case, a file with no problem, costs one read and one write: no
+    staging copy is held in memory. Returns (rows read, earlier rows replaced),
+    or None when the file has any problem (a bad value, a row that breaks a
+    rule, a repeated id, no rows, a value the typed CSV reader would not take,
+    such as an epoch timestamp): its rows are then removed again and the caller
+    takes the staged path, which reads the file as text, accepts every spelling
+    the ingest rules allow and reports every problem with its row.
+
+    Bad rows are appended too, marked with source_row -1, and counted
+    afterwards: filtering them out would need a second count of the rows read.
+    Rows this statement appends have row ids above every earlier row of the
+    table (uncommitted rows sit above committed ones). A CSV read here has no
+    row numbers (source_row stays null): numbering rows in the reader makes the
+    whole pass single-threaded, and numbering them afterwards rewrites the table.
+    """
+    t = table.name
+    mark = con.execute(f"SELECT coalesce(max(rowid), -1) FROM {t}").fetchone()[0]
+    new = f"rowid > {int(mark)}"
+    had_rows = con.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM {t} LIMIT 1)").fetchone()[0]
+    cols = ", ".join(table.names)
+    select = _typed_select(table, present, extras, sql, types, flag_only=True)
+    n = con.execute(
+        f"INSERT INTO {t} ({cols}, attributes, batch_id, source_file, source_row) "
+        f"SELECT {cols}, attributes, ?, ?, CASE WHEN _bad THEN -1 ELSE _row END FROM ({select})",
+        [batch_id, name, *params],
+    ).fetchone()[0]
+    bad = con.execute(f"SELECT count(*) FROM {t} WHERE {new} AND source_row = -1").fetchone()[0]
+    if _REJECTS in sql:
+        bad += con.execute(f"SELECT count(*) FROM {_REJECTS}").fetchone()[0]
+        con.execute(f"DROP TABLE IF EXISTS {_REJECTS}")
+        con.execute(f"DROP TABLE IF EXISTS {_REJECTS}_scans")
+    if not bad and table.key:
+        k = table.key
+        bad = con.execute(f"SELECT count(*) FROM (SELECT {k} FROM {t} WHERE {new} GROUP BY {k} "
+                          f"HAVING count(*) > 1)").fetchone()[0]
+    if n == 0 or bad:
+        con.execute(f"DELETE FROM {t} WHERE {new}")
+        return None
+    updated = 0
+    if had_rows and table.key:
+        k = table.key
+        updated = con.execute(f"DELETE FROM {t} WHERE rowid <= {int(mark)} AND {k} IN "
+                              f"(SELECT {k} FROM {t} WHERE {new})").fetchone()[0]
+    elif had_rows:
+        scope = table.replace_scope
+        cond = " AND ".join(f"o.{c} = k.{c}" for c in scope)
+        updated = con.execute(
+            f"DELETE FROM {t} o USING (SELECT DISTINCT {', '.join(scope)} FROM {t} WHERE {new}) k "
+            f"WHERE {cond} AND o.rowid <= {int(mark)}").fetchone()[0]
+    return n, updated
 
 
 def _fits_canonical(norm: dict[str, str], kind: str | None) -> bool:
@@ -638,15 +874,19 @@ def _check_parquet_types(table: Table, norm: dict[str, str], types: dict[str, st
         raise IngestError(errors)
 
 
-def _log(con, batch_id, path: Path, name: str, digest: str, rep: FileReport, source_tz: str,
+def _log(con, batch_id, path: Path, name: str, digest: "str | _HashInBackground", rep: FileReport, source_tz: str,
          mapping_log: dict | None = None) -> None:
     if mapping_log is None:
         mapping_log = {"mapping": "canonical columns"} if rep.mapping is None else {"name": rep.mapping}
+    if isinstance(digest, _HashInBackground):
+        digest = digest.result()
     con.execute(
-        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ingest_log (batch_id, file_name, file_path, content_hash, kind, status, rows_read, "
+        "rows_inserted, rows_updated, rows_rejected, ingested_at, source_tz, mapping, message, file_size) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, name, str(path), digest, rep.kind, rep.status, rep.rows_read, rep.inserted, rep.updated,
          rep.rejected, datetime.now(timezone.utc).replace(tzinfo=None), source_tz,
-         json.dumps(mapping_log), rep.message],
+         json.dumps(mapping_log), rep.message, path.stat().st_size],
     )
 
 

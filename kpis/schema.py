@@ -265,7 +265,10 @@ MODELS = Table(
 
 TABLES: dict[str, Table] = {t.name: t for t in (DEPLOYMENTS, INCIDENTS, COSTS, PREDICTIONS, PIPELINE_RUNS, MODELS)}
 
-# Lineage columns every canonical table carries.
+# Lineage columns every canonical table carries: the file's columns that are not
+# canonical (attributes), the ingest batch and file, and the row in the file where
+# the reader numbers rows for free (Parquet files, mapped exports, files that had
+# problems); null for a clean CSV file, which is read in one parallel pass.
 LINEAGE_DDL = "attributes JSON, batch_id BIGINT, source_file VARCHAR, source_row BIGINT"
 
 DIMENSIONS = ("team", "service", "model")
