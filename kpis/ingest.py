@@ -271,7 +271,8 @@ def _exact_first(x: str, pairs: list[tuple[str, str]], general: str) -> str:
 def _clean_text_sql(x: str) -> str:
     """``nullif(trim(x), '')``, cheaper: trim() (which strips spaces, including
     Unicode ones) costs far more than checking whether there is anything to strip."""
-    return (f"CASE WHEN {x} = '' THEN NULL WHEN {x} LIKE ' %' OR {x} LIKE '% ' OR strlen({x}) <> length({x}) "
+    # x < '!': empty, or starts with a space (or a control character); strlen <> length: not ASCII
+    return (f"CASE WHEN {x} < '!' OR {x} LIKE '% ' OR strlen({x}) <> length({x}) "
             f"THEN nullif(trim({x}), '') ELSE {x} END")
 
 

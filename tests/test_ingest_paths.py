@@ -235,3 +235,19 @@ def test_unreadable_file_in_a_batch_is_named_alone(tmp_path):
     assert [e.file for e in err.value.errors] == ["latin1.csv"]
     assert "UTF-8" in err.value.errors[0].reason
     assert con.execute("SELECT count(*) FROM deployments").fetchone()[0] == 0
+
+
+def test_cheap_text_cleaning_equals_nullif_trim():
+    # _clean_text_sql skips trim() when there is nothing to strip; it must give nullif(trim(x), '')
+    import random
+
+    rng = random.Random(7)
+    chars = [" ", "\u00a0", "\u3000", "\u2009", "\t", "\x01", "a", "é", "x", "-", "!"]
+    values = ["", " ", "!", "! ", None] + ["".join(rng.choice(chars) for _ in range(rng.randint(0, 6)))
+                                          for _ in range(5000)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE v (x VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?)", [[v] for v in values])
+    differ = con.execute(f"SELECT count(*) FROM v WHERE ({ingest._clean_text_sql('x')}) "
+                         "IS DISTINCT FROM nullif(trim(x), '')").fetchone()[0]
+    assert differ == 0
