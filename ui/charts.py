@@ -116,10 +116,11 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
             finite = [v for v in b[0] + b[1] if v is not None]
             top = max([top] + [v * 1.15 for v in finite])
             scope = next((t for t in brows.get("scope", pd.Series(dtype=object)) if isinstance(t, str) and t), "")
-            _add_band(fig, periods, b, top, label="target (green)" + (f": {scope}" if scope else ""))
+            # the scope on a line of its own: a long legend on the right squeezes a half-width chart
+            _add_band(fig, periods, b, top, label="target (green)" + (f":<br>{scope}" if scope else ""))
             if scope and "scoped_value" in brows and brows["scoped_value"].notna().any():
                 fig.add_trace(go.Scatter(
-                    x=periods, y=brows["scoped_value"] / div, mode="lines+markers", name=f"as judged: {scope}",
+                    x=periods, y=brows["scoped_value"] / div, mode="lines+markers", name=f"as judged:<br>{scope}",
                     line=dict(color=BAND_LINE, width=1.5, dash="dot"), marker=dict(size=5), connectgaps=False))
     series = []
     if by is None:
