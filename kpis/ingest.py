@@ -785,7 +785,7 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
     t = table.name
     mark = con.execute(f"SELECT coalesce(max(rowid), -1) FROM {t}").fetchone()[0]
     new = f"rowid > {int(mark)}"
-    had_rows = con.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM {t} LIMIT 1)").fetchone()[0]
+    had_rows = mark >= 0
     cols = ", ".join(table.names)
     select = _typed_select(table, present, extras, sql, types, flag_only=True)
     n = con.execute(
