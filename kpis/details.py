@@ -348,12 +348,22 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
 _TABLES = tuple(schema.TABLES)
 
 
-def distinct_values(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """Every team, service and model named in any table, sorted (for filter widgets)."""
-    parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {t.name} WHERE {dim} IS NOT NULL"
+def distinct_values(con: duckdb.DuckDBPyConnection, teams: list[str] | tuple[str, ...] | None = None
+                    ) -> dict[str, list[str]]:
+    """Every team, service and model named in any table, sorted (for filter widgets).
+
+    With ``teams``, the services and models are those named on a row of one of
+    those teams (the sidebar narrows its service and model lists to the chosen
+    teams); the teams are all of them still.
+    """
+    def scope(dim: str, t) -> str:
+        return " AND list_contains($teams, team)" if teams and dim != "team" and "team" in t.names else ""
+
+    parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {t.name} WHERE {dim} IS NOT NULL{scope(dim, t)}"
              for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
     rows = con.cursor().execute(
-        f"SELECT DISTINCT dim, value FROM ({' UNION ALL '.join(parts)}) ORDER BY dim, value").fetchall()
+        f"SELECT DISTINCT dim, value FROM ({' UNION ALL '.join(parts)}) ORDER BY dim, value",
+        {"teams": list(teams)} if teams else {}).fetchall()
     out: dict[str, list[str]] = {dim: [] for dim in engine.DIMENSIONS}
     for dim, value in rows:
         out[dim].append(value)

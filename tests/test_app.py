@@ -198,6 +198,24 @@ def test_filter_and_grain_change_the_numbers(sample_db):
     assert at.title[0].value == "Scorecard · 2026-Q4"
 
 
+def test_team_narrows_the_service_and_model_lists(sample_db):
+    at = run_app(sample_db)
+    all_services = at.multiselect(key="service").options
+    at.multiselect(key="team").set_value(["fraud"])
+    at.run()
+    _no_exception(at)
+    con = kpis.connect(sample_db, read_only=True)
+    fraud = [r[0] for r in con.execute(
+        "SELECT DISTINCT service FROM (SELECT service, team FROM deployments UNION ALL SELECT service, team FROM "
+        "incidents UNION ALL SELECT service, team FROM costs UNION ALL SELECT service, team FROM predictions "
+        "UNION ALL SELECT service, team FROM pipeline_runs UNION ALL SELECT service, team FROM models) "
+        "WHERE team = 'fraud' AND service IS NOT NULL ORDER BY 1").fetchall()]
+    con.close()
+    assert fraud and at.multiselect(key="service").options == fraud
+    assert len(fraud) < len(all_services)
+    assert at.multiselect(key="team").options == sorted(at.multiselect(key="team").options)  # all teams still
+
+
 def test_url_reproduces_the_view(sample_db):
     at = run_app(sample_db, query={"grain": "quarter", "period": "2026-Q1", "team": "search,fraud",
                                    "profile": "(none)"})

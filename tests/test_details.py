@@ -220,6 +220,10 @@ def test_distinct_values_and_counts(con):
     # Across all four tables (gamma / svc-d / m9 appear only in predictions).
     assert vals == {"team": ["alpha", "beta", "gamma"], "service": ["svc-a", "svc-b", "svc-d"],
                     "model": ["m1", "m2", "m9"]}
+    # narrowed to a team: that team's services and models, every team still listed
+    assert details.distinct_values(con, teams=["gamma"]) == {
+        "team": ["alpha", "beta", "gamma"], "service": ["svc-d"], "model": ["m9"]}
+    assert details.distinct_values(con, teams=["nobody"])["service"] == []
     counts = details.table_counts(con)
     assert {k: counts[k] for k in ("deployments", "incidents", "costs", "predictions")} == {
         "deployments": 7, "incidents": 6, "costs": 8, "predictions": 1}  # the rows of the CSVs above

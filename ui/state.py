@@ -175,6 +175,13 @@ def sidebar() -> View:
         filters = {}
         for dim in DIMENSIONS:
             options = values.get(dim, [])
+            if dim != "team" and filters.get("team"):
+                # the chosen teams' services and models, and whatever is already selected (a shared link
+                # keeps its meaning even when it names a service of another team)
+                narrowed = data.query("distinct_values", teams=tuple(filters["team"]))
+                if narrowed is not None:
+                    kept = [v for v in ss.get(dim) or [] if v in options]
+                    options = sorted(set(narrowed.get(dim, [])) | set(kept))
             if dim in ss:
                 ss[dim] = [v for v in ss[dim] if v in options]
             st.multiselect(dim.capitalize(), options, key=dim, placeholder=f"all {dim}s")
