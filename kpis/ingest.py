@@ -668,7 +668,8 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
 
     # Parquet columns keep their own types; CSV and mapped columns are text here.
     types = {r[0]: r[1] for r in described} if used is None and _is_parquet(path) else None
-    if used is None and not _is_parquet(path):
+    typed_csv = used is None and not _is_parquet(path)
+    if typed_csv:
         fast_sql, fast_params, fast_types = _typed_csv_sql(path, delimiter, table, raw_cols)
     else:
         fast_sql, fast_params, fast_types = sql, params, types
@@ -681,7 +682,7 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     try:
         with _Progress(con, bar):
             streamed = _stream_into_table(con, table, present, extras, fast_sql, fast_params, fast_types,
-                                          batch_id, name)
+                                          batch_id, name, rejects=typed_csv)
             if streamed is None:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS "
                             f"{_typed_select(table, present, extras, sql, types)}", params)
@@ -764,7 +765,7 @@ def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, up
     return rep
 
 
-def _stream_into_table(con, table: Table, present, extras, sql, params, types, batch_id, name):
+def _stream_into_table(con, table: Table, present, extras, sql, params, types, batch_id, name, rejects: bool):
     """Parse, validate and append a file to its table in one streaming pass.
 
     The common case, a file with no problem, costs one read and one write: no
@@ -794,7 +795,7 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
         [batch_id, name, *params],
     ).fetchone()[0]
     bad = con.execute(f"SELECT count(*) FROM {t} WHERE {new} AND source_row = -1").fetchone()[0]
-    if _REJECTS in sql:
+    if rejects:  # the typed CSV reader's rejected values (_typed_csv_sql)
         bad += con.execute(f"SELECT count(*) FROM {_REJECTS}").fetchone()[0]
         con.execute(f"DROP TABLE IF EXISTS {_REJECTS}")
         con.execute(f"DROP TABLE IF EXISTS {_REJECTS}_scans")
