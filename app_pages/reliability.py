@@ -42,7 +42,7 @@ with right:
                            names={"latency_p95_ms": "p95", "latency_p99_ms": "p99"})
 
 st.subheader(f"Open incidents at the end of {view.period}")
-as_of = view.as_of()
+as_of = view.open_at()
 open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view.tz)
 if open_rows is not None and not open_rows.empty:
     st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} UTC", f"{len(open_rows)}",

@@ -11,7 +11,7 @@ This package never imports streamlit (a test checks it).
 
 from kpis.catalog import CATALOG, KPI_IDS
 from kpis.db import connect, data_version, default_path
-from kpis.engine import compute, data_range, to_records
+from kpis.engine import compute, data_range, through_date, to_records
 from kpis.ingest import FileReport, IngestError, RowError
 from kpis.ingest import ingest as ingest_files
 

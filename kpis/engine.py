@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,6 +67,7 @@ class Request:
     link_window_hours: float | None = None
     lead_time_start: str = "change_started_at"
     slo: float = 0.999
+    as_of: date | None = None  # the data runs through this day: a period in progress counts its elapsed weeks
 
     def __post_init__(self):
         periods.check_grain(self.grain)
@@ -166,7 +167,11 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     currency = ", currency" if source in CURRENCY_SOURCES else ""
     weeks = ""
     if source == "deployments":
-        weeks = f", date_diff('day', period_start, (period_start + INTERVAL 1 {req.grain})::DATE) / 7.0 AS weeks_in_period"
+        # Weeks elapsed: the whole period, or up to and including as_of for the period in progress.
+        period_end = f"(period_start + INTERVAL 1 {req.grain})::DATE"
+        if req.as_of is not None:
+            period_end = f"least({period_end}, $as_of_next)"
+        weeks = f", greatest(date_diff('day', period_start, {period_end}), 1) / 7.0 AS weeks_in_period"
     aggs = ", ".join(f"{k.value} AS \"v:{k.id}\", {k.n} AS \"n:{k.id}\"" for k in kpis)
     sql = (
         f"WITH {ctes} SELECT period_start, grp{currency}, {aggs} "
@@ -174,6 +179,8 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
         f"GROUP BY ALL"
     )
     extra = {"first": first, "last": last}
+    if req.as_of is not None:
+        extra["as_of_next"] = req.as_of + timedelta(days=1)
     if source == "incidents_open":
         starts = periods.spine(first, last, req.grain)
         extra["spine_starts"] = starts
@@ -200,6 +207,20 @@ def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC") -> tuple[date, d
     return row[0], row[1]
 
 
+def through_date(con: duckdb.DuckDBPyConnection, tz: str = "UTC", today: date | None = None) -> date | None:
+    """The last day the data covers: its last event day, or today (in ``tz``) if that is earlier.
+
+    The period containing it is in progress unless it is the period's last day;
+    pages mark that period "to date" and never compare it with a whole one.
+    """
+    rng = data_range(con, tz)
+    if rng is None:
+        return None
+    if today is None:
+        today = pd.Timestamp(datetime.now(timezone.utc)).tz_convert(tz).date()
+    return min(rng[1], today)
+
+
 def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
     ok = con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0]
     if not ok:
@@ -209,7 +230,8 @@ def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
 def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None = None,
             start: date | None = None, end: date | None = None, filters: dict | None = None,
             kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
-            lead_time_start: str = "change_started_at", slo: float = 0.999) -> pd.DataFrame:
+            lead_time_start: str = "change_started_at", slo: float = 0.999,
+            as_of: date | None = None) -> pd.DataFrame:
     """Every requested KPI for every period of ``grain`` in [start, end], per ``by`` group.
 
     Returns a DataFrame with the columns of the JSON records: ``period``, the
@@ -221,10 +243,13 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
     computed in full. Without start / end the range is the data's. ``filters``
     maps team / service / model / tier / severity / category to allowed values;
     each applies to the tables that have that column. ``slo`` is the
-    availability objective behind error_budget_remaining.
+    availability objective behind error_budget_remaining. ``as_of`` (see
+    ``through_date``) is the last day the data covers: the period in progress
+    on that day divides deployments_per_week by the weeks elapsed, not by the
+    whole period's.
     """
     req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
-                  link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo)
+                  link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of)
     if tz != "UTC":
         check_timezone(con, tz)
     wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]

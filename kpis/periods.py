@@ -94,3 +94,38 @@ def shift(start: date, grain: str, k: int) -> date:
 def weeks_in(start: date, grain: str) -> float:
     """Length of the period in weeks (days / 7): 1 for a week, 31/7 for October."""
     return (next_start(start, grain) - start).days / 7.0
+
+
+def days_in(start: date, grain: str) -> int:
+    """Length of the period starting at ``start`` in days (7, 28-31 or 90-92)."""
+    return (next_start(start, grain) - start).days
+
+
+def elapsed_days(start: date, grain: str, as_of: date | None) -> int:
+    """Days of the period starting at ``start`` that lie on or before ``as_of`` (the whole period when None).
+
+    0 for a period that starts after ``as_of``; ``days_in`` for one that ended by then.
+    """
+    total = days_in(start, grain)
+    if as_of is None:
+        return total
+    return max(0, min(total, (as_of - start).days + 1))
+
+
+def is_partial(start: date, grain: str, as_of: date | None) -> bool:
+    """True for the period in progress on ``as_of``: it has begun but its last day is after ``as_of``."""
+    return 0 < elapsed_days(start, grain, as_of) < days_in(start, grain)
+
+
+def last_complete(grain: str, as_of: date) -> date:
+    """Start of the latest period of ``grain`` whose last day is on or before ``as_of``."""
+    s = period_start(as_of, grain)
+    return s if next_start(s, grain) <= as_of + timedelta(days=1) else shift(s, grain, -1)
+
+
+def to_date_label(start: date, grain: str, as_of: date | None) -> str:
+    """'2026-11 (to date: 20 of 30 days)' for the period in progress, else the plain label."""
+    text = label(start, grain)
+    if not is_partial(start, grain, as_of):
+        return text
+    return f"{text} (to date: {elapsed_days(start, grain, as_of)} of {days_in(start, grain)} days)"

@@ -41,6 +41,24 @@ class View:
     locked: bool = False  # the database was locked by another process and nothing was loaded before
     data_first: date | None = None
     data_last: date | None = None
+    as_of: date | None = None  # the last day the data covers (kpis.through_date): its period is in progress
+
+    @property
+    def in_progress(self) -> str | None:
+        """Label of the period (of this grain) still in progress on ``as_of``, or None."""
+        if self.as_of is None:
+            return None
+        s = periods.period_start(self.as_of, self.grain)
+        return periods.label(s, self.grain) if periods.is_partial(s, self.grain, self.as_of) else None
+
+    def is_partial(self, label: str) -> bool:
+        """Whether the period ``label`` (of this grain) is the one in progress."""
+        return label is not None and label == self.in_progress
+
+    def period_text(self, label: str) -> str:
+        """'2026-11 (to date: 20 of 30 days)' for the period in progress, else the label itself."""
+        _, s, _ = periods.parse_label(label)
+        return periods.to_date_label(s, self.grain, self.as_of)
 
     @property
     def end_exclusive(self) -> date:
@@ -62,7 +80,7 @@ class View:
     def compute_args(self, **over) -> dict:
         """Keyword arguments for ui.data.query('compute', ...) over the date range."""
         args = dict(profile=self.profile, grain=self.grain, start=self.start, end=self.end,
-                    filters=self.filters, tz=self.tz, lead_time_start=self.lead_time_start)
+                    filters=self.filters, tz=self.tz, lead_time_start=self.lead_time_start, as_of=self.as_of)
         args.update(over)
         return args
 
@@ -70,8 +88,8 @@ class View:
         parts = [f"{k}: {', '.join(v)}" for k, v in self.filters.items() if v]
         return "; ".join(parts) if parts else "all teams, services and models"
 
-    def as_of(self) -> datetime:
-        """The moment open incidents are listed at: the period's end, or now if that is later."""
+    def open_at(self) -> datetime:
+        """The moment open incidents are listed at: the period's end, or now if that is earlier."""
         end = datetime.combine(self.period_end, datetime.min.time())
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         return min(end, now)
@@ -208,7 +226,8 @@ def sidebar() -> View:
     p_start, p_end = data.period_bounds(period)
     view = View(grain=grain, period=period, period_start=p_start, period_end=p_end, start=start, end=end,
                 filters=filters, profile=profile, lead_time_start=data.lead_time_start(profile),
-                empty=rng == (), locked=rng is None, data_first=first, data_last=last)
+                empty=rng == (), locked=rng is None, data_first=first, data_last=last,
+                as_of=min(last, today) if last else None)
     ss["view"] = view
     _write_url(view)
     return view
