@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from kpis import format as fmt
 from ui import charts, components, data, state
-from ui import format as fmt
 
 view = state.current()
 components.page_header("Delivery", view, f"Trends {components.span_text(view)}")

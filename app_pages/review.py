@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 import review
-from kpis import db, periods
 import review.html
+from kpis import db, periods
 from review import browser, commentary
 from ui import charts, components, data, state
 

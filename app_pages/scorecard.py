@@ -3,8 +3,8 @@
 import streamlit as st
 
 from kpis import catalog, periods
+from kpis import format as fmt
 from ui import components, data, state
-from ui import format as fmt
 
 view = state.current()
 components.page_header(f"Scorecard · {view.period}", view, "Every KPI for the chosen period")

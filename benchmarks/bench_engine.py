@@ -49,10 +49,10 @@ import resource
 import shutil
 import subprocess
 import sys
-from statistics import median
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -16,6 +16,6 @@ from kpis.ingest import FileReport, IngestError, RowError
 from kpis.ingest import ingest as ingest_files
 
 __all__ = [
-    "CATALOG", "KPI_IDS", "connect", "data_version", "default_path", "compute", "data_range", "to_records",
+    "CATALOG", "KPI_IDS", "connect", "data_version", "default_path", "compute", "data_range", "through_date", "to_records",
     "FileReport", "IngestError", "RowError", "ingest_files",
 ]

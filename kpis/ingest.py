@@ -735,11 +735,11 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         updated = con.execute(
             f"DELETE FROM {table.name} t USING (SELECT DISTINCT {', '.join(scope)} FROM _typed) k WHERE {cond}"
         ).fetchone()[0]
-    inserted_total = con.execute(
+    con.execute(
         f"INSERT INTO {table.name} ({cols}, attributes, batch_id, source_file, source_row) "
         f"SELECT {cols}, attributes, ?, ?, _row FROM _typed",
         [batch_id, name],
-    ).fetchone()[0]
+    )
     con.execute("DROP TABLE _typed")
     return _loaded(con, batch_id, path, name, digest, kind, table, rows_read, updated, n_bad,
                    errors if n_bad else [], used, mapped, extras, source_tz)

@@ -931,7 +931,7 @@ class _Compiler:
 
     def value(self, r: ColumnRule) -> str:
         """The column's value as text, before rules and defaults (NULL when empty)."""
-        m, col = self.m, self.m.table.column(r.target)
+        col = self.m.table.column(r.target)
         srcs = [self.source(s) for s in r.sources]
         if not srcs:
             v = "NULL::VARCHAR"

@@ -21,7 +21,7 @@ import html as _html
 from functools import lru_cache
 
 from review import figures
-from review.model import STATUS_COLOURS, Chart, KpiLine, Review, Section, Table, FAMILY_TITLES
+from review.model import FAMILY_TITLES, STATUS_COLOURS, Chart, KpiLine, Review, Section, Table
 
 PAGE_WIDTH_IN = 13.333  # the print page: 16:9, the size of a PowerPoint slide
 PAGE_HEIGHT_IN = 7.5

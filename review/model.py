@@ -15,7 +15,7 @@ period's notable events from ``kpis.details`` and lays it all out as sections:
   incidents, the training-cost outlier runs and the services whose cost per 1k
   predictions changed most.
 
-Every value is formatted here with ``ui.format``, so the HTML, the PDF, the
+Every value is formatted here with ``kpis.format``, so the HTML, the PDF, the
 slides and the Review page read alike; the exporters only lay the model out.
 Nothing here imports streamlit.
 """
@@ -33,8 +33,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpis import catalog, details, engine, periods
+from kpis import format as fmt
 from ui import charts
-from ui import format as fmt
 
 GRAINS = ("month", "quarter")
 TREND_PERIODS = 12  # earlier periods in the trends (a year of months; three years of quarters)

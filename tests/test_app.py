@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 import kpis
 from kpis import catalog, periods
-from ui import format as fmt
+from kpis import format as fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

@@ -20,8 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from urllib.parse import urlsplit
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import golden
 import pytest
 
-import golden
 import kpis
 from kpis import catalog
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import duckdb
+import golden
 import pytest
 
-import golden
 import kpis
 from kpis import ingest
 

@@ -25,8 +25,8 @@ import pytest
 import kpis
 import review
 from kpis import catalog, periods, targets
+from kpis import format as fmt
 from review import browser, commentary
-from ui import format as fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD, PROFILE = "2026-Q3", "lead"

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpis import catalog
-from ui import format as fmt
+from kpis import format as fmt
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "none": "#9e9e9e"}
 STATUS_WORDS = {"green": "on target", "amber": "near target", "red": "off target", "none": "no target"}

@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from kpis import catalog
+from kpis import format as fmt
 from ui import charts, data
-from ui import format as fmt
 from ui.state import View
 
 STATUS_BADGE = {"green": ("green", "On target"), "amber": ("orange", "Near target"),
