@@ -194,8 +194,10 @@ def test_filter_and_grain_change_the_numbers(sample_db):
     at.segmented_control(key="grain").set_value("quarter")
     at.run()
     _no_exception(at)
-    assert at.session_state["period"] == "2026-Q4"  # the quarter that holds the month being viewed
-    assert at.title[0].value == "Scorecard · 2026-Q4"
+    # The month viewed (2026-10, the last complete one) ends on Oct 31, in 2026-Q4; the data runs to
+    # 2026-11-20, so Q4 is still in progress and the switch lands on the last complete quarter.
+    assert at.session_state["period"] == "2026-Q3"
+    assert at.title[0].value == "Scorecard · 2026-Q3"
 
 
 def test_team_narrows_the_service_and_model_lists(sample_db):

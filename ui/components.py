@@ -14,7 +14,7 @@ import streamlit as st
 
 from kpis import catalog
 from kpis import format as fmt
-from ui import charts, data
+from ui import charts, data, state
 from ui.state import View
 
 STATUS_BADGE = {"green": ("green", "On target"), "amber": ("orange", "Near target"),
@@ -72,10 +72,13 @@ def load_sample_button(key: str = "sample") -> None:
 
 
 def flash() -> None:
-    """Show a message left by the previous run (e.g. after an ingest and rerun)."""
+    """Show a message left by the previous run (e.g. after an ingest and rerun), and any correction the
+    sidebar made to the selection (a link's period outside the data, ...)."""
     msg = st.session_state.pop("_flash", None)
     if msg:
         st.success(msg, icon=":material/check_circle:")
+    for text in state.take_notices():
+        st.info(text, icon=":material/event_repeat:")
 
 
 def page_header(title: str, view: View, what: str) -> None:

@@ -136,9 +136,9 @@ def _history(con) -> pd.DataFrame:
     return ingest.history(con)
 
 
-def _data_range(con):
+def _data_range(con, tz: str = "UTC"):
     # () for an empty database, so that None can only mean "locked, nothing loaded yet".
-    return kpis.data_range(con) or ()
+    return kpis.data_range(con, tz) or ()
 
 
 QUERIES = {

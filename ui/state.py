@@ -8,8 +8,10 @@ from it on a session's first run, so a copied URL reproduces the view.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
@@ -20,7 +22,7 @@ GRAINS = periods.GRAINS
 DIMENSIONS = engine.DIMENSIONS
 NO_PROFILE = "(none)"
 PREFERRED_PROFILE = "senior"
-URL_KEYS = ("grain", "period", "from", "to", *DIMENSIONS, "profile")
+URL_KEYS = ("grain", "period", "from", "to", *DIMENSIONS, "profile", "tz")
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,70 @@ class View:
         return min(end, now)
 
 
-def _default_period(labels_starts: list[date], grain: str, last: date | None) -> date:
-    """The latest complete period (a monthly check looks at the month that just closed)."""
-    if last is None:
-        return labels_starts[-1]
-    complete = [s for s in labels_starts if periods.next_start(s, grain) <= last + timedelta(days=1)]
-    return complete[-1] if complete else labels_starts[-1]
+TIMEZONES = ("UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York", "America/Chicago",
+             "America/Denver", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Kolkata", "Asia/Singapore",
+             "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney")
+
+
+def default_tz() -> str:
+    """The reporting time zone from the settings (``$KPI_TZ``), else UTC."""
+    tz = os.environ.get("KPI_TZ", "UTC").strip() or "UTC"
+    return tz if valid_tz(tz) else "UTC"
+
+
+def valid_tz(name) -> bool:
+    """An IANA time zone name this machine knows (Europe/Berlin, UTC, ...)."""
+    if not isinstance(name, str) or not name or name != name.strip():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def today_in(tz: str) -> date:
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The selection that follows the data: the last complete period and the data's whole extent."""
+
+    period: str
+    range: tuple[date, date]
+
+
+def defaults(grain: str, first: date | None, last: date | None, today: date) -> Defaults:
+    """Period and trend range for data from ``first`` to ``last`` (an empty database: today)."""
+    if first is None:
+        return Defaults(periods.label(periods.period_start(today, grain), grain), (today, today))
+    as_of = min(last, today)
+    start = periods.last_complete(grain, as_of)
+    if start < periods.period_start(first, grain):  # not one whole period yet: the one in progress
+        start = periods.period_start(as_of, grain)
+    return Defaults(periods.label(start, grain), (first, last))
+
+
+def regrain(label: str, grain: str, as_of: date | None) -> str:
+    """The period of ``grain`` at the same point in time as ``label`` (its last day), on a grain switch.
+
+    A period still in progress on ``as_of`` is not landed on: the last complete one before it is.
+    """
+    _, _, end = periods.parse_label(label)
+    day = end - timedelta(days=1)
+    if as_of is not None:
+        day = min(day, as_of)
+    start = periods.period_start(day, grain)
+    if as_of is not None and periods.is_partial(start, grain, as_of):
+        start = periods.last_complete(grain, as_of)
+    return periods.label(start, grain)
+
+
+def clamp_range(chosen, first: date, last: date) -> tuple[date, date] | None:
+    """The part of ``chosen`` that lies inside the data (None when none of it does)."""
+    lo, hi = max(chosen[0], first), min(chosen[1], last)
+    return (lo, hi) if lo <= hi else None
 
 
 def _read_url(ss, grain_options, profiles) -> None:
@@ -115,6 +175,7 @@ def _read_url(ss, grain_options, profiles) -> None:
         lo, hi = date.fromisoformat(qp.get("from", "")), date.fromisoformat(qp.get("to", ""))
         if lo <= hi:
             ss["range"] = (lo, hi)
+            ss["_url_range"] = True
     except ValueError:
         pass
     for dim in DIMENSIONS:
@@ -124,11 +185,17 @@ def _read_url(ss, grain_options, profiles) -> None:
     p = qp.get("profile")
     if p in profiles or p == NO_PROFILE:
         ss["profile"] = p
+    tz = qp.get("tz")
+    if tz is not None:
+        if valid_tz(tz):
+            ss["tz"] = tz
+        else:
+            notice(f"The link's time zone {tz!r} is not a known IANA name; using {default_tz()}.")
 
 
 def _write_url(view: View) -> None:
     wanted = {"grain": view.grain, "period": view.period, "from": view.start.isoformat(),
-              "to": view.end.isoformat(), "profile": view.profile or NO_PROFILE}
+              "to": view.end.isoformat(), "profile": view.profile or NO_PROFILE, "tz": view.tz}
     for dim in DIMENSIONS:
         if view.filters.get(dim):
             wanted[dim] = list(view.filters[dim])
@@ -138,20 +205,91 @@ def _write_url(view: View) -> None:
         st.query_params.from_dict(wanted)
 
 
+def notice(text: str) -> None:
+    """A correction of the selection, told once at the top of the page (ui.components.page_header)."""
+    st.session_state.setdefault("_notices", []).append(text)
+
+
+def take_notices() -> list[str]:
+    return st.session_state.pop("_notices", [])
+
+
+def _follow_data(ss, grain: str, first: date | None, last: date | None, today: date, labels: list[str]) -> None:
+    """Keep the period and range in step with the data (see the module docstring).
+
+    A selection still at the old defaults moves to the new ones when the data
+    changes (sample data loaded, an upload, another process's ingest); one the
+    user or a link chose stays unless it lies outside the data, which is
+    corrected with a notice. A grain switch keeps the same point in time.
+    """
+    new = defaults(grain, first, last, today)
+    extent = (first, last)
+    old_extent = ss.get("_extent", "unset")
+    old = ss.get("_defaults")
+    data_changed = old_extent != "unset" and old_extent != extent
+    as_of = min(last, today) if last else None
+
+    # The period.
+    grain_was = ss.get("_grain_was")
+    wanted = ss.pop("_url_period", None) or ss.get("period")
+    if grain_was is not None and grain_was != grain and wanted:
+        try:
+            wanted = regrain(wanted, grain, as_of)
+        except ValueError:
+            wanted = None
+    elif data_changed and old is not None and wanted == old.period:
+        wanted = new.period
+    if wanted not in labels:
+        if wanted and first is not None:
+            notice(f"Period {wanted} is outside the data ({first} to {last}); showing {new.period}, "
+                   "the last complete period.")
+        wanted = new.period
+    ss["period"] = wanted
+
+    # The trend range.
+    cur = ss.get("range")
+    cur = tuple(cur) if isinstance(cur, (tuple, list)) and len(cur) == 2 else None
+    if cur is None:
+        cur = ss.get("_range_ok")
+    if cur is None or (data_changed and old is not None and cur == old.range) or (old is None and not
+                                                                                   ss.get("_url_range")):
+        cur = new.range
+    if first is not None:
+        inside = clamp_range(cur, first, last)
+        if inside is None:
+            notice(f"The date range {cur[0]} to {cur[1]} is outside the data ({first} to {last}); "
+                   "showing all of the data.")
+            inside = new.range
+        elif inside != cur and not (old is not None and cur == old.range):
+            notice(f"The date range {cur[0]} to {cur[1]} reaches beyond the data; showing {inside[0]} to "
+                   f"{inside[1]}.")
+        cur = inside
+    ss["range"] = cur
+    ss["_range_ok"] = cur
+    ss.pop("_url_range", None)
+    ss["_extent"] = extent
+    ss["_defaults"] = new
+    ss["_grain_was"] = grain
+
+
 def sidebar() -> View:
     """Create the shared sidebar widgets and return the selection (also kept in session state)."""
     data.start_run()
     ss = st.session_state
-    rng = data.query("data_range")
-    values = data.query("distinct_values") or {d: [] for d in DIMENSIONS}
     profiles = data.profiles()
     profile_options = [NO_PROFILE, *profiles]
     if not ss.get("_url_read"):
         _read_url(ss, GRAINS, profiles)
         ss["_url_read"] = True
+    if not valid_tz(ss.get("tz")):
+        ss["tz"] = default_tz()
+    tz = ss["tz"]
+    rng = data.query("data_range", tz=tz)
+    values = data.query("distinct_values") or {d: [] for d in DIMENSIONS}
 
     first, last = rng if rng else (None, None)
-    today = datetime.now(timezone.utc).date()
+    today = today_in(tz)
+    as_of = min(last, today) if last else None
     ss.setdefault("grain", "month")
     if ss.get("grain") not in GRAINS:
         ss["grain"] = "month"
@@ -163,32 +301,21 @@ def sidebar() -> View:
 
         starts = periods.spine(first, last, grain) if first else [periods.period_start(today, grain)]
         labels = [periods.label(s, grain) for s in starts]
-        default_label = periods.label(_default_period(starts, grain, last), grain)
-        wanted = ss.pop("_url_period", None) or ss.get("period")
-        if wanted not in labels:
-            mapped = None
-            try:
-                _, s, _ = periods.parse_label(wanted) if wanted else (None, None, None)
-                if s is not None:
-                    mapped = periods.label(periods.period_start(s, grain), grain)
-            except ValueError:
-                mapped = None
-            wanted = mapped if mapped in labels else default_label
-        ss["period"] = wanted
+        _follow_data(ss, grain, first, last, today, labels)
+        in_progress = {periods.label(s, grain): periods.to_date_label(s, grain, as_of) for s in starts}
         st.selectbox("Period (scorecard and tables)", list(reversed(labels)), key="period",
-                     help="The month, quarter or week the scorecard and the detail tables show.")
+                     format_func=lambda p: in_progress.get(p, p),
+                     help="The month, quarter or week the scorecard and the detail tables show. It opens on the "
+                          "last complete one; the one in progress is marked 'to date'.")
         period = ss["period"]
 
-        default_range = (first, last) if first else (today, today)
-        cur = ss.get("range")
-        if not (isinstance(cur, (tuple, list)) and len(cur) == 2):
-            ss["range"] = ss.get("_range_ok", default_range)
-        st.date_input("Date range (trends)", key="range", format="YYYY-MM-DD",
+        bounds = dict(min_value=first, max_value=last) if first else {}
+        st.date_input("Date range (trends)", key="range", format="YYYY-MM-DD", **bounds,
                       help="The periods the trend charts show; whole periods are computed.")
         chosen = ss["range"]
         if isinstance(chosen, (tuple, list)) and len(chosen) == 2 and chosen[0] <= chosen[1]:
             ss["_range_ok"] = tuple(chosen)
-        start, end = ss.get("_range_ok", default_range)
+        start, end = ss["_range_ok"]
 
         filters = {}
         for dim in DIMENSIONS:
@@ -220,14 +347,18 @@ def sidebar() -> View:
                 profile = None
         elif not profiles:
             st.caption("No target profiles installed: every KPI shows 'no target'.")
+
+        zones = list(dict.fromkeys([default_tz(), *TIMEZONES, tz]))
+        st.selectbox("Reporting time zone", zones, key="tz",
+                     help="Events fall into days, weeks, months and quarters in this time zone; times in the "
+                          "tables are shown in it. The default comes from $KPI_TZ.")
         if first:
-            st.caption(f"Data from {first} to {last} · database `{data.db_path()}`")
+            st.caption(f"Data from {first} to {last} ({tz}) · database `{data.db_path()}`")
 
     p_start, p_end = data.period_bounds(period)
     view = View(grain=grain, period=period, period_start=p_start, period_end=p_end, start=start, end=end,
-                filters=filters, profile=profile, lead_time_start=data.lead_time_start(profile),
-                empty=rng == (), locked=rng is None, data_first=first, data_last=last,
-                as_of=min(last, today) if last else None)
+                filters=filters, profile=profile, lead_time_start=data.lead_time_start(profile), tz=tz,
+                empty=rng == (), locked=rng is None, data_first=first, data_last=last, as_of=as_of)
     ss["view"] = view
     _write_url(view)
     return view
