@@ -1,0 +1,102 @@
+"""A new user's first minute in a real browser: an empty database, *Load sample data*, and the trends
+span the data (Playwright on Debian's chromium; skips where /usr/bin/chromium is missing)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from test_browser import ARGS, CHROMIUM, ROOT, VIEWPORT, _check_clean, _free_port, _settle
+
+import kpis
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser_empty") / "kpi.duckdb"
+    port = _free_port()
+    log = open(db.parent / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "KPI_DB": str(db), "PYTHONUNBUFFERED": "1"}, stdout=log,
+        stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url, db
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+    assert "Traceback" not in (db.parent / "streamlit.log").read_text()
+
+
+def _points(page) -> list[int]:
+    """The number of x values of each drawn line or bar trace on the page."""
+    return page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(
+        p => (p.data || []).filter(t => (t.type === 'scatter' || t.type === 'bar') && t.x && t.y
+                                    && Array.from(t.y).some(v => v !== null))
+                           .map(t => t.x.length))""")
+
+
+def test_load_sample_data_then_the_trends_span_the_data(empty_server):
+    from playwright.sync_api import sync_playwright
+
+    url, db = empty_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/")
+        _settle(page)
+        _check_clean(page, "empty scorecard")
+        # The empty database's selection is today's month and a one-day range, and it is in the URL.
+        page.wait_for_url(re.compile(r"from="))
+        q = parse_qs(urlsplit(page.url).query)
+        assert q["from"] == q["to"]
+        page.get_by_role("button", name="Load sample data").first.click()
+        page.get_by_text("Loaded the sample data").wait_for()
+        _settle(page)
+        _check_clean(page, "scorecard after the sample load")
+
+        con = kpis.connect(db, read_only=True)
+        first, last = kpis.data_range(con)
+        con.close()
+        page.wait_for_url(re.compile(f"from={first.isoformat()}"))
+        q = parse_qs(urlsplit(page.url).query)
+        assert (q["from"], q["to"]) == ([first.isoformat()], [last.isoformat()])
+        assert q["period"] == ["2026-10"]  # the last complete month; November runs to the 20th
+        assert page.get_by_role("heading", level=1).filter(has_text="Scorecard · 2026-10").count() == 1
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert f"{first.isoformat()} – {last.isoformat()}" in sidebar or first.isoformat() in sidebar
+
+        # On Delivery every trend has a point per month of the data, not a single point.
+        page.goto(f"{url}/delivery?{urlsplit(page.url).query}")
+        page.wait_for_selector(".js-plotly-plot")
+        _settle(page)
+        _check_clean(page, "delivery after the sample load")
+        counts = _points(page)
+        months = (last.year - first.year) * 12 + last.month - first.month + 1  # 2025-05 .. 2026-11 = 19
+        assert counts and max(counts) >= months, counts
+        # A reload keeps the corrected selection (it lives in the URL now).
+        page.reload()
+        _settle(page)
+        assert parse_qs(urlsplit(page.url).query)["from"] == [first.isoformat()]
+        browser.close()
