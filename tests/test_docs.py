@@ -16,10 +16,21 @@ def test_every_catalog_kpi_has_a_definition_row_in_the_readme():
     assert rows == set(catalog.KPI_IDS)
 
 
-def test_readme_starts_with_the_two_commands():
-    first_block = README.split("```bash", 1)[1].split("```", 1)[0]
-    assert "streamlit run app.py" in first_block
-    assert "python -m pytest" in first_block
+def test_readme_starts_with_the_venv_and_the_two_commands():
+    blocks = [b.split("```", 1)[0] for b in README.split("```bash")[1:3]]
+    assert "-m venv" in blocks[0]
+    assert "streamlit run app.py" in blocks[1]
+    assert "python -m pytest" in blocks[1]
+    assert "Start again from an empty database" in README
+
+
+def test_readme_page_table_matches_the_app():
+    app = (Path(__file__).resolve().parents[1] / "app.py").read_text()
+    pages = re.findall(r'st\.Page\("app_pages/\w+\.py", title="([^"]+)"', app)
+    table = README.split("## The dashboard", 1)[1].split("\n\n|", 2)[1]
+    rows = re.findall(r"^\|? ?([^|]+?) \| [^|]+ \| ", "|" + table, flags=re.M)
+    assert len(pages) == 7
+    assert [r.strip() for r in rows if r.strip() not in ("page", "---")] == pages
 
 
 def test_cli_flags_in_readme_exist():
@@ -32,5 +43,5 @@ def test_cli_flags_in_readme_exist():
 
 def test_ci_runs_the_readme_test_command():
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
-    assert "pip install -q -r requirements-dev.txt && python -m pytest" in ci
+    assert "pip install -q -r requirements-dev.txt\nruff check .\npython -m pytest" in ci
     assert "pip install -r requirements-dev.txt && python -m pytest" in README
