@@ -68,6 +68,7 @@ class Request:
     lead_time_start: str = "change_started_at"
     slo: float = 0.999
     as_of: date | None = None  # the data runs through this day: a period in progress counts its elapsed weeks
+    span_days: int | None = None  # count only the first span_days days of every period (equal spans)
 
     def __post_init__(self):
         periods.check_grain(self.grain)
@@ -82,6 +83,8 @@ class Request:
             raise ValueError("the link window must be a positive number of hours")
         if not 0 < self.slo < 1:
             raise ValueError("the SLO must be a ratio between 0 and 1, e.g. 0.999")
+        if self.span_days is not None and not (isinstance(self.span_days, int) and self.span_days >= 1):
+            raise ValueError("span_days must be a whole number of days, at least 1")
 
 
 def _normalise_filters(filters) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -115,14 +118,21 @@ def _render(name: str, req: Request, table: str) -> str:
             raise ValueError(col)
         return f"d.{col}" if req.tz == "UTC" else f"timezone($tz, timezone('UTC', d.{col}))"
 
+    def period_of(moment: str) -> str:
+        start = f"date_trunc('{req.grain}', {moment})"
+        if req.span_days is None:
+            return f"{start}::DATE"
+        # Equal spans: an event after the period's first span_days days belongs to no period.
+        return f"CASE WHEN {moment} < {start} + to_days($span_days) THEN {start}::DATE END"
+
     def sub(m: re.Match) -> str:
         key, arg = m.group(1), m.group(2)
         if key == "period":
-            return f"date_trunc('{req.grain}', {local(arg)})::DATE"
+            return period_of(local(arg))
         if key == "period_date":
-            if arg != "date":
+            if arg not in ("date", "snap"):
                 raise ValueError(arg)
-            return f"date_trunc('{req.grain}', d.date)::DATE"
+            return period_of("d.date" if arg == "date" else "snap")
         if key == "grain":
             return req.grain
         if key == "group":
@@ -152,7 +162,8 @@ WHERE date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours *
 
 def _params(sql: str, req: Request, extra: dict) -> dict:
     """The bound parameters the SQL text refers to."""
-    values = {"tz": req.tz, "link_window_hours": req.link_window_hours, "slo": req.slo, **extra}
+    values = {"tz": req.tz, "link_window_hours": req.link_window_hours, "slo": req.slo, "span_days": req.span_days,
+              **extra}
     for k, v in req.filters:
         values[f"f_{k}"] = list(v)
     return {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
@@ -169,6 +180,8 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     if source == "deployments":
         # Weeks elapsed: the whole period, or up to and including as_of for the period in progress.
         period_end = f"(period_start + INTERVAL 1 {req.grain})::DATE"
+        if req.span_days is not None:
+            period_end = f"least({period_end}, (period_start + to_days($span_days))::DATE)"
         if req.as_of is not None:
             period_end = f"least({period_end}, $as_of_next)"
         weeks = f", greatest(date_diff('day', period_start, {period_end}), 1) / 7.0 AS weeks_in_period"
@@ -184,7 +197,9 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     if source == "incidents_open":
         starts = periods.spine(first, last, req.grain)
         extra["spine_starts"] = starts
-        extra["spine_ends"] = [periods.next_start(s, req.grain) for s in starts]
+        extra["spine_ends"] = [periods.next_start(s, req.grain) if req.span_days is None else
+                               min(periods.next_start(s, req.grain), s + timedelta(days=req.span_days))
+                               for s in starts]
     return sql, _params(sql, req, extra)
 
 
@@ -231,7 +246,7 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
             start: date | None = None, end: date | None = None, filters: dict | None = None,
             kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
             lead_time_start: str = "change_started_at", slo: float = 0.999,
-            as_of: date | None = None) -> pd.DataFrame:
+            as_of: date | None = None, span_days: int | None = None) -> pd.DataFrame:
     """Every requested KPI for every period of ``grain`` in [start, end], per ``by`` group.
 
     Returns a DataFrame with the columns of the JSON records: ``period``, the
@@ -246,10 +261,13 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
     availability objective behind error_budget_remaining. ``as_of`` (see
     ``through_date``) is the last day the data covers: the period in progress
     on that day divides deployments_per_week by the weeks elapsed, not by the
-    whole period's.
+    whole period's. ``span_days`` counts only the first ``span_days`` days of
+    every period: a period in progress compared with the same elapsed days of
+    the one before (``kpis.periods.elapsed_days``), never with a whole one.
     """
     req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
-                  link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of)
+                  link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of,
+                  span_days=span_days)
     if tz != "UTC":
         check_timezone(con, tz)
     wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]

@@ -129,3 +129,29 @@ def test_through_date(con):
     # The golden data's last event: i2 resolved 2026-11-02 (d9 on Nov 1, a cost and predictions on Nov 1).
     assert kpis.through_date(con, today=date(2026, 12, 1)) == date(2026, 11, 2)
     assert kpis.through_date(con, today=date(2026, 10, 20)) == date(2026, 10, 20)  # today is earlier
+
+
+def test_equal_spans_count_only_the_first_days_of_every_period(con):
+    """A period in progress (20 days in) is compared with the same 20 days of the one before."""
+    both = dict(grain="month", start=date(2026, 10, 1), end=date(2026, 11, 30))
+    df = kpis.compute(con, span_days=10, **both)
+    # Oct 1-10: d1 (Oct 2) and d2 (Oct 10 10:00Z, before Oct 11) succeed -> 2; d3 (Oct 20) and later are out.
+    assert _value(df, "deployment_count", "2026-10") == 2
+    # ... per week over the 10 days counted: 2 / (10 / 7) = 1.4
+    assert _value(df, "deployments_per_week", "2026-10") == pytest.approx(1.4)
+    # Nov 1-10: d9 (Nov 1 03:30Z) -> 1
+    assert _value(df, "deployment_count", "2026-11") == 1
+    # ML incidents started Oct 1-10: i6 (Oct 1 03:00Z), i7 (Oct 2), i3 (Oct 5) -> 3 (i4 is not ML-related)
+    assert _value(df, "incident_count", "2026-10") == 3
+    # Open at the end of the span (Oct 11 00:00Z): i3 resolved Oct 8, i6 and i7 the same day -> 0 of 3
+    open_oct = df[(df["kpi"] == "open_incidents") & (df["period"] == "2026-10")].iloc[0]
+    assert (open_oct["value"], open_oct["n"]) == (0, 3)
+    # Inference cost USD Oct 1-10: 100 (Oct 1) + 70 (svc-b, Oct 10) = 170; the Oct 15 and Oct 31 lines are out.
+    cost = df[(df["kpi"] == "inference_cost") & (df["period"] == "2026-10") & (df["unit"] == "USD")]
+    assert cost["value"].iloc[0] == pytest.approx(170.0)
+    # Whole periods are unchanged without span_days: 5 deployments, 2 incidents open at Nov 1 (i2, i5).
+    whole = kpis.compute(con, **both)
+    assert _value(whole, "deployment_count", "2026-10") == 5
+    assert _value(whole, "open_incidents", "2026-10") == 2
+    with pytest.raises(ValueError, match="span_days"):
+        kpis.compute(con, span_days=0, **both)

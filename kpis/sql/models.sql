@@ -3,12 +3,12 @@
 SELECT period_start, grp, monitored, drift_monitored, documented, is_tier1
 FROM (
     SELECT
-        date_trunc('{grain}', snap)::DATE AS period_start,
+        {period_date:snap} AS period_start,
         {group} AS grp,
         d.monitored, d.drift_monitored, d.documented,
         regexp_replace(lower(coalesce(d.tier, '')), '[^a-z0-9]', '', 'g') IN ('tier1', 't1', '1') AS is_tier1,
         snap,
-        max(snap) OVER (PARTITION BY date_trunc('{grain}', snap)) AS latest
+        max(snap) OVER (PARTITION BY {period_date:snap}) AS latest
     FROM (
         SELECT m.*, coalesce(m.as_of, (SELECT max(l.ingested_at)::DATE FROM ingest_log l
                                        WHERE l.batch_id = m.batch_id)) AS snap
