@@ -45,11 +45,11 @@ st.subheader(f"Open incidents at the end of {view.period}")
 as_of = view.open_at()
 open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view.tz)
 if open_rows is not None and not open_rows.empty:
-    st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} UTC", f"{len(open_rows)}",
+    st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} ({view.tz})", f"{len(open_rows)}",
               help="Started before this moment and not resolved by then.")
     open_rows = open_rows.assign(age=[fmt.fmt_hours(h) for h in open_rows["age_hours"]])
 components.table(open_rows, f"open incidents {view.period}", key="open",
-                 empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} UTC.",
+                 empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} ({view.tz}).",
                  column_config={"age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")})
 
 st.subheader(f"Worst services in {view.period}")

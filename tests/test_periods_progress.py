@@ -155,3 +155,12 @@ def test_equal_spans_count_only_the_first_days_of_every_period(con):
     assert _value(whole, "open_incidents", "2026-10") == 2
     with pytest.raises(ValueError, match="span_days"):
         kpis.compute(con, span_days=0, **both)
+
+
+def test_open_incidents_are_listed_at_midnight_in_the_reporting_time_zone():
+    v = state.View(grain="month", period="2026-10", period_start=date(2026, 10, 1), period_end=date(2026, 11, 1),
+                   start=date(2026, 1, 1), end=date(2026, 10, 31), tz="America/New_York")
+    at = v.open_at()
+    # Nov 1 00:00 in New York (EDT, UTC-4) is 04:00Z: the moment October ends there.
+    assert at.utcoffset().total_seconds() == -4 * 3600
+    assert (at.year, at.month, at.day, at.hour) == (2026, 11, 1, 0)

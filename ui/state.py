@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -91,10 +91,11 @@ class View:
         return "; ".join(parts) if parts else "all teams, services and models"
 
     def open_at(self) -> datetime:
-        """The moment open incidents are listed at: the period's end, or now if that is earlier."""
-        end = datetime.combine(self.period_end, datetime.min.time())
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
-        return min(end, now)
+        """The moment open incidents are listed at: the period's end (midnight in the reporting time
+        zone), or now if that is earlier. Time-zone aware, in ``tz``."""
+        zone = ZoneInfo(self.tz)
+        end = datetime.combine(self.period_end, datetime.min.time(), tzinfo=zone)
+        return min(end, datetime.now(zone))
 
 
 TIMEZONES = ("UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York", "America/Chicago",
