@@ -24,6 +24,12 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _as_of(text: str) -> date | str:
+    if text in ("data", "none"):
+        return text
+    return _date(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kpis", description="ML engineering KPIs from your exports.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -66,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--lead-time-start", choices=engine.LEAD_TIME_STARTS,
                    help="start of lead time (default: change_started_at, or the profile's)")
     c.add_argument("--profile", help="target profile: senior, mle, lead, dora, or a path to a TOML file")
+    c.add_argument("--as-of", type=_as_of, default="data", metavar="DATE|data|none",
+                   help="the last day the data covers: the period holding it is in progress (marked in_progress; "
+                        "deployments per week over the weeks elapsed). Default 'data': the data's last day, or "
+                        "today if earlier; 'none': every period whole")
     c.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     r = sub.add_parser("report", help="write the review pack of a month or quarter (HTML, PDF or PowerPoint)")
@@ -148,8 +158,9 @@ def _presets(args) -> int:
 def _compute(args) -> int:
     con = db.connect(args.db, read_only=True, wait_seconds=30)
     filters = {k: getattr(args, k) for k in ("team", "service", "model") if getattr(args, k)}
+    as_of = engine.through_date(con, args.tz) if args.as_of == "data" else None if args.as_of == "none" else args.as_of
     kwargs = dict(grain=args.grain, by=args.by, start=args.start, end=args.end, filters=filters, kpis=args.kpi,
-                  tz=args.tz, link_window_hours=args.link_window, slo=args.slo)
+                  tz=args.tz, link_window_hours=args.link_window, slo=args.slo, as_of=as_of)
     if args.profile:
         from kpis import targets
 
@@ -163,6 +174,7 @@ def _compute(args) -> int:
     else:
         df = engine.compute(con, lead_time_start=args.lead_time_start or "change_started_at", **kwargs)
     con.close()
+    df = engine.mark_in_progress(df, args.grain, as_of)
     records = engine.to_records(df)
     if args.format == "json":
         print(json.dumps(records, indent=1))

@@ -408,6 +408,18 @@ def _empty(req: Request) -> pd.DataFrame:
                          for c in cols})
 
 
+def mark_in_progress(df: pd.DataFrame, grain: str, as_of: date | None) -> pd.DataFrame:
+    """``df`` with an ``in_progress`` column: True on the rows of the period still in progress on ``as_of``."""
+    partial = None
+    if as_of is not None:
+        start = periods.period_start(as_of, grain)
+        partial = periods.label(start, grain) if periods.is_partial(start, grain, as_of) else None
+    out = df.copy()
+    at = out.columns.get_loc("kpi") if "kpi" in out else len(out.columns)
+    out.insert(at, "in_progress", out["period"].eq(partial) if partial else False)
+    return out
+
+
 def to_records(df: pd.DataFrame) -> list[dict]:
     """JSON-ready records: NaN becomes None, numpy scalars become Python numbers."""
     records = []

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import golden
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,8 +33,9 @@ def test_ingest_then_compute_json(tmp_path):
     records = json.loads(r.stdout)
     cfr = [x for x in records if x["kpi"] == "change_failure_rate" and x["team"] == "search"]
     # search: d3 rolled back of d1, d2, d3
-    assert cfr == [{"period": "2026-10", "team": "search", "kpi": "change_failure_rate", "value": 1 / 3, "n": 3,
-                    "unit": "ratio"}]
+    # The golden data runs to 2026-11-02, so October is whole (not in progress).
+    assert cfr == [{"period": "2026-10", "team": "search", "in_progress": False, "kpi": "change_failure_rate",
+                    "value": 1 / 3, "n": 3, "unit": "ratio"}]
     fraud = [x for x in records if x["kpi"] == "deployment_count" and x["team"] == "fraud"]
     assert fraud[0]["value"] is None and fraud[0]["n"] == 0
 
@@ -55,7 +57,8 @@ def test_csv_and_table_formats_and_kpi_db_env(tmp_path):
             env=env)
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     # six ML incidents started in October (see golden.py)
-    assert rows == [{"period": "2026-10", "kpi": "incident_count", "value": "6", "n": "6", "unit": "count"}]
+    assert rows == [{"period": "2026-10", "in_progress": "False", "kpi": "incident_count", "value": "6", "n": "6",
+                     "unit": "count"}]
     r = run("compute", "--format", "table", "--kpi", "mttr_hours", "--from", "2026-11-01", "--to", "2026-11-30",
             env=env)
     assert "mttr_hours" in r.stdout and "96" in r.stdout
@@ -104,3 +107,26 @@ def test_compute_with_profile_adds_target_and_status(tmp_path):
     assert records["mttr_hours"]["status"] == "amber"
     r = run("compute", "--db", db, "--profile", "nonexistent-profile")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_compute_marks_the_period_in_progress_and_counts_its_weeks_elapsed(tmp_path):
+    folder = golden.write(tmp_path / "exports")
+    db = tmp_path / "kpi.duckdb"
+    assert run("ingest", "--db", db, folder).returncode == 0
+    args = ("compute", "--db", db, "--format", "json", "--from", "2026-10-01", "--to", "2026-11-30",
+            "--kpi", "deployments_per_week")
+    # The golden data's last event is i2's resolution on 2026-11-02: November is in progress, 2 of 30 days.
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    by_period = {x["period"]: x for x in json.loads(r.stdout)}
+    assert by_period["2026-10"]["in_progress"] is False
+    assert by_period["2026-10"]["value"] == pytest.approx(5 / (31 / 7))  # 5 deployments over 31 days
+    assert by_period["2026-11"]["in_progress"] is True
+    assert by_period["2026-11"]["value"] == pytest.approx(1 / (2 / 7))  # d9 over the 2 days elapsed = 3.5
+    # --as-of none: every period whole (November: 1 / (30 / 7)); a date sets the day explicitly.
+    whole = {x["period"]: x for x in json.loads(run(*args, "--as-of", "none").stdout)}
+    assert whole["2026-11"]["in_progress"] is False and whole["2026-11"]["value"] == pytest.approx(7 / 30)
+    r = run(*args, "--as-of", "2026-11-07")
+    assert {x["period"]: x for x in json.loads(r.stdout)}["2026-11"]["value"] == pytest.approx(1.0)  # 1 / (7 / 7)
+    bad = run(*args, "--as-of", "soon")
+    assert bad.returncode == 2 and "not a date" in bad.stderr
