@@ -58,7 +58,7 @@ def test_csv_and_table_formats_and_kpi_db_env(tmp_path):
     assert rows == [{"period": "2026-10", "kpi": "incident_count", "value": "6", "n": "6", "unit": "count"}]
     r = run("compute", "--format", "table", "--kpi", "mttr_hours", "--from", "2026-11-01", "--to", "2026-11-30",
             env=env)
-    assert "mttr_hours" in r.stdout and "96" in r.stdout
+    assert "mttr_hours" in r.stdout and "4.0 d" in r.stdout  # 96 h written as the card writes it
 
 
 def test_bad_file_message_without_traceback(tmp_path):
