@@ -104,3 +104,17 @@ def test_compute_with_profile_adds_target_and_status(tmp_path):
     assert records["mttr_hours"]["status"] == "amber"
     r = run("compute", "--db", db, "--profile", "nonexistent-profile")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_csv_neutralises_formula_cells_and_keeps_base_units(tmp_path):
+    exports = tmp_path / "deployments.csv"
+    exports.write_text("deployment_id,service,deployed_at,team,status,change_started_at\n"
+                       "d1,svc,2026-10-05T10:00:00Z,=HYPERLINK(\"http://x\"),success,2026-10-01T10:00:00Z\n")
+    db = tmp_path / "k.duckdb"
+    assert run("ingest", "--db", db, exports).returncode == 0
+    args = ("compute", "--db", db, "--kpi", "lead_time_median_hours", "--by", "team", "--from", "2026-10-01",
+            "--to", "2026-10-31")
+    rows = list(csv.DictReader(io.StringIO(run(*args, "--format", "csv").stdout)))
+    assert rows[0]["team"] == "'=HYPERLINK(\"http://x\")"  # shown as text by a spreadsheet, not run
+    assert rows[0]["value"] == "96.0"  # base units: 4 days of lead time in hours
+    assert "4.0 d" in run(*args, "--format", "table").stdout  # the table writes it as the card does
