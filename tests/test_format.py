@@ -356,3 +356,47 @@ def test_csv_keeps_numbers_and_full_values():
     assert back["run_id"].iloc[0] == "e6f7051c10f7a7f9af4708e1ef0a6aef" and math.isnan(back["run_id"].iloc[1])
     assert back["at"].iloc[0] == "2026-10-30 13:39:59"
     assert df["team"].iloc[0].startswith("=")  # the caller's frame is left alone
+
+
+TABLE_APP = '''
+import os, sys
+sys.path.insert(0, {root!r})
+import pandas as pd
+from ui import components
+n = int(os.environ["ROWS"])
+df = pd.DataFrame({{"run_id": [f"{{i:032x}}" for i in range(n)], "service": ["=cmd"] * n, "cost": [4298.594] * n,
+                   "currency": ["CHF"] * n, "outlier": [True] * n, "outlier_threshold": [None] * n}})
+import streamlit as st
+real = st.download_button
+def keep(label, data, **kw):  # the CSV the button offers
+    st.session_state["csv"] = data
+    return real(label, data, **kw)
+st.download_button = keep
+try:
+    components.table(df, "runs", kind="training_runs", key="t")
+finally:
+    st.download_button = real
+'''
+
+
+@pytest.mark.parametrize("rows, styled", [(3, True), (9000, False)])
+def test_the_page_table_shows_written_cells_and_downloads_raw_rows(tmp_path, monkeypatch, rows, styled):
+    from streamlit.testing.v1 import AppTest
+
+    script = tmp_path / "table_app.py"
+    script.write_text(TABLE_APP.format(root=str(ROOT)))
+    monkeypatch.setenv("ROWS", str(rows))
+    at = AppTest.from_file(str(script), default_timeout=60)
+    at.run()
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert list(shown.columns[:3]) == ["service", "cost", "outlier"]  # explaining columns first
+    if styled:  # raw values under a Styler: numbers sort as numbers, the full id is the cell's value
+        assert shown["cost"].iloc[0] == 4298.594 and len(shown["run_id"].iloc[0]) == 32
+    else:  # a table too large to style on every rerun shows the written text
+        assert shown["cost"].iloc[0] == "4,298.59 CHF" and shown["run_id"].iloc[0] == "00000000…0000"
+    assert bool(shown["outlier"].iloc[0]) is True
+    downloaded = pd.read_csv(io.BytesIO(at.session_state["csv"]))
+    assert downloaded["service"].iloc[0] == "'=cmd"  # neutralised formula cell
+    assert downloaded["cost"].iloc[0] == 4298.594 and downloaded["currency"].iloc[0] == "CHF"  # raw, all columns
+    assert len(downloaded["run_id"].iloc[0]) == 32 and len(downloaded) == rows

@@ -65,6 +65,9 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
         else:  # too many cells to style on every rerun: the written text (sorted as text)
             text = view.text()
             text.columns = list(view.shown)
+            for col in view.shown:
+                if view.columns[col].kind == "bool":
+                    text[col] = df[col]  # stays a checkbox
             shown = text
     st.dataframe(shown, hide_index=True, column_config=config, column_order=order, height=height, key=key,
                  placeholder="")
