@@ -40,8 +40,8 @@ if per_service is not None and per_service["value"].notna().any():
     keep = [c for c in ("service", "value", "unit", "n", "target", "status", "rule") if c in current]
     components.table(current[keep].dropna(subset=["value"]).sort_values("value", ascending=False),
                      f"cost per 1k predictions by service {view.period}", key="cpk-table",
-                     empty=f"No inference cost and prediction volume in {view.period}.",
-                     column_config={"value": st.column_config.NumberColumn("cost per 1k", format="%.5f")})
+                     kind="cost_per_1k_by_service",
+                     empty=f"No inference cost and prediction volume in {view.period}.")
 
 st.subheader("Inference cost and prediction volume")
 if not components.no_data_message(["inference_cost", "predictions"], frame, span):
@@ -67,11 +67,8 @@ with right:
     else:
         components.chart(charts.training_runs(
             runs, "Cost per training run, outliers red — lower is better"), key="runs")
-components.table(runs, f"training runs {span}", key="runs-table", empty=f"No training runs with cost in {span}.",
-                 column_config={"outlier": st.column_config.CheckboxColumn("outlier",
-                                                                           help="cost above Q3 + 1.5 IQR"),
-                                "cost": st.column_config.NumberColumn("cost", format="%.2f"),
-                                "outlier_threshold": st.column_config.NumberColumn("fence", format="%.2f")})
+components.table(runs, f"training runs {span}", key="runs-table", kind="training_runs",
+                 empty=f"No training runs with cost in {span}.")
 
 BACK = {"week": (1, 52, "previous week", "same week last year"),
         "month": (1, 12, "previous month", "same month last year"),
@@ -127,11 +124,5 @@ else:
                 top, "where", "amount", f"Top unattributed cost ({cur}) by service and resource, {span} — less is "
                                         "better", f"cost ({cur})", height=max(240, 34 * len(top) + 110)),
                 key=f"unattributed-top-{cur}")
-        lines = lines.assign(share_of_cost=lines["share_of_cost"] * 100).rename(
-            columns={"share_of_cost": "share_of_cost_percent"})
-    components.table(lines, f"unattributed cost {span}", key="unattributed-table",
-                     empty=f"No unattributed cost lines in {span}.",
-                     column_config={"amount": st.column_config.NumberColumn("amount", format="%.2f"),
-                                    "share_of_cost_percent": st.column_config.NumberColumn(
-                                        "share of all cost", format="%.3f%%",
-                                        help="of all cost lines in the range, in the same currency")})
+    components.table(lines, f"unattributed cost {span}", key="unattributed-table", kind="unattributed_costs",
+                     empty=f"No unattributed cost lines in {span}.")

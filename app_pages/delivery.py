@@ -58,14 +58,7 @@ start, end = (view.range_start, view.end_exclusive) if whole else (view.period_s
 rows = data.query("deployments", start=start, end=end, filters=view.filters, tz=view.tz,
                   lead_time_start=view.lead_time_start)
 st.caption("Production deployments, newest first; click a column to sort. Failed = status failed or rolled "
-           "back, a hotfix, a regression, or named by an incident (its id is in the last column).")
+           "back, a hotfix, a regression, or named by an incident (its id is in the Incidents column).")
 components.table(
-    rows, f"deployments {view.period if not whole else span}", key="deployments",
-    empty=f"No production deployments in {view.period if not whole else span} match the filters.",
-    column_config={
-        "failed": st.column_config.CheckboxColumn("failed", help="counts in the change failure rate"),
-        "failure_reason": st.column_config.TextColumn("why failed"),
-        "incident_ids": st.column_config.TextColumn("incident(s)"),
-        "lead_time_hours": st.column_config.NumberColumn("lead time (h)", format="%.1f"),
-        "deployed_at": st.column_config.DatetimeColumn("deployed at (UTC)", format="YYYY-MM-DD HH:mm"),
-    })
+    rows, f"deployments {view.period if not whole else span}", key="deployments", kind="deployments",
+    empty=f"No production deployments in {view.period if not whole else span} match the filters.")

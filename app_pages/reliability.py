@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from kpis import format as fmt
 from kpis import periods
 from ui import charts, components, data, state
 
@@ -47,10 +46,8 @@ open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view
 if open_rows is not None and not open_rows.empty:
     st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} ({view.tz})", f"{len(open_rows)}",
               help="Started before this moment and not resolved by then.")
-    open_rows = open_rows.assign(age=[fmt.fmt_hours(h) for h in open_rows["age_hours"]])
-components.table(open_rows, f"open incidents {view.period}", key="open",
-                 empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} ({view.tz}).",
-                 column_config={"age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")})
+components.table(open_rows, f"open incidents {view.period}", key="open", kind="open_incidents",
+                 empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} ({view.tz}).")
 
 st.subheader(f"Worst services in {view.period}")
 worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
@@ -59,10 +56,8 @@ if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
     components.chart(charts.ranked_bars(worst[worst["incidents"] > 0], "service", "incidents",
                                         f"Incidents by service, {view.period} — fewer is better", "incidents"),
                      key="worst")
-components.table(worst, f"worst services {view.period}", key="worst-table",
-                 empty=f"No ML incidents started or resolved in {view.period}.",
-                 column_config={"mttr_hours": st.column_config.NumberColumn("MTTR (h)", format="%.1f"),
-                                "impact_hours": st.column_config.NumberColumn("impact (h)", format="%.1f")})
+components.table(worst, f"worst services {view.period}", key="worst-table", kind="worst_services",
+                 empty=f"No ML incidents started or resolved in {view.period}.")
 
 quarter = periods.label(periods.period_start(view.period_start, "quarter"), "quarter")
 previous_quarter = periods.label(periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
@@ -77,11 +72,7 @@ components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availabi
 st.subheader(f"The incidents behind the numbers, {view.period}")
 incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
                        tz=view.tz)
-st.caption("ML-related incidents that started or were resolved in the period. started_in_range rows are the "
-           "incident count and time to detect; resolved_in_range rows are the time to recover.")
-components.table(incidents, f"incidents {view.period}", key="incidents",
-                 empty=f"No ML incidents started or resolved in {view.period} match the filters.",
-                 column_config={
-                     "time_to_detect_hours": st.column_config.NumberColumn("TTD (h)", format="%.2f"),
-                     "time_to_recover_hours": st.column_config.NumberColumn("TTR (h)", format="%.2f"),
-                 })
+st.caption("ML-related incidents that started or were resolved in the period. Rows started in the period are "
+           "the incident count and time to detect; rows resolved in the period are the time to recover.")
+components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents",
+                 empty=f"No ML incidents started or resolved in {view.period} match the filters.")

@@ -25,12 +25,10 @@ elif "status" in now:
     st.markdown(" ".join(f":{colour}-badge[{counts.get(s, 0)} {word.lower()}]"
                          for s, (colour, word) in components.STATUS_BADGE.items()))
 
-FAMILY_TITLES = {"delivery": "Delivery", "reliability": "Reliability", "cost": "Cost",
-                 "serving": "Serving health", "pipelines": "Pipelines", "coverage": "Model coverage"}
 families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
 for family in families:
     ids = [k.id for k in catalog.CATALOG if k.family == family]
-    st.subheader(FAMILY_TITLES.get(family, family.capitalize()))
+    st.subheader(catalog.FAMILY_TITLES[family])
     rows = frame[frame["kpi"].isin(ids)]
     if not rows["value"].notna().any():
         # A whole family without data (its export was never loaded): one plain sentence, not empty cards.

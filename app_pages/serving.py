@@ -33,10 +33,6 @@ def has(source: str) -> bool:
     return loaded is None or loaded.get(source, 0) > 0
 
 
-def two_decimals(value, unit):
-    return fmt.fmt_percent(value, 2)
-
-
 def not_loaded(text: str) -> None:
     st.info(text, icon=":material/upload_file:")
 
@@ -51,8 +47,7 @@ if not has("serving_metrics"):
     not_loaded("No serving metrics loaded — ingest a predictions export with latency, errors or availability "
                "(canonical CSV, CloudWatch or Prometheus JSON) on the Data page.")
 else:
-    components.kpi_cards(recent, SERVING, view.period, view.previous_period, per_row=3,
-                         value_text={"availability": two_decimals, "error_rate": two_decimals})
+    components.kpi_cards(recent, SERVING, view.period, view.previous_period, per_row=3)
     st.caption(f"Availability is judged against an SLO of {fmt.fmt_percent(SLO, 1)} (the engine default; the "
                f"data carries no per-service SLO): the error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "
                f"requests allowed to fail, and budget remaining = 1 − (1 − availability) ÷ "
@@ -78,22 +73,12 @@ else:
     st.subheader(f"Services in {view.period}")
     services = data.query("serving_by_service", start=view.period_start, end=view.period_end,
                           filters=view.filters, slo=SLO)
-    st.caption("Worst error budget first; click a column to sort. requests = total_requests where the source "
-               "reports them, else predictions (the weights of the latency and availability averages).")
+    st.caption("Worst error budget first; click a column to sort. Requests are the total requests where the "
+               "source reports them, else predictions (the weights of the latency and availability averages).")
     components.table(services, f"serving health by service {view.period}", key="srv-table",
-                     empty=f"No serving metrics in {view.period} match the filters.",
-                     column_config={
-                         "requests": st.column_config.NumberColumn("requests", format="localized"),
-                         "predictions": st.column_config.NumberColumn("predictions", format="localized"),
-                         "errors": st.column_config.NumberColumn("errors", format="localized"),
-                         "error_rate": st.column_config.NumberColumn("error rate", format="percent"),
-                         "availability": st.column_config.NumberColumn("availability", format="percent"),
-                         "error_budget_remaining": st.column_config.NumberColumn(
-                             "budget left", format="percent",
-                             help=f"1 - (1 - availability) / (1 - SLO), SLO {fmt.fmt_percent(SLO, 1)}"),
-                         "latency_p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.1f"),
-                         "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.1f"),
-                     })
+                     kind="serving_by_service", empty=f"No serving metrics in {view.period} match the filters.",
+                     column_config={"error_budget_remaining": st.column_config.Column(
+                         "Error budget left", help=f"1 - (1 - availability) / (1 - SLO), SLO {fmt.fmt_percent(SLO, 1)}")})
 
 # --- pipelines --------------------------------------------------------------------------------
 
@@ -102,9 +87,7 @@ if not has("pipeline_runs"):
     not_loaded("No pipeline runs loaded — ingest a pipeline_runs export (run_id, pipeline, kind, status, "
                "started_at, ...; or GitHub Actions runs) on the Data page.")
 else:
-    components.kpi_cards(recent, PIPELINES, view.period, view.previous_period, per_row=3,
-                         value_text={"ci_duration_median_hours": lambda v, u: fmt.fmt_duration(v),
-                                     "ci_duration_p90_hours": lambda v, u: fmt.fmt_duration(v)})
+    components.kpi_cards(recent, PIPELINES, view.period, view.previous_period, per_row=3)
     left, right = st.columns(2)
     with left:
         components.trend_chart(frame, ["pipeline_success_rate", "training_success_rate"], view, key="pl-success",
@@ -143,21 +126,8 @@ else:
                                     key="pl_runs_show", required=True) or "all runs"
         if show == "runs with a problem":
             runs = flagged
-        runs = runs.assign(duration_minutes=runs["duration_hours"] * 60).drop(columns=["duration_hours"])
-        first_cols = ["run_id", "pipeline", "kind", "status", "flags"]
-        runs = runs[first_cols + [c for c in runs.columns if c not in first_cols]]
-    components.table(runs, f"pipeline runs {view.period}", key="pl-runs",
-                     empty=f"No pipeline runs in {view.period} match the filters.",
-                     column_config={
-                         "flags": st.column_config.TextColumn(
-                             "flags", width="medium",
-                             help="failed / cancelled, late (on_time false), stale data (data_fresh false), "
-                                  "validation failed, not reproducible"),
-                         "duration_minutes": st.column_config.NumberColumn("duration (min)", format="%.1f"),
-                         "scheduled_at": st.column_config.DatetimeColumn("scheduled (UTC)", format="YYYY-MM-DD HH:mm"),
-                         "started_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-                         "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm"),
-                     })
+    components.table(runs, f"pipeline runs {view.period}", key="pl-runs", kind="pipeline_runs",
+                     empty=f"No pipeline runs in {view.period} match the filters.")
 
 # --- model coverage ---------------------------------------------------------------------------
 
@@ -218,16 +188,8 @@ else:
         gaps = int((models["gaps"] != "").sum())
         st.caption(f"Inventory as of {as_of:%Y-%m-%d} ({where}): {len(models):,} production models, {gaps:,} with "
                    "a coverage gap. Uncovered models first (most gaps, tier-1 first).")
-    components.table(models, f"model inventory {view.period}", key="cov-models",
-                     empty=f"No production models in the inventory up to {view.period} match the filters.",
-                     column_config={
-                         "gaps": st.column_config.TextColumn("gaps", width="large"),
-                         "tier1": st.column_config.CheckboxColumn("tier-1"),
-                         "monitored": st.column_config.CheckboxColumn("monitored"),
-                         "drift_monitored": st.column_config.CheckboxColumn("drift monitored"),
-                         "documented": st.column_config.CheckboxColumn("documented"),
-                         "as_of": st.column_config.DateColumn("as of", format="YYYY-MM-DD"),
-                     })
+    components.table(models, f"model inventory {view.period}", key="cov-models", kind="models",
+                     empty=f"No production models in the inventory up to {view.period} match the filters.")
 
 # --- drift ------------------------------------------------------------------------------------
 

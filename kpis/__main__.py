@@ -14,6 +14,7 @@ import sys
 from datetime import date
 
 from kpis import catalog, db, engine, ingest, schema
+from kpis import format as fmt
 from kpis.periods import GRAINS
 
 
@@ -182,11 +183,13 @@ def _compute(args) -> int:
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(df.columns), lineterminator="\n")
         w.writeheader()
-        w.writerows(records)
+        w.writerows({k: fmt.neutralise(v) for k, v in r.items()} for r in records)  # values stay in base units
         print(out.getvalue(), end="")
     else:
+        # The table is for reading: each value written as the cards write it, in its unit, with its decimals.
         cols = list(df.columns)
-        print(_table(cols, [[_fmt(r[c]) for c in cols] for r in records]))
+        print(_table(cols, [[fmt.fmt_value(r["value"], r["unit"], r["kpi"]) if c == "value" else _fmt(r[c])
+                             for c in cols] for r in records]))
     return 0
 
 

@@ -40,7 +40,22 @@ class KPI:
     n: str = "count(*)"  # SQL aggregate: the events the value rests on
     ratio: tuple[str, str, float] | None = None  # (numerator kpi, denominator kpi, scale)
     family: str = ""  # delivery | reliability | cost | serving | pipelines | coverage
+    # --- presentation: how the card, the review pack, the CLI table and the charts write this KPI ---
+    decimals: int = -1  # digits after the point in the display unit (15.3 d, 12.5%, $0.0092); -1 = not set
+    no_data: str = ""  # what is missing when the value is null: "No production deployments in {period}"
+    axis_title: str = ""  # the quantity on a chart axis, without its unit ("lead time" -> "lead time (days)")
+    chart_group: str = ""  # KPIs with the same group share one chart (median and p90); "" = a chart of its own
+    minutes_under_hours: float = 1.0  # durations shorter than this many hours are written in minutes
 
+    @property
+    def chart(self) -> str:
+        """The chart this KPI is drawn on: its chart_group, or its own id."""
+        return self.chart_group or self.id
+
+
+# The families in the order pages and the review pack show them, with their titles.
+FAMILY_TITLES: dict[str, str] = {"delivery": "Delivery", "reliability": "Reliability", "cost": "Cost",
+                                 "serving": "Serving health", "pipelines": "Pipelines", "coverage": "Model coverage"}
 
 _SUCCESS = "status = 'success'"
 
@@ -52,6 +67,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=NEUTRAL,
         source="deployments",
         family="delivery",
+        decimals=0,
+        no_data="No production deployments in {period}",
+        axis_title="deployments",
         definition="Production deployments with status success.",
         period_by="deployed_at",
         value=f"count(*) FILTER (WHERE {_SUCCESS})",
@@ -63,6 +81,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=HIGHER,
         source="deployments",
         family="delivery",
+        decimals=1,
+        no_data="No production deployments in {period}",
+        axis_title="deployments per week",
         definition="deployment_count divided by the number of weeks in the period (days / 7).",
         period_by="deployed_at",
         value=f"count(*) FILTER (WHERE {_SUCCESS}) / any_value(weeks_in_period)",
@@ -74,6 +95,10 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="deployments",
         family="delivery",
+        decimals=1,
+        no_data="No successful deployments with a start time in {period}",
+        axis_title="lead time",
+        chart_group="lead_time",
         definition=(
             "Median (interpolated) of deployed_at - start over successful production deployments "
             "that have a start; start is change_started_at, or approved_at where the profile says "
@@ -90,6 +115,10 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="deployments",
         family="delivery",
+        decimals=1,
+        no_data="No successful deployments with a start time in {period}",
+        axis_title="lead time",
+        chart_group="lead_time",
         definition="90th percentile (continuous) of the same lead times.",
         period_by="deployed_at",
         value=f"quantile_cont(lead_time_hours, 0.9) FILTER (WHERE {_SUCCESS})",
@@ -102,6 +131,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="deployments",
         family="delivery",
+        decimals=1,
+        no_data="No production deployments in {period}",
+        axis_title="failed deployments",
         definition=(
             "Failed / all production deployments; failed = status failed or rolled_back, or "
             "is_hotfix, or caused_regression, or named by an incident's deployment_id "
@@ -117,6 +149,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="deployments",
         family="delivery",
+        decimals=1,
+        no_data="No production deployments in {period}",
+        axis_title="rolled-back deployments",
         definition="Deployments with status rolled_back / all production deployments.",
         period_by="deployed_at",
         value="avg(CASE WHEN status = 'rolled_back' THEN 1.0 ELSE 0.0 END)",
@@ -128,6 +163,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="incidents_started",
         family="reliability",
+        decimals=0,
+        no_data="No ML incidents started in {period}",
+        axis_title="incidents",
         definition="Incidents with ml_related true, by the period they started in.",
         period_by="started_at",
         value="count(*)",
@@ -139,6 +177,10 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="incidents_resolved",
         family="reliability",
+        decimals=1,
+        no_data="No incidents resolved in {period}",
+        axis_title="time to recover",
+        chart_group="time_to_recover",
         definition="Mean of resolved_at - started_at over incidents resolved in the period.",
         period_by="resolved_at",
         value="avg(recovery_hours)",
@@ -150,6 +192,10 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="incidents_resolved",
         family="reliability",
+        decimals=1,
+        no_data="No incidents resolved in {period}",
+        axis_title="time to recover",
+        chart_group="time_to_recover",
         definition="Median (interpolated) of resolved_at - started_at over incidents resolved in the period.",
         period_by="resolved_at",
         value="quantile_cont(recovery_hours, 0.5)",
@@ -161,6 +207,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="incidents_started",
         family="reliability",
+        decimals=1,
+        no_data="No incidents with a detection time in {period}",
+        axis_title="time to detect",
         definition="Median (interpolated) of detected_at - started_at over incidents that have detected_at.",
         period_by="started_at",
         value="quantile_cont(detect_hours, 0.5)",
@@ -173,6 +222,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="incidents_open",
         family="reliability",
+        decimals=0,
+        no_data="No incidents reported by the end of {period}",
+        axis_title="open incidents",
         definition=(
             "Incidents started by the period's end and not resolved by then; n is the number of "
             "incidents started by the period's end."
@@ -187,6 +239,10 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="costs",
         family="cost",
+        decimals=0,
+        no_data="No inference cost lines in {period}",
+        axis_title="inference cost",
+        chart_group="cost_and_volume",
         definition="Sum of amount where category is inference (lines without a category count as inference).",
         period_by="date",
         value="sum(amount) FILTER (WHERE is_inference)",
@@ -199,6 +255,10 @@ CATALOG: tuple[KPI, ...] = (
         direction=NEUTRAL,
         source="predictions",
         family="cost",
+        decimals=0,
+        no_data="No prediction volume in {period}",
+        axis_title="predictions",
+        chart_group="cost_and_volume",
         definition="Sum of predictions (or requests, where the source counts requests).",
         period_by="date",
         value="sum(predictions)",
@@ -210,6 +270,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="ratio",
         family="cost",
+        decimals=4,
+        no_data="No inference cost and prediction volume in {period}",
+        axis_title="cost per 1k predictions",
         definition="inference_cost / predictions x 1000, per period and group; null when predictions is 0.",
         period_by="date",
         ratio=("inference_cost", "predictions", 1000.0),
@@ -221,6 +284,9 @@ CATALOG: tuple[KPI, ...] = (
         direction=LOWER,
         source="costs",
         family="cost",
+        decimals=0,
+        no_data="No training runs with cost in {period}",
+        axis_title="cost per training run",
         definition=(
             "Training cost of lines that name a run_id / distinct run_id with training cost in the period."
         ),
@@ -247,6 +313,10 @@ CATALOG += (
         direction=LOWER,
         source="serving",
         family="serving",
+        decimals=0,
+        no_data="No serving metrics in {period}",
+        axis_title="latency",
+        chart_group="latency",
         definition="Traffic-weighted mean of the daily p95 latencies (weights: the day's requests, else predictions).",
         period_by="date",
         value=_weighted("latency_p95_ms"),
@@ -259,6 +329,10 @@ CATALOG += (
         direction=LOWER,
         source="serving",
         family="serving",
+        decimals=0,
+        no_data="No serving metrics in {period}",
+        axis_title="latency",
+        chart_group="latency",
         definition="Traffic-weighted mean of the daily p99 latencies.",
         period_by="date",
         value=_weighted("latency_p99_ms"),
@@ -271,6 +345,9 @@ CATALOG += (
         direction=LOWER,
         source="serving",
         family="serving",
+        decimals=2,
+        no_data="No serving metrics in {period}",
+        axis_title="failed requests",
         definition="Sum of errors / sum of requests (else predictions) over the days that report errors.",
         period_by="date",
         value="sum(errors) FILTER (WHERE errors IS NOT NULL) / nullif(sum(w) FILTER (WHERE errors IS NOT NULL), 0)",
@@ -283,6 +360,9 @@ CATALOG += (
         direction=HIGHER,
         source="serving",
         family="serving",
+        decimals=2,
+        no_data="No serving metrics in {period}",
+        axis_title="requests served",
         definition=(
             "Good / total requests over the period; days that give only an availability ratio count "
             "it weighted by their traffic."
@@ -298,6 +378,9 @@ CATALOG += (
         direction=HIGHER,
         source="serving",
         family="serving",
+        decimals=1,
+        no_data="No serving metrics in {period}",
+        axis_title="error budget left",
         definition=(
             "1 - (1 - availability) / (1 - SLO), with the SLO 99.9% unless set (--slo); negative when the "
             "budget is overspent."
@@ -314,6 +397,10 @@ CATALOG += (
         direction=HIGHER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="successful runs",
+        chart_group="pipeline_success",
         definition="Runs with status success / finished runs (success, failed or cancelled) of every kind.",
         period_by="started_at (scheduled_at when it never started)",
         value="avg(CASE WHEN status = 'success' THEN 1.0 ELSE 0.0 END) FILTER (WHERE status <> 'running')",
@@ -326,6 +413,10 @@ CATALOG += (
         direction=HIGHER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="successful runs",
+        chart_group="pipeline_success",
         definition="The same, over training runs only.",
         period_by="started_at (scheduled_at when it never started)",
         value=(
@@ -341,6 +432,9 @@ CATALOG += (
         direction=HIGHER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="runs with fresh data",
         definition="Runs whose input data met its freshness SLA (data_fresh) / runs that report data_fresh.",
         period_by="started_at (scheduled_at when it never started)",
         value="avg(CASE WHEN data_fresh THEN 1.0 ELSE 0.0 END) FILTER (WHERE data_fresh IS NOT NULL)",
@@ -353,6 +447,9 @@ CATALOG += (
         direction=LOWER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="runs failing validation",
         definition="Runs whose data validation failed / runs that report validation_passed.",
         period_by="started_at (scheduled_at when it never started)",
         value=(
@@ -367,6 +464,9 @@ CATALOG += (
         direction=HIGHER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="training runs on time",
         definition="Scheduled training runs completed on time (on_time) / training runs that report on_time.",
         period_by="started_at (scheduled_at when it never started)",
         value="avg(CASE WHEN on_time THEN 1.0 ELSE 0.0 END) FILTER (WHERE kind = 'training' AND on_time IS NOT NULL)",
@@ -379,6 +479,11 @@ CATALOG += (
         direction=LOWER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="CI duration",
+        chart_group="ci_duration",
+        minutes_under_hours=2.0,  # a CI run of 1.5 h reads as 90 min
         definition="Median (interpolated) of finished_at - started_at over CI runs.",
         period_by="started_at",
         value="quantile_cont(duration_hours, 0.5) FILTER (WHERE kind = 'ci')",
@@ -391,6 +496,11 @@ CATALOG += (
         direction=LOWER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="CI duration",
+        chart_group="ci_duration",
+        minutes_under_hours=2.0,  # a CI run of 1.5 h reads as 90 min
         definition="90th percentile (continuous) of the same.",
         period_by="started_at",
         value="quantile_cont(duration_hours, 0.9) FILTER (WHERE kind = 'ci')",
@@ -403,6 +513,9 @@ CATALOG += (
         direction=HIGHER,
         source="pipelines",
         family="pipelines",
+        decimals=1,
+        no_data="No pipeline runs in {period}",
+        axis_title="reproducible runs",
         definition="Training runs flagged reproducible / training runs that report the flag.",
         period_by="started_at (scheduled_at when it never started)",
         value=(
@@ -419,6 +532,10 @@ CATALOG += (
         direction=HIGHER,
         source="models",
         family="coverage",
+        decimals=1,
+        no_data="No model inventory loaded for {period}",
+        axis_title="models monitored",
+        chart_group="monitoring",
         definition="Production models with monitoring / production models that report it, in the period's latest inventory.",
         period_by="inventory as_of",
         value="avg(CASE WHEN monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE monitored IS NOT NULL)",
@@ -431,6 +548,10 @@ CATALOG += (
         direction=HIGHER,
         source="models",
         family="coverage",
+        decimals=1,
+        no_data="No model inventory loaded for {period}",
+        axis_title="models monitored",
+        chart_group="monitoring",
         definition="The same over tier-1 models (tier written tier-1, tier1, T1 or 1).",
         period_by="inventory as_of",
         value="avg(CASE WHEN monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE monitored IS NOT NULL AND is_tier1)",
@@ -443,6 +564,10 @@ CATALOG += (
         direction=HIGHER,
         source="models",
         family="coverage",
+        decimals=1,
+        no_data="No model inventory loaded for {period}",
+        axis_title="models drift-monitored",
+        chart_group="drift_monitoring",
         definition="Production models with drift monitoring / production models that report it.",
         period_by="inventory as_of",
         value="avg(CASE WHEN drift_monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE drift_monitored IS NOT NULL)",
@@ -455,6 +580,10 @@ CATALOG += (
         direction=HIGHER,
         source="models",
         family="coverage",
+        decimals=1,
+        no_data="No model inventory loaded for {period}",
+        axis_title="models drift-monitored",
+        chart_group="drift_monitoring",
         definition="The same over tier-1 models.",
         period_by="inventory as_of",
         value=(
@@ -469,6 +598,9 @@ CATALOG += (
         direction=HIGHER,
         source="models",
         family="coverage",
+        decimals=1,
+        no_data="No model inventory loaded for {period}",
+        axis_title="models documented",
         definition="Production models documented / production models that report it.",
         period_by="inventory as_of",
         value="avg(CASE WHEN documented THEN 1.0 ELSE 0.0 END) FILTER (WHERE documented IS NOT NULL)",
@@ -482,6 +614,9 @@ CATALOG += (
         direction=LOWER,
         source="incidents_started",
         family="reliability",
+        decimals=1,
+        no_data="No drift incidents with a detection time in {period}",
+        axis_title="drift detection time",
         definition="Median (interpolated) of detected_at - started_at over ML incidents of category drift.",
         period_by="started_at",
         value="quantile_cont(detect_hours, 0.5) FILTER (WHERE is_drift)",
@@ -501,8 +636,42 @@ def get(kpi_id: str) -> KPI:
         raise KeyError(f"unknown KPI id {kpi_id!r}; known: {', '.join(KPI_IDS)}") from None
 
 
+def chart_groups(family: str | None = None) -> dict[str, tuple[str, ...]]:
+    """Chart -> the KPIs drawn on it, in catalog order (of one family, or of all)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for k in CATALOG:
+        if family is None or k.family == family:
+            out[k.chart] = (*out.get(k.chart, ()), k.id)
+    return out
+
+
+def _presentation_problems(k: KPI) -> list[str]:
+    problems = []
+    if k.decimals < 0 or k.decimals > 6:
+        problems.append(f"{k.id}: decimals must be set (0-6), not {k.decimals}")
+    if "{period}" not in k.no_data:
+        problems.append(f"{k.id}: no_data wording must name the {{period}}, got {k.no_data!r}")
+    if not k.axis_title:
+        problems.append(f"{k.id}: no axis_title")
+    if k.family not in FAMILY_TITLES:
+        problems.append(f"{k.id}: family {k.family!r} has no title in FAMILY_TITLES")
+    if k.chart_group and k.chart_group in BY_ID and k.chart_group != k.id:
+        problems.append(f"{k.id}: chart_group {k.chart_group!r} is another KPI's id")
+    if not k.minutes_under_hours > 0:
+        problems.append(f"{k.id}: minutes_under_hours must be positive")
+    return problems
+
+
 def validate_catalog() -> None:
-    """Check the catalog's internal consistency (unique ids, ratios refer to known KPIs)."""
+    """Check the catalog's internal consistency (unique ids, ratios refer to known KPIs) and that every
+    KPI says how it is presented (decimals, no-data wording, axis title, a known family; the KPIs of a
+    shared chart are of one family). Every problem is reported at once."""
+    problems = [p for k in CATALOG for p in _presentation_problems(k)]
+    for group, ids in chart_groups().items():
+        if len({BY_ID[i].family for i in ids}) > 1:
+            problems.append(f"chart {group}: its KPIs {', '.join(ids)} are of different families")
+    if problems:
+        raise ValueError("the KPI catalog has problems:\n" + "\n".join(problems))
     seen: set[str] = set()
     for k in CATALOG:
         if k.id in seen:

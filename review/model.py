@@ -41,8 +41,7 @@ TREND_PERIODS = 12  # earlier periods in the trends (a year of months; three yea
 SCORECARD_PERIODS = 12  # the app's scorecard window (the chosen period and the 11 before it)
 NO_PROFILE = "(none)"
 
-FAMILY_TITLES = {"delivery": "Delivery", "reliability": "Reliability", "cost": "Cost",
-                 "serving": "Serving health", "pipelines": "Pipelines", "coverage": "Model coverage"}
+FAMILY_TITLES = catalog.FAMILY_TITLES
 CORE_FAMILIES = ("delivery", "reliability", "cost")
 OPTIONAL_FAMILIES = ("serving", "pipelines", "coverage")
 FAMILY_SUBTITLES = {
@@ -367,10 +366,10 @@ def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
     status = col("status", "none") or "none"
     return KpiLine(
         kpi=k.id, title=k.title, family=k.family, unit=unit, value=value,
-        value_text=fmt.fmt_value(value, unit) if value is not None else "No data", n=n,
+        value_text=fmt.fmt_value(value, unit, k) if value is not None else "No data", n=n,
         previous_period=ctx.previous, previous_value=before,
-        previous_text=fmt.fmt_value(before, unit) if before is not None else "—",
-        change_text=fmt.fmt_delta(delta, unit) if delta is not None else "",
+        previous_text=fmt.fmt_value(before, unit, k),
+        change_text=fmt.fmt_delta(delta, unit, k, like=value) if delta is not None else "",
         judgement=fmt.judgement(k.id, delta) if delta is not None else "",
         status=status, status_text=STATUS_WORDS.get(status, STATUS_WORDS["none"]),
         target=str(col("target", "")), rule=str(col("rule", "")), note=str(col("note", "")),
@@ -629,8 +628,8 @@ def _cost_changes(ctx: _Ctx) -> Table:
     top = rows[:EVENT_ROWS]
     frame = pd.DataFrame({
         "Service": [r[1] for r in top],
-        ctx.previous: [fmt.fmt_value(r[3], r[2]) for r in top],
-        ctx.period: [fmt.fmt_value(r[4], r[2]) for r in top],
+        ctx.previous: [fmt.fmt_value(r[3], r[2], "cost_per_1k_predictions") for r in top],
+        ctx.period: [fmt.fmt_value(r[4], r[2], "cost_per_1k_predictions") for r in top],
         "Change": [fmt.fmt_change_pct(r[4], r[3]) for r in top],
         "": [fmt.judgement("cost_per_1k_predictions", r[4] - r[3]) for r in top],
     })

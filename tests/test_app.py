@@ -153,7 +153,7 @@ def _expected_scorecard(db: Path, grain: str, label: str, profile: str | None, f
     for kpi_id, rows in df.groupby("kpi"):
         rows = rows.sort_values("n", ascending=False)
         value, unit = rows["value"].iloc[0], rows["unit"].iloc[0]
-        out[catalog.get(kpi_id).title] = "No data" if fmt.is_missing(value) else fmt.fmt_value(value, unit)
+        out[catalog.get(kpi_id).title] = "No data" if fmt.is_missing(value) else fmt.fmt_value(value, unit, kpi_id)
     return out
 
 
@@ -366,13 +366,11 @@ def test_serving_page_numbers_are_the_engines(sample_db):
     shown = _scorecard(at)
     ids = [k.id for k in catalog.CATALOG if k.family in ("serving", "pipelines", "coverage")]
     values = _engine(sample_db, "2026-10", ids + ["drift_detection_time_median_hours"])
-    special = {"availability": lambda v: fmt.fmt_percent(v, 2), "error_rate": lambda v: fmt.fmt_percent(v, 2),
-               "ci_duration_median_hours": fmt.fmt_duration, "ci_duration_p90_hours": fmt.fmt_duration}
     for kpi_id in ids:
         k = catalog.get(kpi_id)
-        expected = special.get(kpi_id, lambda v: fmt.fmt_value(v, k.unit))(values[kpi_id])
-        assert shown[k.title] == expected, kpi_id
-    assert shown["CI pipeline duration (median)"].endswith(" min")  # about 11 minutes, not "0.2 h"
+        assert shown[k.title] == fmt.fmt_value(values[kpi_id], k.unit, kpi_id), kpi_id
+    assert shown["CI pipeline duration (median)"] == "10.9 min"  # 0.1811 h x 60, not "0.2 h"
+    assert shown["Availability (SLO attainment)"] == "99.83%"  # two decimals, the catalog's for availability
     # No drift incident started in 2026-10 in the sample: the card says so instead of 0.
     assert shown["Drift detection time (median)"] == "No data"
     assert any("SLO of 99.9%" in c.value for c in at.caption)
@@ -386,7 +384,7 @@ def test_serving_page_numbers_are_the_engines(sample_db):
     assert len(runs) == len(expected_runs) > 100
     assert runs["flags"].iloc[0] != "" and runs["flags"].iloc[-1] == ""
     assert {"run_id", "pipeline", "kind", "status", "flags", "on_time", "data_fresh", "validation_passed",
-            "reproducible", "duration_minutes", "scheduled_at", "started_at", "finished_at"} <= set(runs.columns)
+            "reproducible", "duration_hours", "scheduled_at", "started_at", "finished_at"} <= set(runs.columns)
     assert models["gaps"].iloc[0] != "" and (models["as_of"].dt.date == date(2026, 10, 1)).all()
     assert len(at.get("download_button")) >= 3
 

@@ -61,7 +61,7 @@ def test_csv_and_table_formats_and_kpi_db_env(tmp_path):
                      "unit": "count"}]
     r = run("compute", "--format", "table", "--kpi", "mttr_hours", "--from", "2026-11-01", "--to", "2026-11-30",
             env=env)
-    assert "mttr_hours" in r.stdout and "96" in r.stdout
+    assert "mttr_hours" in r.stdout and "4.0 d" in r.stdout  # 96 h written as the card writes it
 
 
 def test_bad_file_message_without_traceback(tmp_path):
@@ -130,3 +130,17 @@ def test_compute_marks_the_period_in_progress_and_counts_its_weeks_elapsed(tmp_p
     assert {x["period"]: x for x in json.loads(r.stdout)}["2026-11"]["value"] == pytest.approx(1.0)  # 1 / (7 / 7)
     bad = run(*args, "--as-of", "soon")
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_csv_neutralises_formula_cells_and_keeps_base_units(tmp_path):
+    exports = tmp_path / "deployments.csv"
+    exports.write_text("deployment_id,service,deployed_at,team,status,change_started_at\n"
+                       "d1,svc,2026-10-05T10:00:00Z,=HYPERLINK(\"http://x\"),success,2026-10-01T10:00:00Z\n")
+    db = tmp_path / "k.duckdb"
+    assert run("ingest", "--db", db, exports).returncode == 0
+    args = ("compute", "--db", db, "--kpi", "lead_time_median_hours", "--by", "team", "--from", "2026-10-01",
+            "--to", "2026-10-31")
+    rows = list(csv.DictReader(io.StringIO(run(*args, "--format", "csv").stdout)))
+    assert rows[0]["team"] == "'=HYPERLINK(\"http://x\")"  # shown as text by a spreadsheet, not run
+    assert rows[0]["value"] == "96.0"  # base units: 4 days of lead time in hours
+    assert "4.0 d" in run(*args, "--format", "table").stdout  # the table writes it as the card does

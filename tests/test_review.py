@@ -51,7 +51,7 @@ def engine_scorecard(db: Path, period: str, profile: str | None, filters: dict |
     out = {}
     for kpi_id, rows in df.groupby("kpi"):
         row = rows.sort_values("n", ascending=False).iloc[0]
-        text = "No data" if fmt.is_missing(row["value"]) else fmt.fmt_value(row["value"], row["unit"])
+        text = "No data" if fmt.is_missing(row["value"]) else fmt.fmt_value(row["value"], row["unit"], kpi_id)
         out[kpi_id] = (text, row["status"])
     return out
 

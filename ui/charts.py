@@ -208,7 +208,7 @@ def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350) -> go.Fi
                              hovertemplate="%{text}<extra>predictions</extra>"))
     _layout(fig, title, f"inference cost ({' / '.join(currencies) or 'USD'})", height)
     fig.update_layout(yaxis2=dict(title="predictions", overlaying="y", side="right", rangemode="tozero",
-                                  tickformat=".3~s", showgrid=False))
+                                  tickformat=",.0f", showgrid=False))
     fig.update_yaxes(tickformat=",.0f", selector=dict(overlaying=None))
     return fig
 
