@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
@@ -323,7 +323,6 @@ class Column:
     decimals: int | None = None  # money, ratio, number: digits after the point
 
 
-_UTC = "Times are UTC."
 # One mapping from column name to title and kind, for every detail table (kpis.details and the pages).
 COLUMNS: dict[str, Column] = {
     "deployment_id": Column("Deployment", "id"),
@@ -520,9 +519,11 @@ class TableView:
         return pd.DataFrame({self.columns[c].title: cells[c] for c in self.shown}, index=self.data.index)
 
 
-def table_frame(df: pd.DataFrame, kind: str) -> TableView:
+def table_frame(df: pd.DataFrame, kind: str, tz: str = "UTC") -> TableView:
     """A detail table of ``kind`` (a key of TABLES) as people read it: the columns that explain a row
-    first, human titles, words for codes, long ids shortened, money with its currency, empty cells blank."""
+    first, human titles, words for codes, long ids shortened, money with its currency, empty cells blank.
+
+    Timestamps (stored as UTC) are shown in the reporting time zone ``tz``, which their titles name."""
     if kind not in TABLES:
         raise KeyError(f"unknown table kind {kind!r}; known: {', '.join(TABLES)}")
     spec = TABLES[kind]
@@ -532,6 +533,12 @@ def table_frame(df: pd.DataFrame, kind: str) -> TableView:
     shown = tuple(lead + rest)
     data = df[list(shown) + hidden].reset_index(drop=True)
     columns = {c: column_for(c, kind) for c in data.columns}
+    if tz != "UTC":
+        for c, col in columns.items():
+            if col.kind == "time":
+                local = pd.to_datetime(data[c]).dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+                data[c] = local
+                columns[c] = replace(col, title=col.title.replace("(UTC)", f"({tz})"))
     if "status" in data.columns and {"target", "rule"} & set(data.columns):
         columns["status"] = Column("Status", "status")  # a target status: green / amber / red / none
     currency = next((c for c in ("currency", "unit") if c in data.columns), None)

@@ -400,3 +400,15 @@ def test_the_page_table_shows_written_cells_and_downloads_raw_rows(tmp_path, mon
     assert downloaded["service"].iloc[0] == "'=cmd"  # neutralised formula cell
     assert downloaded["cost"].iloc[0] == 4298.594 and downloaded["currency"].iloc[0] == "CHF"  # raw, all columns
     assert len(downloaded["run_id"].iloc[0]) == 32 and len(downloaded) == rows
+
+
+def test_table_times_in_the_reporting_time_zone():
+    df = pd.DataFrame({"deployment_id": ["d1"], "service": ["svc"],
+                       "deployed_at": [pd.Timestamp("2026-11-01 03:30")]})  # stored as UTC
+    utc = fmt.table_frame(df, "deployments")
+    assert utc.columns["deployed_at"].title == "Deployed (UTC)"
+    ny = fmt.table_frame(df, "deployments", tz="America/New_York")
+    # 03:30Z on Nov 1 is 23:30 on Oct 31 in New York (EDT, UTC-4): the table says so in its title.
+    assert ny.columns["deployed_at"].title == "Deployed (America/New_York)"
+    assert ny.data["deployed_at"].iloc[0] == pd.Timestamp("2026-10-31 23:30")
+    assert df["deployed_at"].iloc[0] == pd.Timestamp("2026-11-01 03:30")  # the caller's rows (and CSV) stay UTC
