@@ -22,7 +22,7 @@ if not components.no_data_message(["deployment_count"], per_group, span):
     components.chart(charts.stacked_bars(
         per_group.dropna(subset=["value"]), x="period", y="value", colour=by,
         title=f"Production deployments per {view.grain} by {by} — volume: neither better nor worse",
-        y_title=f"deployments per {view.grain}"), key="deploys-by")
+        y_title=f"deployments per {view.grain}", partial=view.in_progress), key="deploys-by")
 components.trend_chart(frame, ["deployments_per_week"], view, key="per-week")
 
 st.subheader("Lead time for change")

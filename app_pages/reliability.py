@@ -20,15 +20,27 @@ if not components.no_data_message(["incident_count"], by_severity, span):
     components.chart(charts.stacked_bars(
         by_severity.dropna(subset=["value"]), x="period", y="value", colour="severity",
         title=f"ML incidents per {view.grain} by severity — lower is better", y_title="incidents",
-        colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS)), key="by-severity")
+        colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS), partial=view.in_progress),
+        key="by-severity")
 
+st.subheader("Time to recover and time to detect")
+# Mean and median on charts of their own: a target judges one of them, often on a scope (senior: sev1 and sev2
+# incidents), and that series must be the chart's own, fully on its scale.
 left, right = st.columns(2)
 with left:
-    components.trend_chart(frame, ["mttr_hours", "mttr_median_hours"], view,
-                           title="Time to recover, mean and median — lower is better",
-                           names={"mttr_hours": "mean (MTTR)", "mttr_median_hours": "median"}, key="mttr")
+    components.trend_chart(frame, ["mttr_hours"], view, title="Time to recover, mean (MTTR) — lower is better",
+                           names={"mttr_hours": "MTTR"}, key="mttr")
 with right:
+    components.trend_chart(frame, ["mttr_median_hours"], view, title="Time to recover, median — lower is better",
+                           names={"mttr_median_hours": "median"}, key="mttr-median")
+left, right = st.columns(2)
+with left:
     components.trend_chart(frame, ["ttd_median_hours"], view, key="ttd")
+with right:
+    st.caption("Where the profile's target has a scope (sev1 and sev2 incidents, tier-1), the chart's main line is "
+               "that scope's value, the one judged, with markers in its status colours; the grey dotted line is the "
+               "same KPI over all incidents selected, for context. The shaded band is the target, labelled in the "
+               "profile's words. A hollow marker on a dotted segment is the period still in progress (to date).")
 
 st.subheader("Serving health")
 SERVING = ["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]
@@ -71,8 +83,11 @@ st.subheader(f"Quarter over quarter: {quarter} vs {previous_quarter}")
 qoq = data.query("compute", **view.compute_args(
     grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
     end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
+quarter_in_progress = quarter if periods.is_partial(periods.period_start(view.period_start, "quarter"), "quarter",
+                                                    view.as_of) else None
 components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
-                            name=f"reliability {quarter} vs {previous_quarter}", key="qoq")
+                            name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
+                            partial=quarter_in_progress)
 
 st.subheader(f"The incidents behind the numbers, {view.period}")
 incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,

@@ -19,12 +19,13 @@ COVERAGE = ["monitoring_coverage", "monitoring_coverage_tier1", "drift_monitorin
             "drift_monitoring_coverage_tier1", "documentation_completeness"]
 DRIFT = ["drift_detection_time_median_hours"]
 ALL = SERVING + PIPELINES + COVERAGE + DRIFT
-SLO = data.DEFAULT_SLO
+# The profile's error budget target names its SLO (lead: 99.5%); the budget is computed against that one.
+SLO = data.slo(view.profile)
 
-frame = data.query("compute", **view.compute_args(kpis=ALL))
+frame = data.query("compute", **view.compute_args(kpis=ALL, slo=SLO))
 # The cards: the chosen period and the eleven before it (the previous value, and the latest inventory snapshot).
 first = periods.shift(view.period_start, view.grain, -11)
-recent = data.query("compute", **view.compute_args(start=first, end=view.period_last_day, kpis=ALL))
+recent = data.query("compute", **view.compute_args(start=first, end=view.period_last_day, kpis=ALL, slo=SLO))
 loaded = data.query("source_counts")  # None while another process holds the file and nothing was loaded yet
 
 
@@ -53,8 +54,10 @@ if not has("serving_metrics"):
 else:
     components.kpi_cards(recent, SERVING, view.period, view.previous_period, per_row=3,
                          value_text={"availability": two_decimals, "error_rate": two_decimals})
-    st.caption(f"Availability is judged against an SLO of {fmt.fmt_percent(SLO, 1)} (the engine default; the "
-               f"data carries no per-service SLO): the error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "
+    whose = f"the {view.profile} profile's" if view.profile and data.profile_info(view.profile).get("slo") else \
+        "the engine default"
+    st.caption(f"Availability objective (SLO): {fmt.fmt_percent(SLO, 1)}, {whose} (the data carries no "
+               f"per-service SLO). The error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "
                f"requests allowed to fail, and budget remaining = 1 − (1 − availability) ÷ "
                f"{fmt.fmt_percent(1 - SLO, 1)}. Below 0 the budget is overspent.")
     left, right = st.columns(2)
@@ -72,7 +75,8 @@ else:
     with right:
         if not components.no_data_message(["error_budget_remaining"], frame, span):
             components.chart(charts.error_budget(
-                frame, f"Error budget remaining (SLO {fmt.fmt_percent(SLO, 1)}) — higher is better", SLO),
+                frame, f"Error budget remaining (SLO {fmt.fmt_percent(SLO, 1)}) — higher is better", SLO,
+                partial=view.in_progress),
                 key="srv-budget")
 
     st.subheader(f"Services in {view.period}")
