@@ -56,8 +56,8 @@ else:
                          value_text={"availability": two_decimals, "error_rate": two_decimals})
     whose = f"the {view.profile} profile's" if view.profile and data.profile_info(view.profile).get("slo") else \
         "the engine default"
-    st.caption(f"Availability objective (SLO): {fmt.fmt_percent(SLO, 1)}, {whose} (the data carries no "
-               f"per-service SLO). The error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "
+    st.caption(f"Availability is judged against an SLO of {fmt.fmt_percent(SLO, 1)} ({whose}; the data carries "
+               f"no per-service SLO): the error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "
                f"requests allowed to fail, and budget remaining = 1 − (1 − availability) ÷ "
                f"{fmt.fmt_percent(1 - SLO, 1)}. Below 0 the budget is overspent.")
     left, right = st.columns(2)

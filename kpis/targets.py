@@ -1105,7 +1105,7 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
                 row.update(previous_period=prev_label, previous_value=_float(prev))
             v = judge(target, value, prev, period=rec["period"], grain=grain, previous_period=prev_label,
                       unit=rec["unit"])
-            row.update(target=target.text, status=v.status, status_text=_status_text(target, v), rule=v.rule,
+            row.update(target=target.text, status=v.status, status_text=_status_text(target, v, value), rule=v.rule,
                        scope=scope, cluster=v.cluster, note=v.note, target_source=target.source,
                        green_low=_float(v.green_low), green_high=_float(v.green_high), band_text=band_text(target))
             judged[i] = row
@@ -1321,10 +1321,12 @@ def band_text(target: Target) -> str:
     return ""
 
 
-def _status_text(target: Target, v: Verdict) -> str:
+def _status_text(target: Target, v: Verdict, value=None) -> str:
     """The verdict in words where the status colour alone does not say it."""
     if v.status == NONE:
         return f"not judged: {v.note or 'no value'}"
+    if target.slo is not None and not _missing(value) and float(value) < 0:
+        return f"budget overspent (SLO {_num(round(target.slo * 100, 6))}%)"
     if v.cluster:
         return f"{v.cluster.capitalize()} (DORA {target.year})" if target.year else v.cluster.capitalize()
     return ""

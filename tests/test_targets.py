@@ -931,11 +931,12 @@ def test_error_budget_of_another_slo_is_recomputed_with_it():
     out = attach_targets(None, df, load_profile("lead"), grain="month", compute=fake)
     assert fake.calls[0]["slo"] == pytest.approx(0.995)
     assert out.iloc[0]["scoped_value"] == 0.4 and out.iloc[0]["status"] == "green"
-    assert out.iloc[0]["scope"] == "SLO 99.5%"
+    assert out.iloc[0]["scope"] == "SLO 99.5%" and out.iloc[0]["status_text"] == ""
     # computed at the profile's SLO already: judged on the row itself
     fake = FakeCompute(lambda *a: (0.4, 30))
     out = attach_targets(None, df, load_profile("lead"), grain="month", compute=fake, slo=0.995)
     assert fake.calls == [] and out.iloc[0]["status"] == "red"  # -2 < 0
+    assert out.iloc[0]["status_text"] == "budget overspent (SLO 99.5%)"
 
 
 @pytest.mark.parametrize("body, message", [

@@ -422,16 +422,14 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
                            marker=dict(color=colours, pattern=_hatch(list(rows["period"]), partial)),
                            text=text, textposition="none",
                            hovertemplate="%{text} of the budget left<extra></extra>"))
-    fig.add_hline(y=0, line=dict(color="#424242", width=1.2),
-                  annotation_text=f"below: overspent (SLO {fmt.fmt_percent(slo, 1)})",
-                  annotation_position="bottom left", annotation_font=dict(size=11, color="#424242"))
+    fig.add_hline(y=0, line=dict(color="#424242", width=1.2))  # below it the budget is overspent
     green = rows["green_low"].dropna() if "green_low" in rows else pd.Series(dtype="float64")
     if len(green) and green.iloc[0] > 0:
         words = _first_text(rows, "band_text") or "target"
         fig.add_hline(y=float(green.iloc[0]) * 100, line=dict(color=BAND_LINE, width=1.2, dash="dash"),
                       annotation_text=f"{words}: green above", annotation_position="top left",
                       annotation_font=dict(size=11, color=BAND_LINE))
-    _layout(fig, title, "% of the error budget left", height)
+    _layout(fig, title, f"% of the budget left (SLO {fmt.fmt_percent(slo, 1)});<br>below 0: overspent", height)
     _period_ticks(fig, periods, partial)
     finite = [v * 100 for v in values if not math.isnan(v)]
     lo, hi = min(finite + [0.0]), max(finite + [100.0 if not finite or max(finite) > 0 else 0.0])
