@@ -79,12 +79,13 @@ components.table(worst, f"worst services {view.period}", key="worst-table",
 quarter = periods.label(periods.period_start(view.period_start, "quarter"), "quarter")
 previous_quarter = periods.label(periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
                                  "quarter")
-st.subheader(f"Quarter over quarter: {quarter} vs {previous_quarter}")
+
 qoq = data.query("compute", **view.compute_args(
     grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
     end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
 quarter_in_progress = quarter if periods.is_partial(periods.period_start(view.period_start, "quarter"), "quarter",
                                                     view.as_of) else None
+st.subheader(f"Quarter over quarter: {quarter}{' (to date)' if quarter_in_progress else ''} vs {previous_quarter}")
 components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
                             name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
                             partial=quarter_in_progress)
