@@ -125,3 +125,16 @@ def test_sparkline_and_cost_and_volume_mark_the_period_in_progress():
     assert list(fig.data[0].marker.pattern.shape) == ["", "/"]
     assert fig.data[-1].line.dash == "dot" and fig.data[-1].yaxis == "y2"
     assert list(fig.layout.xaxis.ticktext) == ["2026-10", "2026-11 (to date)"]
+
+
+def test_a_long_weekly_axis_keeps_about_twenty_ticks_and_the_one_to_date():
+    # 80 weeks: every 4th tick counted back from the last (ceil(80 / 24) = 4), so the week in progress has its own
+    from datetime import date
+
+    from kpis import periods
+
+    weeks = [periods.label(periods.shift(date(2025, 5, 5), "week", i), "week") for i in range(80)]
+    df = frame([(w, "incident_count", 3.0, 3, "count") for w in weeks])
+    fig = charts.trend(df, ["incident_count"], "Incidents", partial=weeks[-1])
+    assert len(fig.layout.xaxis.tickvals) == 20
+    assert fig.layout.xaxis.tickvals[-1] == weeks[-1] and fig.layout.xaxis.ticktext[-1] == f"{weeks[-1]} (to date)"

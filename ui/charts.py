@@ -70,6 +70,7 @@ def _layout(fig: go.Figure, title: str, y_title: str, height: int = 330, x_title
 
 
 SECONDARY = "#9e9e9e"  # a series shown for context, not judged
+MAX_TICKS = 24
 TO_DATE = "to date"
 
 
@@ -82,8 +83,11 @@ def _period_ticks(fig: go.Figure, periods: list, partial: str | None) -> None:
     """Category x axis in period order; the period in progress reads '2026-11 (to date)'."""
     fig.update_xaxes(categoryorder="array", categoryarray=periods)
     if partial in periods:
-        fig.update_xaxes(tickmode="array", tickvals=periods,
-                         ticktext=[to_date_label(p) if p == partial else p for p in periods])
+        # Listed ticks are all drawn (plotly thins only automatic ones): a weekly range keeps about 20.
+        step = max(1, math.ceil(len(periods) / MAX_TICKS))
+        shown = [p for i, p in enumerate(periods) if (len(periods) - 1 - i) % step == 0]
+        fig.update_xaxes(tickmode="array", tickvals=shown,
+                         ticktext=[to_date_label(p) if p == partial else p for p in shown])
 
 
 def _hatch(x: list, partial: str | None) -> dict:
