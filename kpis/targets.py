@@ -1088,7 +1088,7 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
     for target, rows, back in plans:
         scoped = fetched.get(("scoped", target.kpi))
         previous = fetched.get(("previous", target.kpi))
-        scope = ctx.scope_text(target, scoped)
+        scope = ctx.scope_text(target)
         for i, rec in rows.to_dict(orient="index").items():
             group = _group(rec.get(by)) if by else None
             value, row = rec["value"], {}
@@ -1194,7 +1194,7 @@ class _Context:
         return bool(target.filters or (target.per and self.by is None) or self.other_slo(target)
                     or (target.kpi in LEAD_TIME_KPIS and self.df_lead_time_start != self.lead_time_start))
 
-    def scope_text(self, target: Target, fetched: _Fetched | None) -> str:
+    def scope_text(self, target: Target) -> str:
         text = target.scope_text
         if target.kpi in LEAD_TIME_KPIS and self.df_lead_time_start != self.lead_time_start:
             text = "; ".join(filter(None, [text, f"lead time from {self.lead_time_start}"]))

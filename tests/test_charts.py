@@ -138,3 +138,15 @@ def test_a_long_weekly_axis_keeps_about_twenty_ticks_and_the_one_to_date():
     fig = charts.trend(df, ["incident_count"], "Incidents", partial=weeks[-1])
     assert len(fig.layout.xaxis.tickvals) == 20
     assert fig.layout.xaxis.tickvals[-1] == weeks[-1] and fig.layout.xaxis.ticktext[-1] == f"{weeks[-1]} (to date)"
+
+
+def test_the_kpi_with_a_target_leads_though_listed_second():
+    # lead judges training_success_rate (>95–99%), not pipeline_success_rate: 0.97 is amber (95–99%)
+    df = frame([("2026-10", "pipeline_success_rate", 0.98, 50, "ratio"),
+                ("2026-10", "training_success_rate", 0.97, 20, "ratio")])
+    out = attach_targets(None, df, load_profile("lead"), grain="month", compute=Fake({}))
+    fig = charts.trend(out, ["pipeline_success_rate", "training_success_rate"], "Pipelines",
+                       names={"pipeline_success_rate": "all pipelines", "training_success_rate": "training"})
+    assert fig.data[0].name == "training" and list(fig.data[0].marker.color) == [AMBER]
+    assert fig.data[1].name == "all pipelines" and fig.data[1].line.width < fig.data[0].line.width
+    assert "target > 99% (amber ≥ 95%)" in [t.name for t in fig.data]

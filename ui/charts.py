@@ -174,6 +174,8 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
           band_kpi: str | None = None, names: dict[str, str] | None = None, partial: str | None = None) -> go.Figure:
     """KPI lines over periods, the judged one first, the target band of ``band_kpi`` behind them.
 
+    ``band_kpi`` is the KPI the target judges (default: the first of ``kpi_ids`` with a target).
+
     ``frame`` is ``kpis.compute`` output (possibly with target columns). One
     line per KPI, or per ``by`` group for a single KPI. The judged series is
     the primary one: the scoped value where the target has a scope (MTTR of
@@ -187,7 +189,9 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     units = frame["unit"].dropna().unique()
     money = unit == catalog.CURRENCY
     periods = list(dict.fromkeys(frame["period"]))
-    band_kpi = band_kpi or kpi_ids[0]
+    if band_kpi is None:  # the judged KPI: the first with a target, else the first
+        with_target = [k for k in kpi_ids if "target" in frame and frame.loc[frame["kpi"] == k, "target"].notna().any()]
+        band_kpi = (with_target or kpi_ids)[0]
     band_rows = frame[frame["kpi"] == band_kpi]
     if by is not None and band_rows[by].nunique(dropna=False) != 1:
         band_rows = band_rows.iloc[0:0]
