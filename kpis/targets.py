@@ -1092,6 +1092,13 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
         for i, rec in rows.to_dict(orient="index").items():
             group = _group(rec.get(by)) if by else None
             value, row = rec["value"], {}
+            to_date = ctx.to_date(target, rec["period"])
+            if to_date:
+                judged[i] = dict(target=target.text, status=NONE, status_text=f"not judged: {to_date}",
+                                 rule=_rule(target, 1.0, grain) if target.form in ("band", "threshold", "range")
+                                 else "", scope=scope, note=to_date, target_source=target.source,
+                                 band_text=band_text(target))
+                continue
             if scoped is not None and scoped.per:
                 judged[i] = _judge_groups(target, scoped, rec, grain)
                 continue
@@ -1185,6 +1192,17 @@ class _Context:
                         f"({', '.join(map(str, self.filters[key]))})")
         return ""
 
+    def to_date(self, target: Target, period: str) -> str:
+        """Why a total (a count, a sum) of the period in progress is not judged yet ('' when it can be)."""
+        as_of = self.extra.get("as_of")
+        if as_of is None or not is_total(target.kpi):
+            return ""
+        _, start, _ = periods.parse_label(period)
+        if not periods.is_partial(start, self.grain, as_of):
+            return ""
+        return (f"{period} is to date ({periods.elapsed_days(start, self.grain, as_of)} of "
+                f"{periods.days_in(start, self.grain)} days): a total is judged once the {self.grain} is over")
+
     def other_slo(self, target: Target) -> bool:
         """Whether an error budget target's SLO differs from the one the rows were computed with."""
         return target.slo is not None and not _close(target.slo, _slo_of(self.extra))
@@ -1231,6 +1249,17 @@ class _Context:
                     {(r["period"], _group(r.get(by)) if by else None, r["unit"]): (r["value"], r["n"])
                      for r in rows.to_dict(orient="records")})
         return out
+
+
+def is_total(kpi_id: str) -> bool:
+    """Whether the KPI adds up over the period (a count, a sum): its value so far grows until the period is over.
+
+    Rates, medians, means and shares are not totals; judged on a period to date they are judged on fewer days.
+    """
+    k = catalog.get(kpi_id)
+    if k.ratio is not None or k.id == "open_incidents":  # a ratio of totals; a count at a moment (the period's end)
+        return False
+    return k.unit in (catalog.COUNT, catalog.PREDICTIONS_UNIT) or (k.unit == catalog.CURRENCY and "/" not in k.value)
 
 
 def _per_group(rows: pd.DataFrame, per: str, kpi_id: str) -> _Fetched:

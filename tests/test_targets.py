@@ -969,3 +969,22 @@ def test_a_range_band_runs_between_its_bounds_in_the_targets_words():
     # a lower-is-better band runs from 0 and says so
     assert targets.band_text(load_profile("senior").target_for("mttr_hours")) == \
         "target < 1 h (amber ≤ 4 h) — band from 0"
+
+
+def test_a_total_of_the_period_in_progress_is_not_judged_yet():
+    # Data through 2026-11-20: November has 20 of its 30 days. 9 incidents so far against 12 in August is not
+    # "down"; 2 deployments so far is not "below 1–4/month". Their status waits for the month's end, and says so.
+    from datetime import date
+
+    fake = FakeCompute(lambda kpi, period, group, filters, lts: (12.0, 12) if kpi == "incident_count" else (2.0, 2))
+    df = frame([("2026-10", "incident_count", 10.0, 10, "count"), ("2026-11", "incident_count", 9.0, 9, "count"),
+                ("2026-11", "deployment_count", 2.0, 2, "count"),
+                ("2026-11", "change_failure_rate", 0.2, 10, "ratio")])
+    out = attach_targets(None, df, load_profile("senior"), grain="month", compute=fake, as_of=date(2026, 11, 20))
+    october, november, deployments, cfr = (out.iloc[i] for i in range(4))
+    assert october["status"] == "green"  # a whole month: 10 vs 12 in 2026-07, down
+    why = "2026-11 is to date (20 of 30 days): a total is judged once the month is over"
+    assert (november["status"], november["note"], november["status_text"]) == ("none", why, f"not judged: {why}")
+    assert (deployments["status"], deployments["note"]) == ("none", why)
+    assert cfr["status"] == "red"  # a share is judged on the days so far: 20% > 15%
+    assert targets.is_total("inference_cost") and not targets.is_total("training_cost_per_run")
