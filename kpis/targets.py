@@ -1165,7 +1165,7 @@ class _Fetched:
 def _slo_of(extra: dict) -> float:
     from kpis.engine import Request
 
-    return float(extra.get("slo", Request().slo))
+    return float(extra.get("slo") or Request().slo)
 
 
 @dataclass(frozen=True)
