@@ -111,6 +111,7 @@ def test_error_budget_bars_take_their_status_and_the_period_in_progress_is_hatch
     assert list(bars.marker.pattern.shape) == ["", "", "/"]
     assert list(fig.layout.xaxis.ticktext)[-1] == "2026-11 (to date)"
     assert any(math.isclose(s.y0, 25.0) for s in fig.layout.shapes)  # the green bound, 25% left
+    assert fig.data[1].name == "target ≥ 25% (amber ≥ 0%): green above the line"
 
 
 def test_sparkline_and_cost_and_volume_mark_the_period_in_progress():

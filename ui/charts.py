@@ -426,7 +426,7 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
         colours = [STATUS_COLOURS["none"] if math.isnan(v) else STATUS_COLOURS["green"] if v >= 0
                    else STATUS_COLOURS["red"] for v in values]
     text = [fmt.fmt_percent(v, 0) for v in values]
-    fig = go.Figure(go.Bar(x=rows["period"], y=values * 100, name="budget remaining",
+    fig = go.Figure(go.Bar(x=rows["period"], y=values * 100, name="budget remaining", showlegend=False,
                            marker=dict(color=colours, pattern=_hatch(list(rows["period"]), partial)),
                            text=text, textposition="none",
                            hovertemplate="%{text} of the budget left<extra></extra>"))
@@ -434,9 +434,10 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
     green = rows["green_low"].dropna() if "green_low" in rows else pd.Series(dtype="float64")
     if len(green) and green.iloc[0] > 0:
         words = _first_text(rows, "band_text") or "target"
-        fig.add_hline(y=float(green.iloc[0]) * 100, line=dict(color=BAND_LINE, width=1.2, dash="dash"),
-                      annotation_text=f"{words}: green above", annotation_position="top left",
-                      annotation_font=dict(size=11, color=BAND_LINE))
+        fig.add_hline(y=float(green.iloc[0]) * 100, line=dict(color=BAND_LINE, width=1.2, dash="dash"))
+        # named in the legend, not by an annotation that the bars would cover
+        fig.add_trace(go.Scatter(x=[periods[0]], y=[None], mode="lines", name=f"{words}: green above the line",
+                                 line=dict(color=BAND_LINE, width=1.2, dash="dash"), hoverinfo="skip"))
     _layout(fig, title, f"% of the budget left (SLO {fmt.fmt_percent(slo, 1)});<br>below 0: overspent", height)
     _period_ticks(fig, periods, partial)
     finite = [v * 100 for v in values if not math.isnan(v)]
@@ -445,5 +446,5 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
         hi = max(hi, float(green.iloc[0]) * 100 * 1.3)  # the green bound stays in view
     pad = (hi - lo) * 0.08 or 10
     fig.update_yaxes(range=[lo - pad, hi + pad], rangemode="normal", ticksuffix="%", tickformat=",.0f")
-    fig.update_layout(showlegend=False, hovermode="closest")
+    fig.update_layout(showlegend=len(fig.data) > 1, hovermode="closest")
     return fig
