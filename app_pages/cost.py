@@ -80,7 +80,7 @@ step, year, prev_word, year_word = BACK[view.grain]
 prev_label = periods.label(periods.shift(view.period_start, view.grain, -step), view.grain)
 year_label = periods.label(periods.shift(view.period_start, view.grain, -year), view.grain)
 short = {"week": ("WoW", "YoY"), "month": ("MoM", "YoY"), "quarter": ("QoQ", "YoY")}[view.grain]
-st.subheader(f"{short[0]} and {short[1]} change: {view.period} vs {prev_label} and {year_label}")
+st.subheader(f"{short[0]} and {short[1]} change: {view.period_text(view.period)} vs {prev_label} and {year_label}")
 changes = data.query("compute", **view.compute_args(
     start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST))
 components.comparison_table(changes, COST, view.period, [prev_label, year_label], name=f"cost changes {view.period}",

@@ -64,12 +64,12 @@ components.table(open_rows, f"open incidents {view.period}", key="open",
                  empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} UTC.",
                  column_config={"age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")})
 
-st.subheader(f"Worst services in {view.period}")
+st.subheader(f"Worst services in {view.period_text(view.period)}")
 worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
                    tz=view.tz, limit=10)
 if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
     components.chart(charts.ranked_bars(worst[worst["incidents"] > 0], "service", "incidents",
-                                        f"Incidents by service, {view.period} — fewer is better", "incidents"),
+                                        f"Incidents by service, {view.period_text(view.period)} — fewer is better", "incidents"),
                      key="worst")
 components.table(worst, f"worst services {view.period}", key="worst-table",
                  empty=f"No ML incidents started or resolved in {view.period}.",
@@ -90,7 +90,7 @@ components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availabi
                             name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
                             partial=quarter_in_progress)
 
-st.subheader(f"The incidents behind the numbers, {view.period}")
+st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")
 incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
                        tz=view.tz)
 st.caption("ML-related incidents that started or were resolved in the period. started_in_range rows are the "

@@ -79,7 +79,7 @@ else:
                 partial=view.in_progress),
                 key="srv-budget")
 
-    st.subheader(f"Services in {view.period}")
+    st.subheader(f"Services in {view.period_text(view.period)}")
     services = data.query("serving_by_service", start=view.period_start, end=view.period_end,
                           filters=view.filters, slo=SLO)
     st.caption("Worst error budget first; click a column to sort. requests = total_requests where the source "
@@ -133,7 +133,7 @@ else:
         components.trend_chart(frame, ["reproducibility_rate"], view, key="pl-repro",
                                names={"reproducibility_rate": "reproducible"})
 
-    st.subheader(f"The runs behind the numbers, {view.period}")
+    st.subheader(f"The runs behind the numbers, {view.period_text(view.period)}")
     runs = data.query("pipeline_runs", start=view.period_start, end=view.period_end, filters=view.filters,
                       tz=view.tz)
     if runs is not None and not runs.empty:

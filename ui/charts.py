@@ -366,7 +366,7 @@ def ranked_bars(frame: pd.DataFrame, label: str, value: str, title: str, x_title
                            opacity=0.8, hovertemplate="%{y}: %{x:,}<extra></extra>"))
     _layout(fig, title, "", height, x_title=x_title)
     fig.update_yaxes(type="category", rangemode=None)
-    fig.update_xaxes(type="linear", tickformat=",.0f", **_whole_ticks(rows[value]))
+    fig.update_xaxes(type="linear", tickangle=0, tickformat=",.0f", **_whole_ticks(rows[value]))
     fig.update_layout(hovermode="closest")
     return fig
 
