@@ -47,7 +47,7 @@ st.subheader("Inference cost and prediction volume")
 if not components.no_data_message(["inference_cost", "predictions"], frame, span):
     components.chart(charts.cost_and_volume(
         frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
-               "than volume"), key="cost-volume")
+               "than volume", partial=view.in_progress), key="cost-volume")
 
 MAX_RUNS_SHOWN = 2000
 st.subheader("Training cost per run")
@@ -77,12 +77,13 @@ step, year, prev_word, year_word = BACK[view.grain]
 prev_label = periods.label(periods.shift(view.period_start, view.grain, -step), view.grain)
 year_label = periods.label(periods.shift(view.period_start, view.grain, -year), view.grain)
 short = {"week": ("WoW", "YoY"), "month": ("MoM", "YoY"), "quarter": ("QoQ", "YoY")}[view.grain]
-st.subheader(f"{short[0]} and {short[1]} change: {view.period} vs {prev_label} and {year_label}")
+st.subheader(f"{short[0]} and {short[1]} change: {view.period_text(view.period)} vs {prev_label} and {year_label}")
 changes = data.query("compute", **view.compute_args(
     start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST))
 components.comparison_table(changes, COST, view.period, [prev_label, year_label], name=f"cost changes {view.period}",
                             key="cost-changes", earlier_names=[f"{prev_label} ({prev_word})",
-                                                                f"{year_label} ({year_word})"])
+                                                                f"{year_label} ({year_word})"],
+                            partial=view.in_progress)
 
 # Cost lines no rule or tag could attribute (category 'other' or service 'unattributed', what the cost presets
 # write then): how much, what share, and where to add a tag or a mapping rule first.

@@ -22,7 +22,15 @@ if not components.no_data_message(["deployment_count"], per_group, span):
     components.chart(charts.stacked_bars(
         per_group.dropna(subset=["value"]), x="period", y="value", colour=by,
         title=f"Production deployments per {view.grain} by {by} — volume: neither better nor worse",
-        y_title=f"deployments per {view.grain}"), key="deploys-by")
+        y_title=f"deployments per {view.grain}", partial=view.in_progress), key="deploys-by")
+judged = frame[(frame["kpi"] == "deployment_count") & (frame["period"] == view.period)] if frame is not None else None
+if judged is not None and "scope" in judged and len(judged) and judged["scope"].iloc[0] == f"per {by}":
+    # A per-team target is about each team's bars, not the stack's height.
+    row = judged.iloc[0]
+    text = row["status_text"] or row["note"] or ""
+    outside = f" (outside: {row['outside']})" if isinstance(row["outside"], str) and row["outside"] else ""
+    st.caption(f"Target per {by}: {components.md_text(row['target'])}. {view.period_text(view.period)}: "
+               f"{components.md_text(text)}{components.md_text(outside)}.")
 components.trend_chart(frame, ["deployments_per_week"], view, key="per-week")
 
 st.subheader("Lead time for change")

@@ -19,12 +19,13 @@ COVERAGE = ["monitoring_coverage", "monitoring_coverage_tier1", "drift_monitorin
             "drift_monitoring_coverage_tier1", "documentation_completeness"]
 DRIFT = ["drift_detection_time_median_hours"]
 ALL = SERVING + PIPELINES + COVERAGE + DRIFT
-SLO = data.DEFAULT_SLO
+# The profile's error budget target names its SLO (lead: 99.5%); the budget is computed against that one.
+SLO = data.slo(view.profile)
 
-frame = data.query("compute", **view.compute_args(kpis=ALL))
+frame = data.query("compute", **view.compute_args(kpis=ALL, slo=SLO))
 # The cards: the chosen period and the eleven before it (the previous value, and the latest inventory snapshot).
 first = periods.shift(view.period_start, view.grain, -11)
-recent = data.query("compute", **view.compute_args(start=first, end=view.period_last_day, kpis=ALL))
+recent = data.query("compute", **view.compute_args(start=first, end=view.period_last_day, kpis=ALL, slo=SLO))
 loaded = data.query("source_counts")  # None while another process holds the file and nothing was loaded yet
 
 
@@ -48,8 +49,10 @@ if not has("serving_metrics"):
                "(canonical CSV, CloudWatch or Prometheus JSON) on the Data page.")
 else:
     components.kpi_cards(recent, SERVING, view.period, view.previous_period, per_row=3)
-    st.caption(f"Availability is judged against an SLO of {fmt.fmt_percent(SLO, 1)} (the engine default; the "
-               f"data carries no per-service SLO): the error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "
+    whose = f"the {view.profile} profile's" if view.profile and data.profile_info(view.profile).get("slo") else \
+        "the engine default"
+    st.caption(f"Availability is judged against an SLO of {fmt.fmt_percent(SLO, 1)} ({whose}; the data carries "
+               f"no per-service SLO): the error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "
                f"requests allowed to fail, and budget remaining = 1 − (1 − availability) ÷ "
                f"{fmt.fmt_percent(1 - SLO, 1)}. Below 0 the budget is overspent.")
     left, right = st.columns(2)
@@ -67,10 +70,11 @@ else:
     with right:
         if not components.no_data_message(["error_budget_remaining"], frame, span):
             components.chart(charts.error_budget(
-                frame, f"Error budget remaining (SLO {fmt.fmt_percent(SLO, 1)}) — higher is better", SLO),
+                frame, f"Error budget remaining (SLO {fmt.fmt_percent(SLO, 1)}) — higher is better", SLO,
+                partial=view.in_progress),
                 key="srv-budget")
 
-    st.subheader(f"Services in {view.period}")
+    st.subheader(f"Services in {view.period_text(view.period)}")
     services = data.query("serving_by_service", start=view.period_start, end=view.period_end,
                           filters=view.filters, slo=SLO)
     st.caption("Worst error budget first; click a column to sort. Requests are the total requests where the "
@@ -112,7 +116,7 @@ else:
         components.trend_chart(frame, ["reproducibility_rate"], view, key="pl-repro",
                                names={"reproducibility_rate": "reproducible"})
 
-    st.subheader(f"The runs behind the numbers, {view.period}")
+    st.subheader(f"The runs behind the numbers, {view.period_text(view.period)}")
     runs = data.query("pipeline_runs", start=view.period_start, end=view.period_end, filters=view.filters,
                       tz=view.tz)
     if runs is not None and not runs.empty:

@@ -170,7 +170,7 @@ def _compute(args) -> int:
         df = targets.compute_with_targets(con, profile, lead_time_start=args.lead_time_start, **kwargs)
         # JSON keeps DESIGN.md's record shape; the table and CSV also say how each status was reached.
         extra = ("target", "status", "cluster") if args.format == "json" else (
-            "target", "status", "cluster", "rule", "scope", "scoped_value", "note")
+            "target", "status", "status_text", "cluster", "rule", "scope", "scoped_value", "note", "outside")
         df = df[[c for c in df.columns if c in (*engine.OUTPUT_COLUMNS, args.by, *extra)]]
     else:
         df = engine.compute(con, lead_time_start=args.lead_time_start or "change_started_at", **kwargs)

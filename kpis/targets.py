@@ -16,7 +16,10 @@ written in the document's unit and converted here):
 - ``trend``: the change in % against an earlier period (``compare``) judged by green / amber bounds.
 
 A target may be scoped (``severity``, ``tier``, ``category``: the KPI is
-recomputed on those events only; ``per = "team"``: the value per team). The
+recomputed on those events only; ``per = "team"`` or ``"service"``: each team
+or service is judged on its own value and the organisation's row summarises
+them, "2 of 7 teams outside 1–4/month"). An error budget target names its SLO
+(``slo = 99.9``). The
 DORA profile adds ``clusters``: the published bands of each cluster, placed by
 value (see ``docs/targets.md`` for every interpretation).
 
@@ -70,7 +73,7 @@ UNITS = {
 }
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
-COMMON_KEYS = ("kpi", "metric", "text", "source", "form", "unit", "scope", "note")
+COMMON_KEYS = ("kpi", "metric", "text", "source", "form", "unit", "scope", "note", "slo")
 FORM_KEYS = {
     "band": ("green", "amber"),
     "threshold": ("green",),
@@ -80,6 +83,8 @@ FORM_KEYS = {
 REQUIRED_FORM_KEYS = {"band": ("green", "amber"), "threshold": ("green",), "range": ("min", "max"),
                       "trend": ("compare", "green")}
 SCOPE_KEYS = ("severity", "tier", "category", "per")
+PER_GROUPS = ("team", "service")  # what a per-group target may be per
+SLO_KPI = "error_budget_remaining"  # the one KPI whose target names an SLO
 TOP_KEYS = ("name", "title", "source", "description", "lead_time_start", "target", "pending")
 CLUSTER_TOP_KEYS = ("name", "title", "source", "description", "lead_time_start", "default_year", "status",
                     "metrics", "years", "pending")
@@ -161,7 +166,8 @@ class Target:
     severity: tuple[str, ...] = ()
     tier: tuple[str, ...] = ()
     category: tuple[str, ...] = ()
-    per: str = ""  # "team": the target holds for each team
+    per: str = ""  # "team" / "service": the target holds for each team (service), judged one by one
+    slo: float | None = None  # error budget: the availability objective (ratio) the budget is of
     clusters: tuple[Cluster, ...] = ()
     cluster_status: tuple[tuple[str, str], ...] = ()
     year: int | None = None
@@ -190,6 +196,8 @@ class Target:
             parts.append(f"{', '.join(self.tier)} only")
         if self.per:
             parts.append(f"per {self.per}")
+        if self.slo is not None:
+            parts.append(f"SLO {_num(round(self.slo * 100, 6))}%")
         return "; ".join(parts)
 
     def periods_back(self, grain: str) -> int:
@@ -470,8 +478,14 @@ def _scope(doc: _Doc, table: dict, kpi: catalog.KPI, path, index) -> dict:
     out: dict = {}
     for key, value in scope.items():
         if key == "per":
-            if value != "team":
-                doc.fail(f"scope per = {value!r}: only \"team\" is supported", path, "scope", index)
+            if value not in PER_GROUPS:
+                doc.fail(f"scope per = {value!r}: use \"team\" or \"service\"", path, "scope", index)
+            if value not in columns:
+                doc.fail(f"scope per = {value!r} does not apply to {kpi.id} (its events have no {value})",
+                         path, "scope", index)
+            if table.get("form") == "trend":
+                doc.fail(f"scope per = {value!r} applies to band, threshold and range targets, not to a trend",
+                         path, "scope", index)
             out["per"] = value
             continue
         if key not in columns:
@@ -615,6 +629,13 @@ def _target(doc: _Doc, entry, i: int) -> Target:
             fields[key] = status
         fields.update(low=lo, high=hi, direction=kpi.direction if kpi.direction != catalog.NEUTRAL else "")
     fields.update(_scope(doc, entry, kpi, path, i))
+    if "slo" in entry:
+        if kpi.id != SLO_KPI:
+            doc.fail(f"slo applies to {SLO_KPI} only (the availability objective its budget is of)", path, "slo", i)
+        slo = _number(doc, entry["slo"], "slo", path, i)
+        if not 0 < slo < 100:
+            doc.fail(f"slo = {_num(slo)} must be a percentage between 0 and 100, e.g. slo = 99.9", path, "slo", i)
+        fields["slo"] = slo / 100
     return Target(**fields)
 
 
@@ -743,7 +764,9 @@ class Verdict:
     rule: str
     cluster: str | None = None
     note: str = ""  # why the status is none, or a remark on the placement
-    green_low: float | None = None  # the green region in the KPI's base units (None = open)
+    # The target's band in the KPI's base units, for a chart (None = open): the green region, except that a
+    # range is drawn between its bounds even where below or above it is green too (lead time 2–6 weeks).
+    green_low: float | None = None
     green_high: float | None = None
     change: float | None = None  # trend: relative change vs the earlier value (-0.2 = down 20%)
 
@@ -797,8 +820,7 @@ def judge(target: Target, value: float | None, previous_value: float | None = No
             status = target.above
         else:
             status = GREEN
-        return Verdict(status, rule, green_low=None if target.below == GREEN else lo,
-                       green_high=None if target.above == GREEN else hi)
+        return Verdict(status, rule, green_low=lo, green_high=hi)
     g = target.green.value * scale
     if target.green.holds(value, g):
         status = GREEN
@@ -999,8 +1021,9 @@ def _unit_suffix(unit: str) -> str:
 
 # --- attaching targets to computed KPIs -----------------------------------------------------
 
-TARGET_COLUMNS = ("target", "status", "rule", "scope", "cluster", "note", "target_source", "scoped_value",
-                  "scoped_n", "previous_period", "previous_value", "green_low", "green_high")
+TARGET_COLUMNS = ("target", "status", "status_text", "rule", "scope", "cluster", "note", "outside", "target_source",
+                  "scoped_value", "scoped_n", "previous_period", "previous_value", "green_low", "green_high",
+                  "band_text")
 LEAD_TIME_KPIS = ("lead_time_median_hours", "lead_time_p90_hours")
 
 
@@ -1012,15 +1035,21 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
     """``df`` (from ``kpis.compute``) with each KPI judged against ``profile``'s target.
 
     Adds the columns ``target`` (the document's words), ``status`` (green /
-    amber / red / none), ``rule`` (the rule as evaluated), ``scope`` ('sev1,
-    sev2 incidents', 'tier-1 only', 'per team', or ''), ``cluster`` (DORA
-    profiles), ``note`` (why a status is none: no data, not enough history),
-    ``target_source`` (document and line), ``scoped_value`` / ``scoped_n`` (the
-    value the status was judged on when it is not ``value``: a scope, a
-    per-team mean, or the profile's lead-time start), ``previous_period`` /
-    ``previous_value`` (a trend's comparison) and ``green_low`` / ``green_high``
-    (the green region in base units, for charts). A KPI without a target gets
-    status none.
+    amber / red / none), ``status_text`` (the verdict in words where the
+    status alone does not say it: '2 of 3 teams outside 1–4/month', 'High
+    (DORA 2024)', 'not judged: no data'), ``rule`` (the rule as evaluated),
+    ``scope`` ('sev1, sev2 incidents', 'tier-1 only', 'per team', 'SLO
+    99.9%', or ''), ``cluster`` (DORA profiles), ``note`` (why a status is
+    none: no data, not enough history, ...; never empty when a target exists
+    and its status is none), ``outside`` (a per-team target's organisation
+    row: the teams off target, comma-separated), ``target_source`` (document
+    and line), ``scoped_value`` / ``scoped_n`` (the value the status was judged
+    on when it is not ``value``: a scope, an SLO, or the profile's lead-time
+    start), ``previous_period`` / ``previous_value`` (a trend's comparison),
+    ``green_low`` / ``green_high`` (the target's band in base units, for
+    charts; a range's bounds) and ``band_text`` (the band in the target's
+    words: 'target 2–6 weeks'). A KPI without a target gets status none and
+    no target text.
 
     The keyword arguments must be those ``df`` was computed with (further
     engine arguments such as ``slo`` pass through to ``compute``);
@@ -1044,7 +1073,7 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
         if reason:
             for i in rows.index:
                 judged[i] = dict(target=target.text, rule="", scope=target.scope_text, note=reason,
-                                 target_source=target.source)
+                                 status_text=f"not judged: {reason}", target_source=target.source)
             continue
         labels = sorted(set(rows["period"]))
         back = target.periods_back(grain) if target.form == "trend" else 0
@@ -1059,10 +1088,20 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
     for target, rows, back in plans:
         scoped = fetched.get(("scoped", target.kpi))
         previous = fetched.get(("previous", target.kpi))
-        scope = ctx.scope_text(target, scoped)
+        scope = ctx.scope_text(target)
         for i, rec in rows.to_dict(orient="index").items():
             group = _group(rec.get(by)) if by else None
             value, row = rec["value"], {}
+            to_date = ctx.to_date(target, rec["period"])
+            if to_date:
+                judged[i] = dict(target=target.text, status=NONE, status_text=f"not judged: {to_date}",
+                                 rule=_rule(target, 1.0, grain) if target.form in ("band", "threshold", "range")
+                                 else "", scope=scope, note=to_date, target_source=target.source,
+                                 band_text=band_text(target))
+                continue
+            if scoped is not None and scoped.per:
+                judged[i] = _judge_groups(target, scoped, rec, grain)
+                continue
             if scoped is not None:
                 value, n = scoped.values.get((rec["period"], group, rec["unit"]), (math.nan, 0))
                 row.update(scoped_value=_float(value), scoped_n=int(n))
@@ -1073,9 +1112,9 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
                 row.update(previous_period=prev_label, previous_value=_float(prev))
             v = judge(target, value, prev, period=rec["period"], grain=grain, previous_period=prev_label,
                       unit=rec["unit"])
-            row.update(target=target.text, status=v.status, rule=v.rule, scope=scope, cluster=v.cluster,
-                       note=v.note, target_source=target.source, green_low=_float(v.green_low),
-                       green_high=_float(v.green_high))
+            row.update(target=target.text, status=v.status, status_text=_status_text(target, v, value), rule=v.rule,
+                       scope=scope, cluster=v.cluster, note=v.note, target_source=target.source,
+                       green_low=_float(v.green_low), green_high=_float(v.green_high), band_text=band_text(target))
             judged[i] = row
 
     out = df.copy()
@@ -1119,7 +1158,14 @@ def _group(g):
 @dataclass(frozen=True)
 class _Fetched:
     values: dict  # (period, group, unit) -> (value, n)
-    teams: int | None = None  # per-team means: how many teams they are over
+    per: str = ""  # a per-group target on the ungrouped row: the dimension of ``groups``
+    groups: dict | None = None  # (period, unit) -> [(group, value, n)], for a per-group target
+
+
+def _slo_of(extra: dict) -> float:
+    from kpis.engine import Request
+
+    return float(extra.get("slo") or Request().slo)
 
 
 @dataclass(frozen=True)
@@ -1137,23 +1183,37 @@ class _Context:
 
     def unusable(self, target: Target) -> str:
         """Why the target cannot be judged on these rows ('' when it can)."""
-        if target.per == "team" and self.by not in (None, "team"):
-            return f"per-team target: shown ungrouped or grouped by team, not by {self.by}"
+        if target.per and self.by not in (None, target.per):
+            return (f"per-{target.per} target: judged ungrouped (each {target.per} on its own value) or grouped "
+                    f"by {target.per}, not by {self.by}")
         for key, values in target.filters.items():
             if key in self.filters and not set(values) & set(map(str, self.filters[key])):
                 return (f"scope {', '.join(values)} is outside the {key} filter "
                         f"({', '.join(map(str, self.filters[key]))})")
         return ""
 
+    def to_date(self, target: Target, period: str) -> str:
+        """Why a total (a count, a sum) of the period in progress is not judged yet ('' when it can be)."""
+        as_of = self.extra.get("as_of")
+        if as_of is None or not is_total(target.kpi):
+            return ""
+        _, start, _ = periods.parse_label(period)
+        if not periods.is_partial(start, self.grain, as_of):
+            return ""
+        return (f"{period} is to date ({periods.elapsed_days(start, self.grain, as_of)} of "
+                f"{periods.days_in(start, self.grain)} days): a total is judged once the {self.grain} is over")
+
+    def other_slo(self, target: Target) -> bool:
+        """Whether an error budget target's SLO differs from the one the rows were computed with."""
+        return target.slo is not None and not _close(target.slo, _slo_of(self.extra))
+
     def recomputes(self, target: Target) -> bool:
         """Whether the status rests on a value other than the row's own."""
-        return bool(target.filters or (target.per == "team" and self.by is None)
+        return bool(target.filters or (target.per and self.by is None) or self.other_slo(target)
                     or (target.kpi in LEAD_TIME_KPIS and self.df_lead_time_start != self.lead_time_start))
 
-    def scope_text(self, target: Target, fetched: _Fetched | None) -> str:
+    def scope_text(self, target: Target) -> str:
         text = target.scope_text
-        if target.per == "team" and fetched is not None and fetched.teams is not None:
-            text = text.replace("per team", f"per team (mean of {fetched.teams} teams)")
         if target.kpi in LEAD_TIME_KPIS and self.df_lead_time_start != self.lead_time_start:
             text = "; ".join(filter(None, [text, f"lead time from {self.lead_time_start}"]))
         return text
@@ -1161,7 +1221,7 @@ class _Context:
     def fetch(self, requests: list[tuple[str, Target, list[str]]]) -> dict[tuple[str, str], _Fetched]:
         """Each requested target's KPI, as its scope defines it, for the periods asked for.
 
-        Requests with the same filters, grouping and periods share one compute call.
+        Requests with the same filters, grouping, SLO and periods share one compute call.
         """
         calls: dict[tuple, list[tuple[str, Target]]] = {}
         for kind, target, labels in requests:
@@ -1169,31 +1229,133 @@ class _Context:
             for key, values in target.filters.items():
                 have = filters.get(key)
                 filters[key] = [v for v in values if v in set(map(str, have))] if have else list(values)
-            per_team = target.per == "team" and self.by is None
-            key = (tuple(sorted((k, tuple(v)) for k, v in filters.items())), per_team, tuple(labels))
+            per = target.per if target.per and self.by is None else ""
+            slo = target.slo if self.other_slo(target) else None
+            key = (tuple(sorted((k, tuple(v)) for k, v in filters.items())), per, slo, tuple(labels))
             calls.setdefault(key, []).append((kind, target))
         out = {}
-        for (filters, per_team, labels), wanted in calls.items():
+        for (filters, per, slo, labels), wanted in calls.items():
             bounds = [periods.parse_label(p) for p in labels]
-            by = "team" if per_team else self.by
+            by = per or self.by
+            extra = dict(self.extra, **({"slo": slo} if slo is not None else {}))
             res = self.compute(self.con, grain=self.grain, by=by, start=min(b[1] for b in bounds),
                                end=max(b[2] for b in bounds) - timedelta(days=1),
                                filters={k: list(v) for k, v in filters}, kpis=sorted({t.kpi for _, t in wanted}),
                                tz=self.tz, link_window_hours=self.link_window_hours,
-                               lead_time_start=self.lead_time_start, **self.extra)
+                               lead_time_start=self.lead_time_start, **extra)
             for kind, target in wanted:
                 rows = res[res["kpi"] == target.kpi]
-                out[(kind, target.kpi)] = _per_team(rows) if per_team else _Fetched(
+                out[(kind, target.kpi)] = _per_group(rows, per, target.kpi) if per else _Fetched(
                     {(r["period"], _group(r.get(by)) if by else None, r["unit"]): (r["value"], r["n"])
                      for r in rows.to_dict(orient="records")})
         return out
 
 
-def _per_team(rows: pd.DataFrame) -> _Fetched:
-    """Mean per team, over the teams with events in the range (a team without any in a period counts 0)."""
-    named = rows[rows["team"].map(lambda t: not _missing(t)) & rows["n"].gt(0)]
-    teams = named["team"].nunique()
-    values = {}
+def is_total(kpi_id: str) -> bool:
+    """Whether the KPI adds up over the period (a count, a sum): its value so far grows until the period is over.
+
+    Rates, medians, means and shares are not totals; judged on a period to date they are judged on fewer days.
+    """
+    k = catalog.get(kpi_id)
+    if k.ratio is not None or k.id == "open_incidents":  # a ratio of totals; a count at a moment (the period's end)
+        return False
+    return k.unit in (catalog.COUNT, catalog.PREDICTIONS_UNIT) or (k.unit == catalog.CURRENCY and "/" not in k.value)
+
+
+def _per_group(rows: pd.DataFrame, per: str, kpi_id: str) -> _Fetched:
+    """Each team's (service's) value per period, for the groups with events of the KPI in the range.
+
+    A count KPI counts 0 for a group without events in a period (a team that did not deploy in October
+    deployed 0 times); any other KPI has no value there, and that group is not judged in that period.
+    """
+    named = rows[rows[per].map(lambda g: not _missing(g))]
+    active = sorted(set(named.loc[named["n"].gt(0), per]))
+    count = catalog.get(kpi_id).unit == catalog.COUNT
+    groups = {}
     for (period, unit), g in named.groupby(["period", "unit"], sort=False):
-        values[(period, None, unit)] = (g["value"].fillna(0).sum() / teams, int(g["n"].sum()))
-    return _Fetched(values, teams)
+        have = {r[per]: (r["value"], r["n"]) for r in g.to_dict(orient="records")}
+        listed = []
+        for name in active:
+            value, n = have.get(name, (math.nan, 0))
+            if count and _missing(value):
+                value, n = 0.0, 0
+            listed.append((name, value, int(n)))
+        groups[(period, unit)] = listed
+    return _Fetched({}, per=per, groups=groups)
+
+
+def _judge_groups(target: Target, fetched: _Fetched, rec: dict, grain: str) -> dict:
+    """The organisation's row of a per-team (per-service) target: each group judged on its own value, summarised.
+
+    Green when every group with a value is on target (green), red when half or more are not, amber in between
+    (see docs/targets.md, "Per-team targets").
+    """
+    per = fetched.per
+    listed = fetched.groups.get((rec["period"], rec["unit"]), [])
+    verdicts = [(name, value, judge(target, value, period=rec["period"], grain=grain, unit=rec["unit"]))
+                for name, value, _ in listed]
+    judged = [(name, value, v) for name, value, v in verdicts if v.status != NONE]
+    off = [(name, value, v) for name, value, v in judged if v.status != GREEN]
+    words = _target_words(target)
+    plural = f"{per}s" if not per.endswith("s") else per
+    base = dict(target=target.text, scope=target.scope_text, target_source=target.source, band_text="",
+                scoped_n=int(sum(n for _, _, n in listed)))
+    rule = verdicts[0][2].rule if verdicts else _rule(target, 1.0, grain)
+    if not judged:
+        note = verdicts[0][2].note if verdicts else f"no {per} has data"
+        return dict(base, status=NONE, rule=rule, note=note, status_text=f"not judged: {note}")
+    if not off:
+        status = GREEN
+    elif 2 * len(off) >= len(judged):
+        status = RED
+    else:
+        status = AMBER
+    if target.form == "range":
+        text = (f"{len(off)} of {len(judged)} {plural} outside {words}" if off
+                else f"all {len(judged)} {plural} within {words}")
+    else:
+        text = (f"{len(off)} of {len(judged)} {plural} off target ({words})" if off
+                else f"all {len(judged)} {plural} on target ({words})")
+    each = ", ".join(f"{name} {_num(value) if not _missing(value) else 'no data'} ({v.status})"
+                     for name, value, v in verdicts)
+    summary = f"{per} by {per}: {each}; green when every {per} is, red when half or more are not, else amber"
+    return dict(base, status=status, status_text=text, rule=f"{rule}; {summary}", note="",
+                outside=", ".join(name for name, _, _ in off))
+
+
+def _target_words(target: Target) -> str:
+    """The target's bounds in its own unit: '1–4/month', '< 10%', '≥ 99.9%'."""
+    if target.form == "range":
+        return f"{_num(target.low)}–{_num(target.high)}{_unit_suffix(target.unit)}"
+    if target.form in ("band", "threshold"):
+        return target.green.show(target.unit)
+    return ""
+
+
+def band_text(target: Target) -> str:
+    """What a chart's target band is, in the target's words: 'target 2–6 weeks', 'target < 1 h (from 0)'."""
+    if target.form == "range":
+        extra = {(GREEN, RED): "; below also green", (RED, GREEN): "; above also green"}.get(
+            (target.below, target.above), "")
+        return f"target {_target_words(target)}" + (f" ({extra[2:]})" if extra else "")
+    if target.form in ("band", "threshold"):
+        text = f"target {_target_words(target)}"
+        if target.amber is not None:
+            text += f" (amber {target.amber.show(target.unit)})"
+        if target.green.lower_is_better:
+            text += " — band from 0"
+        return text
+    if target.form == "trend":
+        return f"target: change {target.green.show('%')} vs {_compare_text(target)}"
+    return ""
+
+
+def _status_text(target: Target, v: Verdict, value=None) -> str:
+    """The verdict in words where the status colour alone does not say it."""
+    if v.status == NONE:
+        return f"not judged: {v.note or 'no value'}"
+    if target.slo is not None and not _missing(value) and float(value) < 0:
+        return f"budget overspent (SLO {_num(round(target.slo * 100, 6))}%)"
+    if v.cluster:
+        return f"{v.cluster.capitalize()} (DORA {target.year})" if target.year else v.cluster.capitalize()
+    return ""

@@ -374,17 +374,18 @@ def test_profiles_cover_the_documents_kpis():
         "deployment_count", "lead_time_median_hours", "change_failure_rate", "incident_count", "mttr_hours",
         "drift_detection_time_median_hours", "latency_p95_ms", "availability", "data_validation_failure_rate",
         "reproducibility_rate", "data_freshness_adherence", "cost_per_1k_predictions", "training_cost_per_run",
-        "monitoring_coverage_tier1"}
+        "monitoring_coverage_tier1", "error_budget_remaining"}
     assert {t.kpi for t in mle.targets} == {
         "deployment_count", "lead_time_median_hours", "change_failure_rate", "mttr_hours",
         "cost_per_1k_predictions", "training_cost_per_run", "latency_p95_ms", "error_rate", "availability",
         "data_freshness_adherence", "pipeline_success_rate", "drift_monitoring_coverage_tier1",
-        "retraining_sla_adherence", "reproducibility_rate", "documentation_completeness"}
+        "retraining_sla_adherence", "reproducibility_rate", "documentation_completeness", "error_budget_remaining"}
     assert {t.kpi for t in lead.targets} == {
         "deployment_count", "lead_time_median_hours", "rollback_rate", "ttd_median_hours", "mttr_median_hours",
         "incident_count", "cost_per_1k_predictions", "training_cost_per_run", "availability", "latency_p95_ms",
         "error_rate", "training_success_rate", "data_freshness_adherence", "data_validation_failure_rate",
-        "drift_monitoring_coverage_tier1", "ci_duration_median_hours", "reproducibility_rate"}
+        "drift_monitoring_coverage_tier1", "ci_duration_median_hours", "reproducibility_rate",
+        "error_budget_remaining"}
     assert [p.metric for p in (*senior.pending, *mle.pending, *lead.pending)] == [
         "Experiment cycle time", "Model regression rate"]  # no KPI for them yet
     # experiment / approval to production (mle, lead) vs work start (senior)
@@ -394,6 +395,11 @@ def test_profiles_cover_the_documents_kpis():
     assert mle.target_for("mttr_hours").severity == ("sev1",)
     assert lead.target_for("mttr_median_hours").tier == ("tier-1",)
     assert lead.target_for("deployment_count").per == "team"
+    assert senior.target_for("deployment_count").per == mle.target_for("deployment_count").per == "team"
+    # each error budget is of the profile's availability SLO
+    assert (senior.target_for("error_budget_remaining").slo, mle.target_for("error_budget_remaining").slo,
+            lead.target_for("error_budget_remaining").slo) == (pytest.approx(0.999), pytest.approx(0.999),
+                                                               pytest.approx(0.995))
 
 
 def test_unknown_profile_name():
@@ -670,25 +676,81 @@ def test_trend_with_and_without_history():
     assert fake.calls[0]["start"].isoformat() == "2026-07-01" and fake.calls[0]["end"].isoformat() == "2026-08-31"
 
 
-def test_per_team_target_ungrouped_is_the_mean_per_team():
-    # lead: 1–4/month per team. September: fraud 1, search 3, recs 1; October: fraud 2, search 6, recs none.
-    # The teams are those with deployments in the range (3); in October recs counts 0: (2 + 6 + 0) / 3 = 2.67
-    counts = {("2026-09", "fraud"): 1, ("2026-09", "search"): 3, ("2026-09", "recs"): 1,
-              ("2026-10", "fraud"): 2, ("2026-10", "search"): 6}
-
+def _team_counts(counts):
+    """A fake engine returning deployment counts per (period, team); a team without deployments has no row value."""
     def values(kpi, period, group, filters, lts):
         n = counts.get((period, group), 0)
         return (float(n), n) if n else (math.nan, 0)
+    return FakeCompute(values)
 
-    fake = FakeCompute(values)
-    df = frame([("2026-09", "deployment_count", 5.0, 5, "count"), ("2026-10", "deployment_count", 8.0, 8, "count")])
+
+def test_per_team_target_ungrouped_judges_each_team_and_summarises():
+    # lead: 1–4/month per team. September: fraud 1, search 3, recs 1; October: fraud 2, search 5, recs none.
+    # The teams are those with deployments in the range (3); a team without any in a month deployed 0 times.
+    fake = _team_counts({("2026-09", "fraud"): 1, ("2026-09", "search"): 3, ("2026-09", "recs"): 1,
+                         ("2026-10", "fraud"): 2, ("2026-10", "search"): 5})
+    df = frame([("2026-09", "deployment_count", 5.0, 5, "count"), ("2026-10", "deployment_count", 7.0, 7, "count")])
     out = attach_targets(None, df, load_profile("lead"), grain="month", compute=fake)
     sep, oct_ = out.iloc[0], out.iloc[1]
-    assert sep["scoped_value"] == pytest.approx(5 / 3)  # (1 + 3 + 1) / 3
-    assert oct_["scoped_value"] == pytest.approx(8 / 3)
-    assert sep["status"] == oct_["status"] == "green"
-    assert oct_["scope"] == "per team (mean of 3 teams)"
+    # September: 1, 3 and 1 are all within 1–4
+    assert (sep["status"], sep["status_text"], sep["outside"]) == ("green", "all 3 teams within 1–4/month", "")
+    # October: fraud 2 inside; search 5 above 4, recs 0 below 1: 2 of 3 outside, and 2 >= half of 3: red
+    assert oct_["status"] == "red"
+    assert oct_["status_text"] == "2 of 3 teams outside 1–4/month"
+    assert oct_["outside"] == "recs, search"
+    assert "fraud 2 (green), recs 0 (red), search 5 (red)" in oct_["rule"]
+    # never judged on the organisation's 7 (which would be red on its own, and is not what the target says)
+    assert math.isnan(oct_["scoped_value"]) and math.isnan(oct_["green_low"])
+    assert oct_["scope"] == "per team"
     assert [c["by"] for c in fake.calls] == ["team"]
+
+
+@pytest.mark.parametrize("search, status, text", [
+    (4, "green", "all 3 teams within 1–4/month"),  # 2, 4, 1: all inside
+    (6, "amber", "1 of 3 teams outside 1–4/month"),  # one of three outside: fewer than half
+])
+def test_per_team_summary_green_and_amber(search, status, text):
+    fake = _team_counts({("2026-10", "fraud"): 2, ("2026-10", "search"): search, ("2026-10", "recs"): 1})
+    df = frame([("2026-10", "deployment_count", 3.0 + search, 3 + search, "count")])
+    out = attach_targets(None, df, load_profile("senior"), grain="month", compute=fake)
+    assert (out.iloc[0]["status"], out.iloc[0]["status_text"]) == (status, text)
+    assert out.iloc[0]["outside"] == ("" if status == "green" else "search")
+
+
+def test_per_team_count_at_week_grain_says_why_it_is_not_judged():
+    fake = FakeCompute(lambda *a: (2.0, 2))
+    df = frame([("2026-W42", "deployment_count", 6.0, 6, "count")])
+    out = attach_targets(None, df, load_profile("senior"), grain="week", compute=fake)
+    row = out.iloc[0]
+    assert row["status"] == "none" and row["target"] == "1–4 meaningful releases/month (varies by domain)"
+    assert row["note"] == "a per-month count is judged at month or quarter grain, not per week"
+    assert row["status_text"] == "not judged: " + row["note"]
+
+
+def test_per_team_target_of_a_rate_skips_a_team_without_data():
+    p = parse_profile(CFR_BAND.replace('amber = "<= 15"', 'amber = "<= 15"\nscope = { per = "team" }')
+                      .replace("kpi =", "[[target]]\nkpi =", 1))
+    # fraud 5% (green), search 12% (amber: not green, so outside), recs no deployments (not judged)
+    rates = {"fraud": (0.05, 20), "search": (0.12, 25), "recs": (math.nan, 0)}
+    fake = FakeCompute(lambda kpi, period, group, filters, lts: rates[group])
+    out = attach_targets(None, frame([("2026-10", "change_failure_rate", 0.09, 45, "ratio")]), p, grain="month",
+                         compute=fake)
+    # 1 of the 2 teams with a value is not green: 1 >= half of 2: red
+    assert (out.iloc[0]["status"], out.iloc[0]["status_text"]) == ("red", "1 of 2 teams off target (< 10%)")
+
+
+def test_per_service_scope_and_per_scope_on_a_trend_is_rejected():
+    t = one_target(CFR_BAND + 'scope = { per = "service" }\n')
+    assert t.per == "service" and t.scope_text == "per service"
+    with pytest.raises(ProfileError, match="per = 'team' applies to band, threshold and range targets"):
+        one_target("""kpi = "incident_count"
+text = "Downward trend"
+source = "test"
+form = "trend"
+compare = "previous"
+green = "< 0"
+scope = { per = "team" }
+""")
 
 
 def test_per_team_target_by_team_and_by_service():
@@ -794,7 +856,11 @@ def test_real_engine_senior(tiny_db):
     out = _october(tiny_db, "senior")
     assert out.loc["change_failure_rate", "value"] == pytest.approx(0.25)  # d3 rolled back, 1 of 4
     assert out.loc["change_failure_rate", "status"] == "red"  # 25% > 15%
-    assert out.loc["deployment_count", "status"] == "green"  # 3 successful, within 1–4/month
+    assert out.loc["deployment_count", "status"] == "green"  # per team: search 2, fraud 1, both within 1–4/month
+    # a target that exists but cannot be judged always says why, never a bare "no target"
+    unjudged = out[out["target"].notna() & out["status"].eq("none")]
+    assert len(unjudged) and all(isinstance(n, str) and n for n in unjudged["note"])
+    assert all(t == "not judged: " + n for t, n in zip(unjudged["status_text"], unjudged["note"]))
     assert out.loc["lead_time_median_hours", "value"] == pytest.approx(336)  # median of 336, 720, 168 h
     assert out.loc["lead_time_median_hours", "status"] == "green"  # 336 h = 2 weeks, the range's min
     # MTTR over all incidents resolved in October: (0.5 + 6) / 2 = 3.25 h; sev1/sev2 only (i1): 0.5 h
@@ -813,9 +879,9 @@ def test_real_engine_senior(tiny_db):
 
 def test_real_engine_lead_and_mle(tiny_db):
     lead = _october(tiny_db, "lead")
-    # per team: search 2, fraud 1 successful deployments: (2 + 1) / 2 teams = 1.5, within 1–4
-    assert lead.loc["deployment_count", "scoped_value"] == pytest.approx(1.5)
-    assert lead.loc["deployment_count", "scope"] == "per team (mean of 2 teams)"
+    # per team: search 2, fraud 1 successful deployments, both within 1–4
+    assert lead.loc["deployment_count", "status_text"] == "all 2 teams within 1–4/month"
+    assert lead.loc["deployment_count", "scope"] == "per team"
     assert lead.loc["deployment_count", "status"] == "green"
     # tier-1 incidents (i1): detected in 12 min (< 15 min), recovered in 0.5 h (< 1 h)
     assert lead.loc["ttd_median_hours", "scoped_value"] == pytest.approx(0.2)
@@ -838,3 +904,87 @@ def test_real_engine_dora(tiny_db):
         "medium", "amber")
     assert out.loc["change_failure_rate", "cluster"] == "low"  # 25%: between high's 20% and low's 40%
     assert out.loc["mttr_median_hours", "cluster"] == "high"  # 3.25 h: < 1 day
+
+
+# --- error budget, DORA wording, target bands ---------------------------------------------
+
+
+@pytest.mark.parametrize("remaining, status", [
+    (-0.3, "red"),  # overspent: 30% more errors than the budget allows
+    (-0.0001, "red"),  # overspent by a hair
+    (0.0, "amber"),  # spent exactly: >= 0%
+    (0.1, "amber"),  # 10% left: below 25%
+    (0.25, "green"),  # a quarter left: >= 25%
+    (0.8, "green"),
+])
+def test_error_budget_is_judged_against_its_slo(remaining, status):
+    t = load_profile("senior").target_for("error_budget_remaining")
+    assert t.slo == pytest.approx(0.999) and t.scope_text == "SLO 99.9%"
+    assert evaluate(t, remaining) == (status, "green ≥ 25%, amber 0–25%, red < 0%")
+
+
+def test_error_budget_of_another_slo_is_recomputed_with_it():
+    # The frame was computed at the engine's 99.9%: availability 99.7% is 1 - 0.3 / 0.1 = -2 (overspent).
+    # lead's SLO is 99.5%: 1 - 0.3 / 0.5 = 0.4 left, green.
+    fake = FakeCompute(lambda *a: (0.4, 30))
+    df = frame([("2026-10", "error_budget_remaining", -2.0, 30, "ratio")])
+    out = attach_targets(None, df, load_profile("lead"), grain="month", compute=fake)
+    assert fake.calls[0]["slo"] == pytest.approx(0.995)
+    assert out.iloc[0]["scoped_value"] == 0.4 and out.iloc[0]["status"] == "green"
+    assert out.iloc[0]["scope"] == "SLO 99.5%" and out.iloc[0]["status_text"] == ""
+    # computed at the profile's SLO already: judged on the row itself
+    fake = FakeCompute(lambda *a: (0.4, 30))
+    out = attach_targets(None, df, load_profile("lead"), grain="month", compute=fake, slo=0.995)
+    assert fake.calls == [] and out.iloc[0]["status"] == "red"  # -2 < 0
+    assert out.iloc[0]["status_text"] == "budget overspent (SLO 99.5%)"
+
+
+@pytest.mark.parametrize("body, message", [
+    (CFR_BAND + "slo = 99.9\n", "slo applies to error_budget_remaining only"),
+    ('kpi = "error_budget_remaining"\ntext = "t"\nsource = "s"\nform = "threshold"\nunit = "%"\n'
+     'green = ">= 0"\nslo = 100\n', "slo = 100 must be a percentage between 0 and 100"),
+])
+def test_bad_slo_is_rejected(body, message):
+    with pytest.raises(ProfileError, match=message):
+        one_target(body)
+
+
+@pytest.mark.parametrize("profile, year", [("dora", 2024), ("dora-2023", 2023)])
+def test_dora_status_text_names_the_cluster_and_the_report_year(profile, year):
+    df = frame([("2026-10", "change_failure_rate", 0.12, 25, "ratio")])
+    out = attach_targets(None, df, load_profile(profile), grain="month", compute=FakeCompute(lambda *a: None))
+    # 2024: 12% lies between medium's 10% and high's 20%: high. 2023: between high's 10% and medium's 15%: medium
+    cluster = {2024: "High", 2023: "Medium"}[year]
+    assert out.iloc[0]["status_text"] == f"{cluster} (DORA {year})"
+
+
+def test_a_range_band_runs_between_its_bounds_in_the_targets_words():
+    # senior lead time "Median 2–6 weeks": the band is 2 x 168 = 336 h to 6 x 168 = 1008 h, though faster is green
+    df = frame([("2026-10", "lead_time_median_hours", 100.0, 9, "hours")])
+    out = attach_targets(None, df, load_profile("senior"), grain="month", compute=FakeCompute(lambda *a: None))
+    row = out.iloc[0]
+    assert row["status"] == "green"  # 100 h is below 2 weeks, and below is green
+    assert (row["green_low"], row["green_high"]) == (336.0, 1008.0)
+    assert row["band_text"] == "target 2–6 weeks (below also green)"
+    # a lower-is-better band runs from 0 and says so
+    assert targets.band_text(load_profile("senior").target_for("mttr_hours")) == \
+        "target < 1 h (amber ≤ 4 h) — band from 0"
+
+
+def test_a_total_of_the_period_in_progress_is_not_judged_yet():
+    # Data through 2026-11-20: November has 20 of its 30 days. 9 incidents so far against 12 in August is not
+    # "down"; 2 deployments so far is not "below 1–4/month". Their status waits for the month's end, and says so.
+    from datetime import date
+
+    fake = FakeCompute(lambda kpi, period, group, filters, lts: (12.0, 12) if kpi == "incident_count" else (2.0, 2))
+    df = frame([("2026-10", "incident_count", 10.0, 10, "count"), ("2026-11", "incident_count", 9.0, 9, "count"),
+                ("2026-11", "deployment_count", 2.0, 2, "count"),
+                ("2026-11", "change_failure_rate", 0.2, 10, "ratio")])
+    out = attach_targets(None, df, load_profile("senior"), grain="month", compute=fake, as_of=date(2026, 11, 20))
+    october, november, deployments, cfr = (out.iloc[i] for i in range(4))
+    assert october["status"] == "green"  # a whole month: 10 vs 12 in 2026-07, down
+    why = "2026-11 is to date (20 of 30 days): a total is judged once the month is over"
+    assert (november["status"], november["note"], november["status_text"]) == ("none", why, f"not judged: {why}")
+    assert (deployments["status"], deployments["note"]) == ("none", why)
+    assert cfr["status"] == "red"  # a share is judged on the days so far: 20% > 15%
+    assert targets.is_total("inference_cost") and not targets.is_total("training_cost_per_run")

@@ -29,26 +29,110 @@ FONT = dict(family="Source Sans Pro, sans-serif", size=13)
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
+LEGEND_ROW_PX = 21
+HALF_WIDTH_PX = 430  # the plot width of a chart in half a page at 1440 px: legends are laid out for that
+
+
+def _fit_legend(fig: go.Figure) -> go.Figure:
+    """Room above the plot for the title and the legend rows (plotly wraps a horizontal legend but does not
+    move the title out of its way), estimated for a half-width chart."""
+    names = [t.name for t in fig.data if t.showlegend is not False and t.name]
+    if not names or fig.layout.showlegend is False:
+        return fig
+    rows, used = 1, 0.0
+    for name in names:
+        width = 40 + 6.6 * len(name.replace("<br>", " "))
+        if used and used + width > HALF_WIDTH_PX:
+            rows, used = rows + 1, 0.0
+        used += width
+    fig.update_layout(margin=dict(t=44 + LEGEND_ROW_PX * rows))
+    return fig
+
+
 def status_colour(status) -> str:
     return STATUS_COLOURS.get(status if isinstance(status, str) else "none", STATUS_COLOURS["none"])
 
 
 def _layout(fig: go.Figure, title: str, y_title: str, height: int = 330, x_title: str = "") -> go.Figure:
     fig.update_layout(
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=16)),
+        title=dict(text=title, x=0, xanchor="left", y=1.0, yref="container", yanchor="top", pad=dict(t=8),
+                   font=dict(size=16)),
         template="plotly_white", height=height, font=FONT,
-        margin=dict(l=10, r=10, t=48, b=10),
-        legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.01, font=dict(size=12)),
+        margin=dict(l=10, r=10, t=44, b=10),
+        # The legend in rows above the plot, not in a column beside it: a half-width chart keeps its width.
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=12)),
         hovermode="x unified",
     )
     fig.update_yaxes(title_text=y_title, rangemode="tozero", zeroline=True)
     fig.update_xaxes(title_text=x_title, type="category", tickangle=-45, automargin=True)
     fig.update_yaxes(automargin=True)
-    return fig
+    return _fit_legend(fig)
+
+
+SECONDARY = "#9e9e9e"  # a series shown for context, not judged
+MAX_TICKS = 24
+TO_DATE = "to date"
+
+
+def to_date_label(label: str) -> str:
+    """The x tick of the period in progress: '2026-11 (to date)'."""
+    return f"{label} ({TO_DATE})"
+
+
+def _period_ticks(fig: go.Figure, periods: list, partial: str | None) -> None:
+    """Category x axis in period order; the period in progress reads '2026-11 (to date)'."""
+    fig.update_xaxes(categoryorder="array", categoryarray=periods)
+    if partial in periods:
+        # Listed ticks are all drawn (plotly thins only automatic ones): a weekly range keeps about 20.
+        step = max(1, math.ceil(len(periods) / MAX_TICKS))
+        shown = [p for i, p in enumerate(periods) if (len(periods) - 1 - i) % step == 0]
+        fig.update_xaxes(tickmode="array", tickvals=shown,
+                         ticktext=[to_date_label(p) if p == partial else p for p in shown])
+
+
+def _hatch(x: list, partial: str | None) -> dict:
+    """A bar trace's marker pattern: the period in progress hatched, the others plain."""
+    return dict(shape=["/" if p == partial else "" for p in x], solidity=0.45, fgcolor="#ffffff")
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+
+
+def _series(fig: go.Figure, x: list, y: list, *, name: str, colour: str, width: float = 2.2,
+            dash: str | None = None, size: int = 7, marker_colours: list | None = None, text: list | None = None,
+            partial: str | None = None, yaxis: str | None = None, showlegend: bool = True) -> None:
+    """One line; the period in progress (``partial``) as a hollow marker at the end of a dotted segment.
+
+    The line itself stops at the last complete period; the segment into the period in progress is a second
+    trace in the same legend group (plotly dashes a whole trace, not one segment).
+    """
+    x, y = list(x), [None if _missing(v) else float(v) for v in y]
+    text = list(text) if text is not None else [None] * len(x)
+    colours = list(marker_colours) if marker_colours is not None else [colour] * len(x)
+    at = x.index(partial) if partial in x else None
+    main = [None if i == at else v for i, v in enumerate(y)]
+    marker = dict(size=size, color=colours)
+    if marker_colours is not None:
+        marker["line"] = dict(color=colour, width=1.5)
+    extra = {"yaxis": yaxis} if yaxis else {}
+    fig.add_trace(go.Scatter(x=x, y=main, mode="lines+markers", name=name, legendgroup=name, showlegend=showlegend,
+                             line=dict(color=colour, width=width, dash=dash), marker=marker, connectgaps=False,
+                             text=text, hovertemplate="%{text}<extra>" + name + "</extra>", **extra))
+    if at is None or y[at] is None:
+        return
+    idx = [at - 1, at] if at > 0 and y[at - 1] is not None else [at]
+    fig.add_trace(go.Scatter(
+        x=[x[i] for i in idx], y=[y[i] for i in idx], mode="lines+markers", name=f"{name} ({TO_DATE})",
+        legendgroup=name, showlegend=False, line=dict(color=colour, width=width, dash="dot"),
+        marker=dict(symbol="circle-open", size=[0] * (len(idx) - 1) + [size + 3], color=colours[at],
+                    line=dict(width=2.5, color=colours[at])),
+        text=[text[i] for i in idx], hovertemplate="%{text} (" + TO_DATE + ")<extra>" + name + "</extra>",
+        **extra))
 
 
 def _band(rows: pd.DataFrame, div: float) -> tuple[list, list] | None:
-    """(low, high) of the green region per period, scaled, or None when no row has a target bound."""
+    """(low, high) of the target band per period, scaled, or None when no row has a target bound."""
     if "green_low" not in rows or "green_high" not in rows:
         return None
     lo, hi = rows["green_low"].astype("float64"), rows["green_high"].astype("float64")
@@ -57,9 +141,9 @@ def _band(rows: pd.DataFrame, div: float) -> tuple[list, list] | None:
     return [None if math.isnan(v) else v / div for v in lo], [None if math.isnan(v) else v / div for v in hi]
 
 
-def _add_band(fig: go.Figure, x: list, band: tuple[list, list], top: float, label: str = "target (green)") -> None:
-    """Shade the green region of each period (an open side runs to 0 or past the data); periods
-    without a judged bound (no data, not enough history) get no shading."""
+def _add_band(fig: go.Figure, x: list, band: tuple[list, list], top: float, label: str = "target") -> None:
+    """Shade the target band of each period between its bounds (an open side runs to 0 or past the data, and
+    the label says so); periods without a judged bound (no data, not enough history) get no shading."""
     lows, highs = band
     # All rectangles in one layout update: add_shape re-validates every earlier shape on each call, which made
     # a weekly trend (80 periods) take seconds per chart.
@@ -67,14 +151,10 @@ def _add_band(fig: go.Figure, x: list, band: tuple[list, list], top: float, labe
                   y1=top if hi is None else hi, fillcolor=BAND_FILL, line=dict(width=0), layer="below")
              for i, (lo, hi) in enumerate(zip(lows, highs)) if not (lo is None and hi is None)]
     fig.update_layout(shapes=list(fig.layout.shapes) + rects)
-    # A legend entry for the shading, and the bound that matters as a dashed line: the upper one for
-    # lower-is-better targets, else the lower one.
+    # The legend entry names the band in the target's words ("target 2–6 weeks").
     fig.add_trace(go.Scatter(x=[x[0]], y=[None], mode="markers", name=label, hoverinfo="skip",
-                             marker=dict(symbol="square", size=12, color=BAND_FILL)))
-    edge = highs if any(v is not None for v in highs) else lows
-    fig.add_trace(go.Scatter(x=x, y=edge, mode="lines", connectgaps=False,
-                             line=dict(color=BAND_LINE, dash="dash", width=1.5, shape="hvh"),
-                             name="target bound", hovertemplate="target %{y:.3g}<extra></extra>"))
+                             marker=dict(symbol="square", size=12, color=BAND_FILL,
+                                         line=dict(color=BAND_LINE, width=1))))
 
 
 def _ratio_title(kpi_id: str) -> str:
@@ -86,67 +166,104 @@ def has_values(frame: pd.DataFrame) -> bool:
     return not frame.empty and frame["value"].notna().any()
 
 
+def _first_text(rows: pd.DataFrame, col: str) -> str:
+    return next((t for t in rows.get(col, pd.Series(dtype=object)) if isinstance(t, str) and t), "")
+
+
 def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = None, height: int = 330,
-          band_kpi: str | None = None, names: dict[str, str] | None = None) -> go.Figure:
-    """KPI lines over periods, the green target band of ``band_kpi`` behind them.
+          band_kpi: str | None = None, names: dict[str, str] | None = None, partial: str | None = None) -> go.Figure:
+    """KPI lines over periods, the judged one first, the target band of ``band_kpi`` behind them.
+
+    ``band_kpi`` is the KPI the target judges (default: the first of ``kpi_ids`` with a target).
 
     ``frame`` is ``kpis.compute`` output (possibly with target columns). One
-    line per KPI, or per ``by`` group for a single KPI. Gaps (no data) stay
-    gaps. Markers are coloured by status for an ungrouped KPI with targets.
+    line per KPI, or per ``by`` group for a single KPI. The judged series is
+    the primary one: the scoped value where the target has a scope (MTTR of
+    sev1/sev2 incidents), with markers in its status colours; the unscoped
+    value is then a thin grey line for context. Every plotted series lies on
+    the y scale. Gaps (no data) stay gaps. ``partial`` is the label of the
+    period in progress: a hollow marker on a dotted segment, its tick '... (to date)'.
     """
     frame = frame[frame["kpi"].isin(kpi_ids)]
     unit = fmt.kpi_unit(kpi_ids[0])
     units = frame["unit"].dropna().unique()
     money = unit == catalog.CURRENCY
-    div, y_title, tickformat = fmt.axis_for(units[0] if money and len(units) else unit, frame["value"].tolist())
-    if money and len(units) > 1:
-        y_title = " / ".join(units)
     periods = list(dict.fromkeys(frame["period"]))
-    fig = go.Figure()
-    band_kpi = band_kpi or kpi_ids[0]
-    top = (frame["value"].max() / div * 1.15) if has_values(frame) else 1.0
+    if band_kpi is None:  # the judged KPI: the first with a target, else the first
+        with_target = [k for k in kpi_ids if "target" in frame and frame.loc[frame["kpi"] == k, "target"].notna().any()]
+        band_kpi = (with_target or kpi_ids)[0]
     band_rows = frame[frame["kpi"] == band_kpi]
     if by is not None and band_rows[by].nunique(dropna=False) != 1:
         band_rows = band_rows.iloc[0:0]
+    brows = None
     if not band_rows.empty and (not money or len(units) <= 1):
-        brows = band_rows.drop_duplicates("period")
-        brows = brows.set_index("period").reindex(periods).reset_index()
-        b = _band(brows, div)
-        if b is not None:
-            finite = [v for v in b[0] + b[1] if v is not None]
-            top = max([top] + [v * 1.15 for v in finite])
-            scope = next((t for t in brows.get("scope", pd.Series(dtype=object)) if isinstance(t, str) and t), "")
-            # the scope on a line of its own: a long legend on the right squeezes a half-width chart
-            _add_band(fig, periods, b, top, label="target (green)" + (f":<br>{scope}" if scope else ""))
-            if scope and "scoped_value" in brows and brows["scoped_value"].notna().any():
-                fig.add_trace(go.Scatter(
-                    x=periods, y=brows["scoped_value"] / div, mode="lines+markers", name=f"as judged:<br>{scope}",
-                    line=dict(color=BAND_LINE, width=1.5, dash="dot"), marker=dict(size=5), connectgaps=False))
+        brows = band_rows.drop_duplicates("period").set_index("period").reindex(periods).reset_index()
+    scope = _first_text(brows, "scope") if brows is not None else ""
+    scoped = (brows is not None and scope and "scoped_value" in brows and brows["scoped_value"].notna().any())
+    every = frame["value"].tolist() + (brows["scoped_value"].tolist() if scoped else [])
+    div, y_title, tickformat = fmt.axis_for(units[0] if money and len(units) else unit, every)
+    if money and len(units) > 1:
+        y_title = " / ".join(units)
+    fig = go.Figure()
+    plotted: list[float] = []
+
+    def status_marks(rows):
+        if "status" in rows and rows["status"].ne("none").any():
+            return [status_colour(s) for s in rows["status"]]
+        return None
+
+    def label_of(k):
+        return (names or {}).get(k, catalog.get(k).title)
+
+    # The judged series first: the scoped value of band_kpi, or band_kpi's own value.
+    secondary = []
+    if scoped:
+        y = brows["scoped_value"] / div
+        text = [fmt.fmt_value(v, u) for v, u in zip(brows["scoped_value"], brows["unit"])]
+        _series(fig, periods, y, name=f"{label_of(band_kpi)}, {scope} — judged", colour=SERIES[0], width=2.6,
+                size=9, marker_colours=status_marks(brows), text=text, partial=partial)
+        plotted += [v for v in y if not _missing(v)]
     series = []
     if by is None:
-        for k in kpi_ids:
+        order = [band_kpi] + [k for k in kpi_ids if k != band_kpi] if band_kpi in kpi_ids else list(kpi_ids)
+        for k in order:
             for cur, rows in frame[frame["kpi"] == k].groupby("unit", sort=False):
-                label = (names or {}).get(k, catalog.get(k).title) + (f" ({cur})" if money and len(units) > 1 else "")
+                label = label_of(k) + (f" ({cur})" if money and len(units) > 1 else "")
                 series.append((label, rows, k))
     else:
         for g, rows in frame.groupby(by, sort=True, dropna=False):
             series.append(("(none)" if fmt.is_missing(g) else str(g), rows, kpi_ids[0]))
     for i, (label, rows, k) in enumerate(series):
-        colour = SERIES[i % len(SERIES)]
-        marker = dict(size=7, color=colour)
-        if by is None and "status" in rows and rows["status"].ne("none").any():
-            marker = dict(size=9, color=[status_colour(s) for s in rows["status"]],
-                          line=dict(color=colour, width=1.5))
+        rows = rows.drop_duplicates("period").set_index("period").reindex(periods).reset_index()
+        y = rows["value"] / div
         text = [fmt.fmt_value(v, u) for v, u in zip(rows["value"], rows["unit"])]
-        fig.add_trace(go.Scatter(
-            x=rows["period"], y=rows["value"] / div, mode="lines+markers", name=label,
-            line=dict(color=colour, width=2.2), marker=marker, connectgaps=False,
-            text=text, hovertemplate="%{text}<extra>" + label + "</extra>"))
+        plotted += [v for v in y if not _missing(v)]
+        if scoped and k == band_kpi:
+            # The same KPI over everything selected: context, not what the target judges.
+            secondary.append((f"{label}, all (not judged)", y, text))
+            continue
+        colour = SERIES[(i + (1 if scoped else 0)) % len(SERIES)]
+        marks = status_marks(rows) if by is None else None
+        primary = by is None and k == band_kpi
+        _series(fig, periods, y, name=label, colour=colour, width=2.4 if primary or by is not None else 1.8,
+                size=9 if marks else 7, marker_colours=marks, text=text, partial=partial)
+    for label, y, text in secondary:
+        _series(fig, periods, y, name=label, colour=SECONDARY, width=1.3, dash="dot", size=4, text=text,
+                partial=partial)
+
+    top = max(plotted) * 1.15 if plotted else 1.0
+    if brows is not None:
+        b = _band(brows, div)
+        if b is not None:
+            finite = [v for v in b[0] + b[1] if v is not None]
+            top = max([top] + [v * 1.15 for v in finite])
+            words = _first_text(brows, "band_text") or "target"
+            _add_band(fig, periods, b, top, label=words + (f" ({scope})" if scope else ""))
     _layout(fig, title, y_title, height)
-    fig.update_xaxes(categoryorder="array", categoryarray=periods)
+    _period_ticks(fig, periods, partial)
     fig.update_yaxes(tickformat=tickformat, range=[0, top] if top > 0 else None,
                      **(_whole_ticks(frame["value"]) if tickformat == ",.0f" else {}))
-    values = (frame["value"] / div).dropna()
+    values = pd.Series(plotted, dtype="float64")
     if len(values) and values.min() > 0.6 * values.max() and values.min() > 0:
         # Values far from zero (availability near 100%): zoom in instead of flattening the line.
         pad = max((values.max() - values.min()) * 0.5, abs(values.max()) * 0.002)
@@ -155,7 +272,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
             hi = min(hi, 100.0 + pad * 0.25)  # a share never passes 100%: the axis stops just above it
             tickformat = ",.2f" if hi - lo < 2 else ",.1f" if hi - lo < 20 else ",.0f"
             fig.update_yaxes(tickformat=tickformat)
-        fig.update_yaxes(range=[lo, hi], rangemode="normal")
+        fig.update_yaxes(range=[lo, max(hi, values.max())], rangemode="normal")
     elif by is not None and len(values) and values.min() > 0 and values.max() / values.min() > 30:
         fig.update_yaxes(type="log", range=None, rangemode="normal", title_text=f"{y_title} (log scale)")
     elif unit == catalog.RATIO and len(values) and values.max() < 5:
@@ -167,18 +284,21 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
 
 
 def stacked_bars(frame: pd.DataFrame, x: str, y: str, colour: str, title: str, y_title: str,
-                 height: int = 330, colours: dict[str, str] | None = None, order: list[str] | None = None) -> go.Figure:
-    """Bars per ``x`` stacked by ``colour`` (deployments by team, incidents by severity)."""
+                 height: int = 330, colours: dict[str, str] | None = None, order: list[str] | None = None,
+                 partial: str | None = None) -> go.Figure:
+    """Bars per ``x`` stacked by ``colour`` (deployments by team, incidents by severity); the period in
+    progress (``partial``) hatched, its tick '... (to date)'."""
     fig = go.Figure()
     groups = order or sorted(frame[colour].dropna().unique())
     for i, g in enumerate(groups):
         rows = frame[frame[colour] == g]
         fig.add_trace(go.Bar(x=rows[x], y=rows[y], name=str(g),
-                             marker_color=(colours or {}).get(g, SERIES[i % len(SERIES)]),
+                             marker=dict(color=(colours or {}).get(g, SERIES[i % len(SERIES)]),
+                                         pattern=_hatch(list(rows[x]), partial)),
                              hovertemplate="%{y:,.0f}<extra>" + str(g) + "</extra>"))
     fig.update_layout(barmode="stack")
     _layout(fig, title, y_title, height)
-    fig.update_xaxes(categoryorder="array", categoryarray=sorted(frame[x].dropna().unique()))
+    _period_ticks(fig, sorted(frame[x].dropna().unique()), partial)
     fig.update_yaxes(tickformat=",.0f")
     return fig
 
@@ -191,22 +311,22 @@ def lead_time_histogram(bins: pd.DataFrame, title: str, height: int = 330) -> go
     return fig
 
 
-def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350) -> go.Figure:
-    """Inference cost (bars, left axis) and prediction volume (line, right axis) per period."""
+def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial: str | None = None) -> go.Figure:
+    """Inference cost (bars, left axis) and prediction volume (line, right axis) per period; the period in
+    progress (``partial``) hatched and dotted, its tick '... (to date)'."""
     cost = frame[frame["kpi"] == "inference_cost"]
     vol = frame[frame["kpi"] == "predictions"]
     fig = go.Figure()
     currencies = list(cost["unit"].dropna().unique())
     for i, (cur, rows) in enumerate(cost.groupby("unit", sort=False)):
         fig.add_trace(go.Bar(x=rows["period"], y=rows["value"], name=f"inference cost ({cur})",
-                             marker_color=SERIES[i], opacity=0.85,
-                             text=[fmt.fmt_money(v, cur) for v in rows["value"]], textposition="none",
+                             marker=dict(color=SERIES[i], pattern=_hatch(list(rows["period"]), partial)),
+                             opacity=0.85, text=[fmt.fmt_money(v, cur) for v in rows["value"]], textposition="none",
                              hovertemplate="%{text}<extra>inference cost</extra>"))
-    fig.add_trace(go.Scatter(x=vol["period"], y=vol["value"], name="predictions", yaxis="y2", mode="lines+markers",
-                             line=dict(color=SERIES[1], width=2.2), connectgaps=False,
-                             text=[fmt.fmt_count(v) for v in vol["value"]],
-                             hovertemplate="%{text}<extra>predictions</extra>"))
+    _series(fig, list(vol["period"]), list(vol["value"]), name="predictions", colour=SERIES[1], yaxis="y2",
+            text=[fmt.fmt_count(v) for v in vol["value"]], partial=partial)
     _layout(fig, title, f"inference cost ({' / '.join(currencies) or 'USD'})", height)
+    _period_ticks(fig, list(dict.fromkeys(frame["period"])), partial)
     fig.update_layout(yaxis2=dict(title="predictions", overlaying="y", side="right", rangemode="tozero",
                                   tickformat=",.0f", showgrid=False))
     fig.update_yaxes(tickformat=",.0f", selector=dict(overlaying=None))
@@ -246,7 +366,7 @@ def ranked_bars(frame: pd.DataFrame, label: str, value: str, title: str, x_title
                            opacity=0.8, hovertemplate="%{y}: %{x:,}<extra></extra>"))
     _layout(fig, title, "", height, x_title=x_title)
     fig.update_yaxes(type="category", rangemode=None)
-    fig.update_xaxes(type="linear", tickformat=",.0f", **_whole_ticks(rows[value]))
+    fig.update_xaxes(type="linear", tickangle=0, tickformat=",.0f", **_whole_ticks(rows[value]))
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -259,8 +379,9 @@ def _whole_ticks(values) -> dict:
     return {}
 
 
-def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64) -> go.Figure:
-    """The scorecard's 12-period sparkline: the KPI's line in its status colour, the green band behind."""
+def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64, partial: str | None = None) -> go.Figure:
+    """The scorecard's 12-period sparkline: the KPI's line in its status colour, the target band behind; the
+    period in progress (``partial``) a hollow marker on a dotted segment."""
     colour = status_colour(status)
     div, _, _ = fmt.axis_for(rows["unit"].iloc[0] if len(rows) else "count", rows["value"].tolist())
     fig = go.Figure()
@@ -277,9 +398,8 @@ def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64) -> go.
                                  line=dict(width=0, shape="hv"), fill="tonexty", fillcolor=BAND_FILL,
                                  hoverinfo="skip"))
     text = [f"{p}: {fmt.fmt_value(v, u)}" for p, v, u in zip(rows["period"], rows["value"], rows["unit"])]
-    fig.add_trace(go.Scatter(x=list(rows["period"]), y=rows["value"] / div, mode="lines+markers",
-                             line=dict(color=colour, width=2), marker=dict(size=4, color=colour),
-                             connectgaps=False, text=text, hovertemplate="%{text}<extra></extra>"))
+    _series(fig, list(rows["period"]), list(rows["value"] / div), name="", colour=colour, width=2, size=4,
+            text=text, partial=partial)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=2, b=2), showlegend=False,
                       template="plotly_white", hovermode="closest")
     fig.update_xaxes(visible=False, type="category")
@@ -287,29 +407,44 @@ def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64) -> go.
     return fig
 
 
-def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330) -> go.Figure:
-    """Error budget remaining per period as bars: green while some is left, red once overspent (below 0).
+def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
+                 partial: str | None = None) -> go.Figure:
+    """Error budget remaining per period as bars in their status colours; overspent (below 0) is red.
 
-    ``frame`` is ``kpis.compute`` output holding ``error_budget_remaining``;
-    periods without serving data stay empty.
+    ``frame`` is ``kpis.compute`` output holding ``error_budget_remaining``
+    (with target columns when the profile judges it: green, amber, red as
+    judged, and the green bound drawn). Without a target: green while some is
+    left, red once overspent. Periods without serving data stay empty; the
+    period in progress (``partial``) is hatched, its tick '... (to date)'.
     """
-    rows = frame[frame["kpi"] == "error_budget_remaining"]
+    rows = frame[frame["kpi"] == "error_budget_remaining"].drop_duplicates("period")
     periods = list(dict.fromkeys(rows["period"]))
     values = rows["value"].astype("float64")
-    colours = [STATUS_COLOURS["none"] if math.isnan(v) else STATUS_COLOURS["green"] if v >= 0
-               else STATUS_COLOURS["red"] for v in values]
+    if "status" in rows and rows["status"].ne("none").any():
+        colours = [status_colour(s) for s in rows["status"]]
+    else:
+        colours = [STATUS_COLOURS["none"] if math.isnan(v) else STATUS_COLOURS["green"] if v >= 0
+                   else STATUS_COLOURS["red"] for v in values]
     text = [fmt.fmt_percent(v, 0) for v in values]
-    fig = go.Figure(go.Bar(x=rows["period"], y=values * 100, marker_color=colours, name="budget remaining",
+    fig = go.Figure(go.Bar(x=rows["period"], y=values * 100, name="budget remaining", showlegend=False,
+                           marker=dict(color=colours, pattern=_hatch(list(rows["period"]), partial)),
                            text=text, textposition="none",
                            hovertemplate="%{text} of the budget left<extra></extra>"))
-    fig.add_hline(y=0, line=dict(color="#424242", width=1.2),
-                  annotation_text=f"budget spent (SLO {fmt.fmt_percent(slo, 1)})",
-                  annotation_position="top left", annotation_font=dict(size=11, color="#424242"))
-    _layout(fig, title, "% of the error budget left", height)
-    fig.update_xaxes(categoryorder="array", categoryarray=periods)
+    fig.add_hline(y=0, line=dict(color="#424242", width=1.2))  # below it the budget is overspent
+    green = rows["green_low"].dropna() if "green_low" in rows else pd.Series(dtype="float64")
+    if len(green) and green.iloc[0] > 0:
+        words = _first_text(rows, "band_text") or "target"
+        fig.add_hline(y=float(green.iloc[0]) * 100, line=dict(color=BAND_LINE, width=1.2, dash="dash"))
+        # named in the legend, not by an annotation that the bars would cover
+        fig.add_trace(go.Scatter(x=[periods[0]], y=[None], mode="lines", name=f"{words}: green above the line",
+                                 line=dict(color=BAND_LINE, width=1.2, dash="dash"), hoverinfo="skip"))
+    _layout(fig, title, f"% of the budget left (SLO {fmt.fmt_percent(slo, 1)});<br>below 0: overspent", height)
+    _period_ticks(fig, periods, partial)
     finite = [v * 100 for v in values if not math.isnan(v)]
     lo, hi = min(finite + [0.0]), max(finite + [100.0 if not finite or max(finite) > 0 else 0.0])
+    if len(green):
+        hi = max(hi, float(green.iloc[0]) * 100 * 1.3)  # the green bound stays in view
     pad = (hi - lo) * 0.08 or 10
     fig.update_yaxes(range=[lo - pad, hi + pad], rangemode="normal", ticksuffix="%", tickformat=",.0f")
-    fig.update_layout(showlegend=False, hovermode="closest")
+    fig.update_layout(showlegend=len(fig.data) > 1, hovermode="closest")
     return fig

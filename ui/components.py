@@ -152,10 +152,12 @@ def span_text(view: View) -> str:
 
 def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, title: str | None = None,
                 by: str | None = None, key: str | None = None, names: dict | None = None) -> None:
-    """A KPI trend over the date range with its target band, or the plain no-data sentence."""
+    """A KPI trend over the date range with its target band, or the plain no-data sentence; the period in
+    progress is marked 'to date'."""
     if no_data_message(kpi_ids, frame, span_text(view)):
         return
-    chart(charts.trend(frame, kpi_ids, title or fmt.chart_title(kpi_ids[0]), by=by, names=names), key=key)
+    chart(charts.trend(frame, kpi_ids, title or fmt.chart_title(kpi_ids[0]), by=by, names=names,
+                       partial=view.in_progress), key=key)
 
 
 # --- the scorecard card ---------------------------------------------------------------------
@@ -241,13 +243,19 @@ def md_text(text: str) -> str:
 
 
 def comparison_table(frame: pd.DataFrame | None, kpi_ids: list[str], current: str, earlier: list[str] | str, *,
-                     name: str, key: str, earlier_names: list[str] | None = None) -> None:
-    """KPIs of ``current`` against one or more earlier periods: values, change, better or worse."""
+                     name: str, key: str, earlier_names: list[str] | None = None, partial: str | None = None) -> None:
+    """KPIs of ``current`` against one or more earlier periods: values, change, better or worse.
+
+    ``partial`` is the label of a period still in progress: its column reads '2026-Q4 (to date)' and a
+    comparison involving it is not called better or worse (a part of a period against a whole one).
+    """
     if frame is None:
         st.warning("These numbers are not available while the database is being updated.")
         return
     earlier = [earlier] if isinstance(earlier, str) else list(earlier)
-    earlier_names = earlier_names or earlier
+    earlier_names = list(earlier_names or earlier)
+    shown_now = charts.to_date_label(current) if current == partial else current
+    earlier_names = [charts.to_date_label(n) if label == partial else n for label, n in zip(earlier, earlier_names)]
     rows = []
     for kpi_id in kpi_ids:
         sub = frame[frame["kpi"] == kpi_id]
@@ -255,7 +263,7 @@ def comparison_table(frame: pd.DataFrame | None, kpi_ids: list[str], current: st
             values = dict(zip(g["period"], g["value"]))
             now = values.get(current, float("nan"))
             title = catalog.get(kpi_id).title + (f" ({unit})" if catalog.get(kpi_id).unit == catalog.CURRENCY else "")
-            row = {"KPI": title, current: fmt.fmt_value(now, unit, kpi_id, empty="")}
+            row = {"KPI": title, shown_now: fmt.fmt_value(now, unit, kpi_id, empty="")}
             for label, shown in zip(earlier, earlier_names):
                 old = values.get(label, float("nan"))
                 row[shown] = fmt.fmt_value(old, unit, kpi_id, empty="")
@@ -263,6 +271,9 @@ def comparison_table(frame: pd.DataFrame | None, kpi_ids: list[str], current: st
                 row[f"change vs {shown}"] = (f"{fmt.fmt_delta(delta, unit, kpi_id, like=now)} "
                                              f"({fmt.fmt_change_pct(now, old)})"
                                              if delta is not None else "")
-                row[f"vs {shown}"] = fmt.judgement(kpi_id, delta)
+                if partial in (current, label) and delta is not None:
+                    row[f"vs {shown}"] = f"not judged: {partial} is to date"
+                else:
+                    row[f"vs {shown}"] = fmt.judgement(kpi_id, delta)
             rows.append(row)
     table(pd.DataFrame(rows), name, key=key)

@@ -240,7 +240,9 @@ def profile_info(name: str) -> dict:
     if _targets is None or not name:
         return {}
     p = _targets.load_profile(name)
-    return {"label": p.label, "title": p.title, "source": p.source, "lead_time_start": p.lead_time_start}
+    budget = p.target_for("error_budget_remaining")
+    return {"label": p.label, "title": p.title, "source": p.source, "lead_time_start": p.lead_time_start,
+            "slo": budget.slo if budget is not None else None}
 
 
 def lead_time_start(profile: str | None) -> str:
@@ -250,6 +252,16 @@ def lead_time_start(profile: str | None) -> str:
         return profile_info(profile).get("lead_time_start", "change_started_at")
     except Exception:
         return "change_started_at"
+
+
+def slo(profile: str | None) -> float:
+    """The availability objective of the profile's error budget target, else the engine's default."""
+    if not profile:
+        return DEFAULT_SLO
+    try:
+        return profile_info(profile).get("slo") or DEFAULT_SLO
+    except Exception:
+        return DEFAULT_SLO
 
 
 # --- the write path -------------------------------------------------------------------------

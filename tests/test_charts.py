@@ -1,0 +1,153 @@
+"""The charts show what is judged: the judged series first, in its status colours and on the scale; target
+bands between their bounds, named in the target's words; the period in progress marked 'to date'."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from kpis.targets import attach_targets, load_profile
+from ui import charts
+
+GREEN, AMBER, RED = (charts.STATUS_COLOURS[s] for s in ("green", "amber", "red"))
+
+
+class Fake:
+    """An engine that answers scoped recomputations from a dict: (period, severity-scoped?) -> (value, n)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def __call__(self, con, grain="month", by=None, start=None, end=None, filters=None, kpis=None, **more):
+        from kpis import periods
+
+        rows = []
+        for s in periods.spine(start, end, grain):
+            label = periods.label(s, grain)
+            for kpi in kpis:
+                value, n = self.values[(label, bool((filters or {}).get("severity")))]
+                rows.append({"period": label, "kpi": kpi, "value": value, "n": n, "unit": "hours"})
+        return pd.DataFrame(rows, columns=["period", "kpi", "value", "n", "unit"])
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["period", "kpi", "value", "n", "unit"])
+
+
+@pytest.fixture
+def mttr():
+    """senior's MTTR target (<1–4 h, sev1 and sev2 incidents): all incidents 3, 5, 8 h; sev1/sev2 0.5, 2, 30 h."""
+    scoped = {"2026-08": 0.5, "2026-09": 2.0, "2026-10": 30.0}
+    every = {"2026-08": 3.0, "2026-09": 5.0, "2026-10": 8.0}
+    values = {(p, True): (v, 2) for p, v in scoped.items()} | {(p, False): (v, 9) for p, v in every.items()}
+    df = frame([(p, "mttr_hours", v, 9, "hours") for p, v in every.items()])
+    return attach_targets(None, df, load_profile("senior"), grain="month", compute=Fake(values))
+
+
+def test_the_judged_series_is_primary_in_its_status_colours_and_on_the_scale(mttr):
+    fig = charts.trend(mttr, ["mttr_hours"], "MTTR", names={"mttr_hours": "MTTR"})
+    judged = fig.data[0]
+    assert judged.name == "MTTR, sev1, sev2 incidents — judged"
+    assert list(judged.y) == [0.5, 2.0, 30.0]
+    # 0.5 h < 1 h green; 2 h within 1–4 h amber; 30 h > 4 h red
+    assert list(judged.marker.color) == [GREEN, AMBER, RED]
+    # the all-incident line is secondary: thin, grey, dotted, and says it is not judged
+    context = next(t for t in fig.data if t.name == "MTTR, all (not judged)")
+    assert context.line.color == charts.SECONDARY and context.line.width < judged.line.width
+    assert context.marker.color is None or set(context.marker.color) == {charts.SECONDARY}
+    # nothing clipped: the judged 30 h lies under the top of the axis (the all-incident max is 8 h)
+    low, top = fig.layout.yaxis.range
+    assert low <= 0.5 and top >= 30.0
+
+
+def test_a_range_band_runs_between_its_bounds_and_the_legend_names_it():
+    # senior lead time "Median 2–6 weeks": band 2 x 7 = 14 to 6 x 7 = 42 days (values above 72 h: a days axis)
+    df = frame([("2026-09", "lead_time_median_hours", 240.0, 5, "hours"),
+                ("2026-10", "lead_time_median_hours", 1200.0, 5, "hours")])
+    out = attach_targets(None, df, load_profile("senior"), grain="month", compute=Fake({}))
+    fig = charts.trend(out, ["lead_time_median_hours"], "Lead time")
+    bands = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(bands) == 2
+    assert all((s.y0, s.y1) == (14.0, 42.0) for s in bands)
+    names = [t.name for t in fig.data]
+    assert "target 2–6 weeks (below also green)" in names
+    # 240 h = 10 d (below 2 weeks, green as the target says); 1200 h = 50 d, above 6 weeks: red
+    assert list(fig.data[0].y) == [10.0, 50.0] and list(fig.data[0].marker.color) == [GREEN, RED]
+    assert fig.layout.yaxis.range[1] >= 50.0
+
+
+def test_the_period_in_progress_is_hollow_dotted_and_ticked_to_date(mttr):
+    fig = charts.trend(mttr, ["mttr_hours"], "MTTR", partial="2026-10")
+    ticks = dict(zip(fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext))
+    assert ticks == {"2026-08": "2026-08", "2026-09": "2026-09", "2026-10": "2026-10 (to date)"}
+    judged, to_date = fig.data[0], fig.data[1]
+    assert list(judged.y) == [0.5, 2.0, None]  # the solid line stops at the last whole month
+    assert list(to_date.x) == ["2026-09", "2026-10"] and list(to_date.y) == [2.0, 30.0]
+    assert to_date.line.dash == "dot" and to_date.marker.symbol == "circle-open"
+    assert to_date.marker.color == RED and to_date.showlegend is False
+    assert fig.layout.yaxis.range[1] >= 30.0
+
+
+def test_bars_of_the_period_in_progress_are_hatched():
+    df = pd.DataFrame({"period": ["2026-10", "2026-11", "2026-10", "2026-11"], "team": ["a", "a", "b", "b"],
+                       "value": [3, 1, 2, 2]})
+    fig = charts.stacked_bars(df, x="period", y="value", colour="team", title="t", y_title="n", partial="2026-11")
+    for trace in fig.data:
+        assert list(trace.marker.pattern.shape) == ["", "/"]
+    assert list(fig.layout.xaxis.ticktext) == ["2026-10", "2026-11 (to date)"]
+
+
+def test_error_budget_bars_take_their_status_and_the_period_in_progress_is_hatched():
+    df = frame([("2026-09", "error_budget_remaining", 0.4, 30, "ratio"),
+                ("2026-10", "error_budget_remaining", 0.1, 31, "ratio"),
+                ("2026-11", "error_budget_remaining", -0.3, 20, "ratio")])
+    out = attach_targets(None, df, load_profile("senior"), grain="month", compute=Fake({}))
+    fig = charts.error_budget(out, "Error budget", slo=0.999, partial="2026-11")
+    bars = fig.data[0]
+    # 40% left: green (>= 25%); 10%: amber; -30%: overspent, red
+    assert list(bars.marker.color) == [GREEN, AMBER, RED]
+    assert list(bars.marker.pattern.shape) == ["", "", "/"]
+    assert list(fig.layout.xaxis.ticktext)[-1] == "2026-11 (to date)"
+    assert any(math.isclose(s.y0, 25.0) for s in fig.layout.shapes)  # the green bound, 25% left
+    assert fig.data[1].name == "target ≥ 25% (amber ≥ 0%): green above the line"
+
+
+def test_sparkline_and_cost_and_volume_mark_the_period_in_progress():
+    rows = frame([("2026-09", "change_failure_rate", 0.1, 10, "ratio"),
+                  ("2026-10", "change_failure_rate", 0.2, 10, "ratio")])
+    fig = charts.sparkline(rows, "red", partial="2026-10")
+    assert fig.data[-1].marker.symbol == "circle-open" and fig.data[-1].line.dash == "dot"
+
+    cv = frame([("2026-10", "inference_cost", 100.0, 3, "USD"), ("2026-11", "inference_cost", 40.0, 3, "USD"),
+                ("2026-10", "predictions", 1e6, 3, "predictions"), ("2026-11", "predictions", 5e5, 3, "predictions")])
+    fig = charts.cost_and_volume(cv, "cost", partial="2026-11")
+    assert list(fig.data[0].marker.pattern.shape) == ["", "/"]
+    assert fig.data[-1].line.dash == "dot" and fig.data[-1].yaxis == "y2"
+    assert list(fig.layout.xaxis.ticktext) == ["2026-10", "2026-11 (to date)"]
+
+
+def test_a_long_weekly_axis_keeps_about_twenty_ticks_and_the_one_to_date():
+    # 80 weeks: every 4th tick counted back from the last (ceil(80 / 24) = 4), so the week in progress has its own
+    from datetime import date
+
+    from kpis import periods
+
+    weeks = [periods.label(periods.shift(date(2025, 5, 5), "week", i), "week") for i in range(80)]
+    df = frame([(w, "incident_count", 3.0, 3, "count") for w in weeks])
+    fig = charts.trend(df, ["incident_count"], "Incidents", partial=weeks[-1])
+    assert len(fig.layout.xaxis.tickvals) == 20
+    assert fig.layout.xaxis.tickvals[-1] == weeks[-1] and fig.layout.xaxis.ticktext[-1] == f"{weeks[-1]} (to date)"
+
+
+def test_the_kpi_with_a_target_leads_though_listed_second():
+    # lead judges training_success_rate (>95–99%), not pipeline_success_rate: 0.97 is amber (95–99%)
+    df = frame([("2026-10", "pipeline_success_rate", 0.98, 50, "ratio"),
+                ("2026-10", "training_success_rate", 0.97, 20, "ratio")])
+    out = attach_targets(None, df, load_profile("lead"), grain="month", compute=Fake({}))
+    fig = charts.trend(out, ["pipeline_success_rate", "training_success_rate"], "Pipelines",
+                       names={"pipeline_success_rate": "all pipelines", "training_success_rate": "training"})
+    assert fig.data[0].name == "training" and list(fig.data[0].marker.color) == [AMBER]
+    assert fig.data[1].name == "all pipelines" and fig.data[1].line.width < fig.data[0].line.width
+    assert "target > 99% (amber ≥ 95%)" in [t.name for t in fig.data]
