@@ -151,3 +151,15 @@ def test_the_kpi_with_a_target_leads_though_listed_second():
     assert fig.data[0].name == "training" and list(fig.data[0].marker.color) == [AMBER]
     assert fig.data[1].name == "all pipelines" and fig.data[1].line.width < fig.data[0].line.width
     assert "target > 99% (amber ≥ 95%)" in [t.name for t in fig.data]
+
+
+def test_prediction_volume_axis_names_its_scale_and_hover_writes_counts_in_full():
+    df = frame([("2026-09", "inference_cost", 1200.0, 30, "USD"), ("2026-10", "inference_cost", 1500.0, 31, "USD"),
+                ("2026-09", "predictions", 2_100_000_000.0, 30, "predictions"),
+                ("2026-10", "predictions", 925_000_000.0, 31, "predictions")])
+    fig = charts.cost_and_volume(df, "cost and volume")
+    assert fig.layout.yaxis2.title.text == "predictions (billions)"
+    assert "s" not in fig.layout.yaxis2.tickformat  # never SI: no '925M' / '2.1G'
+    volume = next(t for t in fig.data if t.yaxis == "y2")
+    assert list(volume.y) == pytest.approx([2.1, 0.925])  # 2.1e9 and 9.25e8 in billions
+    assert list(volume.text) == ["2,100,000,000", "925,000,000"]

@@ -201,7 +201,8 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     scope = _first_text(brows, "scope") if brows is not None else ""
     scoped = (brows is not None and scope and "scoped_value" in brows and brows["scoped_value"].notna().any())
     every = frame["value"].tolist() + (brows["scoped_value"].tolist() if scoped else [])
-    div, y_title, tickformat = fmt.axis_for(units[0] if money and len(units) else unit, every)
+    div, y_title, tickformat = fmt.axis_for(units[0] if money and len(units) else unit, every,
+                                            kpi_ids[0] if len(kpi_ids) == 1 else None)
     if money and len(units) > 1:
         y_title = " / ".join(units)
     fig = go.Figure()
@@ -219,7 +220,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     secondary = []
     if scoped:
         y = brows["scoped_value"] / div
-        text = [fmt.fmt_value(v, u) for v, u in zip(brows["scoped_value"], brows["unit"])]
+        text = [fmt.fmt_value(v, u, band_kpi) for v, u in zip(brows["scoped_value"], brows["unit"])]
         _series(fig, periods, y, name=f"{label_of(band_kpi)}, {scope} — judged", colour=SERIES[0], width=2.6,
                 size=9, marker_colours=status_marks(brows), text=text, partial=partial)
         plotted += [v for v in y if not _missing(v)]
@@ -236,7 +237,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     for i, (label, rows, k) in enumerate(series):
         rows = rows.drop_duplicates("period").set_index("period").reindex(periods).reset_index()
         y = rows["value"] / div
-        text = [fmt.fmt_value(v, u) for v, u in zip(rows["value"], rows["unit"])]
+        text = [fmt.fmt_value(v, u, k) for v, u in zip(rows["value"], rows["unit"])]
         plotted += [v for v in y if not _missing(v)]
         if scoped and k == band_kpi:
             # The same KPI over everything selected: context, not what the target judges.
@@ -323,12 +324,14 @@ def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial:
                              marker=dict(color=SERIES[i], pattern=_hatch(list(rows["period"]), partial)),
                              opacity=0.85, text=[fmt.fmt_money(v, cur) for v in rows["value"]], textposition="none",
                              hovertemplate="%{text}<extra>inference cost</extra>"))
-    _series(fig, list(vol["period"]), list(vol["value"]), name="predictions", colour=SERIES[1], yaxis="y2",
-            text=[fmt.fmt_count(v) for v in vol["value"]], partial=partial)
+    # The volume axis in a named scale ('predictions (billions)'), never SI suffixes or ten-digit ticks.
+    vdiv, v_title, v_ticks = fmt.axis_for(catalog.PREDICTIONS_UNIT, vol["value"].tolist(), "predictions")
+    _series(fig, list(vol["period"]), list(vol["value"] / vdiv), name="predictions", colour=SERIES[1], yaxis="y2",
+            text=[fmt.fmt_value(v, catalog.PREDICTIONS_UNIT, "predictions") for v in vol["value"]], partial=partial)
     _layout(fig, title, f"inference cost ({' / '.join(currencies) or 'USD'})", height)
     _period_ticks(fig, list(dict.fromkeys(frame["period"])), partial)
-    fig.update_layout(yaxis2=dict(title="predictions", overlaying="y", side="right", rangemode="tozero",
-                                  tickformat=",.0f", showgrid=False))
+    fig.update_layout(yaxis2=dict(title=v_title, overlaying="y", side="right", rangemode="tozero",
+                                  tickformat=v_ticks, showgrid=False))
     fig.update_yaxes(tickformat=",.0f", selector=dict(overlaying=None))
     return fig
 
@@ -383,7 +386,8 @@ def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64, partia
     """The scorecard's 12-period sparkline: the KPI's line in its status colour, the target band behind; the
     period in progress (``partial``) a hollow marker on a dotted segment."""
     colour = status_colour(status)
-    div, _, _ = fmt.axis_for(rows["unit"].iloc[0] if len(rows) else "count", rows["value"].tolist())
+    kpi = rows["kpi"].iloc[0] if len(rows) and "kpi" in rows else None
+    div, _, _ = fmt.axis_for(rows["unit"].iloc[0] if len(rows) else "count", rows["value"].tolist(), kpi)
     fig = go.Figure()
     b = _band(rows, div) if len(rows) else None
     top = (rows["value"].max() / div * 1.15) if has_values(rows) else 1.0
@@ -397,7 +401,7 @@ def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64, partia
         fig.add_trace(go.Scatter(x=x, y=[top if v is None else v for v in highs], mode="lines",
                                  line=dict(width=0, shape="hv"), fill="tonexty", fillcolor=BAND_FILL,
                                  hoverinfo="skip"))
-    text = [f"{p}: {fmt.fmt_value(v, u)}" for p, v, u in zip(rows["period"], rows["value"], rows["unit"])]
+    text = [f"{p}: {fmt.fmt_value(v, u, kpi)}" for p, v, u in zip(rows["period"], rows["value"], rows["unit"])]
     _series(fig, list(rows["period"]), list(rows["value"] / div), name="", colour=colour, width=2, size=4,
             text=text, partial=partial)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=2, b=2), showlegend=False,
