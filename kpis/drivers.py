@@ -46,6 +46,7 @@ import duckdb
 import pandas as pd
 
 from kpis import catalog, engine, periods
+from kpis import format as fmt
 
 ADDITIVE = "additive"
 RATIO_OF_SUMS = "ratio"
@@ -290,3 +291,57 @@ def _org_value(con, k: catalog.KPI, req: engine.Request, start: date, currency: 
     if currency is not None:
         df = df[df["unit"] == currency]
     return _num(df["value"].iloc[0]) if len(df) else None
+
+
+# --- in words -------------------------------------------------------------------------------
+
+COUNT_NOUNS = {"deployment_count": ("deployment", "deployments"), "incident_count": ("incident", "incidents"),
+               "open_incidents": ("open incident", "open incidents")}
+DIMENSION_WORDS = {"team": "team", "service": "service", "model": "model"}
+
+
+def _amount(d: Drivers, x: float, signed: bool = True) -> str:
+    text = fmt.fmt_delta(x, d.unit) if signed else fmt.fmt_value(x, d.unit)
+    nouns = COUNT_NOUNS.get(d.kpi)
+    return f"{text} {nouns[abs(x) != 1]}" if nouns else text
+
+
+def top_drivers(d: Drivers, top: int = 3, min_share: float = 0.1) -> pd.DataFrame:
+    """The rows that explain most of it: groups pushing the same way as the change (or the value), largest
+    first, up to ``top``, leaving out those under ``min_share`` of it after the first. Medians: the
+    largest movers. A change of zero: the largest moves either way (they offset each other)."""
+    rows = d.rows[d.rows["contribution"].notna() & d.rows["contribution"].ne(0)]
+    if rows.empty:
+        return rows
+    total = d.change if d.previous is not None else d.value
+    if d.method == MOVERS:
+        if d.change:  # the groups that moved the way the median did
+            rows = rows[(rows["contribution"] > 0) == (d.change > 0)]
+    elif total:
+        rows = rows[(rows["contribution"] > 0) == (total > 0)]
+        keep = rows["contribution"].abs() >= min_share * abs(total)
+        keep.iloc[:1] = True
+        rows = rows[keep]
+    return rows.head(top)
+
+
+def describe(d: Drivers, top: int = 3) -> str:
+    """The drivers in words: 'Driven by team fraud (+4 incidents), search (+2 incidents)'; '' when none."""
+    rows = top_drivers(d, top)
+    if rows.empty:
+        return ""
+    dim = DIMENSION_WORDS[d.dimension]
+    if d.method == MOVERS:
+        if d.previous is not None:
+            parts = [f"{g} ({fmt.fmt_value(before, d.unit)} → {fmt.fmt_value(now, d.unit)})"
+                     for g, now, before in zip(rows["group"], rows["value_now"], rows["value_before"])]
+            return f"Largest movers by {dim}: {', '.join(parts)}"
+        parts = [f"{g} ({fmt.fmt_value(now, d.unit)})" for g, now in zip(rows["group"], rows["value_now"])]
+        return f"Furthest from the overall {fmt.fmt_value(d.value, d.unit)} by {dim}: {', '.join(parts)}"
+    parts = [f"{g} ({_amount(d, c, signed=d.previous is not None)})" for g, c in zip(rows["group"],
+                                                                                     rows["contribution"])]
+    if d.previous is None:
+        return f"Mostly from {dim} {', '.join(parts)}"
+    if not d.change:
+        return f"Unchanged overall; offsetting moves by {dim}: {', '.join(parts)}"
+    return f"Driven by {dim} {', '.join(parts)}"

@@ -220,3 +220,18 @@ def test_on_the_sample_data_every_breakdown_adds_up_and_matches_the_engine(sampl
         assert checked >= 25
     finally:
         con.close()
+
+
+def test_drivers_in_words(con):
+    d = drivers.drivers(con, "deployment_count", "team", "2026-10", "2026-09")
+    assert drivers.describe(d) == "Driven by team a (+3 deployments)"  # b's -1 pushed the other way
+    d = drivers.drivers(con, "change_failure_rate", "team", "2026-10", "2026-09")
+    assert drivers.describe(d) == "Driven by team b (+18.8 pp)"  # 3 of 16 = 18.75 pp of the +15.9 pp
+    d = drivers.drivers(con, "incident_count", "service", "2026-10", "2026-09")
+    assert drivers.describe(d) == "Driven by service svc-y (+2 incidents)"
+    d = drivers.drivers(con, "incident_count", "service", "2026-10")
+    assert drivers.describe(d) == "Mostly from service svc-y (3 incidents), svc-x (1 incident)"
+    d = drivers.drivers(con, "cost_per_1k_predictions", "team", "2026-10", "2026-09")
+    assert drivers.describe(d).startswith("Unchanged overall; offsetting moves by team: a (+$")
+    d = drivers.drivers(con, "mttr_median_hours", "service", "2026-10", "2026-09")
+    assert drivers.describe(d) == "Largest movers by service: svc-y (6.0 h → 8.0 h)"  # the median rose; svc-x fell
