@@ -301,7 +301,11 @@ DIMENSION_WORDS = {"team": "team", "service": "service", "model": "model"}
 
 
 def _amount(d: Drivers, x: float, signed: bool = True) -> str:
-    text = fmt.fmt_delta(x, d.unit) if signed else fmt.fmt_value(x, d.unit)
+    if d.unit == catalog.RATIO and abs(x) < 0.01:
+        # Parts of a small change: two decimals of a point, so three "+0.1 pp" never add up to "+0.02 pp".
+        text = f"{x * 100:+.2f} pp" if signed else f"{x * 100:.2f}%"
+    else:
+        text = fmt.fmt_delta(x, d.unit) if signed else fmt.fmt_value(x, d.unit)
     nouns = COUNT_NOUNS.get(d.kpi)
     return f"{text} {nouns[abs(x) != 1]}" if nouns else text
 
