@@ -154,8 +154,12 @@ def grid(tier_lines: list, per_row: int = 3, by_family: bool = True) -> None:
 
 if tiers["red"]:
     st.subheader(f"Off target ({len(tiers['red'])})", anchor="off-target")
-    st.caption("Furthest from the green region first. What drives each: the groups that contribute most to its "
-               f"change since {view.previous_period} (or to its value, when there is nothing to compare).")
+    if view.is_partial(view.period):
+        st.caption("Furthest from the green region first. What drives each: the groups that make up most of its "
+                   "value so far (of the shortfall, for a rate that should be high).")
+    else:
+        st.caption("Furthest from the green region first. What drives each: the groups that contribute most to its "
+                   f"change since {view.previous_period} (or to its value, when there is nothing to compare).")
     for line in tiers["red"]:
         triage_row(line)
 if tiers["amber"]:

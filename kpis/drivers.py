@@ -33,7 +33,11 @@ Without a previous period (``previous=None``: the period is in progress, or
 there is nothing to compare with) the same breakdown is of the value itself:
 each group's part of the value (additive and ratio kinds; the parts sum to the
 value), or, for medians, how far each group's own value is from the overall
-one, weighted by its share of the events.
+one, weighted by its share of the events. For a "higher is better" rate
+(availability, coverage, success rates) the parts of the value are only each
+group's share of the traffic, so the breakdown is of the shortfall instead:
+``(den_g - num_g) / DEN``, the parts summing to 1 - value (for error budget
+remaining, to 1 - its value).
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ class Drivers:
     previous_value: float | None
     change: float | None  # value - previous_value (None without a previous period)
     rows: pd.DataFrame  # group, contribution, share, value_now, value_before, n_now, n_before; largest first
+    shortfall: bool = False  # the parts are of 1 - value (a "higher is better" rate without a comparison)
 
     @property
     def additive(self) -> bool:
@@ -93,6 +98,8 @@ class Drivers:
         if self.method == MOVERS:
             return "largest movers (own shift × share of events)" if self.previous else \
                 "furthest from the overall value (× share of events)"
+        if self.shortfall:
+            return "part of the shortfall from 100%"
         return "contribution to the change" if self.previous else "part of the value"
 
 
@@ -139,10 +146,12 @@ def drivers(con: duckdb.DuckDBPyConnection, kpi: str, dimension: str, period: st
     currency = (unit or _default_currency(con)) if money else None
     method = kind(kpi)
     first = prev_start or cur_start
+    shortfall = previous is None and method == RATIO_OF_SUMS and k.unit == catalog.RATIO \
+        and k.direction == catalog.HIGHER
     if method == MOVERS:
         sql, params = _movers_sql(k, req, first, cur_start, prev_start, currency)
     else:
-        sql, params = _contribution_sql(k, req, first, cur_start, prev_start, currency)
+        sql, params = _contribution_sql(k, req, first, cur_start, prev_start, currency, shortfall)
     rows = con.cursor().execute(sql, params).df()
     value = _num(rows["org_now"].iloc[0]) if len(rows) else None
     before = _num(rows["org_before"].iloc[0]) if len(rows) and previous is not None else None
@@ -157,7 +166,7 @@ def drivers(con: duckdb.DuckDBPyConnection, kpi: str, dimension: str, period: st
         out = out.iloc[0:0]  # one side has no value: nothing to attribute
     return Drivers(kpi=kpi, dimension=dimension, period=period, previous=previous, method=method,
                    unit=engine._unit(kpi, currency), value=value, previous_value=before, change=change,
-                   rows=out.reset_index(drop=True))
+                   rows=out.reset_index(drop=True), shortfall=shortfall)
 
 
 def _num(x) -> float | None:
@@ -216,8 +225,11 @@ def _num_den(k: catalog.KPI, req: engine.Request, first: date, last: date,
 
 
 def _contribution_sql(k: catalog.KPI, req: engine.Request, first: date, cur: date, prev: date | None,
-                      currency: str | None) -> tuple[str, dict]:
+                      currency: str | None, shortfall: bool = False) -> tuple[str, dict]:
     body, params, agg, scale, offset = _num_den(k, req, first, cur, currency)
+    # The parts of the shortfall (1 - value) put each group's misses over the total, (den_g - num_g) / DEN.
+    g_num1 = "(coalesce(g.den1, 0) - coalesce(g.num1, 0))" if shortfall else "coalesce(g.num1, 0)"
+    t_num1 = "(t.den1 - t.num1)" if shortfall else "t.num1"
     # The period's total denominator: a sum over groups, or the per-period constant (1, or the weeks).
     # Without a previous period the "before" terms are zero and the parts sum to the value (less the
     # offset, which only error budget remaining has).
@@ -240,9 +252,9 @@ t AS (
            {agg}(den) FILTER (WHERE period_start = $prev) AS den0
     FROM nd)
 SELECT g."group",
-       $scale * (coalesce(g.num1, 0) / nullif(t.den1, 0) - {g_before}) AS contribution,
-       (coalesce(g.num1, 0) / nullif(t.den1, 0) - {g_before})
-           / nullif(t.num1 / nullif(t.den1, 0) - {t_before}, 0) AS share,
+       $scale * ({g_num1} / nullif(t.den1, 0) - {g_before}) AS contribution,
+       ({g_num1} / nullif(t.den1, 0) - {g_before})
+           / nullif({t_num1} / nullif(t.den1, 0) - {t_before}, 0) AS share,
        $offset + $scale * g.num1 / nullif({g_den1}, 0) AS value_now,
        $offset + $scale * g.num0 / nullif({g_den0}, 0) AS value_before,
        coalesce(g.c1, 0) AS n_now, coalesce(g.c0, 0) AS n_before,
@@ -317,13 +329,12 @@ def top_drivers(d: Drivers, top: int = 3, min_share: float = 0.1) -> pd.DataFram
     rows = d.rows[d.rows["contribution"].notna() & d.rows["contribution"].ne(0)]
     if rows.empty:
         return rows
-    total = d.change if d.previous is not None else d.value
     if d.method == MOVERS:
         if d.change:  # the groups that moved the way the median did
             rows = rows[(rows["contribution"] > 0) == (d.change > 0)]
-    elif total:
-        rows = rows[(rows["contribution"] > 0) == (total > 0)]
-        keep = rows["contribution"].abs() >= min_share * abs(total)
+    elif rows["share"].notna().any():  # pushing the same way as the whole, and a part of it worth naming
+        rows = rows[rows["share"] > 0]
+        keep = rows["share"] >= min_share
         keep.iloc[:1] = True
         rows = rows[keep]
     return rows.head(top)
@@ -345,7 +356,9 @@ def describe(d: Drivers, top: int = 3) -> str:
     parts = [f"{g} ({_amount(d, c, signed=d.previous is not None)})" for g, c in zip(rows["group"],
                                                                                      rows["contribution"])]
     if d.previous is None:
-        return f"Mostly from {dim} {', '.join(parts)}"
+        if d.shortfall:
+            return f"Largest parts of the shortfall from 100%, by {dim}: {', '.join(parts)}"
+        return f"Largest parts, by {dim}: {', '.join(parts)}"
     if not d.change:
         return f"Unchanged overall; offsetting moves by {dim}: {', '.join(parts)}"
     return f"Driven by {dim} {', '.join(parts)}"

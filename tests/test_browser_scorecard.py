@@ -22,6 +22,10 @@ pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(
                                 reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
 
 
+# "Driven by team fraud (+4 incidents)", "Largest parts, by team: ...", "Largest movers by team: ..."
+DRIVERS = re.compile(r"^(Driven by team |Largest [^:]*by team: |Furthest from [^:]* by team: )")
+
+
 def _expected(db, period: str, previous: str) -> tuple[list, list[str]]:
     _, start, end = periods.parse_label(period)
     con = kpis.connect(db, read_only=True)
@@ -60,7 +64,7 @@ def test_scorecard_lists_off_target_first_with_named_drivers(server, browser):  
     rows = [r.strip() for r in text.splitlines() if r.strip()]
     for line in red:
         at = next(i for i, r in enumerate(rows) if r.startswith(f"{line.title} · "))
-        sentence = next(r for r in rows[at + 1:at + 5] if r.startswith(("Driven by team ", "Mostly from team ")))
+        sentence = next(r for r in rows[at + 1:at + 5] if DRIVERS.match(r))
         named = [t for t in teams if re.search(rf"\b{re.escape(t)} \([+\-−]?[\d$]", sentence)]
         assert named, sentence
 

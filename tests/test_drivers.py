@@ -230,8 +230,27 @@ def test_drivers_in_words(con):
     d = drivers.drivers(con, "incident_count", "service", "2026-10", "2026-09")
     assert drivers.describe(d) == "Driven by service svc-y (+2 incidents)"
     d = drivers.drivers(con, "incident_count", "service", "2026-10")
-    assert drivers.describe(d) == "Mostly from service svc-y (3 incidents), svc-x (1 incident)"
+    assert drivers.describe(d) == "Largest parts, by service: svc-y (3 incidents), svc-x (1 incident)"
     d = drivers.drivers(con, "cost_per_1k_predictions", "team", "2026-10", "2026-09")
     assert drivers.describe(d).startswith("Unchanged overall; offsetting moves by team: a (+$")
     d = drivers.drivers(con, "mttr_median_hours", "service", "2026-10", "2026-09")
     assert drivers.describe(d) == "Largest movers by service: svc-y (6.0 h → 8.0 h)"  # the median rose; svc-x fell
+
+
+def test_a_higher_is_better_rate_without_comparison_is_split_by_its_shortfall(tmp_path):
+    c = kpis.connect(tmp_path / "k.duckdb")
+    (tmp_path / "predictions.csv").write_text(
+        "date,service,predictions,good_requests,total_requests,team\n"
+        "2026-10-05,s1,1000,990,1000,a\n"
+        "2026-10-05,s2,3000,2970,3000,b\n")
+    kpis.ingest_files(c, [tmp_path / "predictions.csv"])
+    d = drivers.drivers(c, "availability", "service", "2026-10")
+    # (990 + 2970) / (1000 + 3000) = 3960 / 4000 = 99%: the 1% shortfall is 10 + 30 failed of 4000 requests.
+    assert d.value == pytest.approx(0.99) and d.shortfall and d.label == "part of the shortfall from 100%"
+    assert by_group(d) == pytest.approx({"s2": 30 / 4000, "s1": 10 / 4000})  # 0.75 pp + 0.25 pp = 1 pp
+    assert d.rows["share"].tolist() == pytest.approx([0.75, 0.25])
+    assert drivers.describe(d) == "Largest parts of the shortfall from 100%, by service: s2 (0.75%), s1 (0.25%)"
+    # Error budget remaining (SLO 99.9%): 1 - 0.01 / 0.001 = -9; its shortfall 10 = 7.5 (s2) + 2.5 (s1).
+    d = drivers.drivers(c, "error_budget_remaining", "service", "2026-10")
+    assert d.value == pytest.approx(-9) and by_group(d) == pytest.approx({"s2": 7.5, "s1": 2.5})
+    c.close()
