@@ -9,6 +9,7 @@ not compared with a whole one.
 
 from urllib.parse import urlencode
 
+import pandas as pd
 import streamlit as st
 
 from kpis import catalog, drivers, lines, periods
@@ -83,9 +84,8 @@ def rows_link(line: lines.KpiLine, dimension: str, group: str) -> str:
     return f"/{FAMILY_PAGES.get(line.family, '')}?{urlencode(params)}"
 
 
-def drivers_table(line: lines.KpiLine, d: drivers.Drivers, dimension: str) -> None:
-    import pandas as pd
-
+def drivers_table(line: lines.KpiLine, d: drivers.Drivers | None, dimension: str) -> None:
+    """The breakdown as a table (with its CSV), and links to the rows behind the top drivers."""
     if d is None or d.rows.empty:
         st.caption(f"No {dimension} breakdown: {line.change_line or line.no_data}")
         return
@@ -106,7 +106,7 @@ def drivers_table(line: lines.KpiLine, d: drivers.Drivers, dimension: str) -> No
                    "most, weighted by their share of the events; they do not add up to the change.")
     components.table(frame_, f"{line.title} by {dimension} {view.period}", key=f"drv-{line.kpi}-{dimension}")
     top = drivers.top_drivers(d)
-    links = [f"[{md_text(g)}]({rows_link(line, dimension, g)})" for g in top["group"] if g != drivers.NO_GROUP]
+    links = [f"[{md_text(g)}]({rows_link(line, dimension, g)})" for g in top["group"] if g != drivers.no_group(dimension)]
     if links:
         st.markdown(f"The rows behind it, on the {FAMILY_PAGES.get(line.family, 'KPI')} page filtered to one "
                     f"{dimension}: " + " · ".join(links))

@@ -20,7 +20,7 @@ How a contribution is defined, by the kind of KPI:
   availability: availability's contributions times 1 / (1 - SLO);
 
 so that the contributions of all groups (events without a team count as one
-group, "(none)") sum exactly to the change. A rate that rises because a team
+group, "(no team)") sum exactly to the change. A rate that rises because a team
 with a high rate did more of the work shows up as that team's contribution:
 the breakdown says who moved the number, not whose own rate changed.
 
@@ -56,7 +56,12 @@ ADDITIVE = "additive"
 RATIO_OF_SUMS = "ratio"
 MOVERS = "movers"
 
-NO_GROUP = "(none)"  # events without a team / service / model
+
+
+def no_group(dimension: str) -> str:
+    """The name of the group of events without a team / service / model: '(no team)'."""
+    return f"(no {dimension})"
+
 
 # Counts and sums: a group's value adds up to the organisation's.
 ADDITIVE_KPIS = ("deployment_count", "incident_count", "open_incidents", "inference_cost", "predictions")
@@ -123,7 +128,7 @@ def drivers(con: duckdb.DuckDBPyConnection, kpi: str, dimension: str, period: st
 
     ``previous`` None breaks down the value of ``period`` itself. ``unit`` picks
     the currency of a money KPI (default: USD, else the first in the data).
-    Other arguments as in ``kpis.compute``. Rows: ``group`` (``(none)`` for
+    Other arguments as in ``kpis.compute``. Rows: ``group`` (``(no team)`` for
     events without one), ``contribution`` (in the KPI's unit; for movers the
     weighted shift), ``share`` (of the change or value; NaN for movers or a
     zero change), ``value_now`` / ``value_before`` (the group's own value),
@@ -161,7 +166,7 @@ def drivers(con: duckdb.DuckDBPyConnection, kpi: str, dimension: str, period: st
         before = _org_value(con, k, req, prev_start, currency)
     change = value - before if value is not None and before is not None else None
     out = rows.drop(columns=["org_now", "org_before"])
-    out["group"] = out["group"].where(out["group"].notna(), NO_GROUP)
+    out["group"] = out["group"].where(out["group"].notna(), no_group(dimension))
     if previous is not None and change is None:
         out = out.iloc[0:0]  # one side has no value: nothing to attribute
     return Drivers(kpi=kpi, dimension=dimension, period=period, previous=previous, method=method,
@@ -361,4 +366,10 @@ def describe(d: Drivers, top: int = 3) -> str:
         return f"Largest parts, by {dim}: {', '.join(parts)}"
     if not d.change:
         return f"Unchanged overall; offsetting moves by {dim}: {', '.join(parts)}"
-    return f"Driven by {dim} {', '.join(parts)}"
+    text = f"Driven by {dim} {', '.join(parts)}"
+    against = d.rows[d.rows["share"] < 0]
+    if len(against) and against["contribution"].sum() / d.change <= -0.5:
+        # The named groups moved it more than it moved: say what held it back.
+        held = ", ".join(f"{g} ({_amount(d, c)})" for g, c in zip(against["group"][:2], against["contribution"][:2]))
+        text += f"; partly offset by {held}"
+    return text

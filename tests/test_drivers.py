@@ -173,7 +173,7 @@ def test_events_without_a_group_are_one_group_and_filters_apply(con, tmp_path):
         "j4,s2,2026-10-05T00:00:00Z,,blue,true\n")
     kpis.ingest_files(c, [tmp_path / "incidents.csv"])
     d = drivers.drivers(c, "incident_count", "team", "2026-10", "2026-09")
-    assert by_group(d) == {"(none)": 1, "blue": 1, "red": 0}  # 1 -> 3: the unassigned one and blue's
+    assert by_group(d) == {"(no team)": 1, "blue": 1, "red": 0}  # 1 -> 3: the unassigned one and blue's
     d = drivers.drivers(c, "incident_count", "team", "2026-10", filters={"service": ["s2"]})
     assert by_group(d) == {"blue": 1, "red": 1}  # s2 only: j3 and j4
     # s2 had no incident in September: the count there is null (n = 0), so there is no change to split.
@@ -212,7 +212,7 @@ def test_on_the_sample_data_every_breakdown_adds_up_and_matches_the_engine(sampl
             if d.additive:
                 assert d.rows["contribution"].sum() == pytest.approx(d.change, rel=1e-9, abs=1e-12), k.id
             mine = grouped[(grouped["kpi"] == k.id) & (grouped["period"] == "2026-10") & (grouped["unit"] == d.unit)]
-            engine_values = {g if isinstance(g, str) else "(none)": v for g, v in zip(mine[dimension], mine["value"])}
+            engine_values = {g if isinstance(g, str) else f"(no {dimension})": v for g, v in zip(mine[dimension], mine["value"])}
             for g, v in zip(d.rows["group"], d.rows["value_now"]):
                 if not math.isnan(v):
                     assert v == pytest.approx(engine_values[g], rel=1e-9), (k.id, g)
@@ -224,11 +224,12 @@ def test_on_the_sample_data_every_breakdown_adds_up_and_matches_the_engine(sampl
 
 def test_drivers_in_words(con):
     d = drivers.drivers(con, "deployment_count", "team", "2026-10", "2026-09")
-    assert drivers.describe(d) == "Driven by team a (+3 deployments)"  # b's -1 pushed the other way
+    # b's -1 pushed the other way and is half the +2 change: it is named as an offset.
+    assert drivers.describe(d) == "Driven by team a (+3 deployments); partly offset by b (-1 deployment)"
     d = drivers.drivers(con, "change_failure_rate", "team", "2026-10", "2026-09")
     assert drivers.describe(d) == "Driven by team b (+18.8 pp)"  # 3 of 16 = 18.75 pp of the +15.9 pp
     d = drivers.drivers(con, "incident_count", "service", "2026-10", "2026-09")
-    assert drivers.describe(d) == "Driven by service svc-y (+2 incidents)"
+    assert drivers.describe(d) == "Driven by service svc-y (+2 incidents); partly offset by svc-x (-1 incident)"
     d = drivers.drivers(con, "incident_count", "service", "2026-10")
     assert drivers.describe(d) == "Largest parts, by service: svc-y (3 incidents), svc-x (1 incident)"
     d = drivers.drivers(con, "cost_per_1k_predictions", "team", "2026-10", "2026-09")

@@ -118,11 +118,6 @@ def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, t
 # --- the scorecard card ---------------------------------------------------------------------
 
 
-def _pick_unit(rows: pd.DataFrame) -> str | None:
-    """For money KPIs with several currencies, the one with the most events."""
-    return lines.pick_unit(rows)
-
-
 JUDGED_COLOURS = {"better": "green", "worse": "red"}
 
 
