@@ -128,6 +128,15 @@ def triage_row(line: lines.KpiLine) -> None:
         text = drivers.describe(d) if d is not None else ""
         st.markdown(md_text(text + ".") if text else "No group stands out: "
                     f"{md_text(line.change_line)}.")
+        if line.status == "red" and line.compared and line.judgement != "worse":
+            # Off target but not worse than before: who moved it explains the change, not the miss; say
+            # also who makes up the value (or, for a rate that should be high, its shortfall).
+            level = data.query("drivers", kpi=line.kpi, dimension=dim, period=view.period, previous=None,
+                               filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start,
+                               as_of=view.as_of, unit=line.unit)
+            level_text = drivers.describe(level) if level is not None else ""
+            if level_text:
+                st.markdown(md_text(level_text + "."))
         with st.expander(f"What drives it: {line.title} by team, service and model, and the rows behind it"):
             tabs = st.tabs([d_.capitalize() for d_ in DIMENSIONS])
             for tab, dimension in zip(tabs, DIMENSIONS):

@@ -327,6 +327,10 @@ def _amount(d: Drivers, x: float, signed: bool = True) -> str:
     return f"{text} {nouns[abs(x) != 1]}" if nouns else text
 
 
+def _name(d: Drivers, group: str) -> str:
+    return f"events without a {d.dimension}" if group == no_group(d.dimension) else str(group)
+
+
 def top_drivers(d: Drivers, top: int = 3, min_share: float = 0.1) -> pd.DataFrame:
     """The rows that explain most of it: groups pushing the same way as the change (or the value), largest
     first, up to ``top``, leaving out those under ``min_share`` of it after the first. Medians: the
@@ -346,30 +350,34 @@ def top_drivers(d: Drivers, top: int = 3, min_share: float = 0.1) -> pd.DataFram
 
 
 def describe(d: Drivers, top: int = 3) -> str:
-    """The drivers in words: 'Driven by team fraud (+4 incidents), search (+2 incidents)'; '' when none."""
+    """The drivers in words: 'Driven by team: fraud (+4 incidents), search (+2 incidents)'; '' when none.
+
+    Every form reads '<what> by <dimension>: <group> (<amount>), ...'; events without a group are
+    'events without a team'."""
     rows = top_drivers(d, top)
     if rows.empty:
         return ""
     dim = DIMENSION_WORDS[d.dimension]
     if d.method == MOVERS:
         if d.previous is not None:
-            parts = [f"{g} ({fmt.fmt_value(before, d.unit)} → {fmt.fmt_value(now, d.unit)})"
+            parts = [f"{_name(d, g)} ({fmt.fmt_value(before, d.unit)} → {fmt.fmt_value(now, d.unit)})"
                      for g, now, before in zip(rows["group"], rows["value_now"], rows["value_before"])]
             return f"Largest movers by {dim}: {', '.join(parts)}"
-        parts = [f"{g} ({fmt.fmt_value(now, d.unit)})" for g, now in zip(rows["group"], rows["value_now"])]
+        parts = [f"{_name(d, g)} ({fmt.fmt_value(now, d.unit)})" for g, now in zip(rows["group"], rows["value_now"])]
         return f"Furthest from the overall {fmt.fmt_value(d.value, d.unit)} by {dim}: {', '.join(parts)}"
-    parts = [f"{g} ({_amount(d, c, signed=d.previous is not None)})" for g, c in zip(rows["group"],
-                                                                                     rows["contribution"])]
+    parts = [f"{_name(d, g)} ({_amount(d, c, signed=d.previous is not None)})"
+             for g, c in zip(rows["group"], rows["contribution"])]
     if d.previous is None:
         if d.shortfall:
-            return f"Largest parts of the shortfall from 100%, by {dim}: {', '.join(parts)}"
-        return f"Largest parts, by {dim}: {', '.join(parts)}"
+            return f"Largest parts of the shortfall from 100% by {dim}: {', '.join(parts)}"
+        return f"Largest parts by {dim}: {', '.join(parts)}"
     if not d.change:
         return f"Unchanged overall; offsetting moves by {dim}: {', '.join(parts)}"
-    text = f"Driven by {dim} {', '.join(parts)}"
+    text = f"Driven by {dim}: {', '.join(parts)}"
     against = d.rows[d.rows["share"] < 0]
     if len(against) and against["contribution"].sum() / d.change <= -0.5:
         # The named groups moved it more than it moved: say what held it back.
-        held = ", ".join(f"{g} ({_amount(d, c)})" for g, c in zip(against["group"][:2], against["contribution"][:2]))
+        held = ", ".join(f"{_name(d, g)} ({_amount(d, c)})"
+                         for g, c in zip(against["group"][:2], against["contribution"][:2]))
         text += f"; partly offset by {held}"
     return text

@@ -221,7 +221,7 @@ def test_scorecard_triage_off_target_first_with_named_drivers(sample_db):
     assert any(e.label.startswith("Show the ") for e in at.expander)
 
 
-DRIVERS = re.compile(r"^(Driven by team |Largest [^:]*by team: |Furthest from [^:]* by team: )")
+DRIVERS = re.compile(r"^(Driven|Largest|Furthest|Unchanged)[^:]* by team: ")
 
 
 def _plain(markdown: str) -> str:

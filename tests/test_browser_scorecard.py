@@ -22,8 +22,8 @@ pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(
                                 reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
 
 
-# "Driven by team fraud (+4 incidents)", "Largest parts, by team: ...", "Largest movers by team: ..."
-DRIVERS = re.compile(r"^(Driven by team |Largest [^:]*by team: |Furthest from [^:]* by team: )")
+# "Driven by team: fraud (+4 incidents)", "Largest parts by team: ...", "Largest movers by team: ..."
+DRIVERS = re.compile(r"^(Driven|Largest|Furthest|Unchanged)[^:]* by team: ")
 
 
 def _expected(db, period: str, previous: str) -> tuple[list, list[str]]:
@@ -59,7 +59,7 @@ def test_scorecard_lists_off_target_first_with_named_drivers(server, browser):  
     labels = [t.strip() for t in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()]
     assert labels[:len(red)] == [x.title for x in red], labels[:6]
 
-    # Each states its drivers: "Driven by team <a team> (<its contribution>) ...".
+    # Each states its drivers: "Driven by team: <a team> (<its contribution>) ...".
     text = page.locator('[data-testid="stMain"]').inner_text()
     rows = [r.strip() for r in text.splitlines() if r.strip()]
     for line in red:

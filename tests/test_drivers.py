@@ -225,13 +225,13 @@ def test_on_the_sample_data_every_breakdown_adds_up_and_matches_the_engine(sampl
 def test_drivers_in_words(con):
     d = drivers.drivers(con, "deployment_count", "team", "2026-10", "2026-09")
     # b's -1 pushed the other way and is half the +2 change: it is named as an offset.
-    assert drivers.describe(d) == "Driven by team a (+3 deployments); partly offset by b (-1 deployment)"
+    assert drivers.describe(d) == "Driven by team: a (+3 deployments); partly offset by b (-1 deployment)"
     d = drivers.drivers(con, "change_failure_rate", "team", "2026-10", "2026-09")
-    assert drivers.describe(d) == "Driven by team b (+18.8 pp)"  # 3 of 16 = 18.75 pp of the +15.9 pp
+    assert drivers.describe(d) == "Driven by team: b (+18.8 pp)"  # 3 of 16 = 18.75 pp of the +15.9 pp
     d = drivers.drivers(con, "incident_count", "service", "2026-10", "2026-09")
-    assert drivers.describe(d) == "Driven by service svc-y (+2 incidents); partly offset by svc-x (-1 incident)"
+    assert drivers.describe(d) == "Driven by service: svc-y (+2 incidents); partly offset by svc-x (-1 incident)"
     d = drivers.drivers(con, "incident_count", "service", "2026-10")
-    assert drivers.describe(d) == "Largest parts, by service: svc-y (3 incidents), svc-x (1 incident)"
+    assert drivers.describe(d) == "Largest parts by service: svc-y (3 incidents), svc-x (1 incident)"
     d = drivers.drivers(con, "cost_per_1k_predictions", "team", "2026-10", "2026-09")
     assert drivers.describe(d).startswith("Unchanged overall; offsetting moves by team: a (+$")
     d = drivers.drivers(con, "mttr_median_hours", "service", "2026-10", "2026-09")
@@ -250,7 +250,7 @@ def test_a_higher_is_better_rate_without_comparison_is_split_by_its_shortfall(tm
     assert d.value == pytest.approx(0.99) and d.shortfall and d.label == "part of the shortfall from 100%"
     assert by_group(d) == pytest.approx({"s2": 30 / 4000, "s1": 10 / 4000})  # 0.75 pp + 0.25 pp = 1 pp
     assert d.rows["share"].tolist() == pytest.approx([0.75, 0.25])
-    assert drivers.describe(d) == "Largest parts of the shortfall from 100%, by service: s2 (0.75%), s1 (0.25%)"
+    assert drivers.describe(d) == "Largest parts of the shortfall from 100% by service: s2 (0.75%), s1 (0.25%)"
     # Error budget remaining (SLO 99.9%): 1 - 0.01 / 0.001 = -9; its shortfall 10 = 7.5 (s2) + 2.5 (s1).
     d = drivers.drivers(c, "error_budget_remaining", "service", "2026-10")
     assert d.value == pytest.approx(-9) and by_group(d) == pytest.approx({"s2": 7.5, "s1": 2.5})

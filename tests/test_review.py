@@ -132,7 +132,7 @@ def test_scorecard_section_is_in_the_apps_triage_order(built):
     assert shown == lines.triage(shown)  # off target (furthest first), near, on target, no target
     assert [x.tier for x in shown] == sorted(x.tier for x in shown)
     red = [x for x in shown if x.status == "red" and x.has_value]
-    assert red and all(x.drivers.startswith(("Driven by team ", "Largest ")) for x in red), [x.drivers for x in red]
+    assert red and all(x.drivers.startswith(("Driven by team: ", "Largest ")) for x in red), [x.drivers for x in red]
     assert built.section("scorecard").subtitle.endswith(lines.summary(shown))
 
 
