@@ -62,6 +62,22 @@ def primary_dimension() -> str:
     return "service" if len(teams) == 1 else "team"
 
 
+def named_breakdown(line: lines.KpiLine):
+    """(dimension, drivers) for the sentence: the primary dimension, or the next one (service, model)
+    when the primary's largest driver is the events without one (pipeline runs often name no service)."""
+    first = primary_dimension()
+    candidates = [first] + [d_ for d_ in ("service", "model") if d_ != first]
+    chosen = None
+    for dimension in candidates:
+        d = breakdown(line, dimension)
+        top = drivers.top_drivers(d) if d is not None else None
+        if chosen is None:
+            chosen = (dimension, d)
+        if top is not None and len(top) and top["group"].iloc[0] != drivers.no_group(dimension):
+            return dimension, d
+    return chosen
+
+
 def breakdown(line: lines.KpiLine, dimension: str):
     """The KPI's drivers by ``dimension``: against the previous period when compared, else of the value."""
     args = dict(kpi=line.kpi, dimension=dimension, period=view.period, filters=view.filters, tz=view.tz,
@@ -123,8 +139,7 @@ def triage_row(line: lines.KpiLine) -> None:
             st.caption(md_text(f"Rule: {line.rule}" + (f" · judged on {line.scope}" if line.scope else "")))
         if not line.has_value:
             return
-        dim = primary_dimension()
-        d = breakdown(line, dim)
+        dim, d = named_breakdown(line)
         text = drivers.describe(d) if d is not None else ""
         st.markdown(md_text(text + ".") if text else "No group stands out: "
                     f"{md_text(line.change_line)}.")
