@@ -153,10 +153,10 @@ def triage_row(line: lines.KpiLine) -> None:
             if level_text:
                 st.markdown(md_text(level_text + "."))
         with st.expander(f"What drives it: {line.title} by team, service and model, and the rows behind it"):
-            tabs = st.tabs([d_.capitalize() for d_ in DIMENSIONS])
-            for tab, dimension in zip(tabs, DIMENSIONS):
-                with tab:
-                    drivers_table(line, d if dimension == dim else breakdown(line, dimension), dimension)
+            # One dimension at a time (a choice, not tabs: tabs would run every breakdown on every load).
+            dimension = st.segmented_control("Break down by", DIMENSIONS, default=dim, key=f"drv-dim-{line.kpi}")
+            dimension = dimension or dim
+            drivers_table(line, d if dimension == dim else breakdown(line, dimension), dimension)
 
 
 def grid(tier_lines: list, per_row: int = 3, by_family: bool = True) -> None:
