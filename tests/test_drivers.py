@@ -255,3 +255,11 @@ def test_a_higher_is_better_rate_without_comparison_is_split_by_its_shortfall(tm
     d = drivers.drivers(c, "error_budget_remaining", "service", "2026-10")
     assert d.value == pytest.approx(-9) and by_group(d) == pytest.approx({"s2": 7.5, "s1": 2.5})
     c.close()
+
+
+def test_a_period_in_progress_divides_by_its_elapsed_weeks(con):
+    # As of 2026-10-14, October has run 14 days = 2 weeks; its 7 + 5 successful deployments (on the
+    # 2nd to the 8th) are 12 / 2 = 6 a week: a 7 / 2 = 3.5, b 5 / 2 = 2.5.
+    d = drivers.drivers(con, "deployments_per_week", "team", "2026-10", as_of=date(2026, 10, 14))
+    assert d.value == pytest.approx(6.0)
+    assert by_group(d) == pytest.approx({"a": 3.5, "b": 2.5})
