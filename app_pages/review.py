@@ -164,7 +164,7 @@ def kpi_metrics(section: review.Section, per_row: int) -> None:
                     st.metric(line.title, line.value_text, delta=line.change_text or None,
                               delta_color=JUDGED.get(line.judgement, "gray"),
                               delta_description=(f"vs {line.previous_period}" if line.change_text
-                                                 else f"no data in {line.previous_period}"),
+                                                 else line.change_line),
                               help=line.definition)
                 else:
                     st.metric(line.title, "No data", help=line.definition)

@@ -1,13 +1,24 @@
-"""Scorecard: every KPI for the chosen period, vs target, vs the previous period, 12-period sparkline."""
+"""Scorecard: triage of every KPI for the chosen period.
 
+Off-target KPIs first, furthest off first, each with what drives it (the
+teams, services or models that contribute most to its change, kpis.drivers)
+and the rows behind it one click away; then near target, on target, and the
+KPIs without a target folded away. The period in progress is "to date" and is
+not compared with a whole one.
+"""
+
+from urllib.parse import urlencode
+
+import pandas as pd
 import streamlit as st
 
-from kpis import catalog, periods
+from kpis import catalog, drivers, lines, periods
 from kpis import format as fmt
 from ui import components, data, state
+from ui.components import md_text
 
 view = state.current()
-components.page_header(f"Scorecard · {view.period}", view, "Every KPI for the chosen period")
+components.page_header(f"Scorecard · {view.period}", view, "Every KPI for the chosen period, most urgent first")
 components.stop_if_no_data(view, "scorecard")
 
 # Twelve periods ending with the chosen one: the value, the previous period and the sparkline.
@@ -16,27 +27,184 @@ frame = data.query("compute", **view.compute_args(start=first, end=view.period_l
 if frame is None:
     st.stop()
 
-now = frame[frame["period"] == view.period]
-if not now["value"].notna().any():
+FAMILY_PAGES = {"delivery": "delivery", "reliability": "reliability", "cost": "cost", "serving": "serving",
+                "pipelines": "serving", "coverage": "serving"}
+DIMENSIONS = ("team", "service", "model")
+
+all_lines = lines.build_lines(frame, view.period, view.previous_period, as_of=view.as_of)
+by_kpi = {kpi_id: rows for kpi_id, rows in frame.groupby("kpi", sort=False)}
+
+if view.is_partial(view.period):
+    st.info(f"{view.period_text(view.period)} is in progress: its values are to date and are not compared with "
+            f"the whole of {view.previous_period}; off-target KPIs are broken down by what makes up the value so "
+            "far.", icon=":material/hourglass_top:")
+
+if not any(line.has_value for line in all_lines):
     st.info(f"No events match the filters ({view.filters_text()}) in {view.period}. "
             "Widen the filters or pick another period in the sidebar.", icon=":material/filter_alt_off:")
-elif "status" in now:
-    counts = now.drop_duplicates("kpi")["status"].value_counts()
-    st.markdown(" ".join(f":{colour}-badge[{counts.get(s, 0)} {word.lower()}]"
-                         for s, (colour, word) in components.STATUS_BADGE.items()))
 
-families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
-for family in families:
-    ids = [k.id for k in catalog.CATALOG if k.family == family]
-    st.subheader(catalog.FAMILY_TITLES[family])
-    rows = frame[frame["kpi"].isin(ids)]
-    if not rows["value"].notna().any():
-        # A whole family without data (its export was never loaded): one plain sentence, not empty cards.
-        titles = ", ".join(catalog.get(i).title for i in ids)
-        st.info(f"{fmt.no_data(ids[0], view.period)} or the 11 periods before it, so these KPIs have no "
-                f"value: {titles}.", icon=":material/info:")
-        continue
-    cols = st.columns(3)
-    for i, kpi_id in enumerate(ids):
-        with cols[i % 3]:
-            components.scorecard_card(kpi_id, frame[frame["kpi"] == kpi_id], view)
+triaged = lines.triage(all_lines)
+tiers = {s: [line for line in triaged if line.status == s] for s in lines.STATUS_ORDER}
+tiers["none"] = [line for line in triaged if line.status not in ("red", "amber", "green")]
+BADGES = {"red": "red", "amber": "orange", "green": "green", "none": "gray"}
+if view.profile:
+    st.markdown(f"**{md_text(lines.summary(all_lines))}**  " + " ".join(
+        f":{BADGES[s]}-badge[{len(tiers[s])} {lines.TIER_TITLES[s].lower()}]" for s in lines.STATUS_ORDER))
+else:
+    st.markdown("No target profile is selected: every KPI is shown without a verdict (pick one in the sidebar).")
+
+
+def primary_dimension() -> str:
+    """Team, unless the view is one team already: then its services."""
+    teams = view.filters.get("team") or []
+    return "service" if len(teams) == 1 else "team"
+
+
+def named_breakdown(line: lines.KpiLine):
+    """(dimension, drivers) for the sentence: the primary dimension, or the next one (service, model)
+    when the primary's largest driver is the events without one (pipeline runs often name no service)."""
+    first = primary_dimension()
+    candidates = [first] + [d_ for d_ in ("service", "model") if d_ != first]
+    chosen = None
+    for dimension in candidates:
+        d = breakdown(line, dimension)
+        top = drivers.top_drivers(d) if d is not None else None
+        if chosen is None:
+            chosen = (dimension, d)
+        if top is not None and len(top) and top["group"].iloc[0] != drivers.no_group(dimension):
+            return dimension, d
+    return chosen
+
+
+def breakdown(line: lines.KpiLine, dimension: str):
+    """The KPI's drivers by ``dimension``: against the previous period when compared, else of the value."""
+    args = dict(kpi=line.kpi, dimension=dimension, period=view.period, filters=view.filters, tz=view.tz,
+                lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit)
+    d = data.query("drivers", previous=line.previous_period if line.compared else None, **args)
+    if d is not None and line.compared and not drivers.describe(d):
+        d = data.query("drivers", previous=None, **args)  # nothing moved: what makes up the value
+    return d
+
+
+def rows_link(line: lines.KpiLine, dimension: str, group: str) -> str:
+    """A link to the KPI's page filtered to one group, for this period (a new page load reads the URL)."""
+    params = {"grain": view.grain, "period": view.period, "from": view.start.isoformat(),
+              "to": view.end.isoformat(), "profile": view.profile or state.NO_PROFILE}
+    for dim in DIMENSIONS:
+        if dim == dimension:
+            params[dim] = group
+        elif view.filters.get(dim):
+            params[dim] = ",".join(view.filters[dim])
+    return f"/{FAMILY_PAGES.get(line.family, '')}?{urlencode(params)}"
+
+
+def drivers_table(line: lines.KpiLine, d: drivers.Drivers | None, dimension: str) -> None:
+    """The breakdown as a table (with its CSV), and links to the rows behind the top drivers."""
+    if d is None or d.rows.empty:
+        st.caption(f"No {dimension} breakdown: {line.change_line or line.no_data}")
+        return
+    unit = d.unit
+    columns = {dimension: d.rows["group"],
+               d.label: [fmt.fmt_delta(c, unit, line.kpi) if d.previous else fmt.fmt_value(c, unit, line.kpi)
+                         for c in d.rows["contribution"]],
+               "share": [fmt.fmt_share(s) if s == s else "—" for s in d.rows["share"]],
+               f"its value {view.period}": [fmt.fmt_value(v, unit, line.kpi) for v in d.rows["value_now"]]}
+    if d.previous:
+        columns[f"its value {d.previous}"] = [fmt.fmt_value(v, unit, line.kpi) for v in d.rows["value_before"]]
+    columns[f"events {view.period}"] = d.rows["n_now"].astype("int64")
+    if d.previous:
+        columns[f"events {d.previous}"] = d.rows["n_before"].astype("int64")
+    frame_ = pd.DataFrame(columns)
+    if not d.additive:
+        st.caption("A median or percentile does not split into parts: these are the groups whose own value moved "
+                   "most, weighted by their share of the events; they do not add up to the change.")
+    components.table(frame_, f"{line.title} by {dimension} {view.period}", key=f"drv-{line.kpi}-{dimension}")
+    top = drivers.top_drivers(d)
+    links = [f"[{md_text(g)}]({rows_link(line, dimension, g)})" for g in top["group"] if g != drivers.no_group(dimension)]
+    if links:
+        st.markdown(f"The rows behind it, on the {FAMILY_PAGES.get(line.family, 'KPI')} page filtered to one "
+                    f"{dimension}: " + " · ".join(links))
+
+
+def triage_row(line: lines.KpiLine) -> None:
+    """An off- or near-target KPI: its card, what drives it in words, the breakdown one click away."""
+    card, why = st.columns([1, 2])
+    with card:
+        components.scorecard_card(line, by_kpi.get(line.kpi, frame.iloc[0:0]), key=f"spark-{line.kpi}")
+    with why:
+        st.markdown(f"**{md_text(line.title)}** · {md_text(catalog.FAMILY_TITLES.get(line.family, line.family))}")
+        if line.rule:
+            st.caption(md_text(f"Rule: {line.rule}" + (f" · judged on {line.scope}" if line.scope else "")))
+        if not line.has_value:
+            return
+        dim, d = named_breakdown(line)
+        text = drivers.describe(d) if d is not None else ""
+        st.markdown(md_text(text + ".") if text else "No group stands out: "
+                    f"{md_text(line.change_line)}.")
+        if line.status == "red" and line.compared and line.judgement != "worse":
+            # Off target but not worse than before: who moved it explains the change, not the miss; say
+            # also who makes up the value (or, for a rate that should be high, its shortfall).
+            level = data.query("drivers", kpi=line.kpi, dimension=dim, period=view.period, previous=None,
+                               filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start,
+                               as_of=view.as_of, unit=line.unit)
+            level_text = drivers.describe(level) if level is not None else ""
+            if level_text:
+                st.markdown(md_text(level_text + "."))
+        with st.expander(f"What drives it: {line.title} by team, service and model, and the rows behind it"):
+            # One dimension at a time (a choice, not tabs: tabs would run every breakdown on every load).
+            dimension = st.segmented_control("Break down by", DIMENSIONS, default=dim, key=f"drv-dim-{line.kpi}")
+            dimension = dimension or dim
+            drivers_table(line, d if dimension == dim else breakdown(line, dimension), dimension)
+
+
+def grid(tier_lines: list, per_row: int = 3, by_family: bool = True) -> None:
+    """Cards in rows, under family headings (catalog order inside the tier)."""
+    families = list(dict.fromkeys(line.family for line in tier_lines)) if by_family else [None]
+    for family in families:
+        group = [line for line in tier_lines if family is None or line.family == family]
+        if family is not None:
+            st.markdown(f"**{catalog.FAMILY_TITLES.get(family, family.capitalize())}**")
+        for i in range(0, len(group), per_row):
+            cols = st.columns(per_row)
+            for col, line in zip(cols, group[i:i + per_row]):
+                if line.needs_drivers:  # changed much: say what moved it, inside the card
+                    d = breakdown(line, primary_dimension())
+                    line = lines.with_drivers(line, drivers.describe(d) if d is not None else "")
+                with col:
+                    components.scorecard_card(line, by_kpi.get(line.kpi, frame.iloc[0:0]), key=f"spark-{line.kpi}")
+
+
+if tiers["red"]:
+    st.subheader(f"Off target ({len(tiers['red'])})", anchor="off-target")
+    if view.is_partial(view.period):
+        st.caption("Furthest from the green region first. What drives each: the groups that make up most of its "
+                   "value so far (of the shortfall, for a rate that should be high).")
+    else:
+        st.caption("Furthest from the green region first. What drives each: the groups that contribute most to its "
+                   f"change since {view.previous_period} (or to its value, when there is nothing to compare).")
+    for line in tiers["red"]:
+        triage_row(line)
+if tiers["amber"]:
+    st.subheader(f"Near target ({len(tiers['amber'])})", anchor="near-target")
+    for line in tiers["amber"]:
+        triage_row(line)
+if tiers["green"]:
+    st.subheader(f"On target ({len(tiers['green'])})", anchor="on-target")
+    grid(sorted(tiers["green"], key=lambda x: catalog.KPI_IDS.index(x.kpi)))
+
+rest = sorted(tiers["none"], key=lambda x: catalog.KPI_IDS.index(x.kpi))
+if rest:
+    title = (f"Without a target or not judged ({len(rest)})" if view.profile else f"Every KPI ({len(rest)})")
+    st.subheader(title, anchor="no-target")
+    with st.expander(f"Show the {len(rest)} KPIs without a verdict", expanded=not view.profile):
+        for family in dict.fromkeys(line.family for line in rest):
+            fam_lines = [line for line in rest if line.family == family]
+            rows = frame[frame["kpi"].isin([line.kpi for line in fam_lines])]
+            if not rows["value"].notna().any():
+                # A whole family without data (its export was never loaded): one plain sentence, not empty cards.
+                st.markdown(f"**{catalog.FAMILY_TITLES.get(family, family.capitalize())}**")
+                titles = ", ".join(line.title for line in fam_lines)
+                st.info(f"{fmt.no_data(fam_lines[0].kpi, view.period)} or the 11 periods before it, so these KPIs "
+                        f"have no value: {titles}.", icon=":material/info:")
+                continue
+            grid(fam_lines)

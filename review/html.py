@@ -21,7 +21,7 @@ import html as _html
 from functools import lru_cache
 
 from review import figures
-from review.model import FAMILY_TITLES, STATUS_COLOURS, Chart, KpiLine, Review, Section, Table
+from review.model import STATUS_COLOURS, Chart, KpiLine, Review, Section, Table
 
 PAGE_WIDTH_IN = 13.333  # the print page: 16:9, the size of a PowerPoint slide
 PAGE_HEIGHT_IN = 7.5
@@ -337,14 +337,14 @@ def scorecard_columns(review: Review) -> tuple[str, ...]:
 
 
 def scorecard_halves(lines: tuple[KpiLine, ...]) -> tuple[list, list]:
-    """The scorecard rows (family headings and KPI lines) split into two balanced columns,
-    never leaving a family heading at the bottom of the first."""
+    """The scorecard rows (status headings, as the lines come in triage order, and KPI lines) split into
+    two balanced columns, never leaving a heading at the bottom of the first."""
     rows: list = []
-    family = None
+    heading = None
     for line in lines:
-        if line.family != family:
-            family = line.family
-            rows.append(FAMILY_TITLES.get(family, family))
+        if line.tier_title != heading:
+            heading = line.tier_title
+            rows.append(heading)
         rows.append(line)
     cut = (len(rows) + 1) // 2
     # Prefer cutting at a family boundary close to the middle.

@@ -7,7 +7,8 @@ so the numbers are the app's), judges them against the profile, reads the
 period's notable events from ``kpis.details`` and lays it all out as sections:
 
 * ``scorecard``: every KPI of the families that have data, with target, status
-  and the change against the previous period;
+  and the change against the previous period, in the app's triage order
+  (``kpis.lines``: off target first, furthest first, each with its drivers);
 * ``delivery``, ``reliability``, ``cost`` (always) and ``serving``,
   ``pipelines``, ``coverage`` (only when they have data in the window): their
   KPIs and their trend charts, built with ``ui.charts`` so they look like the app;
@@ -32,9 +33,10 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpis import catalog, details, engine, periods
+from kpis import catalog, details, drivers, engine, lines, periods
 from kpis import format as fmt
-from ui import charts
+from kpis.lines import KpiLine
+from ui import charts  # the charts only: the numbers and their words come from kpis
 
 GRAINS = ("month", "quarter")
 TREND_PERIODS = 12  # earlier periods in the trends (a year of months; three years of quarters)
@@ -53,7 +55,7 @@ FAMILY_SUBTITLES = {
     "coverage": "Share of production models monitored, drift-checked and documented",
 }
 
-STATUS_WORDS = charts.STATUS_WORDS
+STATUS_WORDS = lines.STATUS_WORDS
 STATUS_COLOURS = charts.STATUS_COLOURS
 SEVERITY_ORDER = ("sev1", "sev2", "sev3", "sev4", "sev5")
 EVENT_ROWS = 6  # rows per notable-events table (the rest is counted in its note)
@@ -64,44 +66,6 @@ class ReviewError(ValueError):
 
 
 # --- the model ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KpiLine:
-    """One KPI in the review period, formatted as the app's scorecard card shows it."""
-
-    kpi: str
-    title: str
-    family: str
-    unit: str  # the engine's unit (hours, ratio, ..., or the currency code)
-    value: float | None
-    value_text: str  # "13.6%", "No data"
-    n: int
-    previous_period: str
-    previous_value: float | None
-    previous_text: str
-    change_text: str  # "+2.1 pp" (fmt_delta), "" when either side is missing
-    judgement: str  # better / worse / no change / neutral / ""
-    status: str  # green / amber / red / none
-    status_text: str  # on target / near target / off target / no target
-    target: str  # the profile's words, "" without a target
-    rule: str  # the rule as evaluated
-    note: str  # why the status is none (no data, not enough history), or ""
-    definition: str
-    no_data: str  # "No production deployments in 2026-Q3" when value is missing, else ""
-
-    @property
-    def has_value(self) -> bool:
-        return self.value is not None
-
-    @property
-    def change_line(self) -> str:
-        """'+2.1 pp vs 2026-Q2 · worse', or what is missing."""
-        if self.value is None:
-            return ""
-        if not self.change_text:
-            return f"no data in {self.previous_period} to compare"
-        return f"{self.change_text} vs {self.previous_period} · {self.judgement}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,7 +238,8 @@ def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profil
     lead_time_start = prof.lead_time_start if prof else "change_started_at"
     window_start = max(periods.shift(p_start, grain, -TREND_PERIODS), periods.period_start(first, grain))
     last_day = p_end - timedelta(days=1)
-    args = dict(grain=grain, start=window_start, end=last_day, filters=filters, tz=tz)
+    as_of = engine.through_date(con, tz)
+    args = dict(grain=grain, start=window_start, end=last_day, filters=filters, tz=tz, as_of=as_of)
     if prof is not None:
         frame = targets.compute_with_targets(con, prof, **args)
     else:
@@ -282,18 +247,19 @@ def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profil
     previous = periods.label(periods.shift(p_start, grain, -1), grain)
     window = _span(window_start, p_start, grain)
     ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
-               window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame)
+               window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
+               as_of=as_of)
 
-    lines = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}
+    kpi_lines = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}
     families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
     with_data = [f for f in families if frame[frame["kpi"].isin(_ids(f))]["value"].notna().any()]
     shown = [f for f in families if f in CORE_FAMILIES or f in with_data]
     left_out = tuple(FAMILY_TITLES[f] for f in families if f not in shown)
 
-    sections = [_scorecard(ctx, [lines[i] for f in shown for i in _ids(f)], left_out, window)]
+    sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in _ids(f)], left_out, window)]
     for fam in shown:
-        sections.append(_family_section(ctx, fam, [lines[i] for i in _ids(fam)]))
-    sections.append(_events(ctx, lines))
+        sections.append(_family_section(ctx, fam, [kpi_lines[i] for i in _ids(fam)]))
+    sections.append(_events(ctx, kpi_lines))
 
     review = Review(
         period=label, grain=grain, period_start=p_start, period_end=p_end, previous_period=previous, window=window,
@@ -322,6 +288,11 @@ class _Ctx:
     tz: str
     lead_time_start: str
     frame: pd.DataFrame
+    as_of: date | None = None  # the last day the data covers: a period still in progress on it is to date
+
+    @property
+    def partial(self) -> bool:
+        return periods.is_partial(self.start, self.grain, self.as_of)
 
 
 def _ids(family: str) -> list[str]:
@@ -337,50 +308,31 @@ def _num(x) -> float | None:
     return None if fmt.is_missing(x) or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _pick_unit(rows: pd.DataFrame) -> str | None:
-    """Money KPIs with several currencies: the one with the most events (the scorecard card's rule)."""
-    units = rows.groupby("unit")["n"].sum().sort_values(ascending=False)
-    return units.index[0] if len(units) else None
-
-
 def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
+    """The KPI's line (kpis.lines): the currency picked over the app's 12-period scorecard window, as the
+    scorecard card picks it; the period in progress on ``as_of`` not compared with a whole one."""
     rows = ctx.frame[ctx.frame["kpi"] == k.id]
-    # The app's scorecard picks the currency over its 12-period window; so do we.
-    first = periods.label(periods.shift(ctx.start, ctx.grain, -(SCORECARD_PERIODS - 1)), ctx.grain)
-    in_window = rows[rows["period"].map(lambda p: periods.parse_label(p)[1]) >= periods.parse_label(first)[1]]
-    unit = _pick_unit(in_window) or (k.unit if k.unit != catalog.CURRENCY else "USD")
-    rows = rows[rows["unit"] == unit]
-    now = rows[rows["period"] == ctx.period]
-    prev = rows[rows["period"] == ctx.previous]
-    value = _num(now["value"].iloc[0]) if len(now) else None
-    before = _num(prev["value"].iloc[0]) if len(prev) else None
-    n = int(now["n"].iloc[0]) if len(now) else 0
-    delta = value - before if value is not None and before is not None else None
-
-    def col(name: str, default=""):
-        if name in now and len(now):
-            v = now[name].iloc[0]
-            return default if v is None or (isinstance(v, float) and math.isnan(v)) else v
-        return default
-
-    status = col("status", "none") or "none"
-    return KpiLine(
-        kpi=k.id, title=k.title, family=k.family, unit=unit, value=value,
-        value_text=fmt.fmt_value(value, unit, k) if value is not None else "No data", n=n,
-        previous_period=ctx.previous, previous_value=before,
-        previous_text=fmt.fmt_value(before, unit, k),
-        change_text=fmt.fmt_delta(delta, unit, k, like=value) if delta is not None else "",
-        judgement=fmt.judgement(k.id, delta) if delta is not None else "",
-        status=status, status_text=STATUS_WORDS.get(status, STATUS_WORDS["none"]),
-        target=str(col("target", "")), rule=str(col("rule", "")), note=str(col("note", "")),
-        definition=k.definition, no_data=fmt.no_data(k.id, ctx.period) if value is None else "")
+    first = periods.shift(ctx.start, ctx.grain, -(SCORECARD_PERIODS - 1))
+    in_window = rows[rows["period"].map(lambda p: periods.parse_label(p)[1]) >= first]
+    line = lines.build_line(rows, k.id, ctx.period, ctx.previous, as_of=ctx.as_of,
+                            unit=lines.pick_unit(in_window))
+    if line.needs_drivers:
+        d = drivers.drivers(ctx.con, k.id, "team", ctx.period, ctx.previous if line.compared else None,
+                            filters=ctx.filters, tz=ctx.tz, lead_time_start=ctx.lead_time_start, as_of=ctx.as_of,
+                            unit=line.unit)
+        line = lines.with_drivers(line, drivers.describe(d))
+    return line
 
 
-def _scorecard(ctx: _Ctx, lines: list[KpiLine], left_out: tuple[str, ...], window: str) -> Section:
-    counts = {s: sum(1 for line in lines if line.status == s) for s in STATUS_WORDS}
-    judged = ", ".join(f"{counts[s]} {STATUS_WORDS[s]}" for s in ("green", "amber", "red") if counts[s])
+def _scorecard(ctx: _Ctx, kpi_lines: list[KpiLine], left_out: tuple[str, ...], window: str) -> Section:
+    """Every KPI in the app's triage order: off target (furthest first), near, on target, no target."""
+    kpi_lines = lines.triage(kpi_lines)
+    judged = lines.summary(kpi_lines) if any(line.status != "none" for line in kpi_lines) else ""
     notes = []
-    if not any(line.has_value for line in lines):
+    if ctx.partial:
+        notes.append(f"{periods.to_date_label(ctx.start, ctx.grain, ctx.as_of)} is in progress: its values are to "
+                     f"date and are not compared with {ctx.previous}.")
+    if not any(line.has_value for line in kpi_lines):
         notes.append(f"No events match the scope in {ctx.period}.")
     if left_out:
         names = ", ".join(left_out)
@@ -388,7 +340,7 @@ def _scorecard(ctx: _Ctx, lines: list[KpiLine], left_out: tuple[str, ...], windo
     sub = f"Every KPI for {ctx.period}, against target and against {ctx.previous}"
     if judged:
         sub += f" · {judged}"
-    return Section(id="scorecard", title=f"Scorecard · {ctx.period}", subtitle=sub, kpis=tuple(lines),
+    return Section(id="scorecard", title=f"Scorecard · {ctx.period}", subtitle=sub, kpis=tuple(kpi_lines),
                    notes=tuple(notes))
 
 

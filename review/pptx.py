@@ -24,7 +24,7 @@ from pptx.util import Emu, Inches, Pt
 
 from review import browser, figures
 from review.html import scorecard_columns
-from review.model import FAMILY_TITLES, STATUS_COLOURS, KpiLine, Review, Section, Table
+from review.model import STATUS_COLOURS, KpiLine, Review, Section, Table
 
 SLIDE_W, SLIDE_H = 13.333, 7.5  # inches: PowerPoint's 16:9
 MARGIN = 0.45
@@ -217,11 +217,13 @@ def _table(slide, x, y, w, header: list[str], rows: list[list[str]], widths: lis
 
 
 def _scorecard_chunks(section: Section) -> list[list]:
-    """The scorecard rows (family headings, KPI lines) in groups of whole families that fit a slide."""
+    """The scorecard rows (status headings, as the lines come in triage order, and KPI lines) in groups
+    that fit a slide; a group longer than a slide continues on the next under its heading."""
     families: list[list] = []
     for line in section.kpis:
-        if not families or families[-1][1].family != line.family:
-            families.append([FAMILY_TITLES.get(line.family, line.family)])
+        if not families or families[-1][1].tier_title != line.tier_title or len(families[-1]) >= SCORECARD_ROWS:
+            cont = bool(families) and families[-1][1].tier_title == line.tier_title
+            families.append([line.tier_title + (" (continued)" if cont else "")])
         families[-1].append(line)
     chunks: list[list] = []
     for fam in families:

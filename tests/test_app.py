@@ -30,7 +30,7 @@ APP = str(ROOT / "app.py")
 PAGES = ["app_pages/scorecard.py", "app_pages/delivery.py", "app_pages/reliability.py", "app_pages/cost.py",
          "app_pages/data.py", "app_pages/review.py", "app_pages/serving.py"]
 HEADINGS = {
-    "app_pages/scorecard.py": ["Delivery", "Reliability", "Cost"],
+    "app_pages/scorecard.py": ["Off target", "Near target", "On target", "Without a target or not judged"],
     "app_pages/delivery.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
                           "The deployments behind the numbers"],
     "app_pages/reliability.py": ["Incidents", "Serving health", "Open incidents at the end of", "Worst services in",
@@ -177,6 +177,77 @@ def test_scorecard_values_are_the_engines(sample_db):
     assert checked >= 15
     # A KPI without events says so in words, never 0.
     assert shown.get("Drift detection time (median)", "No data") == expected["Drift detection time (median)"]
+
+
+def _triage_expected(db: Path, period: str, previous: str, profile: str, as_of: date):
+    """The KPI lines of ``period`` straight from the engine and kpis.lines, in triage order."""
+    from kpis import lines, targets
+
+    _, start, end = periods.parse_label(period)
+    con = kpis.connect(db, read_only=True)
+    try:
+        df = targets.compute_with_targets(con, profile, grain="month", start=periods.shift(start, "month", -11),
+                                          end=end - timedelta(days=1), as_of=as_of)
+    finally:
+        con.close()
+    return lines.triage(lines.build_lines(df, period, previous, as_of=as_of))
+
+
+def test_scorecard_triage_off_target_first_with_named_drivers(sample_db):
+    from kpis import lines
+
+    at = run_app(sample_db)
+    _no_exception(at)
+    assert (at.session_state["period"], at.session_state["profile"]) == ("2026-10", "senior")
+    expected = _triage_expected(sample_db, "2026-10", "2026-09", "senior", date(2026, 11, 20))
+    red = [x for x in expected if x.status == "red"]
+    assert red, "the sample's October has off-target KPIs under the senior profile"
+    # The summary line counts each tier.
+    assert any(m.value.startswith(f"**{lines.summary(expected)}**") for m in at.markdown)
+    # The first cards on the page are the off-target KPIs, furthest off first (metrics in page order).
+    shown = [m.label for m in at.metric]
+    assert shown[:len(red)] == [x.title for x in red]
+    subheaders = [s.value for s in at.subheader]
+    assert subheaders[0] == f"Off target ({len(red)})"
+    # Each off-target KPI names its drivers in words: a team and its contribution.
+    texts = [m.value for m in at.markdown]
+    teams = set(at.multiselect(key="team").options)
+    for line in red:
+        i = next(j for j, t in enumerate(texts) if t.startswith(f"**{components_md(line.title)}** · "))
+        sentence = texts[i + 1]  # the heading of the KPI's row, then its drivers
+        assert DRIVERS.match(_plain(sentence)), sentence
+        assert any(t in sentence for t in teams), sentence
+    # KPIs without a verdict are folded into an expander.
+    assert any(e.label.startswith("Show the ") for e in at.expander)
+
+
+DRIVERS = re.compile(r"^(Driven|Largest|Furthest|Unchanged)[^:]* by team: ")
+
+
+def _plain(markdown: str) -> str:
+    """Markdown written through md_text, back to its text."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def components_md(text: str) -> str:
+    from ui.components import md_text
+
+    return md_text(text)
+
+
+def test_scorecard_in_progress_month_is_to_date_and_not_compared(sample_db):
+    at = run_app(sample_db, query={"grain": "month", "period": "2026-11", "profile": "senior"})
+    _no_exception(at)
+    assert at.session_state["period"] == "2026-11"
+    assert any("2026-11 (to date: 20 of 30 days) is in progress" in i.value for i in at.info)
+    # No card compares the partial month with the whole of October: no delta, no better or worse.
+    assert all(not m.delta for m in at.metric)
+    captions = [c.value for c in at.caption]
+    assert any(components_md("in progress: 20 of 30 days — not compared with a whole month") in c for c in captions)
+    assert not any("· better" in c or "· worse" in c for c in captions)
+    # Off-target KPIs still name what makes up their value so far.
+    texts = [m.value for m in at.markdown]
+    assert any(DRIVERS.match(_plain(t)) and "Driven" not in t for t in texts)  # parts of the value, not a change
 
 
 def test_filter_and_grain_change_the_numbers(sample_db):

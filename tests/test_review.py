@@ -125,6 +125,17 @@ def test_model_numbers_are_the_engines(built, expected, db):
     assert all(len(s.charts) >= 3 for s in built.sections if s.id not in ("scorecard", "events"))
 
 
+def test_scorecard_section_is_in_the_apps_triage_order(built):
+    from kpis import lines
+
+    shown = list(built.scorecard)
+    assert shown == lines.triage(shown)  # off target (furthest first), near, on target, no target
+    assert [x.tier for x in shown] == sorted(x.tier for x in shown)
+    red = [x for x in shown if x.status == "red" and x.has_value]
+    assert red and all(x.drivers.startswith(("Driven by team: ", "Largest ")) for x in red), [x.drivers for x in red]
+    assert built.section("scorecard").subtitle.endswith(lines.summary(shown))
+
+
 def test_notable_events_are_the_periods(built, db):
     events = built.section("events")
     tables = {t.id: t for t in events.tables}

@@ -18,7 +18,7 @@ from kpis import catalog
 from kpis import format as fmt
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "none": "#9e9e9e"}
-STATUS_WORDS = {"green": "on target", "amber": "near target", "red": "off target", "none": "no target"}
+STATUS_WORDS = fmt.STATUS_WORDS
 SEVERITY_COLOURS = {"sev1": "#7f0000", "sev2": "#c62828", "sev3": "#ef6c00", "sev4": "#f9a825",
                     "sev5": "#90a4ae", "unspecified": "#cfd8dc"}
 BAND_FILL = "rgba(46, 125, 50, 0.12)"

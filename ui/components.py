@@ -8,12 +8,14 @@ here once.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog
+from kpis import catalog, lines
 from kpis import format as fmt
+from kpis.lines import KpiLine
 from ui import charts, data, state
 from ui.state import View
 
@@ -163,60 +165,71 @@ def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, t
 # --- the scorecard card ---------------------------------------------------------------------
 
 
-def _pick_unit(rows: pd.DataFrame) -> str | None:
-    """For money KPIs with several currencies, the one with the most events."""
-    units = rows.groupby("unit")["n"].sum().sort_values(ascending=False)
-    return units.index[0] if len(units) else None
+JUDGED_COLOURS = {"better": "green", "worse": "red"}
 
 
-def scorecard_card(kpi_id: str, rows: pd.DataFrame, view: View) -> None:
-    """One KPI: value, status badge, target, change vs the previous period, 12-period sparkline."""
-    kpi_card(kpi_id, rows, view.period, view.previous_period)
+def scorecard_card(line: KpiLine, rows: pd.DataFrame, *, key: str | None = None) -> None:
+    """One KPI of the scorecard: its line (value, change, status, target, small sample) and a sparkline."""
+    line_card(line, rows, sparkline=True, key=key)
+
+
+def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, value_text=None,
+              key: str | None = None) -> None:
+    """A KPI line in a bordered card: value, change (or why it is withheld), status badge and target,
+    the small-sample note, optional sparkline of ``rows`` (the KPI's compute rows over recent periods).
+
+    ``value_text(value, unit)`` overrides how the value is written (e.g. availability with two decimals).
+    """
+    rows = rows[rows["unit"] == line.unit] if len(rows) else rows
+    with st.container(border=True):
+        if not line.has_value:
+            st.metric(line.title, "No data", help=line.definition)
+            st.caption(md_text(line.no_data))
+        else:
+            shown = value_text(line.value, line.unit) if value_text else line.value_text
+            if line.compared:
+                st.metric(line.title, shown, delta=line.change_text, delta_color=JUDGED_COLOURS.get(line.judgement,
+                                                                                                    "gray"),
+                          delta_description=f"vs {line.previous_period} · {line.judgement}", help=line.definition)
+            else:
+                st.metric(line.title, shown, help=line.definition)
+                st.caption(md_text(f"to date · {line.withheld}" if line.withheld else line.change_line))
+            if line.sample_text:
+                st.caption(md_text(f"few events: {line.sample_text}"))
+        badge_colour, word = STATUS_BADGE.get(line.status, STATUS_BADGE["none"])
+        if line.target and line.status == "none":
+            word = "Not judged"  # a target exists: say it was not applied (and why), never "No target"
+        target = f" target {_md_safe(line.target)}" if line.target else ""
+        st.markdown(f":{badge_colour}-badge[{word}]{target}")
+        if line.verdict:  # per-team summary, DORA cluster, budget overspent, or why it was not judged
+            st.caption(md_text(line.verdict))
+        elif line.target and line.status == "none" and line.note and line.has_value:
+            st.caption(md_text(f"not judged: {line.note}"))
+        if line.drivers:
+            st.caption(md_text(line.drivers))
+        if sparkline and charts.has_values(rows):
+            chart(charts.sparkline(rows, line.status, partial=line.period if line.partial else None),
+                  key=key or f"spark-{line.kpi}")
 
 
 def kpi_card(kpi_id: str, rows: pd.DataFrame, period: str, previous_period: str, *, sparkline: bool = True,
-             value_text=None, key: str | None = None) -> None:
-    """One KPI of ``period``: value, status badge, target, change vs ``previous_period``, optional sparkline.
+             value_text=None, key: str | None = None, as_of: date | None = None) -> None:
+    """One KPI of ``period``: its KpiLine (kpis.lines) against ``previous_period``, in a card.
 
     ``rows`` is the KPI's ``kpis.compute`` output (with target columns when a
-    profile is active). ``value_text(value, unit)`` overrides how the value is
-    written (e.g. availability with two decimals, CI durations in minutes).
+    profile is active); ``as_of`` the last day the data covers (the period in
+    progress on it is not compared with a whole one).
     """
-    k = catalog.get(kpi_id)
-    show = value_text or (lambda v, u: fmt.fmt_value(v, u, kpi_id))
-    unit = _pick_unit(rows)
-    rows = rows[rows["unit"] == unit] if unit else rows
-    now = rows[rows["period"] == period]
-    prev = rows[rows["period"] == previous_period]
-    value = now["value"].iloc[0] if len(now) else float("nan")
-    before = prev["value"].iloc[0] if len(prev) else float("nan")
-    status = now["status"].iloc[0] if "status" in now and len(now) else "none"
-    with st.container(border=True):
-        if fmt.is_missing(value):
-            st.metric(k.title, "No data", help=k.definition)
-            st.caption(fmt.no_data(kpi_id, period))
-        else:
-            delta = value - before if not fmt.is_missing(before) else None
-            judged = fmt.judgement(kpi_id, delta)
-            colour = {"better": "green", "worse": "red"}.get(judged, "gray")
-            desc = (f"vs {previous_period} · {judged}" if delta is not None
-                    else f"no data in {previous_period} to compare")
-            st.metric(k.title, show(value, unit or k.unit),
-                      delta=fmt.fmt_delta(delta, unit or k.unit, kpi_id, like=value) if delta is not None else None,
-                      delta_color=colour, delta_description=desc, help=k.definition)
-        badge_colour, word = STATUS_BADGE.get(status if isinstance(status, str) else "none", STATUS_BADGE["none"])
-        target = now["target"].iloc[0] if "target" in now and len(now) else None
-        if isinstance(target, str) and target:
-            st.markdown(f":{badge_colour}-badge[{word}] target {_md_safe(target)}")
-        else:
-            st.markdown(f":{badge_colour}-badge[{word}]")
-        if sparkline and charts.has_values(rows):
-            chart(charts.sparkline(rows, status if isinstance(status, str) else "none"),
-                  key=key or f"spark-{kpi_id}")
+    if as_of is None:  # the view's: a page that does not pass it still never compares a partial period
+        view = st.session_state.get("view")
+        as_of = getattr(view, "as_of", None)
+    line = lines.build_line(rows, kpi_id, period, previous_period, as_of=as_of)
+    line_card(line, rows, sparkline=sparkline, value_text=value_text, key=key)
 
 
 def kpi_cards(frame: pd.DataFrame | None, kpi_ids: list[str], period: str, previous_period: str, *,
-              per_row: int = 4, sparkline: bool = False, value_text: dict | None = None) -> None:
+              per_row: int = 4, sparkline: bool = False, value_text: dict | None = None,
+              as_of: date | None = None) -> None:
     """A row (or rows) of KPI cards for ``period``; a notice while the database is being updated."""
     if frame is None:
         st.warning("These numbers are not available while the database is being updated.")
@@ -226,7 +239,7 @@ def kpi_cards(frame: pd.DataFrame | None, kpi_ids: list[str], period: str, previ
         for col, kpi_id in zip(cols, kpi_ids[i:i + per_row]):
             with col:
                 kpi_card(kpi_id, frame[frame["kpi"] == kpi_id], period, previous_period, sparkline=sparkline,
-                         value_text=(value_text or {}).get(kpi_id))
+                         value_text=(value_text or {}).get(kpi_id), as_of=as_of)
 
 
 def _md_safe(text: str) -> str:

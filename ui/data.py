@@ -38,7 +38,7 @@ import pandas as pd
 import streamlit as st
 
 import kpis
-from kpis import db, details, engine, ingest, mapping, periods
+from kpis import db, details, drivers, engine, ingest, mapping, periods
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
     from kpis import targets as _targets
@@ -143,6 +143,7 @@ def _data_range(con, tz: str = "UTC"):
 
 QUERIES = {
     "compute": _compute,
+    "drivers": drivers.drivers,
     "deployments": details.deployments,
     "lead_time_distribution": details.lead_time_distribution,
     "incidents": details.incidents,
