@@ -31,13 +31,21 @@ FAMILY_PAGES = {"delivery": "delivery", "reliability": "reliability", "cost": "c
                 "pipelines": "serving", "coverage": "serving"}
 DIMENSIONS = ("team", "service", "model")
 
-all_lines = lines.build_lines(frame, view.period, view.previous_period, as_of=view.as_of)
+# The period in progress is compared with the same elapsed days of the previous one (equal spans), never
+# with the whole of it.
+span = lines.span_days(view.period, view.as_of)
+span_frame = None
+if span is not None:
+    span_frame = data.query("compute", **view.compute_args(
+        start=periods.shift(view.period_start, view.grain, -1), end=view.period_last_day, span_days=span,
+        profile=None))
+all_lines = lines.build_lines(frame, view.period, view.previous_period, as_of=view.as_of, span_rows=span_frame)
 by_kpi = {kpi_id: rows for kpi_id, rows in frame.groupby("kpi", sort=False)}
 
-if view.is_partial(view.period):
-    st.info(f"{view.period_text(view.period)} is in progress: its values are to date and are not compared with "
-            f"the whole of {view.previous_period}; off-target KPIs are broken down by what makes up the value so "
-            "far.", icon=":material/hourglass_top:")
+if span is not None:
+    st.info(f"{view.period_text(view.period)} is in progress: its values are to date and are compared with the "
+            f"same {span} days of {view.previous_period}, never with the whole of it.",
+            icon=":material/hourglass_top:")
 
 if not any(line.has_value for line in all_lines):
     st.info(f"No events match the filters ({view.filters_text()}) in {view.period}. "
@@ -79,7 +87,8 @@ def named_breakdown(line: lines.KpiLine):
 def breakdown(line: lines.KpiLine, dimension: str):
     """The KPI's drivers by ``dimension``: against the previous period when compared, else of the value."""
     args = dict(kpi=line.kpi, dimension=dimension, period=view.period, filters=view.filters, tz=view.tz,
-                lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit)
+                lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit,
+                span_days=span if line.compared else None)
     d = data.query("drivers", previous=line.previous_period if line.compared else None, **args)
     if d is not None and line.compared and not drivers.describe(d):
         d = data.query("drivers", previous=None, **args)  # nothing moved: what makes up the value
@@ -176,12 +185,9 @@ def grid(tier_lines: list, per_row: int = 3, by_family: bool = True) -> None:
 
 if tiers["red"]:
     st.subheader(f"Off target ({len(tiers['red'])})", anchor="off-target")
-    if view.is_partial(view.period):
-        st.caption("Furthest from the green region first. What drives each: the groups that make up most of its "
-                   "value so far (of the shortfall, for a rate that should be high).")
-    else:
-        st.caption("Furthest from the green region first. What drives each: the groups that contribute most to its "
-                   f"change since {view.previous_period} (or to its value, when there is nothing to compare).")
+    since = f"the same {span} days of {view.previous_period}" if span is not None else view.previous_period
+    st.caption("Furthest from the green region first. What drives each: the groups that contribute most to its "
+               f"change since {since} (or to its value, when there is nothing to compare).")
     for line in tiers["red"]:
         triage_row(line)
 if tiers["amber"]:

@@ -123,12 +123,13 @@ def kind(kpi_id: str) -> str:
 def drivers(con: duckdb.DuckDBPyConnection, kpi: str, dimension: str, period: str, previous: str | None = None,
             *, filters: dict | None = None, tz: str = "UTC", link_window_hours: float | None = None,
             lead_time_start: str = "change_started_at", slo: float = 0.999, as_of: date | None = None,
-            unit: str | None = None) -> Drivers:
+            unit: str | None = None, span_days: int | None = None) -> Drivers:
     """``kpi``'s breakdown by ``dimension`` between ``previous`` and ``period`` (labels of one grain).
 
     ``previous`` None breaks down the value of ``period`` itself. ``unit`` picks
     the currency of a money KPI (default: USD, else the first in the data).
-    Other arguments as in ``kpis.compute``. Rows: ``group`` (``(no team)`` for
+    Other arguments as in ``kpis.compute`` (``span_days``: both periods cut to
+    their first days, for a period in progress against the same days before). Rows: ``group`` (``(no team)`` for
     events without one), ``contribution`` (in the KPI's unit; for movers the
     weighted shift), ``share`` (of the change or value; NaN for movers or a
     zero change), ``value_now`` / ``value_before`` (the group's own value),
@@ -144,7 +145,8 @@ def drivers(con: duckdb.DuckDBPyConnection, kpi: str, dimension: str, period: st
         if g2 != grain:
             raise ValueError(f"{period} and {previous} are of different grains")
     req = engine.Request(grain=grain, by=dimension, filters=engine._normalise_filters(filters), tz=tz,
-                         link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of)
+                         link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of,
+                         span_days=span_days)
     if tz != "UTC":
         engine.check_timezone(con, tz)
     money = k.unit == catalog.CURRENCY or (k.ratio and catalog.get(k.ratio[0]).unit == catalog.CURRENCY)
@@ -304,7 +306,7 @@ def _org_value(con, k: catalog.KPI, req: engine.Request, start: date, currency: 
     """The organisation's value in the period starting at ``start`` (when no group row carries it)."""
     df = engine.compute(con, grain=req.grain, start=start, end=start, filters=dict(req.filters), kpis=[k.id],
                         tz=req.tz, link_window_hours=req.link_window_hours, lead_time_start=req.lead_time_start,
-                        slo=req.slo, as_of=req.as_of)
+                        slo=req.slo, as_of=req.as_of, span_days=req.span_days)
     if currency is not None:
         df = df[df["unit"] == currency]
     return _num(df["value"].iloc[0]) if len(df) else None

@@ -8,9 +8,11 @@ change, the verdict and the words.
 Rules decided here, once:
 
 * **The period in progress** (``as_of`` falls inside it) is "to date" and is
-  not compared with the previous, whole period: the change is withheld with its
-  reason ("in progress: 20 of 30 days — not compared with a whole month"),
-  never "better" or "worse" on a partial span.
+  never compared with the previous, whole period. Given the equal-span values
+  (``kpis.compute(..., span_days=elapsed)``: every period cut to its first
+  ``elapsed`` days) it is compared with the same days of the previous period
+  ("vs 2026-10 days 1–20"); without them the change is withheld with its
+  reason ("in progress: 20 of 30 days — not compared with a whole month").
 * **Small samples** (fewer than ``SMALL_SAMPLE_N`` = 20 events): a proportion
   (a share of n events, such as the change failure rate) shows "k of n" and a
   95% Wilson score interval; below 20 events the normal approximation is poor
@@ -107,6 +109,7 @@ class KpiLine:
     target: str  # the profile's words, "" without a target
     rule: str  # the rule as evaluated
     note: str  # why the status is none (no data, not enough history, a scope), or ""
+    compared_with: str  # what the change is against: '2026-10', or '2026-10 days 1–20' for equal spans
     verdict: str  # kpis.targets' status_text: '3 of 7 teams outside 1–4/month', 'High (DORA 2024)', ...
     scope: str  # the target's scope in words ('sev1, sev2 incidents', 'per team'), or ""
     judged_value: float | None  # the value the status rests on (a scoped value, a per-team mean)
@@ -172,7 +175,7 @@ class KpiLine:
             return self.withheld
         if not self.change_text:
             return f"no data in {self.previous_period} to compare"
-        return f"{self.change_text} vs {self.previous_period} · {self.judgement}"
+        return f"{self.change_text} vs {self.compared_with} · {self.judgement}"
 
 
 def pick_unit(rows: pd.DataFrame) -> str | None:
@@ -212,13 +215,21 @@ def withheld_text(period: str, grain: str, as_of: date | None) -> str:
             f"— not compared with a whole {GRAIN_WORDS[grain]}")
 
 
+def span_days(period: str, as_of: date | None) -> int | None:
+    """The days of ``period`` elapsed on ``as_of`` when it is in progress (the equal span to compare), else None."""
+    grain, start, _ = periods.parse_label(period)
+    return periods.elapsed_days(start, grain, as_of) if periods.is_partial(start, grain, as_of) else None
+
+
 def build_line(rows: pd.DataFrame, kpi_id: str, period: str, previous_period: str, *,
-               as_of: date | None = None, unit: str | None = None) -> KpiLine:
+               as_of: date | None = None, unit: str | None = None, span_rows: pd.DataFrame | None = None) -> KpiLine:
     """The KpiLine of ``kpi_id`` in ``period`` from its ``kpis.compute`` rows (any periods, one or more units).
 
     ``unit`` picks the currency of a money KPI (default: the one with the most
     events in ``rows``). ``as_of`` is the last day the data covers: a period
-    still in progress on it is "to date" and not compared.
+    still in progress on it is "to date". It is compared only with the same
+    elapsed days of ``previous_period``, read from ``span_rows`` (``kpis.compute``
+    with ``span_days=span_days(period, as_of)``); without them it is not compared.
     """
     k = catalog.get(kpi_id)
     grain, p_start, _ = periods.parse_label(period)
@@ -234,7 +245,17 @@ def build_line(rows: pd.DataFrame, kpi_id: str, period: str, previous_period: st
     def col(name: str):
         return now[name].iloc[0] if name in now and len(now) else None
 
-    withheld = withheld_text(period, grain, as_of) if value is not None and before is not None else ""
+    compared_with = previous_period
+    span = span_days(period, as_of)
+    if span is not None and span_rows is not None:
+        # The same elapsed days of the previous period (the period in progress is the same either way).
+        srows = span_rows[(span_rows["kpi"] == kpi_id) & (span_rows["unit"] == unit)] if len(span_rows) else span_rows
+        sprev = srows[srows["period"] == previous_period] if len(srows) else srows
+        before = _num(sprev["value"].iloc[0]) if len(sprev) else None
+        compared_with = f"{previous_period} days 1–{span}"
+        withheld = ""
+    else:
+        withheld = withheld_text(period, grain, as_of) if value is not None and before is not None else ""
     delta = value - before if value is not None and before is not None and not withheld else None
     status = _text(col("status")) or "none"
     judged = _num(col("scoped_value"))
@@ -261,18 +282,19 @@ def build_line(rows: pd.DataFrame, kpi_id: str, period: str, previous_period: st
         judgement=fmt.judgement(k.id, delta) if delta is not None else "", withheld=withheld,
         status=status, status_text=STATUS_WORDS.get(status, STATUS_WORDS["none"]),
         target=_text(col("target")), rule=_text(col("rule")), note=_text(col("note")), scope=_text(col("scope")),
-        verdict=_text(col("status_text")),
+        compared_with=compared_with, verdict=_text(col("status_text")),
         judged_value=judged, distance=distance, sample=sample, interval=interval, definition=k.definition,
         no_data=fmt.no_data(k.id, period) if value is None else "")
 
 
 def build_lines(frame: pd.DataFrame, period: str, previous_period: str, *, as_of: date | None = None,
-                kpis: list[str] | None = None) -> list[KpiLine]:
+                kpis: list[str] | None = None, span_rows: pd.DataFrame | None = None) -> list[KpiLine]:
     """A KpiLine for each of ``kpis`` (default: every KPI in the frame, in catalog order)."""
     ids = kpis or [k.id for k in catalog.CATALOG if k.id in set(frame["kpi"])]
     groups = dict(tuple(frame.groupby("kpi", sort=False)))
     empty = frame.iloc[0:0]
-    return [build_line(groups.get(i, empty), i, period, previous_period, as_of=as_of) for i in ids]
+    return [build_line(groups.get(i, empty), i, period, previous_period, as_of=as_of, span_rows=span_rows)
+            for i in ids]
 
 
 def triage_key(line: KpiLine) -> tuple:

@@ -246,9 +246,14 @@ def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profil
         frame = engine.compute(con, lead_time_start=lead_time_start, **args)
     previous = periods.label(periods.shift(p_start, grain, -1), grain)
     window = _span(window_start, p_start, grain)
+    # A period in progress is compared with the same elapsed days of the previous one (kpis.lines).
+    span = lines.span_days(label, as_of)
+    span_frame = None if span is None else engine.compute(
+        con, lead_time_start=lead_time_start, **{**args, "start": periods.shift(p_start, grain, -1),
+                                                 "span_days": span})
     ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
                window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
-               as_of=as_of)
+               as_of=as_of, span_frame=span_frame)
 
     kpi_lines = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}
     families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
@@ -289,10 +294,15 @@ class _Ctx:
     lead_time_start: str
     frame: pd.DataFrame
     as_of: date | None = None  # the last day the data covers: a period still in progress on it is to date
+    span_frame: pd.DataFrame | None = None  # the period in progress and the one before, cut to the days elapsed
 
     @property
     def partial(self) -> bool:
         return periods.is_partial(self.start, self.grain, self.as_of)
+
+    @property
+    def span_days(self) -> int | None:
+        return lines.span_days(self.period, self.as_of)
 
 
 def _ids(family: str) -> list[str]:
@@ -315,11 +325,11 @@ def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
     first = periods.shift(ctx.start, ctx.grain, -(SCORECARD_PERIODS - 1))
     in_window = rows[rows["period"].map(lambda p: periods.parse_label(p)[1]) >= first]
     line = lines.build_line(rows, k.id, ctx.period, ctx.previous, as_of=ctx.as_of,
-                            unit=lines.pick_unit(in_window))
+                            unit=lines.pick_unit(in_window), span_rows=ctx.span_frame)
     if line.needs_drivers:
         d = drivers.drivers(ctx.con, k.id, "team", ctx.period, ctx.previous if line.compared else None,
                             filters=ctx.filters, tz=ctx.tz, lead_time_start=ctx.lead_time_start, as_of=ctx.as_of,
-                            unit=line.unit)
+                            unit=line.unit, span_days=ctx.span_days if line.compared else None)
         line = lines.with_drivers(line, drivers.describe(d))
     return line
 
@@ -331,7 +341,7 @@ def _scorecard(ctx: _Ctx, kpi_lines: list[KpiLine], left_out: tuple[str, ...], w
     notes = []
     if ctx.partial:
         notes.append(f"{periods.to_date_label(ctx.start, ctx.grain, ctx.as_of)} is in progress: its values are to "
-                     f"date and are not compared with {ctx.previous}.")
+                     f"date and are compared with the same {ctx.span_days} days of {ctx.previous}.")
     if not any(line.has_value for line in kpi_lines):
         notes.append(f"No events match the scope in {ctx.period}.")
     if left_out:

@@ -235,19 +235,30 @@ def components_md(text: str) -> str:
     return md_text(text)
 
 
-def test_scorecard_in_progress_month_is_to_date_and_not_compared(sample_db):
+def test_scorecard_in_progress_month_is_compared_with_the_same_days_before(sample_db):
     at = run_app(sample_db, query={"grain": "month", "period": "2026-11", "profile": "senior"})
     _no_exception(at)
     assert at.session_state["period"] == "2026-11"
-    assert any("2026-11 (to date: 20 of 30 days) is in progress" in i.value for i in at.info)
-    # No card compares the partial month with the whole of October: no delta, no better or worse.
-    assert all(not m.delta for m in at.metric)
-    captions = [c.value for c in at.caption]
-    assert any(components_md("in progress: 20 of 30 days — not compared with a whole month") in c for c in captions)
-    assert not any("· better" in c or "· worse" in c for c in captions)
-    # Off-target KPIs still name what makes up their value so far.
+    assert any("2026-11 (to date: 20 of 30 days) is in progress" in i.value and "same 20 days of 2026-10" in i.value
+               for i in at.info)
+    # Each card compares November 1-20 with October 1-20 (the engine with span_days=20), never with all of
+    # October: the production deployments card's change is November's to-date count minus October's first 20 days.
+    con = kpis.connect(sample_db, read_only=True)
+    span = kpis.compute(con, grain="month", start=date(2026, 10, 1), end=date(2026, 11, 30), span_days=20,
+                        kpis=["deployment_count"])
+    whole = kpis.compute(con, grain="month", start=date(2026, 10, 1), end=date(2026, 10, 31), kpis=["deployment_count"])
+    con.close()
+    nov, oct20 = (span[span["period"] == p]["value"].iloc[0] for p in ("2026-11", "2026-10"))
+    oct_all = whole["value"].iloc[0]
+    assert oct20 < oct_all  # the first 20 days of October are not the whole month
+    card = next(m for m in at.metric if m.label == "Production deployments")
+    assert card.value == fmt.fmt_value(nov, "count", "deployment_count")
+    assert card.delta == fmt.fmt_delta(nov - oct20, "count", "deployment_count", like=nov)
+    assert card.proto.delta_description.startswith("vs 2026-10 days 1–20")
+    assert all(m.proto.delta_description.startswith("vs 2026-10 days 1–20") for m in at.metric if m.delta)
+    # Off-target KPIs name what drives them.
     texts = [m.value for m in at.markdown]
-    assert any(DRIVERS.match(_plain(t)) and "Driven" not in t for t in texts)  # parts of the value, not a change
+    assert any(DRIVERS.match(_plain(t)) for t in texts)
 
 
 def test_filter_and_grain_change_the_numbers(sample_db):

@@ -56,6 +56,27 @@ def test_the_period_in_progress_is_not_compared_with_a_whole_one():
     assert ql.withheld == "in progress: 51 of 92 days — not compared with a whole quarter"
 
 
+def test_the_period_in_progress_is_compared_with_the_same_days_before():
+    f = frame(row("2026-10", "change_failure_rate", 0.10, 60, "ratio"),
+              row("2026-11", "change_failure_rate", 0.20, 35, "ratio"))
+    # kpis.compute(..., span_days=20): October cut to its first 20 days had 4 failed of 40 = 10% ... and
+    # November's first 20 days are November to date (20%).
+    span = frame(row("2026-10", "change_failure_rate", 0.10, 40, "ratio"),
+                 row("2026-11", "change_failure_rate", 0.20, 35, "ratio"))
+    assert lines.span_days("2026-11", date(2026, 11, 20)) == 20
+    assert lines.span_days("2026-10", date(2026, 11, 20)) is None  # a whole month: no span
+    line = lines.build_line(f, "change_failure_rate", "2026-11", "2026-10", as_of=date(2026, 11, 20), span_rows=span)
+    assert line.partial and not line.withheld
+    assert line.delta == pytest.approx(0.10)  # 20% - 10%, both over days 1-20
+    assert line.compared_with == "2026-10 days 1–20"
+    assert line.change_line == "+10.0 pp vs 2026-10 days 1–20 · worse"
+    # A count compares to-date with the same days: 30 in Nov 1-20 against 33 in Oct 1-20, not 52 in October.
+    counts = frame(row("2026-10", "deployment_count", 52, 60, "count"), row("2026-11", "deployment_count", 30, 35, "count"))
+    cspan = frame(row("2026-10", "deployment_count", 33, 38, "count"), row("2026-11", "deployment_count", 30, 35, "count"))
+    c = lines.build_line(counts, "deployment_count", "2026-11", "2026-10", as_of=date(2026, 11, 20), span_rows=cspan)
+    assert (c.value, c.previous_value, c.delta) == (30, 33, -3)
+
+
 def test_missing_sides_say_what_is_missing():
     f = frame(row("2026-10", "mttr_hours", math.nan, 0, "hours"), row("2026-09", "mttr_hours", 3.0, 30, "hours"))
     line = lines.build_line(f, "mttr_hours", "2026-10", "2026-09")

@@ -190,7 +190,7 @@ def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, valu
             if line.compared:
                 st.metric(line.title, shown, delta=line.change_text, delta_color=JUDGED_COLOURS.get(line.judgement,
                                                                                                     "gray"),
-                          delta_description=f"vs {line.previous_period} · {line.judgement}", help=line.definition)
+                          delta_description=f"vs {line.compared_with} · {line.judgement}", help=line.definition)
             else:
                 st.metric(line.title, shown, help=line.definition)
                 st.caption(md_text(f"to date · {line.withheld}" if line.withheld else line.change_line))
