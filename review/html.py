@@ -315,6 +315,29 @@ def _section(review: Review, section: Section, specs: dict) -> str:
     return "".join(parts)
 
 
+# The pieces, for the app's presentation view (the same markup, every text escaped).
+
+
+def tiles_html(lines: tuple[KpiLine, ...]) -> str:
+    """A row of KPI tiles: title, value, status chip and target, change against the previous period."""
+    return _tiles(lines)
+
+
+def scorecard_html(review: Review, section: Section) -> str:
+    """The scorecard as two tables side by side, one row per KPI under its family heading."""
+    return _scorecard(review, section)
+
+
+def table_html(table: Table) -> str:
+    """One notable-events table with its title and note (or its empty sentence)."""
+    return _table(table)
+
+
+def paragraphs_html(text: str) -> str:
+    """Plain text (the presenter's commentary) as escaped paragraphs."""
+    return _paragraphs(text)
+
+
 def _status_chip(line: KpiLine) -> str:
     return f"<span class=\"chip {e(line.status)}\">{e(line.status_text)}</span>"
 
