@@ -27,7 +27,8 @@ PRESENT_CSS = """<style>
 [data-testid="stToolbar"] { display: none; }
 [data-testid="stMainBlockContainer"] { max-width: 100%%; padding: 0.8rem 2.2rem 0.5rem; }
 .st-key-review_slide { gap: 1.4vh; }
-.st-key-review_slide .rp-head h2 { font-size: 4vh; line-height: 1.15; margin: 0; padding: 0; font-weight: 700; }
+.st-key-review_slide [data-testid="stColumn"] [data-testid="stVerticalBlock"] { gap: .25rem; }
+.st-key-review_slide .rp-head h2 { font-size: 4vh; line-height: 1.3; margin: 0; padding: 0; font-weight: 700; }
 .st-key-review_slide .rp-head .sub { font-size: 1.9vh; color: #5f6b7a; margin-top: .3vh; }
 .st-key-review_slide .chip { display: inline-block; padding: 0 .45em; border-radius: 1em; color: #fff;
   font-size: .85em; font-weight: 600; white-space: nowrap; background: #9e9e9e; }
@@ -41,7 +42,7 @@ PRESENT_CSS = """<style>
 .st-key-review_slide .tile.s-amber { border-left-color: %(amber)s; }
 .st-key-review_slide .tile.s-red { border-left-color: %(red)s; }
 .st-key-review_slide .tile .t { font-size: 1.65vh; color: #5f6b7a; line-height: 1.2; min-height: 2.4em; }
-.st-key-review_slide .tile .v { font-size: 3.4vh; font-weight: 700; line-height: 1.2; white-space: nowrap; }
+.st-key-review_slide .tile .v { font-size: 3.4vh; font-weight: 700; line-height: 1.3; white-space: nowrap; }
 .st-key-review_slide .tile .s, .st-key-review_slide .tile .c { font-size: 1.5vh; color: #5f6b7a; line-height: 1.3; }
 .st-key-review_slide .chart-title { font-size: 1.9vh; font-weight: 600; margin: 0; line-height: 1.3; }
 .st-key-review_slide table { border-collapse: collapse; width: 100%%; font-size: 1.6vh; line-height: 1.25; }
@@ -54,7 +55,9 @@ PRESENT_CSS = """<style>
 .st-key-review_slide .score { display: grid; grid-template-columns: 1fr 1fr; gap: 1.6vw; align-items: start; }
 .st-key-review_slide .events { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr);
   gap: 2.4vh 1.6vw; align-items: start; }
-.st-key-review_slide .events h3 { font-size: 2.1vh; margin: 0 0 .4vh; padding: 0; font-weight: 600; }
+.st-key-review_slide .events table { font-size: 1.85vh; }
+.st-key-review_slide .events th { font-size: 1.6vh; }
+.st-key-review_slide .events h3 { font-size: 2.3vh; margin: 0 0 .4vh; padding: 0; font-weight: 600; }
 .st-key-review_slide .events .cap, .st-key-review_slide .notes { color: #5f6b7a; font-size: 1.5vh;
   margin: .4vh 0 0; }
 .st-key-review_slide .notes { padding-left: 1.2em; margin: 0; }
@@ -326,17 +329,21 @@ def render_section(section: review.Section) -> None:
 # --- one section, presented -------------------------------------------------------------------
 # Everything but the charts is the HTML pack's markup (review.html: every text escaped), sized in vh.
 
-NAV_PX, HEAD_PX, TILES_PX, GAP_PX = 58, 78, 150, 13  # at 900 px: the navigation row, title, KPI tiles, a gap
-CHART_TITLE_PX, NOTE_PX = 26, 22
+# At 900 px: the navigation row, the title, a row of KPI tiles (more tiles: narrower, their text wraps more),
+# the gap between blocks, a chart's title (and the gap under it), a line of notes.
+NAV_PX, HEAD_PX, TILES_PX, WIDE_TILES_PX, GAP_PX = 58, 78, 150, 178, 13
+CHART_TITLE_PX, NOTE_PX = 30, 22
+PRESENT_CHART_CONFIG = {**charts.CONFIG, "displayModeBar": False}  # no toolbar (and no image download) on a slide
 
 
 def chart_height(section: review.Section) -> int:
     """Pixels per chart so that the section's rows of charts fit a PRESENT_MIN_HEIGHT screen."""
     rows = max(1, (len(section.charts) + 1) // 2)
-    used = NAV_PX + HEAD_PX + (TILES_PX if section.kpis else 0) + 16  # 16: the page's bottom padding
+    tiles = 0 if not section.kpis else TILES_PX if len(section.kpis) <= 6 else WIDE_TILES_PX
+    used = NAV_PX + HEAD_PX + tiles + 28  # 28: the page's bottom padding and a margin
     used += (NOTE_PX * len(section.notes) + GAP_PX) if section.notes else 0
     used += (COMMENTARY_VH * PRESENT_MIN_HEIGHT / 100 + GAP_PX) if section.commentary else 0
-    per_row = (PRESENT_MIN_HEIGHT - used) / rows - CHART_TITLE_PX - 2 * GAP_PX
+    per_row = (PRESENT_MIN_HEIGHT - used) / rows - CHART_TITLE_PX - GAP_PX
     return max(140, int(per_row))
 
 
@@ -357,7 +364,7 @@ def present_section(section: review.Section) -> None:
                 with col:
                     st.html(f"<p class=\"chart-title\">{review.html.e(chart.title)}</p>")
                     st.plotly_chart(figures.spec(chart.figure, height=height, font_size=15), height=height,
-                                    config=charts.CONFIG, key=f"review-{chart.id}-big-{height}")
+                                    config=PRESENT_CHART_CONFIG, key=f"review-{chart.id}-big-{height}")
     if section.tables:
         st.html("<div class=\"events\">" + "".join(review.html.table_html(t) for t in section.tables) + "</div>")
     if section.notes:
