@@ -7,6 +7,7 @@ out, saves the commentary through the app's writer path and offers the files.
 
 import hashlib
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
 import streamlit as st
@@ -176,20 +177,42 @@ def unsaved(section_id: str) -> bool:
 # --- writing: the commentary, its drafts ------------------------------------------------------
 
 
-def _write(fn) -> None:
-    """Run ``fn(con)`` on the writable database; the review built before the write stays cached."""
-    before = aliases.get(data.version(), data.version())
-    data._write(fn)
-    aliases[data.version()] = before  # only commentary changed: keep the review built for `before`
+@st.cache_resource
+def writer() -> ThreadPoolExecutor:
+    """One thread for every commentary and draft write of the process, so they land in the order they were made."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-commentary")
+
+
+def _write(fn, wait: bool = True) -> Future:
+    """Run ``fn(con)`` on the writable database (after any write queued before it); the review built before
+    the write stays cached. ``wait=False`` returns at once (errors are then shown on the next run)."""
+
+    def run() -> None:
+        before = aliases.get(data.version(), data.version())
+        data._write(fn)
+        aliases[data.version()] = before  # only commentary changed: keep the review built for `before`
+
+    done = writer().submit(run)
+    if wait:
+        done.result()  # raises what the write raised
+    return done
 
 
 def keep_draft(section_id: str) -> None:
-    """The text area changed: keep what it holds as the section's draft (until saved or discarded)."""
+    """The text area changed: keep what it holds as the section's draft (until saved or discarded).
+
+    It does not wait for the write: a callback that holds the script run makes Streamlit drop a page switch
+    clicked meanwhile (typing, then clicking another page, would bring the user back here).
+    """
     text = ss.get(note_key(section_id)) or ""
-    try:
-        _write(lambda con: commentary.save_draft(con, built.period, built.profile, built.scope, section_id, text))
-    except (db.DatabaseLockedError, ValueError) as e:
-        ss["_review_draft_error"] = f"The draft is only in this browser tab for now: {e}"
+    errors = ss.setdefault("_review_draft_errors", [])  # shown on the next run
+
+    def failed(done) -> None:
+        if done.exception() is not None:
+            errors.append(f"The draft is only in this browser tab for now: {done.exception()}")
+
+    _write(lambda con: commentary.save_draft(con, built.period, built.profile, built.scope, section_id, text),
+           wait=False).add_done_callback(failed)
 
 
 def discard_draft(section_id: str) -> None:
@@ -396,9 +419,9 @@ if presenting:
     with st.container(key="review_slide"):
         present_section(pack.sections[current])
 else:
-    error = ss.pop("_review_draft_error", None)
-    if error:
-        st.warning(error, icon=":material/warning:")
+    for error in ss.pop("_review_draft_errors", []) + [ss.pop("_review_draft_error", None)]:
+        if error:
+            st.warning(error, icon=":material/warning:")
     st.caption(" · ".join(built.subtitle_lines[:4]))
     if built.left_out:
         st.caption(md_text(built.left_out_text))

