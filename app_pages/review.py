@@ -91,10 +91,15 @@ def build(version: tuple, path: str, period: str, profile: str | None, filters: 
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def saved_commentary(version: tuple, path: str, period: str, profile: str | None, scope: str) -> tuple[dict, dict]:
-    """(saved commentary, unsaved drafts) of one review: section id -> text."""
+def saved_commentary(version: tuple, path: str, period: str, profile: str | None, scope: str) -> dict:
     with data.read_connection(path) as con:
-        return commentary.load(con, period, profile, scope), commentary.load_drafts(con, period, profile, scope)
+        return commentary.load(con, period, profile, scope)
+
+
+def unsaved_drafts(path: str, period: str, profile: str | None, scope: str) -> dict:
+    """Drafts, read on every run: they are written on the writer's thread, after the run that typed them."""
+    with data.read_connection(path) as con:
+        return commentary.load_drafts(con, period, profile, scope)
 
 
 # --- the selection ----------------------------------------------------------------------------
@@ -148,7 +153,8 @@ aliases = ss.setdefault("_review_versions", {})
 version = data.version()
 try:
     built = build(aliases.get(version, version), path, period, view.profile, frozen, view.tz)
-    saved, drafts = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
+    saved = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
+    drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz))
 except db.DatabaseLockedError:
     st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
     st.stop()

@@ -28,13 +28,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+from test_browser import ARGS, CHROMIUM, DOC_SHOTS, ROOT, _free_port, _settle
 
 import kpis
 import review
 from review import commentary
-from test_browser import ARGS, CHROMIUM, DOC_SHOTS, ROOT, _free_port, _settle
 
 PERIOD, PROFILE = "2026-Q3", "lead"
+expect.set_options(timeout=60_000)  # a reload builds the page from scratch
 SIZES = [{"width": 1920, "height": 1080}, {"width": 1440, "height": 900}]
 SAVED_NOTE = ("Deployments per week held at 12.8 while the change failure rate rose 2.1 pp: the recs-api "
               "release <b>and</b> its rollback. Lead time is within the band for the third quarter running.")
@@ -219,12 +221,12 @@ def test_a_draft_survives_a_page_switch_and_a_reload(server, browser, built):
     assert page.get_by_role("heading", level=1).filter(has_text="Scorecard").count() == 1
     _go(page, "Review")
     box = _commentary_box(page, cost_title)
-    assert box.input_value() == draft
+    expect(box).to_have_value(draft)
     assert page.get_by_text("Draft — not saved").first.is_visible()
     # A reload is a new session: the draft comes from the server.
     page.reload()
     _settle(page, 60)
-    assert _commentary_box(page, cost_title).input_value() == draft
+    expect(_commentary_box(page, cost_title)).to_have_value(draft)
     assert page.get_by_text("Draft — not saved").first.is_visible()
     # Not saved: the review's commentary (and so the files) does not have it.
     con = kpis.connect(db, read_only=True)
@@ -236,22 +238,22 @@ def test_a_draft_survives_a_page_switch_and_a_reload(server, browser, built):
     # Discard: back to no commentary, no marker, and it stays gone after a reload.
     page.get_by_role("button", name="Discard draft").click()
     _settle(page, 60)
-    assert _commentary_box(page, cost_title).input_value() == ""
+    expect(_commentary_box(page, cost_title)).to_have_value("")
     assert page.get_by_text("Draft — not saved").count() == 0
     page.reload()
     _settle(page, 60)
-    assert _commentary_box(page, cost_title).input_value() == ""
+    delivery = _commentary_box(page, built.section("delivery").title)
+    expect(delivery).to_have_value(SAVED_NOTE)  # the page has loaded the commentary ...
+    expect(_commentary_box(page, cost_title)).to_have_value("")  # ... and no draft
 
     # An edit of saved text is a draft too; Save keeps it and leaves no draft behind.
-    delivery = _commentary_box(page, built.section("delivery").title)
-    assert delivery.input_value() == SAVED_NOTE
     delivery.fill(SAVED_NOTE + " Next quarter: canary every release.")
     delivery.press("Tab")
     _settle(page, 60)
     _go(page, "Delivery")
     _go(page, "Review")
     delivery = _commentary_box(page, built.section("delivery").title)
-    assert delivery.input_value() == SAVED_NOTE + " Next quarter: canary every release."
+    expect(delivery).to_have_value(SAVED_NOTE + " Next quarter: canary every release.")
     assert page.get_by_text("Draft — not saved").first.is_visible()
     page.get_by_role("button", name="Save commentary").nth(
         [s.id for s in built.sections].index("delivery")).click()
@@ -259,7 +261,7 @@ def test_a_draft_survives_a_page_switch_and_a_reload(server, browser, built):
     assert page.get_by_text("Draft — not saved").count() == 0
     page.reload()
     _settle(page, 60)
-    assert _commentary_box(page, built.section("delivery").title).input_value() == (
+    expect(_commentary_box(page, built.section("delivery").title)).to_have_value(
         SAVED_NOTE + " Next quarter: canary every release.")
     assert page.get_by_text("Draft — not saved").count() == 0
     page.close()
