@@ -443,15 +443,21 @@ def test_review_page(db, tmp_path, _restore_env):
         assert commentary.load(con, PERIOD, PROFILE, "all")["cost"] == "Cost per 1k fell 4.5%: the batching change."
     finally:
         con.close()
-    # Presentation view: one section at a time, Next moves on, the commentary is shown.
+    # Presentation view: one section at a time, Next moves on, the commentary is shown (escaped), no downloads.
     at.toggle(key="review_present").set_value(True)
     at.run()
     _clean(at)
-    assert [h.value for h in at.header] == [f"Scorecard · {PERIOD}"]
+
+    def shown() -> str:
+        return "".join(h.proto.body for h in at.get("html"))
+
+    assert re.findall(r"<h2>(.*?)</h2>", shown()) == [f"Scorecard · {PERIOD}"]
+    assert not at.get("download_button")
     at.button(key="review-next").click()
     at.run()
-    assert [h.value for h in at.header] == ["Delivery"]
-    assert any("recs\\-api" in m.value for m in at.markdown)  # the commentary, shown as plain text
+    assert re.findall(r"<h2>(.*?)</h2>", shown()) == ["Delivery"]
+    assert "recs-api release &lt;script&gt;" in shown()  # the commentary, shown as text
+    assert "<script>alert" not in shown()
 
 
 def test_review_page_on_empty_database(empty_db, _restore_env):
