@@ -114,7 +114,7 @@ html.present section.slide { height: 100vh; margin: 0; border: 0; border-radius:
 html.present section.slide > header h2 { font-size: 4.2vh; }
 html.present section.slide > header .sub { font-size: 2.1vh; }
 html.present .tile .t { font-size: 1.7vh; } html.present .tile .v { font-size: 3.6vh; }
-html.present .tile .s, html.present .tile .c { font-size: 1.55vh; }
+html.present .tile .s, html.present .tile .c { font-size: 1.55vh; white-space: normal; overflow: visible; }
 html.present .charts { flex: 1; min-height: 0; grid-auto-rows: minmax(0, 1fr); }
 html.present .chart h3 { font-size: 2vh; }
 html.present .plot { flex: 1; height: auto; }
