@@ -70,7 +70,7 @@ PRESENT_CSS = """<style>
 .st-key-review_slide .commentary p { margin: .3vh 0; }
 </style>"""
 
-COMMENTARY_VH = 13  # the commentary box's height at most, in % of the screen (longer text scrolls in it)
+COMMENTARY_VH = 10  # the commentary box's height at most, in % of the screen (longer text scrolls in it)
 PRESENT_CSS = PRESENT_CSS % {**review.model.STATUS_COLOURS, "commentary_vh": COMMENTARY_VH}
 PRESENT_MIN_HEIGHT = 900  # the smallest screen the presentation view is laid out for (1440 x 900)
 BADGE = {"green": "green", "amber": "orange", "red": "red", "none": "gray"}
@@ -362,6 +362,7 @@ def render_section(section: review.Section) -> None:
 # the gap between blocks, a chart's title (and the gap under it), a line of notes.
 NAV_PX, HEAD_PX, TILES_PX, WIDE_TILES_PX, GAP_PX = 58, 78, 150, 178, 13
 CHART_TITLE_PX, NOTE_PX = 30, 22
+SHORT_CHART_PX = 200
 PRESENT_CHART_CONFIG = {**charts.CONFIG, "displayModeBar": False}  # no toolbar (and no image download) on a slide
 
 
@@ -374,6 +375,17 @@ def chart_height(section: review.Section) -> int:
     used += (COMMENTARY_VH * PRESENT_MIN_HEIGHT / 100 + GAP_PX) if section.commentary else 0
     per_row = (PRESENT_MIN_HEIGHT - used) / rows - CHART_TITLE_PX - GAP_PX
     return max(140, int(per_row))
+
+
+def present_figure(chart: review.Chart, height: int) -> dict:
+    """The chart for a slide: its title above it as text, the legend on top; on a short chart the value axis
+    loses its title (the chart's title and the tick labels say what it is), which would not fit beside it."""
+    spec = figures.spec(chart.figure, height=height, font_size=15)
+    if height < SHORT_CHART_PX:
+        for name, axis in spec["layout"].items():
+            if name.startswith("yaxis") and isinstance(axis, dict):
+                axis["title"] = {"text": ""}
+    return spec
 
 
 def present_section(section: review.Section) -> None:
@@ -392,7 +404,7 @@ def present_section(section: review.Section) -> None:
             for col, chart in zip(st.columns(2, gap="medium"), section.charts[i:i + 2]):
                 with col:
                     st.html(f"<p class=\"chart-title\">{review.html.e(chart.title)}</p>")
-                    st.plotly_chart(figures.spec(chart.figure, height=height, font_size=15), height=height,
+                    st.plotly_chart(present_figure(chart, height), height=height,
                                     config=PRESENT_CHART_CONFIG, key=f"review-{chart.id}-big-{height}")
     if section.tables:
         st.html("<div class=\"events\">" + "".join(review.html.table_html(t) for t in section.tables) + "</div>")
