@@ -48,8 +48,9 @@ GAP = 0.2
 CHART_TITLE_H = 0.34
 COMMENTARY_H = 0.75
 NOTE_H = 0.3
+AXIS_TITLE_CHARS = 12
 ROW_H = 0.3  # a table row of one line at 14 pt
-SCORECARD_ROWS = 15  # rows (KPIs and family headings) on one scorecard slide: some targets take two lines
+SCORECARD_ROWS = 14  # rows (KPIs and family headings) on one scorecard slide: some targets take two lines
 
 INK = RGBColor(0x1F, 0x29, 0x33)
 MUTED = RGBColor(0x5F, 0x6B, 0x7A)
@@ -292,7 +293,7 @@ def _scorecard(slide, review: Review, rows: list) -> float:
 def _kpi_table(slide, x, y, w, lines: tuple[KpiLine, ...]) -> float:
     """A family's KPIs down the left: name, value, status in its colour (the change is in the notes)."""
     body = [[k.title, k.value_text, k.status_text] for k in lines]
-    table = _table(slide, x, y, w, ["KPI", "Value", "Status"], body, [2.0, 1.0, 1.0], BODY_PT, ROW_H)
+    table = _table(slide, x, y, w, ["KPI", "Value", "Status"], body, [1.75, 1.3, 0.95], BODY_PT, ROW_H)
     for i, k in enumerate(lines, start=1):
         _cell(table.cell(i, 1), k.value_text, VALUE_PT, bold=True, align=PP_ALIGN.RIGHT)
         _cell(table.cell(i, 2), k.status_text, BODY_PT, bold=True, fill=STATUS_RGB.get(k.status),
@@ -352,7 +353,7 @@ def _native(slide, x, y, w, h, spec) -> None:
     value_axis.tick_labels.font.size = Pt(BODY_PT)
     value_axis.tick_labels.number_format = number_format
     value_axis.tick_labels.number_format_is_linked = False
-    if axis_title:
+    if axis_title and len(axis_title) <= AXIS_TITLE_CHARS:  # a unit (days, USD); a longer one repeats the title
         value_axis.has_title = True
         value_axis.axis_title.text_frame.text = axis_title
         for p in value_axis.axis_title.text_frame.paragraphs:
@@ -394,9 +395,7 @@ def _family(slide, section: Section, images: dict[str, bytes]) -> float:
         r, c = divmod(i, cols)
         x, y = x0 + c * (cell_w + GAP), TOP + r * (cell_h + GAP)
         spec = native_chart(chart.figure)
-        title = chart.title
-        if spec is not None and any(bound for _, _, bound in spec[2]):
-            title += " (dashed: target bound)"
+        title = chart.title  # the green band is left out; the target's bound is the dashed "target bound" series
         _text(slide, x, y, cell_w, CHART_TITLE_H * (2 if len(title) > cell_w * 9 else 1), title, BODY_PT,
               bold=True)
         top = y + CHART_TITLE_H * (2 if len(title) > cell_w * 9 else 1)
