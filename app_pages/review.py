@@ -7,6 +7,7 @@ out, saves the commentary through the app's writer path and offers the files.
 
 import hashlib
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
 import streamlit as st
@@ -14,29 +15,64 @@ import streamlit as st
 import review
 import review.html
 from kpis import db, periods
-from review import browser, commentary
+from review import browser, commentary, figures
 from ui import charts, components, data, state
 
 view = state.current()
 ss = st.session_state
 
+# Presentation view: one section per screen. Streamlit cannot read the viewport, so the type is sized in vh
+# (it grows with the screen) and the charts get a pixel height that fits a 900 px screen (review_chart_height).
 PRESENT_CSS = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"] { display: none; }
-[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 1.2rem 2.5rem 1rem; }
-.st-key-review_slide h2 { font-size: 2.6rem; }
-.st-key-review_slide [data-testid="stMetricValue"] { font-size: 2.6rem; }
-.st-key-review_slide [data-testid="stMetricLabel"] p { font-size: 1.15rem; }
-.st-key-review_slide [data-testid="stMetricDelta"] { font-size: 1.05rem; }
-.st-key-review_slide [data-testid="stVerticalBlockBorderWrapper"] [data-testid="stMarkdownContainer"] p
-  { font-size: 1.25rem; }
-.st-key-review_slide [data-testid="stCaptionContainer"] p { font-size: 1.15rem; }
-.st-key-review_slide [data-testid="stTable"] td, .st-key-review_slide [data-testid="stTable"] th {
-  font-size: .95rem; padding: .2rem .45rem; line-height: 1.3; }
-.st-key-review_slide [data-testid="stTable"] td:nth-child(2), .st-key-review_slide [data-testid="stTable"] td:nth-child(3)
-  { white-space: nowrap; }
-.st-key-review_slide [data-testid="stMetricLabel"] p { white-space: normal; overflow: visible; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"],
+[data-testid="stToolbar"] { display: none; }
+[data-testid="stMainBlockContainer"] { max-width: 100%%; padding: 0.8rem 2.2rem 0.5rem; }
+.st-key-review_slide { gap: 1.4vh; }
+.st-key-review_slide [data-testid="stColumn"] [data-testid="stVerticalBlock"] { gap: .25rem; }
+.st-key-review_slide .rp-head h2 { font-size: 4vh; line-height: 1.3; margin: 0; padding: 0; font-weight: 700; }
+.st-key-review_slide .rp-head .sub { font-size: 1.9vh; color: #5f6b7a; margin-top: .3vh; }
+.st-key-review_slide .chip { display: inline-block; padding: 0 .45em; border-radius: 1em; color: #fff;
+  font-size: .85em; font-weight: 600; white-space: nowrap; background: #9e9e9e; }
+.st-key-review_slide .chip.green { background: %(green)s; } .st-key-review_slide .chip.red { background: %(red)s; }
+.st-key-review_slide .chip.amber { background: %(amber)s; color: #3b2f00; }
+.st-key-review_slide .counts { font-size: 1.8vh; display: flex; gap: .8vw; }
+.st-key-review_slide .tiles { display: grid; grid-template-columns: repeat(var(--n), minmax(0, 1fr)); gap: .8vw; }
+.st-key-review_slide .tile { border: 1px solid #d9dee5; border-left: 6px solid #9e9e9e; border-radius: 6px;
+  padding: .6vh .6vw; min-width: 0; }
+.st-key-review_slide .tile.s-green { border-left-color: %(green)s; }
+.st-key-review_slide .tile.s-amber { border-left-color: %(amber)s; }
+.st-key-review_slide .tile.s-red { border-left-color: %(red)s; }
+.st-key-review_slide .tile .t { font-size: 1.65vh; color: #5f6b7a; line-height: 1.2; min-height: 2.4em; }
+.st-key-review_slide .tile .v { font-size: 3.4vh; font-weight: 700; line-height: 1.3; white-space: nowrap; }
+.st-key-review_slide .tile .s, .st-key-review_slide .tile .c { font-size: 1.5vh; color: #5f6b7a; line-height: 1.3; }
+.st-key-review_slide .chart-title { font-size: 1.9vh; font-weight: 600; margin: 0; line-height: 1.3; }
+.st-key-review_slide table { border-collapse: collapse; width: 100%%; font-size: 1.6vh; line-height: 1.25; }
+.st-key-review_slide th, .st-key-review_slide td { text-align: left; padding: .25vh .4vw;
+  border-bottom: 1px solid #d9dee5; vertical-align: top; }
+.st-key-review_slide th { color: #5f6b7a; font-weight: 600; font-size: 1.45vh; white-space: nowrap; }
+.st-key-review_slide td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.st-key-review_slide tr.family td { font-weight: 700; background: #eef1f5; }
+.st-key-review_slide td.target { color: #5f6b7a; font-size: 1.45vh; }
+.st-key-review_slide .score { display: grid; grid-template-columns: 1fr 1fr; gap: 1.6vw; align-items: start; }
+.st-key-review_slide .events { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr);
+  gap: 2.4vh 1.6vw; align-items: start; }
+.st-key-review_slide .events table { font-size: 1.85vh; }
+.st-key-review_slide .events th { font-size: 1.6vh; }
+.st-key-review_slide .events h3 { font-size: 2.3vh; margin: 0 0 .4vh; padding: 0; font-weight: 600; }
+.st-key-review_slide .events .cap, .st-key-review_slide .notes { color: #5f6b7a; font-size: 1.5vh;
+  margin: .4vh 0 0; }
+.st-key-review_slide .notes { padding-left: 1.2em; margin: 0; }
+.st-key-review_slide .empty { color: #5f6b7a; font-style: italic; font-size: 1.7vh; margin: 0; }
+.st-key-review_slide .commentary { border-left: 4px solid #1f77b4; background: #f0f6fc; padding: .6vh .8vw;
+  border-radius: 4px; font-size: 1.9vh; max-height: %(commentary_vh)svh; overflow-y: auto; }
+.st-key-review_slide .commentary h3 { margin: 0; padding: 0; font-size: 1.4vh; text-transform: uppercase;
+  letter-spacing: .04em; color: #1f77b4; }
+.st-key-review_slide .commentary p { margin: .3vh 0; }
 </style>"""
 
+COMMENTARY_VH = 10  # the commentary box's height at most, in % of the screen (longer text scrolls in it)
+PRESENT_CSS = PRESENT_CSS % {**review.model.STATUS_COLOURS, "commentary_vh": COMMENTARY_VH}
+PRESENT_MIN_HEIGHT = 900  # the smallest screen the presentation view is laid out for (1440 x 900)
 BADGE = {"green": "green", "amber": "orange", "red": "red", "none": "gray"}
 JUDGED = {"better": "green", "worse": "red"}  # the colour says better / worse whatever the sign
 
@@ -58,6 +94,12 @@ def build(version: tuple, path: str, period: str, profile: str | None, filters: 
 def saved_commentary(version: tuple, path: str, period: str, profile: str | None, scope: str) -> dict:
     with data.read_connection(path) as con:
         return commentary.load(con, period, profile, scope)
+
+
+def unsaved_drafts(path: str, period: str, profile: str | None, scope: str) -> dict:
+    """Drafts, read on every run: they are written on the writer's thread, after the run that typed them."""
+    with data.read_connection(path) as con:
+        return commentary.load_drafts(con, period, profile, scope)
 
 
 # --- the selection ----------------------------------------------------------------------------
@@ -92,8 +134,9 @@ def present_toggle() -> None:
 
 
 if presenting:
-    st.markdown(PRESENT_CSS, unsafe_allow_html=True)  # a static style sheet; no data in it
-    with st.expander("Period", expanded=False):
+    st.html(PRESENT_CSS)  # a static style sheet; no data in it
+    nav_prev, nav_where, nav_period, nav_next, nav_exit = st.columns([1, 3, 1, 1, 1.3], vertical_alignment="center")
+    with nav_period, st.popover("Period", icon=":material/date_range:", width="stretch"):
         period = period_controls()
 else:
     controls, toggle = st.columns([2, 1], vertical_alignment="bottom")
@@ -105,12 +148,13 @@ else:
 filters = {k: list(v) for k, v in view.filters.items() if v}
 path = data.db_path()
 frozen = tuple(sorted((k, tuple(v)) for k, v in filters.items()))
-# A commentary save rewrites the database file; the review built before it is still right.
+# A commentary save (or a draft) rewrites the database file; the review built before it is still right.
 aliases = ss.setdefault("_review_versions", {})
 version = data.version()
 try:
     built = build(aliases.get(version, version), path, period, view.profile, frozen, view.tz)
     saved = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
+    drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz))
 except db.DatabaseLockedError:
     st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
     st.stop()
@@ -125,10 +169,75 @@ def note_key(section_id: str) -> str:
     return f"note-{slug}-{section_id}"
 
 
-for s in built.sections:  # the text areas start from what was saved
-    ss.setdefault(note_key(s.id), saved.get(s.id, ""))
+for s in built.sections:  # the text areas start from the unsaved draft, else from what was saved
+    ss.setdefault(note_key(s.id), drafts.get(s.id, saved.get(s.id, "")))
 typed = {s.id: ss.get(note_key(s.id), "") for s in built.sections}
 pack = built.with_commentary(typed)  # downloads carry the commentary as it is on screen
+
+
+def unsaved(section_id: str) -> bool:
+    """Is the text on screen other than the saved commentary (a draft)?"""
+    return (ss.get(note_key(section_id)) or "").strip() != saved.get(section_id, "")
+
+
+# --- writing: the commentary, its drafts ------------------------------------------------------
+
+
+@st.cache_resource
+def writer() -> ThreadPoolExecutor:
+    """One thread for every commentary and draft write of the process, so they land in the order they were made."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-commentary")
+
+
+def _write(fn, wait: bool = True) -> Future:
+    """Run ``fn(con)`` on the writable database (after any write queued before it); the review built before
+    the write stays cached. ``wait=False`` returns at once (errors are then shown on the next run)."""
+
+    def run() -> None:
+        before = aliases.get(data.version(), data.version())
+        data._write(fn)
+        aliases[data.version()] = before  # only commentary changed: keep the review built for `before`
+
+    done = writer().submit(run)
+    if wait:
+        done.result()  # raises what the write raised
+    return done
+
+
+def keep_draft(section_id: str) -> None:
+    """The text area changed: keep what it holds as the section's draft (until saved or discarded).
+
+    It does not wait for the write: a callback that holds the script run makes Streamlit drop a page switch
+    clicked meanwhile (typing, then clicking another page, would bring the user back here).
+    """
+    text = ss.get(note_key(section_id)) or ""
+    errors = ss.setdefault("_review_draft_errors", [])  # shown on the next run
+
+    def failed(done) -> None:
+        if done.exception() is not None:
+            errors.append(f"The draft is only in this browser tab for now: {done.exception()}")
+
+    _write(lambda con: commentary.save_draft(con, built.period, built.profile, built.scope, section_id, text),
+           wait=False).add_done_callback(failed)
+
+
+def discard_draft(section_id: str) -> None:
+    try:
+        _write(lambda con: commentary.discard_draft(con, built.period, built.profile, built.scope, section_id))
+    except db.DatabaseLockedError as e:
+        ss["_review_draft_error"] = f"Could not discard the draft: {e}"
+        return
+    ss[note_key(section_id)] = saved.get(section_id, "")
+
+
+def save(section_id: str, text: str) -> None:
+    try:
+        _write(lambda con: commentary.save(con, built.period, built.profile, built.scope, section_id, text))
+    except (db.DatabaseLockedError, ValueError) as e:
+        st.error(f"Could not save the commentary: {e}")
+        return
+    st.toast("Commentary saved.", icon=":material/check_circle:")
+    st.rerun()
 
 
 # --- downloads --------------------------------------------------------------------------------
@@ -151,7 +260,7 @@ def downloads() -> None:
                 icon=":material/picture_as_pdf:")
 
 
-# --- one section ------------------------------------------------------------------------------
+# --- one section, on the page -----------------------------------------------------------------
 
 
 def kpi_metrics(section: review.Section, per_row: int) -> None:
@@ -163,7 +272,7 @@ def kpi_metrics(section: review.Section, per_row: int) -> None:
                 if line.has_value:
                     st.metric(line.title, line.value_text, delta=line.change_text or None,
                               delta_color=JUDGED.get(line.judgement, "gray"),
-                              delta_description=(f"vs {line.previous_period}" if line.change_text
+                              delta_description=(f"vs {line.compared_with}" if line.change_text
                                                  else line.change_line),
                               help=line.definition)
                 else:
@@ -183,21 +292,13 @@ def scorecard_frame(lines) -> pd.DataFrame:
 
 
 def coloured(frame: pd.DataFrame):
-    colours = {md_text(w): charts.STATUS_COLOURS[s] for s, w in review.model.STATUS_WORDS.items() if s != "none"}
-    colours.update({review.model.STATUS_WORDS[s]: c for s, c in charts.STATUS_COLOURS.items() if s != "none"})
+    colours = {review.model.STATUS_WORDS[s]: c for s, c in charts.STATUS_COLOURS.items() if s != "none"}
     return frame.style.map(lambda v: f"background-color: {colours[v]}; color: white; font-weight: 600"
                            if v in colours else "", subset=["status"]).hide(axis="index")
 
 
-def scorecard_table(section: review.Section, big: bool) -> None:
+def scorecard_table(section: review.Section) -> None:
     """The scorecard as the pack shows it: one row per KPI, the status in its colour."""
-    if big:  # two halves side by side, as on the printed page, in large type
-        for col, half in zip(st.columns(2), review.html.scorecard_halves(section.kpis)):
-            lines = [r for r in half if not isinstance(r, str)]
-            frame = scorecard_frame(lines).drop(columns=["family", built.previous_period])
-            with col:  # st.table reads cells as markdown: the data's own characters (">95%") are escaped
-                st.table(coloured(frame.map(md_text)))
-        return
     frame = scorecard_frame(section.kpis)
     st.dataframe(coloured(frame), hide_index=True, key=f"review-scorecard-{slug}",
                  height=min(36 * (len(frame) + 1), 640))
@@ -206,24 +307,43 @@ def scorecard_table(section: review.Section, big: bool) -> None:
                        icon=":material/download:")
 
 
-def render_section(section: review.Section, big: bool) -> None:
+def commentary_box(section: review.Section) -> None:
+    key = note_key(section.id)
+    st.text_area(f"Commentary on {section.title}", key=key, height=90, max_chars=commentary.MAX_CHARS,
+                 on_change=keep_draft, args=(section.id,),
+                 placeholder="What the presenter will say about this section (saved with the review).")
+    if not unsaved(section.id):
+        if st.button("Save commentary", key=f"save-{key}", icon=":material/save:"):
+            save(section.id, ss.get(key, ""))
+        return
+    marker, save_col, discard_col = st.columns([2, 1, 1], vertical_alignment="center")
+    with marker:
+        st.markdown(":orange-badge[:material/edit_note: Draft — not saved]",
+                    help="Kept across page switches and reloads until you save or discard it.")
+    with save_col:
+        if st.button("Save commentary", key=f"save-{key}", icon=":material/save:", width="stretch"):
+            save(section.id, ss.get(key, ""))
+    with discard_col:
+        st.button("Discard draft", key=f"discard-{key}", icon=":material/delete:", width="stretch",
+                  on_click=discard_draft, args=(section.id,),
+                  help="Back to the saved commentary" if saved.get(section.id) else "Back to no commentary")
+
+
+def render_section(section: review.Section) -> None:
     st.header(section.title, anchor=section.id)
     st.caption(md_text(section.subtitle))
     if section.id == "scorecard":
         counts = {s: sum(1 for k in section.kpis if k.status == s) for s in BADGE}
         st.markdown(" ".join(f":{BADGE[s]}-badge[{counts[s]} {review.model.STATUS_WORDS[s]}]" for s in BADGE))
-        scorecard_table(section, big)
+        scorecard_table(section)
     else:
         if section.kpis:
-            kpi_metrics(section, min(len(section.kpis), 6 if big else 4))
+            kpi_metrics(section, min(len(section.kpis), 4))
         for i in range(0, len(section.charts), 2):
             cols = st.columns(2)
             for col, chart in zip(cols, section.charts[i:i + 2]):
                 with col:
-                    fig = chart.figure
-                    if big:
-                        fig = type(fig)(fig).update_layout(height=340, font=dict(size=16))
-                    components.chart(fig, key=f"review-{chart.id}-{'big' if big else 'page'}")
+                    components.chart(chart.figure, key=f"review-{chart.id}-page")
         for table in section.tables:
             st.subheader(table.title)
             components.table(table.frame, f"{table.title} {built.period}", empty=table.empty,
@@ -232,30 +352,67 @@ def render_section(section: review.Section, big: bool) -> None:
                 st.caption(md_text(table.note))
     for note in section.notes:
         st.caption(md_text(note))
-    if big:
-        text = ss.get(note_key(section.id), "")
-        if text:
-            with st.container(border=True):
-                st.markdown("**Commentary**")
-                st.markdown(md_text(text))
-        return
-    key = note_key(section.id)
-    st.text_area(f"Commentary on {section.title}", key=key, height=90, max_chars=commentary.MAX_CHARS,
-                 placeholder="What the presenter will say about this section (saved with the review).")
-    if st.button("Save commentary", key=f"save-{key}", icon=":material/save:"):
-        save(section.id, ss.get(key, ""))
+    commentary_box(section)
 
 
-def save(section_id: str, text: str) -> None:
-    before = aliases.get(version, version)
-    try:
-        data._write(lambda con: commentary.save(con, built.period, built.profile, built.scope, section_id, text))
-    except (db.DatabaseLockedError, ValueError) as e:
-        st.error(f"Could not save the commentary: {e}")
-        return
-    aliases[data.version()] = before  # only the commentary changed: keep the review built for `before`
-    st.toast("Commentary saved.", icon=":material/check_circle:")
-    st.rerun()
+# --- one section, presented -------------------------------------------------------------------
+# Everything but the charts is the HTML pack's markup (review.html: every text escaped), sized in vh.
+
+# At 900 px: the navigation row, the title, a row of KPI tiles (more tiles: narrower, their text wraps more),
+# the gap between blocks, a chart's title (and the gap under it), a line of notes.
+NAV_PX, HEAD_PX, TILES_PX, WIDE_TILES_PX, GAP_PX = 58, 78, 150, 178, 13
+CHART_TITLE_PX, NOTE_PX = 30, 22
+SHORT_CHART_PX = 200
+PRESENT_CHART_CONFIG = {**charts.CONFIG, "displayModeBar": False}  # no toolbar (and no image download) on a slide
+
+
+def chart_height(section: review.Section) -> int:
+    """Pixels per chart so that the section's rows of charts fit a PRESENT_MIN_HEIGHT screen."""
+    rows = max(1, (len(section.charts) + 1) // 2)
+    tiles = 0 if not section.kpis else TILES_PX if len(section.kpis) <= 6 else WIDE_TILES_PX
+    used = NAV_PX + HEAD_PX + tiles + 28  # 28: the page's bottom padding and a margin
+    used += (NOTE_PX * len(section.notes) + GAP_PX) if section.notes else 0
+    used += (COMMENTARY_VH * PRESENT_MIN_HEIGHT / 100 + GAP_PX) if section.commentary else 0
+    per_row = (PRESENT_MIN_HEIGHT - used) / rows - CHART_TITLE_PX - GAP_PX
+    return max(140, int(per_row))
+
+
+def present_figure(chart: review.Chart, height: int) -> dict:
+    """The chart for a slide: its title above it as text, the legend on top; on a short chart the value axis
+    loses its title (the chart's title and the tick labels say what it is), which would not fit beside it."""
+    spec = figures.spec(chart.figure, height=height, font_size=15)
+    if height < SHORT_CHART_PX:
+        for name, axis in spec["layout"].items():
+            if name.startswith("yaxis") and isinstance(axis, dict):
+                axis["title"] = {"text": ""}
+    return spec
+
+
+def present_section(section: review.Section) -> None:
+    st.html(f"<div class=\"rp-head\" id=\"{review.html.e(section.id)}\"><h2>{review.html.e(section.title)}</h2>"
+            f"<div class=\"sub\">{review.html.e(section.subtitle)}</div></div>")
+    if section.id == "scorecard":
+        counts = {s: sum(1 for k in section.kpis if k.status == s) for s in BADGE}
+        chips = "".join(f"<span class=\"chip {review.html.e(s)}\">{counts[s]} {review.model.STATUS_WORDS[s]}</span>"
+                        for s in BADGE)
+        st.html(f"<div class=\"counts\">{chips}</div>" + review.html.scorecard_html(built, section))
+    if section.kpis and section.id != "scorecard":
+        st.html(review.html.tiles_html(section.kpis))
+    if section.charts:
+        height = chart_height(section)
+        for i in range(0, len(section.charts), 2):
+            for col, chart in zip(st.columns(2, gap="medium"), section.charts[i:i + 2]):
+                with col:
+                    st.html(f"<p class=\"chart-title\">{review.html.e(chart.title)}</p>")
+                    st.plotly_chart(present_figure(chart, height), height=height,
+                                    config=PRESENT_CHART_CONFIG, key=f"review-{chart.id}-big-{height}")
+    if section.tables:
+        st.html("<div class=\"events\">" + "".join(review.html.table_html(t) for t in section.tables) + "</div>")
+    if section.notes:
+        st.html("<ul class=\"notes\">" + "".join(f"<li>{review.html.e(n)}</li>" for n in section.notes) + "</ul>")
+    if section.commentary.strip():
+        st.html(f"<div class=\"commentary\"><h3>Commentary</h3>"
+                f"{review.html.paragraphs_html(section.commentary)}</div>")
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -263,7 +420,6 @@ def save(section_id: str, text: str) -> None:
 if presenting:
     n = len(built.sections)
     current = min(max(int(ss.get("review_slide", 0)), 0), n - 1)
-    nav_prev, nav_where, nav_next, nav_exit = st.columns([1, 3, 1, 1], vertical_alignment="center")
     with nav_prev:
         if st.button("Previous", key="review-prev", shortcut="Left", icon=":material/arrow_back:",
                      disabled=current == 0, width="stretch"):
@@ -279,11 +435,14 @@ if presenting:
     with nav_exit:
         present_toggle()
     with st.container(key="review_slide"):
-        render_section(pack.sections[current], big=True)
+        present_section(pack.sections[current])
 else:
+    for error in ss.pop("_review_draft_errors", []) + [ss.pop("_review_draft_error", None)]:
+        if error:
+            st.warning(error, icon=":material/warning:")
     st.caption(" · ".join(built.subtitle_lines[:4]))
     if built.left_out:
         st.caption(md_text(built.left_out_text))
     downloads()
     for section in pack.sections:
-        render_section(section, big=False)
+        render_section(section)

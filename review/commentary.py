@@ -6,6 +6,11 @@ fraud team's review is not the whole organisation's. The table is created on
 demand by the first save (through the writer path: ``ui.data``'s writer lock in
 the app, ``kpis.connect`` in the command line); reading a database without it
 simply finds no commentary. The text is data: exporters escape it.
+
+Drafts: what the presenter has typed but not saved sits in ``review_drafts``
+under the same key, so it survives a page switch and a reload (a new browser
+session) until it is saved (``save`` clears it) or discarded. The exporters
+never read drafts.
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     text VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (period, profile, scope, section)
 )"""
+DRAFTS = "review_drafts"
+DRAFTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {DRAFTS} (
+    period VARCHAR NOT NULL, profile VARCHAR NOT NULL, scope VARCHAR NOT NULL, section VARCHAR NOT NULL,
+    text VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (period, profile, scope, section)
+)"""
 NO_PROFILE = "(none)"
 MAX_CHARS = 20_000  # a slide's worth many times over; protects the pack from pasted logs
 
@@ -29,9 +41,9 @@ def _profile_key(profile: str | None) -> str:
     return profile or NO_PROFILE
 
 
-def _exists(con: duckdb.DuckDBPyConnection) -> bool:
+def _exists(con: duckdb.DuckDBPyConnection, table: str = TABLE) -> bool:
     row = con.cursor().execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t AND schema_name = 'main'", {"t": TABLE}
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t AND schema_name = 'main'", {"t": table}
     ).fetchone()
     return bool(row and row[0])
 
@@ -54,6 +66,9 @@ def save(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope
         raise ValueError(f"the commentary is {len(text):,} characters; keep it under {MAX_CHARS:,}")
     con.execute(DDL)
     key = {"period": period, "profile": _profile_key(profile), "scope": scope, "section": section}
+    if _exists(con, DRAFTS):  # what was typed is now saved: no draft left behind
+        con.execute(f"DELETE FROM {DRAFTS} WHERE period = $period AND profile = $profile AND scope = $scope "
+                    "AND section = $section", key)
     if not text:
         con.execute(f"DELETE FROM {TABLE} WHERE period = $period AND profile = $profile AND scope = $scope "
                     "AND section = $section", key)
@@ -77,3 +92,48 @@ def save_all(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, s
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+# --- drafts: typed, not saved yet ---------------------------------------------------------------
+
+
+def load_drafts(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str) -> dict[str, str]:
+    """Unsaved drafts of one review: section id -> text as typed ({} when none, or no table yet)."""
+    if not _exists(con, DRAFTS):
+        return {}
+    rows = con.cursor().execute(
+        f"SELECT section, text FROM {DRAFTS} WHERE period = $period AND profile = $profile AND scope = $scope",
+        {"period": period, "profile": _profile_key(profile), "scope": scope}).fetchall()
+    return {section: text for section, text in rows}
+
+
+def save_draft(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str, section: str,
+               text: str) -> None:
+    """Keep what was typed (exactly, spaces included) until it is saved or discarded. ``con`` must be writable.
+
+    Text that equals the saved commentary is no draft: the row is dropped.
+    """
+    text = text or ""
+    if len(text) > MAX_CHARS:
+        raise ValueError(f"the commentary is {len(text):,} characters; keep it under {MAX_CHARS:,}")
+    if text.strip() == load(con, period, profile, scope).get(section, ""):
+        discard_draft(con, period, profile, scope, section)
+        return
+    con.execute(DRAFTS_DDL)
+    con.execute(
+        f"""INSERT INTO {DRAFTS} (period, profile, scope, section, text, updated_at)
+            VALUES ($period, $profile, $scope, $section, $text, $updated_at)
+            ON CONFLICT (period, profile, scope, section) DO UPDATE
+            SET text = excluded.text, updated_at = excluded.updated_at""",
+        {"period": period, "profile": _profile_key(profile), "scope": scope, "section": section, "text": text,
+         "updated_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+
+
+def discard_draft(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str,
+                  section: str) -> None:
+    """Drop one section's draft (the saved commentary, if any, stays). ``con`` must be writable."""
+    if not _exists(con, DRAFTS):
+        return
+    con.execute(f"DELETE FROM {DRAFTS} WHERE period = $period AND profile = $profile AND scope = $scope "
+                "AND section = $section",
+                {"period": period, "profile": _profile_key(profile), "scope": scope, "section": section})

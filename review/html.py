@@ -114,7 +114,7 @@ html.present section.slide { height: 100vh; margin: 0; border: 0; border-radius:
 html.present section.slide > header h2 { font-size: 4.2vh; }
 html.present section.slide > header .sub { font-size: 2.1vh; }
 html.present .tile .t { font-size: 1.7vh; } html.present .tile .v { font-size: 3.6vh; }
-html.present .tile .s, html.present .tile .c { font-size: 1.55vh; }
+html.present .tile .s, html.present .tile .c { font-size: 1.55vh; white-space: normal; overflow: visible; }
 html.present .charts { flex: 1; min-height: 0; grid-auto-rows: minmax(0, 1fr); }
 html.present .chart h3 { font-size: 2vh; }
 html.present .plot { flex: 1; height: auto; }
@@ -313,6 +313,29 @@ def _section(review: Review, section: Section, specs: dict) -> str:
         parts.append(f"<div class=\"commentary\"><h3>Commentary</h3>{_paragraphs(section.commentary)}</div>")
     parts.append("</section>")
     return "".join(parts)
+
+
+# The pieces, for the app's presentation view (the same markup, every text escaped).
+
+
+def tiles_html(lines: tuple[KpiLine, ...]) -> str:
+    """A row of KPI tiles: title, value, status chip and target, change against the previous period."""
+    return _tiles(lines)
+
+
+def scorecard_html(review: Review, section: Section) -> str:
+    """The scorecard as two tables side by side, one row per KPI under its family heading."""
+    return _scorecard(review, section)
+
+
+def table_html(table: Table) -> str:
+    """One notable-events table with its title and note (or its empty sentence)."""
+    return _table(table)
+
+
+def paragraphs_html(text: str) -> str:
+    """Plain text (the presenter's commentary) as escaped paragraphs."""
+    return _paragraphs(text)
 
 
 def _status_chip(line: KpiLine) -> str:

@@ -102,6 +102,7 @@ def pack(db, tmp_path_factory) -> dict[str, Path]:
     for ext in wanted:
         assert f"wrote {paths[ext]}" in r.stdout
     paths["seconds"] = time.monotonic() - started
+    paths["db"] = db
     return paths
 
 
@@ -347,16 +348,59 @@ def test_pptx_pack(pack, built, expected):
         title = catalog.get(kpi_id).title
         assert shown[title] == (value, review.model.STATUS_WORDS[status]), kpi_id
         assert fills[title] == review.model.STATUS_COLOURS[status].lstrip("#").upper(), kpi_id
-    # One slide per family with its charts as pictures; the commentary on the slide and in the notes.
+    # One slide per family with its charts: native, editable charts, pictures only where python-pptx cannot draw
+    # the chart (cost and volume on two axes, training runs on a date axis).
     by_title = {texts(s)[0]: s for s in slides[1:]}
+    pictured = {"cost-cost_and_volume", "cost-training_runs", "serving-error_budget_remaining"}  # bars + a line
     for section in built.sections:
         if section.charts:
-            pictures = [sh for sh in by_title[section.title].shapes if sh.shape_type == 13]  # 13: picture
-            assert len(pictures) == len(section.charts), section.id
+            shapes = by_title[section.title].shapes
+            native = [sh for sh in shapes if sh.has_chart]
+            pictures = [sh for sh in shapes if sh.shape_type == 13]  # 13: picture
+            assert len(native) == len([c for c in section.charts if c.id not in pictured]), section.id
+            assert len(pictures) == len([c for c in section.charts if c.id in pictured]), section.id
+    # A hand-checked chart: deployments per week per quarter, the engine's numbers in the chart's own data.
+    grain, start, end = periods.parse_label(PERIOD)
+    con = kpis.connect(pack["db"], read_only=True)
+    try:
+        frame = kpis.compute(con, grain="quarter", start=periods.shift(start, "quarter", -5), end=end - timedelta(days=1),
+                             kpis=["deployments_per_week", "change_failure_rate"])
+    finally:
+        con.close()
     delivery = by_title["Delivery"]
-    assert NOTE in delivery.notes_slide.notes_text_frame.text
+    charts = {sh.chart.plots[0].series[-1].name: sh.chart for sh in delivery.shapes if sh.has_chart}
+    per_week = charts["Deployments per week"]
+    weekly = frame[frame["kpi"] == "deployments_per_week"].set_index("period")["value"]
+    assert list(per_week.plots[0].categories) == list(weekly.index)
+    assert list(per_week.plots[0].series[0].values) == pytest.approx(list(weekly.values))
+    assert per_week.plots[0].series[0].values[-1] == pytest.approx(float(expected["deployments_per_week"][0]
+                                                                         .split(" ")[0]), abs=0.05)  # 12.8 / week
+    cfr = frame[frame["kpi"] == "change_failure_rate"].set_index("period")["value"]
+    assert list(charts["Change failure rate"].plots[0].series[0].values) == pytest.approx(list(cfr.values * 100))
+    # Readable type: titles 24 pt and more, every other run (tables, notes, footers, charts) 14 pt and more;
+    # every shape on the slide.
+    for number, slide in enumerate(slides, start=1):
+        boxes = [sh for sh in slide.shapes if sh.has_text_frame]
+        title = next(sh for sh in boxes if sh.text_frame.text == built.title) if number == 1 else boxes[0]
+        rest = [sh for sh in boxes if sh is not title]
+        assert min(r.font.size.pt for p in title.text_frame.paragraphs for r in p.runs) >= 24, number
+        runs = [r for sh in rest for p in sh.text_frame.paragraphs for r in p.runs]
+        runs += [r for sh in slide.shapes if sh.has_table for row in sh.table.rows for c in row.cells
+                 for p in c.text_frame.paragraphs for r in p.runs]
+        assert runs and all(r.font.size is not None and r.font.size.pt >= 14 for r in runs), (
+            number, sorted({r.font.size.pt for r in runs if r.font.size}))
+        for sh in slide.shapes:
+            if sh.has_chart:
+                assert sh.chart.font.size.pt >= 14, number
+            assert sh.left >= 0 and sh.top >= 0, (number, sh.name)
+            assert sh.left + sh.width <= deck.slide_width and sh.top + sh.height <= deck.slide_height, (number, sh.name)
+    # The scorecard is split over slides (whole families), not shrunk.
+    assert sum(1 for t in titles if t.startswith(built.section("scorecard").title)) >= 2
+    delivery_notes = delivery.notes_slide.notes_text_frame.text
+    assert NOTE in delivery_notes
     assert any(NOTE.replace("\n", " ") in t for t in texts(delivery))
-    assert any(expected["change_failure_rate"][0] in t for t in texts(delivery))
+    assert any(expected["change_failure_rate"][0] in c.text for sh in delivery.shapes if sh.has_table
+               for row in sh.table.rows for c in row.cells)
 
 
 def test_cli_writes_every_format(pack):
@@ -454,15 +498,21 @@ def test_review_page(db, tmp_path, _restore_env):
         assert commentary.load(con, PERIOD, PROFILE, "all")["cost"] == "Cost per 1k fell 4.5%: the batching change."
     finally:
         con.close()
-    # Presentation view: one section at a time, Next moves on, the commentary is shown.
+    # Presentation view: one section at a time, Next moves on, the commentary is shown (escaped), no downloads.
     at.toggle(key="review_present").set_value(True)
     at.run()
     _clean(at)
-    assert [h.value for h in at.header] == [f"Scorecard · {PERIOD}"]
+
+    def shown() -> str:
+        return "".join(h.proto.body for h in at.get("html"))
+
+    assert re.findall(r"<h2>(.*?)</h2>", shown()) == [f"Scorecard · {PERIOD}"]
+    assert not at.get("download_button")
     at.button(key="review-next").click()
     at.run()
-    assert [h.value for h in at.header] == ["Delivery"]
-    assert any("recs\\-api" in m.value for m in at.markdown)  # the commentary, shown as plain text
+    assert re.findall(r"<h2>(.*?)</h2>", shown()) == ["Delivery"]
+    assert "recs-api release &lt;script&gt;" in shown()  # the commentary, shown as text
+    assert "<script>alert" not in shown()
 
 
 def test_review_page_on_empty_database(empty_db, _restore_env):
