@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from kpis import charts
 from kpis import format as fmt
-from ui import charts, components, data, state
+from ui import components, data, state
 
 view = state.current()
 components.page_header("Delivery", view, f"Trends {components.span_text(view)}")

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from kpis import periods
-from ui import charts, components, data, state
+from kpis import charts, periods
+from ui import components, data, state
 
 view = state.current()
 components.page_header("Reliability", view, f"Trends {components.span_text(view)}")

@@ -14,9 +14,9 @@ import streamlit as st
 
 import review
 import review.html
-from kpis import db, periods
+from kpis import charts, db, periods
 from review import browser, commentary, figures
-from ui import charts, components, data, state
+from ui import components, data, state
 
 view = state.current()
 ss = st.session_state

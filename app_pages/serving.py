@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from kpis import charts, periods
 from kpis import format as fmt
-from kpis import periods
-from ui import charts, components, data, state
+from ui import components, data, state
 
 view = state.current()
 components.page_header("Serving & pipelines", view, f"Trends {components.span_text(view)}")

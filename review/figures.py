@@ -1,6 +1,6 @@
 """The review's charts as the exporters need them: the app's figure, restyled for a page or a slide.
 
-The model keeps the figures exactly as ``ui.charts`` builds them for the app.
+The model keeps the figures exactly as ``kpis.charts`` builds them for the app.
 An exported chart gets its title as text above it (crisp, and editable on a
 slide), so the figure drops its own title and puts its legend in a row on top,
 which leaves the plot the full width of a half-page cell. The changes are made
@@ -14,7 +14,7 @@ import json
 
 import plotly.graph_objects as go
 
-from ui import charts
+from kpis import charts
 
 CONFIG = {**charts.CONFIG, "responsive": True}
 

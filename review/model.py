@@ -11,7 +11,7 @@ period's notable events from ``kpis.details`` and lays it all out as sections:
   (``kpis.lines``: off target first, furthest first, each with its drivers);
 * ``delivery``, ``reliability``, ``cost`` (always) and ``serving``,
   ``pipelines``, ``coverage`` (only when they have data in the window): their
-  KPIs and their trend charts, built with ``ui.charts`` so they look like the app;
+  KPIs and their trend charts, built with ``kpis.charts`` so they look like the app;
 * ``events``: the worst incidents, the failed deployments with their reasons and
   incidents, the training-cost outlier runs and the services whose cost per 1k
   predictions changed most.
@@ -33,10 +33,9 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpis import catalog, details, drivers, engine, lines, periods
+from kpis import catalog, charts, details, drivers, engine, lines, periods
 from kpis import format as fmt
 from kpis.lines import KpiLine
-from ui import charts  # the charts only: the numbers and their words come from kpis
 
 GRAINS = ("month", "quarter")
 TREND_PERIODS = 12  # earlier periods in the trends (a year of months; three years of quarters)
@@ -70,7 +69,7 @@ class ReviewError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Chart:
-    """A plotly figure built by ``ui.charts`` (as the app draws it)."""
+    """A plotly figure built by ``kpis.charts`` (as the app draws it)."""
 
     id: str
     title: str

@@ -30,10 +30,10 @@ from pptx.enum.dml import MSO_LINE_DASH_STYLE
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
+from kpis import charts
 from review import browser, figures
 from review.html import scorecard_columns
 from review.model import STATUS_COLOURS, KpiLine, Review, Section, Table
-from ui import charts
 
 SLIDE_W, SLIDE_H = 13.333, 7.5  # inches: PowerPoint's 16:9
 MARGIN = 0.45

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
+from kpis import charts
 from kpis.targets import attach_targets, load_profile
-from ui import charts
 
 GREEN, AMBER, RED = (charts.STATUS_COLOURS[s] for s in ("green", "amber", "red"))
 

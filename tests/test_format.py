@@ -213,7 +213,7 @@ def test_axes_scale_and_name_their_unit_without_si_suffixes(unit, values, kpi, d
 
 
 def test_no_chart_uses_an_si_tick_format():
-    from ui import charts
+    from kpis import charts
 
     frame = pd.DataFrame({"period": ["2026-09", "2026-10"] * 2, "kpi": ["inference_cost"] * 2 + ["predictions"] * 2,
                           "value": [50000.0, 58356.0, 2.1e9, 6.37e9], "n": [1, 1, 1, 1],

@@ -13,10 +13,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, lines
+from kpis import catalog, charts, lines
 from kpis import format as fmt
 from kpis.lines import KpiLine
-from ui import charts, data, state
+from ui import data, state
 from ui.state import View
 
 STATUS_BADGE = {"green": ("green", "On target"), "amber": ("orange", "Near target"),
