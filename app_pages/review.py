@@ -115,17 +115,19 @@ if ss.get("review_grain") not in grains:
 
 
 def period_controls() -> str:
-    """Month or quarter, and which one (default: the one holding the sidebar's period)."""
+    """Month or quarter, and which one (default: the sidebar's period, or the one of this grain at the same
+    point in time, never landing on a period still in progress)."""
     left, right = st.columns(2, vertical_alignment="bottom")
     with left:
         grain = st.segmented_control("Review a", grains, key="review_grain", required=True) or "month"
     starts = periods.spine(view.data_first, view.data_last, grain)
     labels = [periods.label(s, grain) for s in reversed(starts)]
-    wanted = periods.label(periods.period_start(view.period_start, grain), grain)
+    wanted = view.period if grain == view.grain else state.regrain(view.period, grain, view.as_of)
     if ss.get("review_period") not in labels:
         ss["review_period"] = wanted if wanted in labels else labels[0]
+    shown = {periods.label(s, grain): periods.to_date_label(s, grain, view.as_of) for s in starts}
     with right:
-        return st.selectbox("Period", labels, key="review_period")
+        return st.selectbox("Period", labels, key="review_period", format_func=lambda p: shown.get(p, p))
 
 
 def present_toggle() -> None:

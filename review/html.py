@@ -355,8 +355,18 @@ def _tiles(lines: tuple[KpiLine, ...]) -> str:
     return "".join(out)
 
 
+def compared_with(review: Review) -> tuple[str, str]:
+    """(the period as its lines show it, what they are compared with): '2026-11 (to date: 20 of 30 days)' and
+    '2026-10 days 1–20' for a period in progress, else the two labels."""
+    lines = next((s.kpis for s in review.sections if s.kpis), ())
+    if not lines:
+        return review.period, review.previous_period
+    return lines[0].period_text, lines[0].compared_with
+
+
 def scorecard_columns(review: Review) -> tuple[str, ...]:
-    return ("KPI", review.period, "Status", "Target", f"vs {review.previous_period}")
+    now, before = compared_with(review)
+    return ("KPI", now, "Status", "Target", f"vs {before}")
 
 
 def scorecard_halves(lines: tuple[KpiLine, ...]) -> tuple[list, list]:

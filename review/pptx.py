@@ -32,7 +32,7 @@ from pptx.util import Emu, Inches, Pt
 
 from kpis import charts
 from review import browser, figures
-from review.html import scorecard_columns
+from review.html import compared_with, scorecard_columns
 from review.model import STATUS_COLOURS, KpiLine, Review, Section, Table
 
 SLIDE_W, SLIDE_H = 13.333, 7.5  # inches: PowerPoint's 16:9
@@ -264,7 +264,7 @@ def _scorecard_chunks(section: Section) -> list[list]:
 
 def _scorecard(slide, review: Review, rows: list) -> float:
     cols = list(scorecard_columns(review))
-    cols.insert(4, review.previous_period)
+    cols.insert(4, compared_with(review)[1])
     size = BODY_PT
     body = []
     for r in rows:

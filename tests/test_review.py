@@ -27,6 +27,7 @@ import review
 from kpis import catalog, periods, targets
 from kpis import format as fmt
 from review import browser, commentary
+from review import html as review_html
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD, PROFILE = "2026-Q3", "lead"
@@ -135,6 +136,25 @@ def test_scorecard_section_is_in_the_apps_triage_order(built):
     red = [x for x in shown if x.status == "red" and x.has_value]
     assert red and all(x.drivers.startswith(("Driven by team: ", "Largest ")) for x in red), [x.drivers for x in red]
     assert built.section("scorecard").subtitle.endswith(lines.summary(shown))
+
+
+def test_a_quarter_in_progress_is_compared_with_the_same_days_of_the_one_before(db):
+    """The sample runs to 2026-11-20: 2026-Q4 has had Oct 1 .. Nov 20 = 31 + 20 = 51 of its 92 days."""
+    con = kpis.connect(db, read_only=True)
+    try:
+        q4 = review.build_review(con, period="2026-Q4", profile=PROFILE)
+        span = kpis.compute(con, grain="quarter", start=periods.parse_label("2026-Q3")[1],
+                            end=periods.parse_label("2026-Q4")[2] - timedelta(days=1), span_days=51,
+                            kpis=["incident_count"])
+    finally:
+        con.close()
+    assert review_html.scorecard_columns(q4) == ("KPI", "2026-Q4 (to date: 51 of 92 days)", "Status", "Target",
+                                                  "vs 2026-Q3 days 1–51")
+    line = next(k for k in q4.sections[0].kpis if k.kpi == "incident_count")
+    q3_first_51, q4_to_date = (span[span["period"] == p]["value"].iloc[0] for p in ("2026-Q3", "2026-Q4"))
+    assert line.value == q4_to_date and line.previous_value == q3_first_51
+    assert line.delta == q4_to_date - q3_first_51 and line.compared_with == "vs 2026-Q3 days 1–51"[3:]
+    assert "compared with the same 51 days of 2026-Q3" in " ".join(q4.sections[0].notes)
 
 
 def test_notable_events_are_the_periods(built, db):
