@@ -407,8 +407,23 @@ def sparkline(rows: pd.DataFrame, status: str = "none", height: int = 64, partia
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=2, b=2), showlegend=False,
                       template="plotly_white", hovermode="closest")
     fig.update_xaxes(visible=False, type="category")
-    fig.update_yaxes(visible=False, range=[0, top] if top > 0 else None)
+    fig.update_yaxes(visible=False, range=_spark_range(rows["value"] / div, top))
     return fig
+
+
+def _spark_range(values: pd.Series, top: float) -> list[float] | None:
+    """The sparkline's y-range: from 0 (or below it, for a negative value such as an overspent error budget)
+    to ``top``; zoomed in on values far from zero (availability near 100%), so the line is not flat."""
+    finite = values.dropna()
+    if finite.empty:
+        return [0, top] if top > 0 else None
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo > 0 and lo > 0.6 * hi:
+        pad = max((hi - lo) * 0.5, abs(hi) * 0.002)
+        return [lo - pad, hi + pad]
+    bottom = min(0.0, lo - 0.15 * abs(lo))
+    ceiling = max(top, hi * 1.15 if hi > 0 else 0.0)
+    return [bottom, ceiling] if ceiling > bottom else None
 
 
 def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,

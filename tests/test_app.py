@@ -578,3 +578,15 @@ def test_cost_page_unattributed_section(sample_db, tmp_path):
     assert shown["Share of all cost (USD)"] == fmt.fmt_share(summary.loc["USD", "unattributed_share"])
     table = at.dataframe[-1].value
     assert set(table["service"]) >= {"unattributed"} and "reason" in table
+
+
+def test_a_scoped_target_shows_the_value_it_judges(sample_db):
+    """senior's MTTR target is 'for high-severity incidents': the card says which value the status rests on."""
+    at = run_app(sample_db, query={"period": "2026-10", "profile": "senior"})
+    _no_exception(at)
+    con = kpis.connect(sample_db, read_only=True)
+    scoped = kpis.compute(con, grain="month", start=date(2026, 10, 1), end=date(2026, 10, 31), kpis=["mttr_hours"],
+                          filters={"severity": ["sev1", "sev2"]})["value"].iloc[0]
+    con.close()
+    want = components_md(f"judged on sev1, sev2 incidents: {fmt.fmt_value(scoped, 'hours', 'mttr_hours')}")
+    assert any(c.value == want for c in at.caption), [c.value for c in at.caption if "judged" in c.value]

@@ -163,3 +163,13 @@ def test_prediction_volume_axis_names_its_scale_and_hover_writes_counts_in_full(
     volume = next(t for t in fig.data if t.yaxis == "y2")
     assert list(volume.y) == pytest.approx([2.1, 0.925])  # 2.1e9 and 9.25e8 in billions
     assert list(volume.text) == ["2,100,000,000", "925,000,000"]
+
+
+def test_sparkline_shows_negative_values_and_zooms_on_values_near_the_top():
+    budget = frame([(f"2026-{m:02d}", "error_budget_remaining", v, 30, "ratio")
+                    for m, v in ((8, -0.2), (9, -0.9), (10, -0.65))])
+    lo, hi = charts.sparkline(budget, "red").layout.yaxis.range
+    assert lo <= -90 and hi >= 0  # -90% (overspent) is on the chart, not cut off at 0
+    avail = frame([(f"2026-{m:02d}", "availability", v, 30, "ratio") for m, v in ((8, 0.998), (9, 0.9981), (10, 0.9983))])
+    lo, hi = charts.sparkline(avail, "red").layout.yaxis.range
+    assert 99 < lo < 99.8 and 99.83 < hi < 100.1  # zoomed around 99.8-99.83%, not 0-115%

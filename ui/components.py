@@ -201,6 +201,9 @@ def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, valu
             word = "Not judged"  # a target exists: say it was not applied (and why), never "No target"
         target = f" target {_md_safe(line.target)}" if line.target else ""
         st.markdown(f":{badge_colour}-badge[{word}]{target}")
+        if line.scope and line.judged_value is not None and line.judged_value != line.value:
+            # The status rests on the scoped value (sev1/sev2 incidents, tier-1 models): show that value.
+            st.caption(md_text(f"judged on {line.scope}: {fmt.fmt_value(line.judged_value, line.unit, line.kpi)}"))
         if line.verdict:  # per-team summary, DORA cluster, budget overspent, or why it was not judged
             st.caption(md_text(line.verdict))
         elif line.target and line.status == "none" and line.note and line.has_value:
