@@ -15,6 +15,7 @@ import streamlit as st
 import review
 import review.html
 from kpis import charts, db, periods
+from kpis import format as fmt
 from review import browser, commentary, figures
 from ui import components, data, state
 
@@ -248,13 +249,13 @@ def save(section_id: str, text: str) -> None:
 def downloads() -> None:
     ok, why = browser.available()
     cols = st.columns(3)
-    for col, fmt in zip(cols, ("html", "pdf", "pptx")):
-        suffix = f".{fmt}"
+    for col, kind in zip(cols, ("html", "pdf", "pptx")):
+        suffix = f".{kind}"
         needs_browser = suffix in review.NEEDS_BROWSER
         with col:
             st.download_button(
-                f"Download {review.FORMATS[suffix]}", data=lambda fmt=fmt: review.render(pack, fmt),
-                file_name=review.file_name(pack, fmt), mime=review.MIME[suffix], key=f"dl-review-{fmt}",
+                f"Download {review.FORMATS[suffix]}", data=lambda kind=kind: review.render(pack, kind),
+                file_name=review.file_name(pack, kind), mime=review.MIME[suffix], key=f"dl-review-{kind}",
                 on_click="ignore", icon=":material/download:", disabled=needs_browser and not ok,
                 help="Made when you click: the review as shown here, with the commentary as typed.")
     if not ok:
@@ -286,25 +287,28 @@ def kpi_metrics(section: review.Section, per_row: int) -> None:
 
 
 def scorecard_frame(lines) -> pd.DataFrame:
+    now, before = review.html.compared_with(built)
     return pd.DataFrame([{
-        "family": review.model.FAMILY_TITLES.get(k.family, k.family), "KPI": k.title, built.period: k.value_text,
-        "status": k.status_text, "target": k.target or "—", built.previous_period: k.previous_text,
-        f"vs {built.previous_period}": f"{k.change_text} · {k.judgement}" if k.change_text else "—",
+        "Family": review.model.FAMILY_TITLES.get(k.family, k.family), "KPI": k.title, now: k.value_text,
+        "Status": k.status_text, "Target": k.target or "", before: k.previous_text,
+        f"vs {before}": f"{k.change_text} · {k.judgement}" if k.change_text else "",
     } for k in lines])
 
 
 def coloured(frame: pd.DataFrame):
     colours = {review.model.STATUS_WORDS[s]: c for s, c in charts.STATUS_COLOURS.items() if s != "none"}
     return frame.style.map(lambda v: f"background-color: {colours[v]}; color: white; font-weight: 600"
-                           if v in colours else "", subset=["status"]).hide(axis="index")
+                           if v in colours else "", subset=["Status"]).hide(axis="index")
 
 
 def scorecard_table(section: review.Section) -> None:
     """The scorecard as the pack shows it: one row per KPI, the status in its colour."""
     frame = scorecard_frame(section.kpis)
-    st.dataframe(coloured(frame), hide_index=True, key=f"review-scorecard-{slug}",
+    # Values and changes sized to their text ("11.7 / week" whole), the target words given the rest.
+    widths = {c: st.column_config.Column(width="medium") for c in frame.columns if c not in ("Family", "Target", "KPI")}
+    st.dataframe(coloured(frame), hide_index=True, key=f"review-scorecard-{slug}", column_config=widths,
                  height=min(36 * (len(frame) + 1), 640))
-    st.download_button("Download scorecard (CSV)", frame.to_csv(index=False).encode("utf-8"),
+    st.download_button("Download scorecard (CSV)", fmt.csv_text(frame).encode("utf-8"),
                        file_name=f"scorecard-{built.period}.csv", mime="text/csv", key=f"dl-scorecard-{slug}",
                        icon=":material/download:")
 
