@@ -21,15 +21,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from appserver import serve
 from playwright.sync_api import expect
-from test_browser import ARGS, CHROMIUM, DOC_SHOTS, ROOT, _free_port, _settle
+from test_browser import ARGS, CHROMIUM, DOC_SHOTS, _settle
 
 import kpis
 import review
@@ -55,34 +52,8 @@ def server(sample_db, tmp_path_factory):
         commentary.save(con, PERIOD, PROFILE, review.scope_key({}), "delivery", SAVED_NOTE)
     finally:
         con.close()
-    port = _free_port()
-    env = {**os.environ, "KPI_DB": str(db), "PYTHONUNBUFFERED": "1"}
-    log_path = db.parent / "streamlit.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
-    yield url, db
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    text = log_path.read_text()
-    assert "Traceback" not in text, text[-3000:]
+    with serve(db) as url:
+        yield url, db
 
 
 @pytest.fixture(scope="module")

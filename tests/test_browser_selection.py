@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, VIEWPORT, _check_clean, _free_port, _settle
+from appserver import serve
+from test_browser import ARGS, CHROMIUM, VIEWPORT, _check_clean, _settle
 
 import kpis
 
@@ -23,29 +20,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 @pytest.fixture(scope="module")
 def empty_server(tmp_path_factory):
     db = tmp_path_factory.mktemp("browser_empty") / "kpi.duckdb"
-    port = _free_port()
-    log = open(db.parent / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "KPI_DB": str(db), "PYTHONUNBUFFERED": "1"}, stdout=log,
-        stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start")
-    yield url, db
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
-    assert "Traceback" not in (db.parent / "streamlit.log").read_text()
+    with serve(db) as url:
+        yield url, db
 
 
 def _points(page) -> list[int]:

@@ -224,7 +224,7 @@ def test_no_chart_uses_an_si_tick_format():
         assert axes
         for name, axis in axes.items():
             assert not str(axis.get("tickformat", "")).endswith("s"), (name, axis)
-    source = (ROOT / "ui" / "charts.py").read_text() + (ROOT / "kpis" / "format.py").read_text()
+    source = (ROOT / "kpis" / "charts.py").read_text() + (ROOT / "kpis" / "format.py").read_text()
     assert not re.search(r"""tickformat\s*=\s*["'][^"']*s["']""", source)
 
 
