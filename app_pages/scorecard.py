@@ -4,7 +4,7 @@ Off-target KPIs first, furthest off first, each with what drives it (the
 teams, services or models that contribute most to its change, kpis.drivers)
 and the rows behind it one click away; then near target, on target, and the
 KPIs without a target folded away. The period in progress is "to date" and is
-not compared with a whole one.
+compared with the same elapsed days of the previous period, never a whole one.
 """
 
 from urllib.parse import urlencode

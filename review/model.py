@@ -319,7 +319,8 @@ def _num(x) -> float | None:
 
 def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
     """The KPI's line (kpis.lines): the currency picked over the app's 12-period scorecard window, as the
-    scorecard card picks it; the period in progress on ``as_of`` not compared with a whole one."""
+    scorecard card picks it; the period in progress on ``as_of`` compared with the same elapsed days of the
+    previous period (``ctx.span_frame``), never with a whole one."""
     rows = ctx.frame[ctx.frame["kpi"] == k.id]
     first = periods.shift(ctx.start, ctx.grain, -(SCORECARD_PERIODS - 1))
     in_window = rows[rows["period"].map(lambda p: periods.parse_label(p)[1]) >= first]
