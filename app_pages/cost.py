@@ -80,10 +80,14 @@ short = {"week": ("WoW", "YoY"), "month": ("MoM", "YoY"), "quarter": ("QoQ", "Yo
 st.subheader(f"{short[0]} and {short[1]} change: {view.period_text(view.period)} vs {prev_label} and {year_label}")
 changes = data.query("compute", **view.compute_args(
     start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST))
+days_so_far = view.span_days(view.period)  # the period in progress: the same days of the earlier ones
+changes_span = None if days_so_far is None else data.query("compute", **view.compute_args(
+    start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST,
+    span_days=days_so_far, profile=None))
 components.comparison_table(changes, COST, view.period, [prev_label, year_label], name=f"cost changes {view.period}",
                             key="cost-changes", earlier_names=[f"{prev_label} ({prev_word})",
                                                                 f"{year_label} ({year_word})"],
-                            partial=view.in_progress)
+                            partial=view.in_progress, span_frame=changes_span)
 
 # Cost lines no rule or tag could attribute (category 'other' or service 'unattributed', what the cost presets
 # write then): how much, what share, and where to add a tag or a mapping rule first.

@@ -80,10 +80,16 @@ qoq = data.query("compute", **view.compute_args(
     end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
 quarter_in_progress = quarter if periods.is_partial(periods.period_start(view.period_start, "quarter"), "quarter",
                                                     view.as_of) else None
+# A quarter in progress against the same days of the one before (equal spans), never all of it.
+q_span = view.span_days(quarter)
+qoq_span = None if q_span is None else data.query("compute", **view.compute_args(
+    grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
+    end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"],
+    span_days=q_span, profile=None))
 st.subheader(f"Quarter over quarter: {quarter}{' (to date)' if quarter_in_progress else ''} vs {previous_quarter}")
 components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
                             name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
-                            partial=quarter_in_progress)
+                            partial=quarter_in_progress, span_frame=qoq_span)
 
 st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")
 incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,

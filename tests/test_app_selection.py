@@ -121,3 +121,28 @@ def test_time_zone_moves_events_between_periods(tmp_path):
     # October: d1, d2, d4, d5, d7 succeed in UTC (5); New York adds d9 (6).
     assert _scorecard(utc)["Production deployments"] == "5"
     assert _scorecard(ny)["Production deployments"] == "6"
+
+
+def test_comparison_tables_compare_a_period_in_progress_over_equal_spans(sample_db):
+    """Reliability's quarter over quarter and Cost's MoM / YoY for November (to date, 20 days): against the same
+    days of the earlier periods, with a verdict, instead of 'not judged' or a whole period."""
+    from kpis import format as fmt
+
+    at = run_app(sample_db, page="app_pages/reliability.py", query={"period": "2026-11", "profile": "(none)"})
+    _no_exception(at)
+    qoq = next(d.value for d in at.dataframe if "KPI" in d.value.columns and "vs 2026-Q3 days 1–51" in d.value.columns)
+    # 2026-Q4 to date is Oct 1 .. Nov 20 = 51 days: the engine with span_days=51 gives both columns.
+    con = kpis.connect(sample_db, read_only=True)
+    span = kpis.compute(con, grain="quarter", start=date(2026, 7, 1), end=date(2026, 12, 31), span_days=51,
+                        kpis=["incident_count"])
+    con.close()
+    q3, q4 = (span[span["period"] == p]["value"].iloc[0] for p in ("2026-Q3", "2026-Q4"))
+    row = qoq[qoq["KPI"] == "ML incidents"].iloc[0]
+    assert row["2026-Q3 days 1–51"] == fmt.fmt_value(q3, "count", "incident_count")
+    assert row["2026-Q4 (to date)"] == fmt.fmt_value(q4, "count", "incident_count")
+    assert row["vs 2026-Q3 days 1–51"] in ("better", "worse", "no change")
+    at.switch_page("app_pages/cost.py")
+    at.run()
+    _no_exception(at)
+    changes = next(d.value for d in at.dataframe if "KPI" in d.value.columns and any("days 1–20" in c for c in d.value.columns))
+    assert not any(str(v).startswith("not judged") for v in changes.to_numpy().ravel())

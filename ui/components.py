@@ -259,35 +259,44 @@ def md_text(text: str) -> str:
 
 
 def comparison_table(frame: pd.DataFrame | None, kpi_ids: list[str], current: str, earlier: list[str] | str, *,
-                     name: str, key: str, earlier_names: list[str] | None = None, partial: str | None = None) -> None:
+                     name: str, key: str, earlier_names: list[str] | None = None, partial: str | None = None,
+                     span_frame: pd.DataFrame | None = None) -> None:
     """KPIs of ``current`` against one or more earlier periods: values, change, better or worse.
 
-    ``partial`` is the label of a period still in progress: its column reads '2026-Q4 (to date)' and a
-    comparison involving it is not called better or worse (a part of a period against a whole one).
+    ``partial`` is the label of a period still in progress: its column reads '2026-Q4 (to date)'. It is
+    compared with the same elapsed days of the earlier periods when ``span_frame`` holds them
+    (``kpis.compute(span_days=...)``: 'vs 2026-Q3 days 1–51'); without it a comparison involving it is not
+    called better or worse (a part of a period against a whole one).
     """
     if frame is None:
         st.warning("These numbers are not available while the database is being updated.")
         return
     earlier = [earlier] if isinstance(earlier, str) else list(earlier)
     earlier_names = list(earlier_names or earlier)
+    span = state.current().span_days(current) if current == partial else None
+    equal_spans = span is not None and span_frame is not None
+    if equal_spans:
+        earlier_names = [f"{n} days 1–{span}" for n in earlier_names]
     shown_now = charts.to_date_label(current) if current == partial else current
     earlier_names = [charts.to_date_label(n) if label == partial else n for label, n in zip(earlier, earlier_names)]
     rows = []
     for kpi_id in kpi_ids:
         sub = frame[frame["kpi"] == kpi_id]
+        spans = span_frame[span_frame["kpi"] == kpi_id] if equal_spans else None
         for unit, g in sub.groupby("unit", sort=False):
             values = dict(zip(g["period"], g["value"]))
+            before = values if spans is None else dict(zip(*(spans[spans["unit"] == unit][c] for c in ("period", "value"))))
             now = values.get(current, float("nan"))
             title = catalog.get(kpi_id).title + (f" ({unit})" if catalog.get(kpi_id).unit == catalog.CURRENCY else "")
             row = {"KPI": title, shown_now: fmt.fmt_value(now, unit, kpi_id, empty="")}
             for label, shown in zip(earlier, earlier_names):
-                old = values.get(label, float("nan"))
+                old = before.get(label, float("nan"))
                 row[shown] = fmt.fmt_value(old, unit, kpi_id, empty="")
                 delta = now - old if not (fmt.is_missing(now) or fmt.is_missing(old)) else None
                 row[f"change vs {shown}"] = (f"{fmt.fmt_delta(delta, unit, kpi_id, like=now)} "
                                              f"({fmt.fmt_change_pct(now, old)})"
                                              if delta is not None else "")
-                if partial in (current, label) and delta is not None:
+                if partial in (current, label) and delta is not None and not equal_spans:
                     row[f"vs {shown}"] = f"not judged: {partial} is to date"
                 else:
                     row[f"vs {shown}"] = fmt.judgement(kpi_id, delta)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from kpis import engine, periods
+from kpis import engine, lines, periods
 from ui import data
 
 GRAINS = periods.GRAINS
@@ -56,6 +56,11 @@ class View:
     def is_partial(self, label: str) -> bool:
         """Whether the period ``label`` (of this grain) is the one in progress."""
         return label is not None and label == self.in_progress
+
+    def span_days(self, label: str) -> int | None:
+        """Days of ``label`` (any grain) elapsed on ``as_of`` while it is in progress (the equal span to compare
+        it over), else None."""
+        return lines.span_days(label, self.as_of)
 
     def period_text(self, label: str) -> str:
         """'2026-11 (to date: 20 of 30 days)' for the period in progress, else the label itself."""
