@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tz", default="UTC", help="reporting time zone that assigns events to periods (default UTC)")
     c.add_argument("--link-window", type=float, metavar="HOURS",
                    help="link an incident without deployment_id to the service's last deployment within HOURS")
-    c.add_argument("--slo", type=float, default=0.999,
-                   help="availability objective for error_budget_remaining (default 0.999)")
+    c.add_argument("--slo", type=float, default=None,
+                   help="availability objective for error_budget_remaining (default: the profile's, else 0.999)")
     c.add_argument("--lead-time-start", choices=engine.LEAD_TIME_STARTS,
                    help="start of lead time (default: change_started_at, or the profile's)")
     c.add_argument("--profile", help="target profile: senior, mle, lead, dora, or a path to a TOML file")
@@ -161,7 +161,9 @@ def _compute(args) -> int:
     filters = {k: getattr(args, k) for k in ("team", "service", "model") if getattr(args, k)}
     as_of = engine.through_date(con, args.tz) if args.as_of == "data" else None if args.as_of == "none" else args.as_of
     kwargs = dict(grain=args.grain, by=args.by, start=args.start, end=args.end, filters=filters, kpis=args.kpi,
-                  tz=args.tz, link_window_hours=args.link_window, slo=args.slo, as_of=as_of)
+                  tz=args.tz, link_window_hours=args.link_window, as_of=as_of)
+    if args.slo is not None:  # else the profile's error budget SLO, or the engine's 0.999
+        kwargs["slo"] = args.slo
     if args.profile:
         from kpis import targets
 

@@ -233,6 +233,12 @@ class Profile:
     year: int | None = None  # cluster profiles: the report year in use
     years: tuple[int, ...] = ()
 
+    @property
+    def slo(self) -> float | None:
+        """The availability objective of the profile's error budget target (None without one)."""
+        budget = self.target_for(SLO_KPI)
+        return budget.slo if budget is not None else None
+
     def target_for(self, kpi: str) -> Target | None:
         """The target for ``kpi``, or None."""
         for t in self.targets:
@@ -1131,15 +1137,19 @@ def compute_with_targets(con, profile: Profile | str, *, grain: str = "month", b
                          kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
                          lead_time_start: str | None = None, compute: Callable | None = None,
                          **compute_kwargs) -> pd.DataFrame:
-    """Compute the KPIs the way ``profile`` defines them (its lead-time start) and attach its targets.
+    """Compute the KPIs the way ``profile`` defines them (its lead-time start, the SLO of its error budget
+    target) and attach its targets.
 
     ``lead_time_start`` overrides the profile's. Further engine arguments
-    (``slo``, ...) pass through to ``compute``.
+    (``slo``, ...) pass through to ``compute``; without ``slo`` the error budget
+    is computed against the profile's SLO, so the value shown is the one judged.
     """
     if isinstance(profile, (str, Path)):
         profile = load_profile(profile)
     if compute is None:
         from kpis.engine import compute
+    if compute_kwargs.get("slo") is None and profile.slo is not None:
+        compute_kwargs["slo"] = profile.slo
     kwargs = dict(grain=grain, by=by, start=start, end=end, filters=filters, tz=tz,
                   link_window_hours=link_window_hours, **compute_kwargs)
     start_col = lead_time_start or profile.lead_time_start

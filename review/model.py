@@ -247,12 +247,13 @@ def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profil
     window = _span(window_start, p_start, grain)
     # A period in progress is compared with the same elapsed days of the previous one (kpis.lines).
     span = lines.span_days(label, as_of)
+    slo = (prof.slo if prof else None) or engine.Request().slo
     span_frame = None if span is None else engine.compute(
-        con, lead_time_start=lead_time_start, **{**args, "start": periods.shift(p_start, grain, -1),
-                                                 "span_days": span})
+        con, lead_time_start=lead_time_start, slo=slo, **{**args, "start": periods.shift(p_start, grain, -1),
+                                                          "span_days": span})
     ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
                window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
-               as_of=as_of, span_frame=span_frame)
+               as_of=as_of, span_frame=span_frame, slo=slo)
 
     kpi_lines = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}
     families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
@@ -294,10 +295,16 @@ class _Ctx:
     frame: pd.DataFrame
     as_of: date | None = None  # the last day the data covers: a period still in progress on it is to date
     span_frame: pd.DataFrame | None = None  # the period in progress and the one before, cut to the days elapsed
+    slo: float = 0.999  # the error budget's availability objective (the profile's, else the engine's)
 
     @property
     def partial(self) -> bool:
         return periods.is_partial(self.start, self.grain, self.as_of)
+
+    @property
+    def partial_label(self) -> str | None:
+        """The period's label when it is in progress (charts mark it 'to date'), else None."""
+        return self.period if self.partial else None
 
     @property
     def span_days(self) -> int | None:
@@ -418,13 +425,14 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
             sub = frame[frame["kpi"].isin(ids)]
             if charts.has_values(sub):
                 fig = charts.cost_and_volume(sub, f"Inference cost and predictions per {ctx.grain} — cost should "
-                                                  "grow slower than volume")
+                                                  "grow slower than volume", partial=ctx.partial_label)
             else:
                 notes.append(fmt.no_data("inference_cost", ctx.window) + ".")
         elif chart_id == "error_budget_remaining" and hasattr(charts, "error_budget"):
             sub = frame[frame["kpi"].isin(ids)]
             if charts.has_values(sub):  # the Serving page's bars: green while budget is left, red once overspent
-                fig = charts.error_budget(sub, fmt.chart_title("error_budget_remaining"), slo=engine.Request().slo)
+                fig = charts.error_budget(sub, fmt.chart_title("error_budget_remaining"), slo=ctx.slo,
+                                          partial=ctx.partial_label)
         elif chart_id == "training_runs":
             runs = details.training_runs(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters)
             if runs.empty:
@@ -434,7 +442,8 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
         else:
             sub = frame[frame["kpi"].isin(ids)]
             if charts.has_values(sub):
-                fig = charts.trend(sub, ids, title or fmt.chart_title(ids[0]), names=names, band_kpi=band)
+                fig = charts.trend(sub, ids, title or fmt.chart_title(ids[0]), names=names, band_kpi=band,
+                                   partial=ctx.partial_label)
             elif len([n for n in notes if n.startswith(fmt.no_data(ids[0], ctx.window))]) == 0:
                 notes.append(fmt.no_data(ids[0], ctx.window) + ".")
         if fig is not None:

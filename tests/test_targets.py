@@ -4,6 +4,7 @@ the bundled profiles, and bad profile files rejected with their line."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -988,3 +989,22 @@ def test_a_total_of_the_period_in_progress_is_not_judged_yet():
     assert (deployments["status"], deployments["note"]) == ("none", why)
     assert cfr["status"] == "red"  # a share is judged on the days so far: 20% > 15%
     assert targets.is_total("inference_cost") and not targets.is_total("training_cost_per_run")
+
+
+def test_error_budget_is_computed_against_the_profiles_slo(sample_db):
+    """lead's error budget target names SLO 99.5%: the value shown is the budget at 99.5%, the one judged."""
+    import kpis
+    from kpis import targets as t
+
+    con = kpis.connect(sample_db, read_only=True)
+    try:
+        args = dict(grain="month", start=date(2026, 9, 1), end=date(2026, 9, 30), kpis=["error_budget_remaining"])
+        judged = t.compute_with_targets(con, "lead", **args)["value"].iloc[0]
+        at_995 = kpis.compute(con, slo=0.995, **args)["value"].iloc[0]
+        at_999 = kpis.compute(con, **args)["value"].iloc[0]
+        explicit = t.compute_with_targets(con, "lead", slo=0.999, **args)["value"].iloc[0]
+    finally:
+        con.close()
+    assert t.load_profile("lead").slo == pytest.approx(0.995)
+    assert judged == pytest.approx(at_995) and judged != pytest.approx(at_999)
+    assert explicit == pytest.approx(at_999)  # an SLO the caller names wins

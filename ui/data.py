@@ -241,9 +241,8 @@ def profile_info(name: str) -> dict:
     if _targets is None or not name:
         return {}
     p = _targets.load_profile(name)
-    budget = p.target_for("error_budget_remaining")
     return {"label": p.label, "title": p.title, "source": p.source, "lead_time_start": p.lead_time_start,
-            "slo": budget.slo if budget is not None else None}
+            "slo": p.slo}
 
 
 def lead_time_start(profile: str | None) -> str:
