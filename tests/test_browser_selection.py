@@ -75,4 +75,25 @@ def test_load_sample_data_then_the_trends_span_the_data(empty_server):
         page.reload()
         _settle(page)
         assert parse_qs(urlsplit(page.url).query)["from"] == [first.isoformat()]
+
+        # The month in progress, chosen: marked to date on the scorecard, and every change on it is against
+        # the same 20 days of October, never the whole month (so never better or worse than a full one).
+        page.goto(f"{url}/?grain=month&period=2026-11&profile=senior")
+        page.wait_for_selector('[data-testid="stMetric"]')
+        _settle(page)
+        _check_clean(page, "scorecard, the month in progress")
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        assert "2026-11 (to date: 20 of 30 days) is in progress" in body
+        deltas = page.locator('[data-testid="stMetricDelta"]')
+        assert deltas.count() > 0
+        described = page.locator('[data-testid="stMetric"]').all_inner_texts()
+        compared = [t for t in described if "vs 2026-10" in t]
+        assert compared and all("vs 2026-10 days 1–20" in t for t in compared), compared
+        # On Delivery the month in progress is the chart's last tick, marked to date.
+        page.goto(f"{url}/delivery?grain=month&period=2026-11&profile=senior")
+        page.wait_for_selector(".js-plotly-plot")
+        _settle(page)
+        ticks = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')]"
+                              ".map(t => t.textContent)")
+        assert "2026-11 (to date)" in ticks, ticks[-5:]
         browser.close()
