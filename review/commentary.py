@@ -48,14 +48,20 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str = TABLE) -> bool:
     return bool(row and row[0])
 
 
-def load(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str) -> dict[str, str]:
-    """Saved commentary of one review: section id -> text ({} when none, or no table yet)."""
-    if not _exists(con):
+def _texts(con: duckdb.DuckDBPyConnection, table: str, period: str, profile: str | None,
+           scope: str) -> dict[str, str]:
+    """Section id -> text of one review in ``table`` ({} when none, or no table yet)."""
+    if not _exists(con, table):
         return {}
     rows = con.cursor().execute(
-        f"SELECT section, text FROM {TABLE} WHERE period = $period AND profile = $profile AND scope = $scope",
+        f"SELECT section, text FROM {table} WHERE period = $period AND profile = $profile AND scope = $scope",
         {"period": period, "profile": _profile_key(profile), "scope": scope}).fetchall()
     return {section: text for section, text in rows}
+
+
+def load(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str) -> dict[str, str]:
+    """Saved commentary of one review: section id -> text ({} when none, or no table yet)."""
+    return _texts(con, TABLE, period, profile, scope)
 
 
 def save(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str, section: str,
@@ -99,12 +105,7 @@ def save_all(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, s
 
 def load_drafts(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str) -> dict[str, str]:
     """Unsaved drafts of one review: section id -> text as typed ({} when none, or no table yet)."""
-    if not _exists(con, DRAFTS):
-        return {}
-    rows = con.cursor().execute(
-        f"SELECT section, text FROM {DRAFTS} WHERE period = $period AND profile = $profile AND scope = $scope",
-        {"period": period, "profile": _profile_key(profile), "scope": scope}).fetchall()
-    return {section: text for section, text in rows}
+    return _texts(con, DRAFTS, period, profile, scope)
 
 
 def save_draft(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str, section: str,

@@ -47,3 +47,15 @@ def sample_db(tmp_path_factory, sample_files) -> Path:
 def empty_db(tmp_path) -> Path:
     """Path of a database that does not exist yet (a fresh install)."""
     return tmp_path / "fresh.duckdb"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless chromium driven by Playwright (browser tests skip where it is missing)."""
+    from appserver import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

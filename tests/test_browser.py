@@ -20,13 +20,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from appserver import serve
+from appserver import CHROMIUM, serve
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 DOC_SHOTS = ROOT / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PAGES = [("", "Scorecard"), ("delivery", "Delivery"), ("reliability", "Reliability"), ("cost", "Cost"),
          ("serving", "Serving & pipelines"), ("data", "Data")]
 VIEWPORT = {"width": 1400, "height": 900}
@@ -49,16 +46,6 @@ def shots(tmp_path_factory) -> Path:
     if os.environ.get("KPI_SCREENSHOTS") == "1":
         return DOC_SHOTS
     return tmp_path_factory.mktemp("screenshots")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _settle(page, timeout: float = 30.0) -> None:

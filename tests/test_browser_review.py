@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from appserver import serve
 from playwright.sync_api import expect
-from test_browser import ARGS, CHROMIUM, DOC_SHOTS, _settle
+from test_browser import CHROMIUM, DOC_SHOTS, _settle
 
 import kpis
 import review
@@ -72,16 +72,6 @@ def shots(tmp_path_factory) -> Path:
     if os.environ.get("KPI_SCREENSHOTS") == "1":
         return DOC_SHOTS
     return tmp_path_factory.mktemp("present_screenshots")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 # What is on screen, measured in the page: how far the content reaches, what is cut off.

@@ -13,7 +13,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_browser import CHROMIUM, VIEWPORT, _check_clean, _settle, browser, server  # noqa: F401 (fixtures)
+from test_browser import CHROMIUM, VIEWPORT, _check_clean, _settle, server  # noqa: F401 (a fixture)
 
 import kpis
 from kpis import lines, periods, targets

@@ -8,8 +8,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from appserver import serve
-from test_browser import ARGS, CHROMIUM, VIEWPORT, _check_clean, _settle
+from appserver import CHROMIUM, serve
+from appserver import CHROMIUM_ARGS as ARGS
+from test_browser import VIEWPORT, _check_clean, _settle
 
 import kpis
 
