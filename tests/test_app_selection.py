@@ -3,23 +3,11 @@ the data changes, a link outside the data corrected with a notice, the reporting
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
-import pytest
-from test_app import _no_exception, _scorecard, run_app
+from test_app import _no_exception, _restore_env, _scorecard, run_app  # noqa: F401 (an autouse fixture)
 
 import kpis
-
-
-@pytest.fixture(autouse=True)
-def _restore_env():
-    old = os.environ.get("KPI_DB")
-    yield
-    if old is None:
-        os.environ.pop("KPI_DB", None)
-    else:
-        os.environ["KPI_DB"] = old
 
 
 def _extent(db) -> tuple[date, date]:
