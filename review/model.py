@@ -512,7 +512,7 @@ def _worst_incidents(ctx: _Ctx) -> Table:
         "Incident": top["incident_id"].map(_text),
         "Severity": top["severity"].map(_text),
         "Service": top["service"].map(_text),
-        "Category": top["category"].map(_text),
+        "Category": top["category"].map(lambda c: fmt.words(c) or "—"),
         "Started": [_local(t, ctx.tz) for t in top["started_at"]],
         "Detected in": [fmt.fmt_hours(h) for h in top["time_to_detect_hours"]],
         "Recovered in": [f"open {fmt.fmt_hours(a)}" if o else fmt.fmt_hours(h)
