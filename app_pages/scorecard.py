@@ -48,7 +48,7 @@ if span is not None:
             icon=":material/hourglass_top:")
 
 if not any(line.has_value for line in all_lines):
-    st.info(f"No events match the filters ({view.filters_text()}) in {view.period}. "
+    st.info(f"No events match the filters ({md_text(view.filters_text())}) in {view.period}. "
             "Widen the filters or pick another period in the sidebar.", icon=":material/filter_alt_off:")
 
 triaged = lines.triage(all_lines)

@@ -49,7 +49,7 @@ if not has("serving_metrics"):
                "(canonical CSV, CloudWatch or Prometheus JSON) on the Data page.")
 else:
     components.kpi_cards(recent, SERVING, view.period, view.previous_period, per_row=3)
-    whose = f"the {view.profile} profile's" if view.profile and data.profile_info(view.profile).get("slo") else \
+    whose = f"the {components.md_text(view.profile)} profile's" if view.profile and data.profile_info(view.profile).get("slo") else \
         "the engine default"
     st.caption(f"Availability is judged against an SLO of {fmt.fmt_percent(SLO, 1)} ({whose}; the data carries "
                f"no per-service SLO): the error budget is the {fmt.fmt_percent(1 - SLO, 1)} of "

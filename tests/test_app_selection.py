@@ -134,3 +134,12 @@ def test_comparison_tables_compare_a_period_in_progress_over_equal_spans(sample_
     _no_exception(at)
     changes = next(d.value for d in at.dataframe if "KPI" in d.value.columns and any("days 1–20" in c for c in d.value.columns))
     assert not any(str(v).startswith("not judged") for v in changes.to_numpy().ravel())
+
+
+def test_a_links_values_are_shown_literally_in_the_notice(sample_db):
+    """A period in a link is text from outside: quoted in the correction notice, never rendered as markdown."""
+    at = run_app(sample_db, query={"period": "[click](http://example.com)"})
+    _no_exception(at)
+    notes = [i.value for i in at.info if "outside the data" in i.value]
+    assert notes and all("\\[click\\]\\(http" in n for n in notes), notes
+    assert at.session_state["period"] == "2026-10"

@@ -121,14 +121,14 @@ def flash() -> None:
     msg = st.session_state.pop("_flash", None)
     if msg:
         st.success(msg, icon=":material/check_circle:")
-    for text in state.take_notices():
-        st.info(text, icon=":material/event_repeat:")
+    for text in state.take_notices():  # may quote a link's values: shown literally
+        st.info(md_text(text), icon=":material/event_repeat:")
 
 
 def page_header(title: str, view: View, what: str) -> None:
     st.title(title)
-    st.caption(f"{what} · {view.grain} grain · {view.filters_text()} · "
-               f"targets: {view.profile or 'none'}")
+    st.caption(f"{what} · {view.grain} grain · {md_text(view.filters_text())} · "
+               f"targets: {md_text(view.profile or 'none')}")
     flash()
 
 
