@@ -71,11 +71,11 @@ if files:
     kind_arg = None if kind == "detect from columns" else kind
     with st.expander(f"Preview ({len(uploads)} file{'s' if len(uploads) > 1 else ''})", expanded=True):
         for u in uploads:
-            st.markdown(f"**{u.name}** · {len(u.data):,} bytes")
+            st.markdown(f"**{components.md_text(u.name)}** · {len(u.data):,} bytes")
             try:
                 st.dataframe(data.preview(u), hide_index=True)
             except Exception as e:  # unreadable files are reported by the validation below
-                st.caption(f"No preview: {e}")
+                st.caption(f"No preview: {components.md_text(e)}")
 
     check_key = (tuple((u.name, u.digest) for u in uploads), kind_arg, source_tz, skip_bad, preset_arg)
     if ss.get("_checked", (None,))[0] != check_key:
@@ -92,7 +92,7 @@ if files:
     loaded = set(history["content_hash"]) if history is not None and not history.empty else set()
     repeats = [u.name for u in uploads if u.digest in loaded]
     if repeats:
-        st.info(f"Already loaded (identical content, will be skipped): {', '.join(repeats)}")
+        st.info(f"Already loaded (identical content, will be skipped): {components.md_text(', '.join(repeats))}")
     if error is not None:
         st.error(f"{error.total} problem(s) found; nothing will be written unless you fix the files"
                  + ("" if skip_bad else " or choose to skip bad rows") + ".", icon=":material/error:")
@@ -120,7 +120,7 @@ if files:
                                        preset=preset_arg)
         except Exception as e:  # a rejected batch or a locked file: nothing was written
             bar.empty()
-            st.error(f"Nothing was written: {e}")
+            st.error(f"Nothing was written: {components.md_text(e)}")
         else:
             bar.progress(1.0, text="Done")
             inserted = sum(r.inserted for r in done)

@@ -6,7 +6,6 @@ out, saves the commentary through the app's writer path and offers the files.
 """
 
 import hashlib
-import re
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
@@ -78,9 +77,7 @@ BADGE = {"green": "green", "amber": "orange", "red": "red", "none": "gray"}
 JUDGED = {"better": "green", "worse": "red"}  # the colour says better / worse whatever the sign
 
 
-def md_text(text: str) -> str:
-    """Text from the data or the presenter, shown literally (no markdown, no HTML)."""
-    return re.sub(r"([\\`*_\[\]{}()<>#+!|~:$-])", r"\\\1", str(text))
+md_text = fmt.md_text  # text from the data or the presenter, shown literally
 
 
 @st.cache_resource(show_spinner="Building the review ...", max_entries=16)
@@ -237,7 +234,7 @@ def save(section_id: str, text: str) -> None:
     try:
         _write(lambda con: commentary.save(con, built.period, built.profile, built.scope, section_id, text))
     except (db.DatabaseLockedError, ValueError) as e:
-        st.error(f"Could not save the commentary: {e}")
+        st.error(f"Could not save the commentary: {md_text(e)}")
         return
     st.toast("Commentary saved.", icon=":material/check_circle:")
     st.rerun()

@@ -23,6 +23,7 @@ formula cells neutralised. Pure pandas: no Streamlit here.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -305,6 +306,12 @@ def short_id(value) -> str:
         return ""
     text = str(value)
     return text if len(text) <= ID_KEEP else f"{text[:ID_HEAD]}…{text[-ID_TAIL:]}"
+
+
+def md_text(text) -> str:
+    """Text from data, a file, a link or a person (names, target words, messages), for Streamlit markdown:
+    every markdown and HTML character escaped, so it shows literally and never renders as a link or markup."""
+    return re.sub(r"([\\`*_\[\]{}()<>#+!|~:$-])", r"\\\1", str(text))
 
 
 def words(value) -> str:

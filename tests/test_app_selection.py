@@ -8,6 +8,7 @@ from datetime import date
 from test_app import _no_exception, _restore_env, _scorecard, run_app  # noqa: F401 (an autouse fixture)
 
 import kpis
+from kpis.format import md_text
 
 
 def _extent(db) -> tuple[date, date]:
@@ -65,8 +66,9 @@ def test_link_outside_the_data_is_corrected_with_a_notice(sample_db):
     assert at.session_state["period"] == "2026-10"
     assert tuple(at.session_state["range"]) == (first, last)
     notes = [i.value for i in at.info]
-    assert any("Period 2024-02 is outside the data" in n for n in notes), notes
-    assert any("date range 2024-01-01 to 2024-03-31 is outside the data" in n for n in notes), notes
+    # (shown literally: the link's values are escaped for markdown)
+    assert any(md_text("Period 2024-02 is outside the data") in n for n in notes), notes
+    assert any(md_text("date range 2024-01-01 to 2024-03-31 is outside the data") in n for n in notes), notes
     assert at.query_params["period"] in ("2026-10", ["2026-10"])  # the URL is corrected too
 
 

@@ -412,3 +412,13 @@ def test_table_times_in_the_reporting_time_zone():
     assert ny.columns["deployed_at"].title == "Deployed (America/New_York)"
     assert ny.data["deployed_at"].iloc[0] == pd.Timestamp("2026-10-31 23:30")
     assert df["deployed_at"].iloc[0] == pd.Timestamp("2026-11-01 03:30")  # the caller's rows (and CSV) stay UTC
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("[click](http://x.io)", "\\[click\\]\\(http\\://x.io\\)"),
+    ("**bold** <b>x</b>", "\\*\\*bold\\*\\* \\<b\\>x\\</b\\>"),
+    ("- a list", "\\- a list"),
+    ("fraud-scoring", "fraud\\-scoring"),
+])
+def test_md_text_escapes_markdown_and_html(text, shown):
+    assert fmt.md_text(text) == shown

@@ -108,7 +108,7 @@ def load_sample_button(key: str = "sample") -> None:
             try:
                 reports = data.load_sample()
             except Exception as e:  # lock held elsewhere, files missing: a message, not a traceback
-                st.error(f"Could not load the sample data: {e}")
+                st.error(f"Could not load the sample data: {md_text(e)}")
                 return
         st.session_state["_flash"] = (f"Loaded the sample data: "
                                       f"{sum(r.inserted for r in reports):,} rows from {len(reports)} files.")
@@ -199,7 +199,7 @@ def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, valu
         badge_colour, word = STATUS_BADGE.get(line.status, STATUS_BADGE["none"])
         if line.target and line.status == "none":
             word = "Not judged"  # a target exists: say it was not applied (and why), never "No target"
-        target = f" target {_md_safe(line.target)}" if line.target else ""
+        target = f" target {md_text(line.target)}" if line.target else ""
         st.markdown(f":{badge_colour}-badge[{word}]{target}")
         if line.scope and line.judged_value is not None and line.judged_value != line.value:
             # The status rests on the scoped value (sev1/sev2 incidents, tier-1 models): show that value.
@@ -245,14 +245,7 @@ def kpi_cards(frame: pd.DataFrame | None, kpi_ids: list[str], period: str, previ
                          value_text=(value_text or {}).get(kpi_id), as_of=as_of)
 
 
-def _md_safe(text: str) -> str:
-    """Target words from a profile file, shown as text (no markdown or HTML from data)."""
-    return re.sub(r"([\\`*_\[\]{}()<>#+!|~:$])", r"\\\1", str(text))
-
-
-def md_text(text: str) -> str:
-    """Text from data or a file (target words, mapping notes) for st.markdown, shown literally."""
-    return _md_safe(text)
+md_text = fmt.md_text  # text from data or a file, shown literally in markdown
 
 
 # --- comparisons ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from kpis import engine, lines, periods
+from kpis import format as fmt
 from ui import data
 
 GRAINS = periods.GRAINS
@@ -347,9 +348,9 @@ def sidebar() -> View:
         if profile:
             try:
                 info = data.profile_info(profile)
-                st.caption(f"Targets: {info.get('title') or info.get('label')}")
+                st.caption(f"Targets: {fmt.md_text(info.get('title') or info.get('label'))}")
             except Exception as e:  # a broken profile file: say so, carry on without targets
-                st.warning(f"Profile {profile!r} cannot be used: {e}")
+                st.warning(fmt.md_text(f"Profile {profile!r} cannot be used: {e}"))
                 profile = None
         elif not profiles:
             st.caption("No target profiles installed: every KPI shows 'no target'.")
