@@ -89,16 +89,6 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame
     return con.cursor().execute(sql, used).df()
 
 
-_LINK_WINDOW_SQL = """
-    UNION ALL
-    SELECT dep.deployment_id, i.incident_id
-    FROM (SELECT incident_id, service, started_at FROM incidents WHERE deployment_id IS NULL) i
-    ASOF JOIN (SELECT deployment_id, service, deployed_at FROM deployments
-               WHERE environment = 'production' AND status = 'success') dep
-      ON i.service = dep.service AND i.started_at >= dep.deployed_at
-    WHERE date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours * 3600"""
-
-
 def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
                 filters: dict | None = None, tz: str = "UTC", link_window_hours: float | None = None,
                 lead_time_start: str = "change_started_at", limit: int | None = None) -> pd.DataFrame:
@@ -117,38 +107,35 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
         raise ValueError(f"lead time start must be one of {', '.join(engine.LEAD_TIME_STARTS)}")
     if link_window_hours is not None and not link_window_hours > 0:
         raise ValueError("the link window must be a positive number of hours")
-    where, params = _filters(filters, "deployments")
-    rng, rparams = _range("d.deployed_at", start, end, tz)
-    params.update(rparams)
-    window = ""
-    if link_window_hours is not None:
-        window = _LINK_WINDOW_SQL
-        params["link_window_hours"] = float(link_window_hours)
+    # The engine's deployments relation (kpis/sql/deployments.sql and incident_links.sql): the failure rule,
+    # its reasons, the incident links and the lead time are written there once.
+    req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours,
+                         lead_time_start=lead_time_start)
+    rng, rparams = _range("s.deployed_at", start, end, tz)
     lim = ""
     if limit is not None:
         lim = " LIMIT $limit"
-        params["limit"] = int(limit)
+        rparams["limit"] = int(limit)
     sql = f"""
-    WITH links AS (
-        SELECT deployment_id, incident_id FROM incidents WHERE deployment_id IS NOT NULL{window}
-    ), named AS (
+    WITH incident_links AS ({engine._render("incident_links", req, "incidents")}),
+    src AS ({engine._render("deployments", req, "deployments")}),
+    named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
-        FROM links GROUP BY deployment_id
+        FROM incident_links GROUP BY deployment_id
     )
-    SELECT d.deployment_id, d.deployed_at, d.service, d.team, d.model, d.model_version, d.tier, d.status,
-        CASE WHEN d.{lead_time_start} IS NOT NULL
-             THEN date_diff('second', d.{lead_time_start}, d.deployed_at) / 3600.0 END AS lead_time_hours,
-        (d.status IN ('failed', 'rolled_back') OR coalesce(d.is_hotfix, FALSE)
-            OR coalesce(d.caused_regression, FALSE) OR n.deployment_id IS NOT NULL) AS failed,
+    SELECT s.deployment_id, s.deployed_at, s.service, s.team, s.model, s.model_version, s.tier, s.status,
+        s.lead_time_hours, s.failed,
         concat_ws(', ',
-            CASE d.status WHEN 'failed' THEN 'status failed' WHEN 'rolled_back' THEN 'rolled back' END,
-            CASE WHEN coalesce(d.is_hotfix, FALSE) THEN 'hotfix' END,
-            CASE WHEN coalesce(d.caused_regression, FALSE) THEN 'regression' END,
-            CASE WHEN n.deployment_id IS NOT NULL THEN 'incident' END) AS failure_reason,
+            CASE WHEN s.status_failed THEN CASE s.status WHEN 'failed' THEN 'status failed' ELSE 'rolled back' END
+                 END,
+            CASE WHEN s.hotfix THEN 'hotfix' END,
+            CASE WHEN s.regression THEN 'regression' END,
+            CASE WHEN s.incident_named THEN 'incident' END) AS failure_reason,
         coalesce(n.incident_ids, '') AS incident_ids
-    FROM deployments d LEFT JOIN named n ON n.deployment_id = d.deployment_id
-    WHERE d.environment = 'production'{rng}{where}
-    ORDER BY d.deployed_at DESC, d.deployment_id{lim}"""
+    FROM src s LEFT JOIN named n ON n.deployment_id = s.deployment_id
+    WHERE TRUE{rng}
+    ORDER BY s.deployed_at DESC, s.deployment_id{lim}"""
+    params = engine._params(sql, req, rparams)
     return _run(con, sql, params)
 
 

@@ -152,8 +152,8 @@ def _render(name: str, req: Request, table: str) -> str:
 
 
 _LINK_WINDOW_SQL = """UNION ALL
-SELECT dep.deployment_id
-FROM (SELECT service, started_at FROM incidents WHERE deployment_id IS NULL) i
+SELECT dep.deployment_id, i.incident_id
+FROM (SELECT incident_id, service, started_at FROM incidents WHERE deployment_id IS NULL) i
 ASOF JOIN (SELECT deployment_id, service, deployed_at FROM deployments
            WHERE environment = 'production' AND status = 'success') dep
   ON i.service = dep.service AND i.started_at >= dep.deployed_at

@@ -95,6 +95,41 @@ def test_deployments_failed_share_is_the_engines_change_failure_rate(con):
     assert cfr["value"].iloc[0] == pytest.approx(df["failed"].mean())
 
 
+@pytest.mark.parametrize("link_window_hours, tz", [(None, "UTC"), (24.0, "UTC"), (None, "America/New_York")])
+def test_deployment_rows_reproduce_the_delivery_kpis_every_month(sample_db, link_window_hours, tz):
+    """A property of the one deployments relation: in every month of the sample, the drill-down's rows give the
+    engine's deployment count, change failure rate, rollback rate and median lead time, value and n."""
+    from kpis import periods
+
+    con = kpis.connect(sample_db, read_only=True)
+    try:
+        first, last = kpis.data_range(con, tz)
+        eng = kpis.compute(con, grain="month", start=first, end=last, tz=tz, link_window_hours=link_window_hours,
+                           kpis=["deployment_count", "change_failure_rate", "rollback_rate", "lead_time_median_hours"])
+        checked = 0
+        for start in periods.spine(first, last, "month"):
+            rows = details.deployments(con, start, periods.next_start(start, "month"), tz=tz,
+                                       link_window_hours=link_window_hours)
+            got = eng[eng["period"] == periods.label(start, "month")].set_index("kpi")
+            ok = rows[rows["status"] == "success"]
+            assert got.loc["deployment_count", "n"] == len(rows)
+            if rows.empty:
+                continue
+            assert got.loc["deployment_count", "value"] == len(ok)
+            assert got.loc["change_failure_rate", "value"] == pytest.approx(rows["failed"].mean())
+            assert got.loc["rollback_rate", "value"] == pytest.approx((rows["status"] == "rolled_back").mean())
+            # every failed row says why, and only failed rows do
+            assert (rows["failed"] == rows["failure_reason"].ne("")).all()
+            leads = ok["lead_time_hours"].dropna()
+            assert got.loc["lead_time_median_hours", "n"] == len(leads)
+            if len(leads):
+                assert got.loc["lead_time_median_hours", "value"] == pytest.approx(leads.median())
+            checked += 1
+    finally:
+        con.close()
+    assert checked >= 17  # 2025-05 .. 2026-11
+
+
 def test_deployments_filter_time_zone_link_window_and_limit(con):
     # team beta: d3 and d4 in October.
     assert list(details.deployments(con, OCT, NOV, filters={"team": ["beta"]})["deployment_id"]) == ["d4", "d3"]
