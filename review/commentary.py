@@ -20,19 +20,20 @@ from datetime import datetime, timezone
 import duckdb
 
 TABLE = "review_commentary"
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
+DRAFTS = "review_drafts"  # typed, not saved yet: the same key and columns
+
+
+def _ddl(table: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {table} (
     period VARCHAR NOT NULL, profile VARCHAR NOT NULL, scope VARCHAR NOT NULL, section VARCHAR NOT NULL,
     text VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (period, profile, scope, section)
 )"""
-DRAFTS = "review_drafts"
-DRAFTS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {DRAFTS} (
-    period VARCHAR NOT NULL, profile VARCHAR NOT NULL, scope VARCHAR NOT NULL, section VARCHAR NOT NULL,
-    text VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (period, profile, scope, section)
-)"""
+
+
+DDL = _ddl(TABLE)
+DRAFTS_DDL = _ddl(DRAFTS)
 NO_PROFILE = "(none)"
 MAX_CHARS = 20_000  # a slide's worth many times over; protects the pack from pasted logs
 
