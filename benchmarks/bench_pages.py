@@ -10,8 +10,12 @@ what a user sees when coming back to the page or changing a widget back.
     python benchmarks/bench_engine.py --workdir /tmp/kb --keep      # builds /tmp/kb/kpi_bench.duckdb
     python benchmarks/bench_pages.py --db /tmp/kb/kpi_bench.duckdb
 
-Goal (issue 3): every page under 3 s after the first visit. Without --db the
-bundled sample data is loaded into a temporary database.
+Goals (issue 12): every page's first visit under 1.5 s at 1x (1M deployments,
+10M cost lines, 10M prediction rows) and under 3 s at 3x; later visits under
+0.5 s. Each page's first visit starts from empty caches (st.cache_data is
+cleared first), as a user opening that page's link would find them after a
+restart or an ingest. Without --db the bundled sample data is loaded into a
+temporary database.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +43,16 @@ PAGES = [
 ]
 
 
+GOAL_FIRST_S = 1.5
+GOAL_FIRST_3X_S = 3.0
+GOAL_LATER_S = 0.5
+
+
 def time_page(page: str, runs: int) -> list[float]:
+    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    st.cache_data.clear()  # a first visit: nothing cached by the pages timed before
     times = []
     for _ in range(runs):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
@@ -59,6 +71,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", type=Path, help="database to render (default: the sample data in a temp database)")
     p.add_argument("--runs", type=int, default=3, help="runs per page; the first is the cold one (default 3)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="the data's size as a multiple of bench_engine.py's defaults (3: the 3x goal applies)")
     args = p.parse_args()
 
     import duckdb
@@ -80,14 +94,22 @@ def main() -> int:
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"duckdb {duckdb.__version__}, load average {os.getloadavg()[0]:.1f}")
     print("database: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
-    print(f"{'page':<22} {'first visit s':>14} {'later visits s (median)':>24}  goal < 3 s")
-    worst = 0.0
+    first_goal = GOAL_FIRST_3X_S if args.scale == 3 else GOAL_FIRST_S
+    print(f"goals: first visit < {first_goal:g} s ({args.scale:g}x data), later visits < {GOAL_LATER_S:g} s")
+    print(f"{'page':<22} {'first visit s':>14} {'cpu s*':>7} {'later visits s (median)':>24}  goals")
+    worst_first = worst_later = 0.0
     for title, page in PAGES:
+        cpu0 = time.process_time()
         times = time_page(page, args.runs)
+        cpu = time.process_time() - cpu0  # all runs of the page, this process (DuckDB's threads included)
         later = statistics.median(times[1:]) if len(times) > 1 else float("nan")
-        worst = max(worst, later)
-        print(f"{title:<22} {times[0]:>14.2f} {later:>24.2f}  {'met' if later < 3 else 'MISSED'}")
-    print(f"slowest later visit: {worst:.2f} s")
+        worst_first, worst_later = max(worst_first, times[0]), max(worst_later, later)
+        met = ("first " + ("met" if times[0] < first_goal else "MISSED") + ", later "
+               + ("met" if later < GOAL_LATER_S else "MISSED"))
+        print(f"{title:<22} {times[0]:>14.2f} {cpu:>7.2f} {later:>24.2f}  {met}")
+    print("* cpu s: this process over all runs of the page (script thread and DuckDB's threads)")
+    print(f"slowest first visit: {worst_first:.2f} s; slowest later visit: {worst_later:.2f} s; "
+          f"load average now {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -246,7 +246,7 @@ CATALOG: tuple[KPI, ...] = (
         definition="Sum of amount where category is inference (lines without a category count as inference).",
         period_by="date",
         value="sum(amount) FILTER (WHERE is_inference)",
-        n="count(*) FILTER (WHERE is_inference)",
+        n="sum(lines) FILTER (WHERE is_inference)",
     ),
     KPI(
         id="predictions",
@@ -262,6 +262,7 @@ CATALOG: tuple[KPI, ...] = (
         definition="Sum of predictions (or requests, where the source counts requests).",
         period_by="date",
         value="sum(predictions)",
+        n="sum(rows)",
     ),
     KPI(
         id="cost_per_1k_predictions",
@@ -299,8 +300,11 @@ CATALOG: tuple[KPI, ...] = (
 
 # --- Serving health (predictions table: one row per service per day) --------
 
+# kpis/sql/prediction_days.sql gives each service-day's traffic-weighted sums (p95_w = p95 x w, p95_weight = w
+# where a p95 is reported, p95_days = 1 there, ...), so each of these is a ratio of sums, the same over the
+# service-days or their daily rollup.
 def _weighted(col: str) -> str:
-    return f"sum({col} * w) FILTER (WHERE {col} IS NOT NULL) / nullif(sum(w) FILTER (WHERE {col} IS NOT NULL), 0)"
+    return f"sum({col}_w) / nullif(sum({col}_weight), 0)"
 
 
 _AVAILABILITY = "sum(good_w) / nullif(sum(avail_w), 0)"
@@ -319,8 +323,8 @@ CATALOG += (
         chart_group="latency",
         definition="Traffic-weighted mean of the daily p95 latencies (weights: the day's requests, else predictions).",
         period_by="date",
-        value=_weighted("latency_p95_ms"),
-        n="count(latency_p95_ms)",
+        value=_weighted("p95"),
+        n="sum(p95_days)",
     ),
     KPI(
         id="latency_p99_ms",
@@ -335,8 +339,8 @@ CATALOG += (
         chart_group="latency",
         definition="Traffic-weighted mean of the daily p99 latencies.",
         period_by="date",
-        value=_weighted("latency_p99_ms"),
-        n="count(latency_p99_ms)",
+        value=_weighted("p99"),
+        n="sum(p99_days)",
     ),
     KPI(
         id="error_rate",
@@ -350,8 +354,8 @@ CATALOG += (
         axis_title="failed requests",
         definition="Sum of errors / sum of requests (else predictions) over the days that report errors.",
         period_by="date",
-        value="sum(errors) FILTER (WHERE errors IS NOT NULL) / nullif(sum(w) FILTER (WHERE errors IS NOT NULL), 0)",
-        n="count(errors)",
+        value="sum(errors) / nullif(sum(errors_weight), 0)",
+        n="sum(errors_days)",
     ),
     KPI(
         id="availability",
@@ -369,7 +373,7 @@ CATALOG += (
         ),
         period_by="date",
         value=_AVAILABILITY,
-        n="count(avail_w)",
+        n="sum(avail_days)",
     ),
     KPI(
         id="error_budget_remaining",
@@ -387,7 +391,7 @@ CATALOG += (
         ),
         period_by="date",
         value=f"1 - (1 - {_AVAILABILITY}) / (1 - $slo)",
-        n="count(avail_w)",
+        n="sum(avail_days)",
     ),
     # --- Pipelines (pipeline_runs) ------------------------------------------
     KPI(

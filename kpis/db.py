@@ -94,6 +94,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     # added after the first release: databases made before it get the column here
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS file_size BIGINT")
     con.execute(QUARANTINE_DDL)
+    from kpis import rollups  # kpis.rollups reads kpis/sql; imported here to keep db free of the engine
+
+    rollups.ensure(con)
 
 
 def data_version(path: str | os.PathLike | None = None) -> tuple:

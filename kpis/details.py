@@ -32,7 +32,7 @@ from datetime import date, datetime, timezone
 import duckdb
 import pandas as pd
 
-from kpis import catalog, engine, schema
+from kpis import catalog, engine, rollups, schema
 
 # Outlier rule for training runs (Tukey's fences): a run is an outlier when its
 # cost is above Q3 + 1.5 x IQR of the costs of the runs in the same range and
@@ -406,18 +406,6 @@ def _day_scope(table: str, filters: dict | None, start: date | None, end: date |
 
 # --------------------------------------------------------------------------- serving health
 
-# The engine's serving relation (kpis/sql/serving.sql) per service-day: traffic weight w is
-# total_requests, else predictions; availability from good / total requests, else the ratio x w.
-_SERVING_ROWS = """
-    SELECT d.service, d.team, d.date, d.predictions, d.errors, d.latency_p95_ms, d.latency_p99_ms, d.w,
-        CASE WHEN d.good_requests IS NOT NULL AND d.total_requests IS NOT NULL THEN d.good_requests::DOUBLE
-             WHEN d.availability IS NOT NULL THEN d.availability * d.w END AS good_w,
-        CASE WHEN (d.good_requests IS NOT NULL AND d.total_requests IS NOT NULL) OR d.availability IS NOT NULL
-             THEN d.w END AS avail_w
-    FROM (SELECT *, coalesce(total_requests, predictions)::DOUBLE AS w FROM predictions) d
-    WHERE d.w > 0"""
-
-
 def serving_by_service(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
                        filters: dict | None = None, slo: float = 0.999) -> pd.DataFrame:
     """Serving health of each service over the days in [start, end), worst error budget first.
@@ -445,9 +433,10 @@ def serving_by_service(con: duckdb.DuckDBPyConnection, start: date | None = None
     kpi = {k: catalog.get(k).value for k in ("latency_p95_ms", "latency_p99_ms", "error_rate", "availability",
                                               "error_budget_remaining")}
     sql = f"""
-    WITH rows AS ({_SERVING_ROWS}{rng}{where})
+    WITH rows AS (SELECT * FROM {engine.relation("predictions_daily", rollups.current(con))} d
+                  WHERE d.served_days IS NOT NULL{rng}{where})
     SELECT service, string_agg(DISTINCT team, ', ' ORDER BY team) AS team,
-        count(DISTINCT date) AS days, sum(w) AS requests, sum(predictions) AS predictions,
+        count(DISTINCT date) AS days, sum(w) AS requests, sum(served_predictions) AS predictions,
         sum(errors) AS errors,
         {kpi["error_rate"]} AS error_rate,
         {kpi["availability"]} AS availability,

@@ -49,7 +49,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from kpis import catalog, engine, periods
+from kpis import catalog, engine, periods, rollups
 from kpis import format as fmt
 
 ADDITIVE = "additive"
@@ -67,9 +67,9 @@ def no_group(dimension: str) -> str:
 ADDITIVE_KPIS = ("deployment_count", "incident_count", "open_incidents", "inference_cost", "predictions")
 # Weighted means whose weight is not the catalog's n (n counts service-days; the weight is traffic).
 WEIGHTS = {
-    "latency_p95_ms": "sum(w) FILTER (WHERE latency_p95_ms IS NOT NULL)",
-    "latency_p99_ms": "sum(w) FILTER (WHERE latency_p99_ms IS NOT NULL)",
-    "error_rate": "sum(w) FILTER (WHERE errors IS NOT NULL)",
+    "latency_p95_ms": "sum(p95_weight)",
+    "latency_p99_ms": "sum(p99_weight)",
+    "error_rate": "sum(errors_weight)",
     "availability": "sum(avail_w)",
 }
 # The deployments source adds weeks_in_period (elapsed weeks for the period in progress).
@@ -146,7 +146,7 @@ def drivers(con: duckdb.DuckDBPyConnection, kpi: str, dimension: str, period: st
             raise ValueError(f"{period} and {previous} are of different grains")
     req = engine.Request(grain=grain, by=dimension, filters=engine._normalise_filters(filters), tz=tz,
                          link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of,
-                         span_days=span_days)
+                         span_days=span_days, rollups=rollups.current(con))
     if tz != "UTC":
         engine.check_timezone(con, tz)
     money = k.unit == catalog.CURRENCY or (k.ratio and catalog.get(k.ratio[0]).unit == catalog.CURRENCY)

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from kpis import catalog, periods
+from kpis import catalog, periods, rollups
 from kpis.catalog import KPI
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -69,6 +69,7 @@ class Request:
     slo: float = 0.999
     as_of: date | None = None  # the data runs through this day: a period in progress counts its elapsed weeks
     span_days: int | None = None  # count only the first span_days days of every period (equal spans)
+    rollups: frozenset[str] = frozenset()  # the daily rollups that are current (kpis.rollups.current)
 
     def __post_init__(self):
         periods.check_grain(self.grain)
@@ -142,6 +143,8 @@ def _render(name: str, req: Request, table: str) -> str:
         if key == "filters":
             cols = FILTER_COLUMNS[table]
             return "".join(f" AND list_contains($f_{k}, d.{k})" for k, _ in req.filters if k in cols)
+        if key == "rel":
+            return relation(arg, req.rollups)
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -149,6 +152,14 @@ def _render(name: str, req: Request, table: str) -> str:
         raise ValueError(f"unknown placeholder {key} in {name}.sql")
 
     return _PLACEHOLDER.sub(sub, _template(name))
+
+
+def relation(name: str, current: frozenset[str]) -> str:
+    """The rows of the daily rollup ``name`` (kpis/rollups.py) as a FROM item: the rollup table when it is in
+    ``current`` (kpis.rollups.current), else its event relation, which has the same columns."""
+    if name not in rollups.BY_NAME:
+        raise ValueError(f"no daily rollup {name!r}")
+    return name if name in current else rollups.BY_NAME[name].events()
 
 
 _LINK_WINDOW_SQL = """UNION ALL
@@ -246,7 +257,7 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
             start: date | None = None, end: date | None = None, filters: dict | None = None,
             kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
             lead_time_start: str = "change_started_at", slo: float = 0.999,
-            as_of: date | None = None, span_days: int | None = None) -> pd.DataFrame:
+            as_of: date | None = None, span_days: int | None = None, use_rollups: bool = True) -> pd.DataFrame:
     """Every requested KPI for every period of ``grain`` in [start, end], per ``by`` group.
 
     Returns a DataFrame with the columns of the JSON records: ``period``, the
@@ -264,10 +275,13 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
     whole period's. ``span_days`` counts only the first ``span_days`` days of
     every period: a period in progress compared with the same elapsed days of
     the one before (``kpis.periods.elapsed_days``), never with a whole one.
+    Sums, counts and traffic-weighted means over costs and predictions read
+    their daily rollups when current (``kpis.rollups``); ``use_rollups=False``
+    reads the events instead, with the same results.
     """
     req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
                   link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of,
-                  span_days=span_days)
+                  span_days=span_days, rollups=rollups.current(con) if use_rollups else frozenset())
     if tz != "UTC":
         check_timezone(con, tz)
     wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from kpis import db, schema
+from kpis import db, rollups, schema
 from kpis.schema import Column, Table
 
 READABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".json.gz",
@@ -580,6 +580,9 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
         if dry_run:
             con.execute("ROLLBACK")
         else:
+            # The daily rollups of the dates this batch wrote, in the same transaction (kpis/rollups.py).
+            for table in sorted({rep.kind for rep in reports if rep.status == "loaded"}):
+                rollups.refresh(con, table, batch_id)
             con.execute("COMMIT")
         return reports
     except BaseException:
