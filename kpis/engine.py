@@ -111,8 +111,20 @@ def _template(name: str) -> str:
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
-def _render(name: str, req: Request, table: str) -> str:
-    """Fill a source template's placeholders with allow-listed SQL."""
+# The column each source's period comes from: a query over some periods reads only the events near them
+# (DuckDB skips whole row groups on these bounds); incidents_open and models look back further, so no bound.
+TIME_COLUMN = {"deployments": "deployed_at", "incidents_started": "started_at", "incidents_resolved": "resolved_at",
+               "costs": "date", "predictions": "date", "serving": "date", "pipelines": "run_at"}
+# A UTC timestamp is this far from the local time it is in any zone (offsets are within -12 h .. +14 h).
+_ZONE_MARGIN = timedelta(days=2)
+
+
+def _render(name: str, req: Request, table: str, bounded: bool = False) -> str:
+    """Fill a source template's placeholders with allow-listed SQL.
+
+    ``bounded``: the ``{filters}`` also keep only the events within the bound parameters ($lo_date / $hi_date,
+    or $lo_ts / $hi_ts for timestamps, see ``_bounds``), a superset of those the periods take.
+    """
 
     def local(col: str) -> str:
         if col not in ("deployed_at", "started_at", "resolved_at", "run_at"):
@@ -142,7 +154,13 @@ def _render(name: str, req: Request, table: str) -> str:
             return f"d.{req.lead_time_start}"
         if key == "filters":
             cols = FILTER_COLUMNS[table]
-            return "".join(f" AND list_contains($f_{k}, d.{k})" for k, _ in req.filters if k in cols)
+            sql = "".join(f" AND list_contains($f_{k}, d.{k})" for k, _ in req.filters if k in cols)
+            col = TIME_COLUMN.get(name) if bounded else None
+            if col == "date":
+                sql += " AND d.date >= $lo_date AND d.date < $hi_date"
+            elif col:
+                sql += f" AND d.{col} >= $lo_ts AND d.{col} < $hi_ts"
+            return sql
         if key == "rel":
             return relation(arg, req.rollups)
         if key == "link_window":
@@ -182,7 +200,7 @@ def _params(sql: str, req: Request, extra: dict) -> dict:
 
 def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last: date) -> tuple[str, dict]:
     table = SOURCE_TABLE[source]
-    body = _render(source, req, table)
+    body = _render(source, req, table, bounded=True)
     ctes = f"src AS ({body})"
     if source == "deployments":
         ctes = f"incident_links AS ({_render('incident_links', req, 'incidents')}), " + ctes
@@ -202,7 +220,7 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
         f"FROM (SELECT *{weeks} FROM src) WHERE period_start BETWEEN $first AND $last "
         f"GROUP BY ALL"
     )
-    extra = {"first": first, "last": last}
+    extra = {"first": first, "last": last, **_bounds(first, periods.next_start(last, req.grain))}
     if req.as_of is not None:
         extra["as_of_next"] = req.as_of + timedelta(days=1)
     if source == "incidents_open":
@@ -212,6 +230,13 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
                                min(periods.next_start(s, req.grain), s + timedelta(days=req.span_days))
                                for s in starts]
     return sql, _params(sql, req, extra)
+
+
+def _bounds(first: date, end: date) -> dict:
+    """The bound parameters of periods from ``first`` up to ``end`` (exclusive): the days themselves, and
+    UTC timestamps wide enough for any reporting time zone."""
+    lo, hi = datetime.combine(first, datetime.min.time()), datetime.combine(end, datetime.min.time())
+    return {"lo_date": first, "hi_date": end, "lo_ts": lo - _ZONE_MARGIN, "hi_ts": hi + _ZONE_MARGIN}
 
 
 def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC") -> tuple[date, date] | None:

@@ -1088,7 +1088,7 @@ def attach_targets(con, df: pd.DataFrame, profile: Profile | str, *, grain: str,
         if back:
             requests.append(("previous", target, sorted({shift_label(p, grain, -back) for p in labels})))
         plans.append((target, rows, back))
-    fetched = ctx.fetch(requests)
+    fetched = ctx.fetch(requests, df)
 
     # ... then one verdict per row; rows without a target keep status none.
     for target, rows, back in plans:
@@ -1228,10 +1228,19 @@ class _Context:
             text = "; ".join(filter(None, [text, f"lead time from {self.lead_time_start}"]))
         return text
 
-    def fetch(self, requests: list[tuple[str, Target, list[str]]]) -> dict[tuple[str, str], _Fetched]:
+    def reusable(self, target: Target, per: str, slo) -> bool:
+        """Whether the rows being judged hold ``target``'s KPI as the target defines it (an earlier period of
+        a trend target is then read from them, not computed again)."""
+        return (not target.filters and not per and slo is None
+                and (target.kpi not in LEAD_TIME_KPIS or self.df_lead_time_start == self.lead_time_start))
+
+    def fetch(self, requests: list[tuple[str, Target, list[str]]], df: pd.DataFrame | None = None
+              ) -> dict[tuple[str, str], _Fetched]:
         """Each requested target's KPI, as its scope defines it, for the periods asked for.
 
-        Requests with the same filters, grouping, SLO and periods share one compute call.
+        Requests with the same filters, grouping, SLO and periods share one compute call. Periods the
+        judged rows ``df`` already hold, computed the same way (no scope, SLO or lead-time start of the
+        target's own), are read from them: only the missing periods are computed (often none).
         """
         calls: dict[tuple, list[tuple[str, Target]]] = {}
         for kind, target, labels in requests:
@@ -1245,14 +1254,24 @@ class _Context:
             calls.setdefault(key, []).append((kind, target))
         out = {}
         for (filters, per, slo, labels), wanted in calls.items():
-            bounds = [periods.parse_label(p) for p in labels]
             by = per or self.by
-            extra = dict(self.extra, **({"slo": slo} if slo is not None else {}))
-            res = self.compute(self.con, grain=self.grain, by=by, start=min(b[1] for b in bounds),
-                               end=max(b[2] for b in bounds) - timedelta(days=1),
-                               filters={k: list(v) for k, v in filters}, kpis=sorted({t.kpi for _, t in wanted}),
-                               tz=self.tz, link_window_hours=self.link_window_hours,
-                               lead_time_start=self.lead_time_start, **extra)
+            kpis = sorted({t.kpi for _, t in wanted})
+            held = None
+            if df is not None and all(self.reusable(t, per, slo) for _, t in wanted):
+                held = df[df["kpi"].isin(kpis) & df["period"].isin(labels)]
+                labels = tuple(p for p in labels if p not in set(held["period"]))
+            res = held
+            if labels:
+                bounds = [periods.parse_label(p) for p in labels]
+                extra = dict(self.extra, **({"slo": slo} if slo is not None else {}))
+                res = self.compute(self.con, grain=self.grain, by=by, start=min(b[1] for b in bounds),
+                                   end=max(b[2] for b in bounds) - timedelta(days=1),
+                                   filters={k: list(v) for k, v in filters}, kpis=kpis,
+                                   tz=self.tz, link_window_hours=self.link_window_hours,
+                                   lead_time_start=self.lead_time_start, **extra)
+                res = res[res["period"].isin(labels)]
+                if held is not None and len(held):
+                    res = pd.concat([held[res.columns.intersection(held.columns)], res], ignore_index=True)
             for kind, target in wanted:
                 rows = res[res["kpi"] == target.kpi]
                 out[(kind, target.kpi)] = _per_group(rows, per, target.kpi) if per else _Fetched(

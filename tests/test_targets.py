@@ -677,6 +677,23 @@ def test_trend_with_and_without_history():
     assert fake.calls[0]["start"].isoformat() == "2026-07-01" and fake.calls[0]["end"].isoformat() == "2026-08-31"
 
 
+def test_trend_reads_earlier_periods_from_the_judged_rows():
+    # senior's incident_count target: downward vs 3 months before. The rows span 2026-07 .. 2026-11, so
+    # 2026-10's comparison (2026-07) is in them and only 2026-11's (2026-08) is computed again.
+    history = {"2026-08": (9.0, 9)}
+    fake = FakeCompute(lambda kpi, period, *a: history.get(period))
+    df = frame([("2026-07", "incident_count", 10.0, 10, "count"), ("2026-08", "incident_count", 9.0, 9, "count"),
+                ("2026-09", "incident_count", 7.0, 7, "count"), ("2026-10", "incident_count", 8.0, 8, "count"),
+                ("2026-11", "incident_count", 12.0, 12, "count")])
+    out = attach_targets(None, df, load_profile("senior"), grain="month", compute=fake).set_index("period")
+    # 2026-10 vs 2026-07: 10 -> 8 is -20% (green); 2026-11 vs 2026-08: 9 -> 12 is +33% (red)
+    assert out.loc["2026-10", "previous_value"] == 10.0 and out.loc["2026-10", "status"] == "green"
+    assert out.loc["2026-11", "previous_value"] == 9.0 and out.loc["2026-11", "status"] == "red"
+    # one call, only for the earlier months the rows do not hold (2026-04 .. 2026-06), not 2026-04 .. 2026-08
+    assert [(c["start"].isoformat(), c["end"].isoformat()) for c in fake.calls] == [("2026-04-01", "2026-06-30")]
+    assert out.loc["2026-07", "note"] == "not enough history"  # 2026-04 has no value
+
+
 def _team_counts(counts):
     """A fake engine returning deployment counts per (period, team); a team without deployments has no row value."""
     def values(kpi, period, group, filters, lts):
