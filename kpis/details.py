@@ -200,14 +200,14 @@ def incidents(con: duckdb.DuckDBPyConnection, start: date | None = None, end: da
     sql = f"""
     SELECT d.incident_id, d.severity, d.service, d.team, d.model, d.tier, d.category,
         d.started_at, d.detected_at, d.resolved_at,
-        date_diff('second', d.started_at, d.detected_at) / 3600.0 AS time_to_detect_hours,
-        date_diff('second', d.started_at, d.resolved_at) / 3600.0 AS time_to_recover_hours,
+        d.detect_hours AS time_to_detect_hours,
+        d.recovery_hours AS time_to_recover_hours,
         d.resolved_at IS NULL AS open,
         d.deployment_id,
         {started} AS started_in_range,
         {resolved} AS resolved_in_range
-    FROM incidents d
-    WHERE d.ml_related AND ({started} OR {resolved}){where}
+    FROM {engine.events("incident_rows")} d
+    WHERE ({started} OR {resolved}){where}
     ORDER BY d.started_at DESC, d.incident_id{lim}"""
     return _run(con, sql, params)
 
@@ -240,8 +240,8 @@ def open_incidents(con: duckdb.DuckDBPyConnection, at: date | datetime, filters:
     SELECT d.incident_id, d.severity, d.service, d.team, d.model, d.category,
         d.started_at, d.detected_at, d.resolved_at,
         date_diff('second', d.started_at, {moment}) / 3600.0 AS age_hours
-    FROM incidents d
-    WHERE d.ml_related AND d.started_at < {moment}
+    FROM {engine.events("incident_rows")} d
+    WHERE d.started_at < {moment}
       AND (d.resolved_at IS NULL OR d.resolved_at >= {moment}){where}
     ORDER BY d.started_at, d.incident_id"""
     return _run(con, sql, params)
@@ -270,13 +270,13 @@ def worst_services(con: duckdb.DuckDBPyConnection, start: date | None = None, en
         SELECT d.service, count(*) AS incidents,
                count(*) FILTER (WHERE list_contains($high, d.severity)) AS high_severity,
                string_agg(DISTINCT d.team, ', ' ORDER BY d.team) AS team
-        FROM incidents d WHERE d.ml_related{s_rng}{where} GROUP BY d.service
+        FROM {engine.events("incident_rows")} d WHERE TRUE{s_rng}{where} GROUP BY d.service
     ), r AS (
         SELECT d.service, count(*) AS resolved,
-               avg(date_diff('second', d.started_at, d.resolved_at) / 3600.0) AS mttr_hours,
-               sum(date_diff('second', d.started_at, d.resolved_at) / 3600.0) AS impact_hours,
+               avg(d.recovery_hours) AS mttr_hours,
+               sum(d.recovery_hours) AS impact_hours,
                string_agg(DISTINCT d.team, ', ' ORDER BY d.team) AS team
-        FROM incidents d WHERE d.ml_related AND d.resolved_at IS NOT NULL{r_rng}{where} GROUP BY d.service
+        FROM {engine.events("incident_rows")} d WHERE d.resolved_at IS NOT NULL{r_rng}{where} GROUP BY d.service
     )
     SELECT coalesce(s.service, r.service) AS service, coalesce(s.team, r.team) AS team,
            coalesce(s.incidents, 0) AS incidents, coalesce(s.high_severity, 0) AS high_severity,
@@ -491,12 +491,6 @@ def pipeline_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
 
 # --------------------------------------------------------------------------- model coverage
 
-# A snapshot without as_of is dated the day its batch was ingested (as in kpis/sql/models.sql).
-_SNAPSHOT_DATE = ("coalesce(m.as_of, (SELECT max(l.ingested_at)::DATE FROM ingest_log l "
-                  "WHERE l.batch_id = m.batch_id))")
-_IS_TIER1 = "regexp_replace(lower(coalesce(d.tier, '')), '[^a-z0-9]', '', 'g') IN ('tier1', 't1', '1')"
-
-
 def models_inventory(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
                      filters: dict | None = None) -> pd.DataFrame:
     """The production models of the latest inventory snapshot dated in [start, end), uncovered first.
@@ -519,8 +513,9 @@ def models_inventory(con: duckdb.DuckDBPyConnection, start: date | None = None, 
     rng, where, params = _day_scope("models", filters, start, end, column="d.snap")
     sql = f"""
     WITH inv AS (
-        SELECT d.*, {_IS_TIER1} AS tier1
-        FROM (SELECT m.*, {_SNAPSHOT_DATE} AS snap FROM models m) d
+        -- the coverage KPIs' relation (kpis/sql/model_rows.sql): snapshot date and tier-1 are written there
+        SELECT d.*, d.is_tier1 AS tier1
+        FROM {engine.events("model_rows")} d
         WHERE d.in_production{rng}{where}
     ), latest AS (
         SELECT d.*,
@@ -584,16 +579,17 @@ def cost_attribution(con: duckdb.DuckDBPyConnection, start: date | None = None, 
     params["unattributed"] = UNATTRIBUTED_SERVICE
     sql = f"""
     WITH c AS (
-        SELECT d.currency, d.amount,
+        -- the cost lines' relation or its daily rollup (kpis/sql/cost_lines.sql): amount and lines are sums
+        SELECT d.currency, d.amount, d.lines,
                coalesce(d.category = $other, FALSE) AS is_other,
                coalesce(d.service = $unattributed, FALSE) AS is_unattributed
-        FROM costs d WHERE TRUE{rng}{where}
+        FROM {engine.relation("costs_daily", rollups.current(con))} d WHERE TRUE{rng}{where}
     )
     SELECT currency, sum(amount) AS total_cost,
         coalesce(sum(amount) FILTER (WHERE is_other OR is_unattributed), 0) AS unattributed_cost,
         coalesce(sum(amount) FILTER (WHERE is_other OR is_unattributed), 0)
             / nullif(sum(amount), 0) AS unattributed_share,
-        count(*) FILTER (WHERE is_other OR is_unattributed) AS unattributed_lines,
+        coalesce(sum(lines) FILTER (WHERE is_other OR is_unattributed), 0) AS unattributed_lines,
         coalesce(sum(amount) FILTER (WHERE is_other), 0) AS other_category_cost,
         coalesce(sum(amount) FILTER (WHERE is_unattributed), 0) AS unattributed_service_cost
     FROM c GROUP BY currency

@@ -163,6 +163,8 @@ def _render(name: str, req: Request, table: str, bounded: bool = False) -> str:
             return sql
         if key == "rel":
             return relation(arg, req.rollups)
+        if key == "events":  # an event relation shared with the drill-downs
+            return events(arg)
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -170,6 +172,16 @@ def _render(name: str, req: Request, table: str, bounded: bool = False) -> str:
         raise ValueError(f"unknown placeholder {key} in {name}.sql")
 
     return _PLACEHOLDER.sub(sub, _template(name))
+
+
+EVENT_RELATIONS = ("incident_rows", "model_rows")
+
+
+def events(name: str) -> str:
+    """An event relation (kpis/sql/<name>.sql, one row per event with its derived columns) as a FROM item."""
+    if name not in EVENT_RELATIONS:
+        raise ValueError(f"no event relation {name!r}")
+    return f"({_template(name)})"
 
 
 def relation(name: str, current: frozenset[str]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import pandas as pd
 import pytest
 
 import kpis
@@ -210,6 +211,25 @@ def test_an_outdated_definition_is_rebuilt(tmp_path, monkeypatch):
     con = kpis.connect(path)
     assert rollups.current(con) == BOTH
     con.close()
+
+
+@pytest.mark.parametrize("data", ["golden", "sample"])
+def test_drilldowns_read_the_rollups_with_the_same_rows(data, golden_db, sample_db, monkeypatch):
+    from kpis import details
+
+    con = kpis.connect(golden_db if data == "golden" else sample_db, read_only=True)
+    try:
+        first, last = kpis.data_range(con)
+        calls = [lambda: details.serving_by_service(con, first, last), lambda: details.cost_attribution(con),
+                 lambda: details.cost_attribution(con, first, last, filters={"team": ["search"]})]
+        ours = [f() for f in calls]
+        monkeypatch.setattr(rollups, "current", lambda con: frozenset())  # the events
+        events = [f() for f in calls]
+    finally:
+        con.close()
+    for a, b in zip(ours, events):
+        assert len(a) and list(a.columns) == list(b.columns)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-9)
 
 
 def test_rollups_hold_no_other_tables():
