@@ -150,6 +150,7 @@ def _pl_scan(kind: str, paths: list[Path]) -> pl.LazyFrame:
     key = list(REPLACE_BY[kind])
     out = frames[0]
     for later in frames[1:]:
+        later = later.cache()  # read once for its keys and its rows (the optimiser scanned it twice)
         out = pl.concat([out.join(later.select(key).unique(), on=key, how="anti"), later], how="diagonal_relaxed")
     return out
 
@@ -166,7 +167,7 @@ def polars_plan(files: dict[str, list[Path]]) -> pl.LazyFrame:
     """The ten KPIs per month as one lazy plan: period, kpi, unit, value."""
     incidents = _pl_scan("incidents", files["incidents"]).with_columns(
         started=_pl_utc("started_at"), resolved=_pl_utc("resolved_at"),
-        ml=pl.col("ml_related").fill_null(True))
+        ml=pl.col("ml_related").fill_null(True)).cache()  # read once for three uses (else scanned 3x)
     links = (incidents.select("deployment_id").drop_nulls().unique()
              .with_columns(incident_named=pl.lit(True)))
 
