@@ -115,6 +115,22 @@ def test_kpis_never_imports_streamlit():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_only_benchmarks_import_polars():
+    # polars is pinned in benchmarks/requirements.txt for bench_compare.py alone: the app, kpis, review and the
+    # tests must run without it.
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in ("benchmarks", ".venv", "venv") or rel.parts[0].startswith("."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n == "polars" or n.startswith("polars.") for n in names), rel
+
+
 def test_pages_hold_no_sql():
     sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b\s+[\w*]|duckdb|\.execute\(")
     for page in PAGES:
