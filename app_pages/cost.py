@@ -130,4 +130,5 @@ else:
                                         "better", f"cost ({cur})", height=max(240, 34 * len(top) + 110)),
                 key=f"unattributed-top-{cur}")
     components.table(lines, f"unattributed cost {span}", key="unattributed-table", kind="unattributed_costs",
+                     order="largest first",
                      empty=f"No unattributed cost lines in {span}.")
