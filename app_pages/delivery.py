@@ -70,4 +70,5 @@ st.caption("Production deployments, newest first; click a column to sort. Failed
            "back, a hotfix, a regression, or named by an incident (its id is in the Incidents column).")
 components.table(
     rows, f"deployments {view.period if not whole else span}", key="deployments", kind="deployments",
+    order="newest first",
     empty=f"No production deployments in {view.period if not whole else span} match the filters.")

@@ -58,7 +58,7 @@ open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view
 if open_rows is not None and not open_rows.empty:
     st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} ({view.tz})", f"{len(open_rows)}",
               help="Started before this moment and not resolved by then.")
-components.table(open_rows, f"open incidents {view.period}", key="open", kind="open_incidents",
+components.table(open_rows, f"open incidents {view.period}", key="open", kind="open_incidents", order="oldest first",
                  empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} ({view.tz}).")
 
 st.subheader(f"Worst services in {view.period_text(view.period)}")
@@ -96,5 +96,5 @@ incidents = data.query("incidents", start=view.period_start, end=view.period_end
                        tz=view.tz)
 st.caption("ML-related incidents that started or were resolved in the period. Rows started in the period are "
            "the incident count and time to detect; rows resolved in the period are the time to recover.")
-components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents",
+components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents", order="newest first",
                  empty=f"No ML incidents started or resolved in {view.period} match the filters.")

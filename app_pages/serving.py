@@ -131,6 +131,7 @@ else:
         if show == "runs with a problem":
             runs = flagged
     components.table(runs, f"pipeline runs {view.period}", key="pl-runs", kind="pipeline_runs",
+                     order="runs with a problem first, then newest",
                      empty=f"No pipeline runs in {view.period} match the filters.")
 
 # --- model coverage ---------------------------------------------------------------------------

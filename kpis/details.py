@@ -287,8 +287,37 @@ def worst_services(con: duckdb.DuckDBPyConnection, start: date | None = None, en
     return _run(con, sql, params)
 
 
+def _training_run_costs(filters: dict | None, start: date | None, end: date | None) -> tuple[str, dict]:
+    """The CTEs ``lines`` (training cost lines in range naming a run), ``runs`` (one row per run and
+    currency: first_date, last_date, cost) and ``scored`` (runs with outlier and outlier_threshold), and
+    their parameters."""
+    _check(start, end, "UTC")
+    rng, where, params = _day_scope("costs", filters, start, end)
+    params["k"] = OUTLIER_IQR_FACTOR
+    params["min_runs"] = OUTLIER_MIN_RUNS
+    sql = f"""
+    lines AS (
+        SELECT d.run_id, d.currency, d.service, d.team, d.model, d.date, d.amount
+        FROM costs d
+        WHERE d.category = 'training' AND d.run_id IS NOT NULL{rng}{where}
+    ), runs AS (
+        SELECT run_id, currency, min(date) AS first_date, max(date) AS last_date, sum(amount) AS cost
+        FROM lines GROUP BY run_id, currency
+    ), fence AS (
+        SELECT currency,
+               CASE WHEN count(*) >= $min_runs THEN
+                   quantile_cont(cost, 0.75) + $k * (quantile_cont(cost, 0.75) - quantile_cont(cost, 0.25))
+               END AS outlier_threshold
+        FROM runs GROUP BY currency
+    ), scored AS (
+        SELECT r.*, coalesce(r.cost > f.outlier_threshold, FALSE) AS outlier, f.outlier_threshold
+        FROM runs r JOIN fence f ON f.currency = r.currency
+    )"""
+    return sql, params
+
+
 def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
-                  filters: dict | None = None) -> pd.DataFrame:
+                  filters: dict | None = None, limit: int | None = None) -> pd.DataFrame:
     """Training runs with cost lines dated in [start, end), costliest first, outliers marked.
 
     A run is the training cost lines that name its run_id (the lines the
@@ -300,35 +329,53 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     runs no fence is drawn and nothing is flagged. Cost dates are calendar
     days already, so no time zone applies.
 
-    Columns: run_id, service, team, model, first_date, last_date, cost,
-    currency, outlier, outlier_threshold.
+    ``limit`` returns only the first ``limit`` runs of that order (cost
+    descending, then run_id and currency); their fence and outlier flags are
+    still those of all runs in the range (:func:`training_run_summary` counts
+    them all).
+
+    Columns: run_id, service, team, model (each the names on the run's lines,
+    sorted, comma separated), first_date, last_date, cost, currency, outlier,
+    outlier_threshold.
     """
-    _check(start, end, "UTC")
-    rng, where, params = _day_scope("costs", filters, start, end)
-    params["k"] = OUTLIER_IQR_FACTOR
-    params["min_runs"] = OUTLIER_MIN_RUNS
+    runs_sql, params = _training_run_costs(filters, start, end)
+    lim = ""
+    if limit is not None:
+        lim = " LIMIT $limit"
+        params["limit"] = int(limit)
+    # The costs and the fence need only sums over all runs; the name lists are built for the runs returned.
     sql = f"""
-    WITH runs AS (
+    WITH {runs_sql}, chosen AS (
+        SELECT * FROM scored ORDER BY cost DESC, run_id, currency{lim}
+    ), names AS (
         -- list_distinct over list(): an ordered string_agg(DISTINCT ...) per run was 3x slower
-        SELECT d.run_id, d.currency,
-               nullif(array_to_string(list_sort(list_distinct(list(d.service))), ', '), '') AS service,
-               nullif(array_to_string(list_sort(list_distinct(list(d.team))), ', '), '') AS team,
-               nullif(array_to_string(list_sort(list_distinct(list(d.model))), ', '), '') AS model,
-               min(d.date) AS first_date, max(d.date) AS last_date, sum(d.amount) AS cost
-        FROM costs d
-        WHERE d.category = 'training' AND d.run_id IS NOT NULL{rng}{where}
-        GROUP BY d.run_id, d.currency
-    ), fence AS (
-        SELECT currency,
-               CASE WHEN count(*) >= $min_runs THEN
-                   quantile_cont(cost, 0.75) + $k * (quantile_cont(cost, 0.75) - quantile_cont(cost, 0.25))
-               END AS outlier_threshold
-        FROM runs GROUP BY currency
+        SELECT l.run_id, l.currency,
+               nullif(array_to_string(list_sort(list_distinct(list(l.service))), ', '), '') AS service,
+               nullif(array_to_string(list_sort(list_distinct(list(l.team))), ', '), '') AS team,
+               nullif(array_to_string(list_sort(list_distinct(list(l.model))), ', '), '') AS model
+        FROM lines l SEMI JOIN chosen c ON c.run_id = l.run_id AND c.currency = l.currency
+        GROUP BY l.run_id, l.currency
     )
-    SELECT r.run_id, r.service, r.team, r.model, r.first_date, r.last_date, r.cost, r.currency,
-           coalesce(r.cost > f.outlier_threshold, FALSE) AS outlier, f.outlier_threshold
-    FROM runs r JOIN fence f ON f.currency = r.currency
-    ORDER BY r.cost DESC, r.run_id"""
+    SELECT c.run_id, n.service, n.team, n.model, c.first_date, c.last_date, c.cost, c.currency, c.outlier,
+           c.outlier_threshold
+    FROM chosen c JOIN names n ON n.run_id = c.run_id AND n.currency = c.currency
+    ORDER BY c.cost DESC, c.run_id, c.currency"""
+    return _run(con, sql, params)
+
+
+def training_run_summary(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                         filters: dict | None = None) -> pd.DataFrame:
+    """How many training runs :func:`training_runs` has in [start, end), and how many are outliers, per currency.
+
+    Columns: currency, runs, outliers, outlier_threshold (the fence; NaN with
+    fewer than ``OUTLIER_MIN_RUNS`` runs). One row per currency with runs.
+    """
+    runs_sql, params = _training_run_costs(filters, start, end)
+    sql = f"""
+    WITH {runs_sql}
+    SELECT currency, count(*) AS runs, count(*) FILTER (WHERE outlier) AS outliers,
+           any_value(outlier_threshold) AS outlier_threshold
+    FROM scored GROUP BY currency ORDER BY runs DESC, currency"""
     return _run(con, sql, params)
 
 
@@ -344,10 +391,13 @@ def distinct_values(con: duckdb.DuckDBPyConnection, teams: list[str] | tuple[str
     teams); the teams are all of them still.
     """
     def scope(dim: str, t) -> str:
-        return " AND list_contains($teams, team)" if teams and dim != "team" and "team" in t.names else ""
+        # IN (unnest) is a hash lookup: list_contains per row took 3x as long on 10M cost lines
+        return " AND team IN (SELECT unnest($teams))" if teams and dim != "team" and "team" in t.names else ""
 
-    parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {t.name} WHERE {dim} IS NOT NULL{scope(dim, t)}"
-             for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
+    # Each table's values grouped on their own first: one DISTINCT over the union of every table's rows
+    # (10M cost lines, 10M prediction rows) took 0.5 s, grouping each part first 0.15 s.
+    parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {t.name} WHERE {dim} IS NOT NULL{scope(dim, t)} "
+             f"GROUP BY {dim}" for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
     rows = con.cursor().execute(
         f"SELECT DISTINCT dim, value FROM ({' UNION ALL '.join(parts)}) ORDER BY dim, value",
         {"teams": list(teams)} if teams else {}).fetchall()

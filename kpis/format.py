@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 
 from kpis import catalog
@@ -517,13 +518,36 @@ class TableView:
 
     def text(self) -> pd.DataFrame:
         """The shown columns under their titles, every cell as written ('' when empty)."""
-        cells = {name: [""] * len(self.data) for name in self.shown}
+        cells = {name: np.full(len(self.data), "", dtype=object) for name in self.shown}
         for name, rows, write in self.formatters():
             values = self.data[name]
-            positions = range(len(values)) if rows is None else rows.to_numpy().nonzero()[0]
-            for i in positions:
-                cells[name][i] = write(values.iat[i])
+            if rows is None:
+                cells[name] = _written(values, write)
+            else:
+                positions = rows.to_numpy().nonzero()[0]
+                cells[name][positions] = _written(values.iloc[positions], write)
         return pd.DataFrame({self.columns[c].title: cells[c] for c in self.shown}, index=self.data.index)
+
+
+def _written(values: pd.Series, write: Callable[[object], str]) -> np.ndarray:
+    """``write(values.iat[i])`` for every i, writing each distinct value once (a column of services, days or
+    statuses repeats a few values over thousands of rows).
+
+    Floats are written one by one (-0.0 equals 0.0 but may be written differently), and so are object
+    columns that are not all text (1 == True == 1.0) and the rarer extension types.
+    """
+    dtype = values.dtype
+    if dtype.kind in "fc":
+        return np.array([write(v) for v in values.to_numpy()], dtype=object)
+    text = isinstance(dtype, pd.StringDtype) or (
+        pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(values, skipna=True) == "string")
+    if not (text or dtype.kind in "iubM"):
+        return np.array([write(values.iat[i]) for i in range(len(values))], dtype=object)
+    codes, _ = pd.factorize(values)  # missing values get -1
+    distinct, first = np.unique(codes, return_index=True)
+    written = np.empty(len(distinct), dtype=object)
+    written[:] = [write(values.iat[i]) for i in first]
+    return written[np.searchsorted(distinct, codes)]
 
 
 def table_frame(df: pd.DataFrame, kind: str, tz: str = "UTC") -> TableView:

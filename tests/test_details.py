@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 
+import pandas as pd
 import pytest
 
 import kpis
@@ -240,6 +241,21 @@ def test_training_runs_outliers(con):
     assert details.training_runs(con, OCT).set_index("run_id").loc["r1", "cost"] == pytest.approx(140.0)
 
 
+def test_training_runs_limit_returns_the_top_rows_of_all(con):
+    every = details.training_runs(con, OCT, NOV)
+    top = details.training_runs(con, OCT, NOV, limit=2)
+    # The two costliest of October (r1 100, r5 18), with the fence of all five runs (28.5, as above) and their
+    # flags: the limit only cuts the list, never what the runs are measured against.
+    pd.testing.assert_frame_equal(top, every.head(2))
+    assert list(top["run_id"]) == ["r1", "r5"] and list(top["outlier"]) == [True, False]
+    assert top["outlier_threshold"].tolist() == pytest.approx([28.5, 28.5])
+    pd.testing.assert_frame_equal(details.training_runs(con, OCT, NOV, limit=99), every)
+    assert details.training_runs(con, OCT, NOV, limit=0).empty
+    summary = details.training_run_summary(con, OCT, NOV)
+    assert summary[["currency", "runs", "outliers"]].values.tolist() == [["USD", 5, 1]]  # r1 of 5 runs
+    assert summary["outlier_threshold"].iloc[0] == pytest.approx(28.5)
+
+
 def test_training_runs_too_few_for_a_fence(con):
     df = details.training_runs(con, OCT, NOV, filters={"team": ["beta"]})
     # beta has r4 (11) and r5 (18): fewer than 4 runs, so no fence and no outlier.
@@ -272,7 +288,8 @@ def test_empty_database():
     assert details.incidents(con).empty
     assert details.open_incidents(con, NOV).empty
     assert details.worst_services(con).empty
-    assert details.training_runs(con).empty
+    assert details.training_runs(con).empty and details.training_runs(con, limit=5).empty
+    assert details.training_run_summary(con).empty
     assert details.lead_time_distribution(con)["deployments"].sum() == 0
     assert details.distinct_values(con) == {"team": [], "service": [], "model": []}
     assert details.last_event(con) is None

@@ -284,6 +284,30 @@ def test_money_in_a_table_takes_each_rows_currency_and_status_codes_become_words
     assert list(text["Status"]) == ["on target", "no target"]
 
 
+def test_table_text_is_each_cell_as_its_writer_writes_it():
+    # text() writes each distinct value of a column once; the cells must be what writing every cell gives.
+    n = 12
+    df = pd.DataFrame({
+        "run_id": [f"{i % 3:032x}" if i % 4 else None for i in range(n)],  # repeats and missing ids
+        "service": pd.Series(["=a", "b", None, "b"] * 3, dtype="str"),
+        "status": pd.Series(["rolled_back", "success", None, "failed"] * 3, dtype=object),
+        "first_date": pd.to_datetime(["2026-10-01", None, "2026-10-01", "2026-10-03"] * 3),
+        "cost": [0.0, -0.0, float("nan"), 12.345] * 3,  # -0.0 equals 0.0 but is its own float
+        "currency": ["USD", "CHF", None, "EUR"] * 3,
+        "outlier": [True, False, True, False] * 3,
+        "days": pd.array([1, None, 1, 3] * 3, dtype="Int64"),
+        "team": pd.Series([1, True, 1.0, "x"] * 3, dtype=object),  # 1 == True == 1.0, written differently
+    })
+    view = fmt.table_frame(df, "training_runs")
+    one_by_one = {name: [""] * n for name in view.shown}
+    for name, rows, write in view.formatters():
+        values = view.data[name]
+        for i in (range(n) if rows is None else rows.to_numpy().nonzero()[0]):
+            one_by_one[name][i] = write(values.iat[i])
+    expected = pd.DataFrame({view.columns[c].title: one_by_one[c] for c in view.shown})
+    pd.testing.assert_frame_equal(view.text(), expected)
+
+
 DETAIL_TABLES = [  # (kpis.details function, its arguments, table kind on the pages)
     ("deployments", {}, "deployments"),
     ("incidents", {}, "incidents"),
@@ -364,42 +388,108 @@ sys.path.insert(0, {root!r})
 import pandas as pd
 from ui import components
 n = int(os.environ["ROWS"])
-df = pd.DataFrame({{"run_id": [f"{{i:032x}}" for i in range(n)], "service": ["=cmd"] * n, "cost": [4298.594] * n,
-                   "currency": ["CHF"] * n, "outlier": [True] * n, "outlier_threshold": [None] * n}})
+df = pd.DataFrame({{"run_id": [f"{{i:032x}}" for i in range(n)], "service": ["=cmd"] * n,
+                   "cost": [4298.594 + n - i for i in range(n)], "currency": ["CHF"] * n, "outlier": [True] * n,
+                   "outlier_threshold": [None] * n}})
 import streamlit as st
 real = st.download_button
-def keep(label, data, **kw):  # the CSV the button offers
-    st.session_state["csv"] = data
+def keep(label, data, **kw):  # the CSV the button offers (a callable is what a click would run)
+    st.session_state["csv_deferred"] = callable(data)
+    st.session_state["csv"] = data() if callable(data) else data
     return real(label, data, **kw)
 st.download_button = keep
+styled_cells_max = components.STYLED_CELLS_MAX  # the module stays imported between tests: put it back
+components.STYLED_CELLS_MAX = int(os.environ.get("STYLED_CELLS_MAX", styled_cells_max))
 try:
-    components.table(df, "runs", kind="training_runs", key="t")
+    components.table(df, "runs", kind="training_runs", key="t", order=os.environ.get("ORDER"))
 finally:
     st.download_button = real
+    components.STYLED_CELLS_MAX = styled_cells_max
 '''
 
 
-@pytest.mark.parametrize("rows, styled", [(3, True), (9000, False)])
-def test_the_page_table_shows_written_cells_and_downloads_raw_rows(tmp_path, monkeypatch, rows, styled):
+def _table_app(tmp_path, monkeypatch, rows: int, **env):
     from streamlit.testing.v1 import AppTest
 
     script = tmp_path / "table_app.py"
     script.write_text(TABLE_APP.format(root=str(ROOT)))
     monkeypatch.setenv("ROWS", str(rows))
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
     at = AppTest.from_file(str(script), default_timeout=60)
     at.run()
     assert not at.exception
+    return at
+
+
+@pytest.mark.parametrize("rows, styled_cells_max, styled", [(3, None, True), (900, 100, False)])
+def test_the_page_table_shows_written_cells_and_downloads_raw_rows(tmp_path, monkeypatch, rows, styled_cells_max,
+                                                                    styled):
+    env = {"STYLED_CELLS_MAX": styled_cells_max} if styled_cells_max else {}
+    at = _table_app(tmp_path, monkeypatch, rows, **env)
     shown = at.dataframe[0].value
     assert list(shown.columns[:3]) == ["service", "cost", "outlier"]  # explaining columns first
+    top = 4298.594 + rows  # the first row's cost
     if styled:  # raw values under a Styler: numbers sort as numbers, the full id is the cell's value
-        assert shown["cost"].iloc[0] == 4298.594 and len(shown["run_id"].iloc[0]) == 32
+        assert shown["cost"].iloc[0] == top and len(shown["run_id"].iloc[0]) == 32
     else:  # a table too large to style on every rerun shows the written text
-        assert shown["cost"].iloc[0] == "4,298.59 CHF" and shown["run_id"].iloc[0] == "00000000…0000"
+        assert shown["cost"].iloc[0] == f"{top:,.2f} CHF" and shown["run_id"].iloc[0] == "00000000…0000"
     assert bool(shown["outlier"].iloc[0]) is True
+    assert not [c for c in at.caption if c.value.startswith("Showing")]  # under the row cap: all rows, no note
     downloaded = pd.read_csv(io.BytesIO(at.session_state["csv"]), dtype={"run_id": str})
     assert downloaded["service"].iloc[0] == "'=cmd"  # neutralised formula cell
-    assert downloaded["cost"].iloc[0] == 4298.594 and downloaded["currency"].iloc[0] == "CHF"  # raw, all columns
+    assert downloaded["cost"].iloc[0] == top and downloaded["currency"].iloc[0] == "CHF"  # raw, all columns
     assert len(downloaded["run_id"].iloc[0]) == 32 and len(downloaded) == rows
+
+
+def test_a_table_above_the_row_cap_shows_the_first_rows_and_downloads_all(tmp_path, monkeypatch):
+    from ui.components import TABLE_ROWS_MAX
+
+    rows = TABLE_ROWS_MAX + 345
+    at = _table_app(tmp_path, monkeypatch, rows, ORDER="costliest first")
+    shown = at.dataframe[0].value
+    assert len(shown) == TABLE_ROWS_MAX  # the first rows, in the caller's order
+    assert list(shown["run_id"]) == [f"{i:032x}" for i in range(TABLE_ROWS_MAX)]
+    assert [c.value for c in at.caption if c.value.startswith("Showing")] == [
+        f"Showing the first {TABLE_ROWS_MAX:,} of {rows:,} rows (costliest first); sorting a column sorts these. "
+        f"The CSV has all {rows:,}."]
+    assert at.session_state["csv_deferred"]  # written when the button is clicked, not on every rerun
+    downloaded = pd.read_csv(io.BytesIO(at.session_state["csv"]), dtype={"run_id": str})
+    assert len(downloaded) == rows and downloaded["run_id"].iloc[-1] == f"{rows - 1:032x}"  # every row, full ids
+    assert (downloaded["service"] == "'=cmd").all()  # formula cells neutralised
+    assert list(downloaded.columns[:3]) == ["service", "cost", "outlier"]  # the table's column order
+
+
+def test_the_page_table_shows_local_times_and_downloads_utc(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    script = tmp_path / "times_app.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import pandas as pd
+import streamlit as st
+from ui import components
+real = st.download_button
+def keep(label, data, **kw):
+    st.session_state["csv"] = data() if callable(data) else data
+    return real(label, data, **kw)
+st.download_button = keep
+try:
+    components.table(pd.DataFrame({{"deployment_id": ["d1"], "service": ["svc"],
+                                   "deployed_at": [pd.Timestamp("2026-11-01 03:30")]}}),
+                     "deployments", kind="deployments", key="d", tz="America/New_York")
+finally:
+    st.download_button = real
+""")
+    at = AppTest.from_file(str(script), default_timeout=60)
+    at.run()
+    assert not at.exception
+    # 03:30Z on Nov 1 is 23:30 on Oct 31 in New York (EDT, UTC-4): on screen; the CSV keeps UTC
+    assert at.dataframe[0].value["deployed_at"].iloc[0] == pd.Timestamp("2026-10-31 23:30")
+    downloaded = pd.read_csv(io.BytesIO(at.session_state["csv"]))
+    assert list(downloaded.columns) == ["service", "deployed_at", "deployment_id"]  # the table's order
+    assert downloaded["deployed_at"].iloc[0] == "2026-11-01 03:30:00"
 
 
 def test_table_times_in_the_reporting_time_zone():
