@@ -287,10 +287,10 @@ def worst_services(con: duckdb.DuckDBPyConnection, start: date | None = None, en
     return _run(con, sql, params)
 
 
-def _training_run_costs(filters: dict | None, start: date | None, end: date | None) -> tuple[str, dict]:
-    """The CTEs ``lines`` (training cost lines in range naming a run), ``runs`` (one row per run and
-    currency: first_date, last_date, cost) and ``scored`` (runs with outlier and outlier_threshold), and
-    their parameters."""
+def _training_run_costs(con, filters: dict | None, start: date | None, end: date | None) -> tuple[str, dict]:
+    """The CTEs ``lines`` (training cost lines in range naming a run: the engine's cost_runs_daily rollup,
+    or its events, which training_cost_per_run counts), ``runs`` (one row per run and currency: first_date,
+    last_date, cost) and ``scored`` (runs with outlier and outlier_threshold), and their parameters."""
     _check(start, end, "UTC")
     rng, where, params = _day_scope("costs", filters, start, end)
     params["k"] = OUTLIER_IQR_FACTOR
@@ -298,8 +298,8 @@ def _training_run_costs(filters: dict | None, start: date | None, end: date | No
     sql = f"""
     lines AS (
         SELECT d.run_id, d.currency, d.service, d.team, d.model, d.date, d.amount
-        FROM costs d
-        WHERE d.category = 'training' AND d.run_id IS NOT NULL{rng}{where}
+        FROM {engine.relation("cost_runs_daily", rollups.current(con))} d
+        WHERE TRUE{rng}{where}
     ), runs AS (
         SELECT run_id, currency, min(date) AS first_date, max(date) AS last_date, sum(amount) AS cost
         FROM lines GROUP BY run_id, currency
@@ -338,7 +338,7 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     sorted, comma separated), first_date, last_date, cost, currency, outlier,
     outlier_threshold.
     """
-    runs_sql, params = _training_run_costs(filters, start, end)
+    runs_sql, params = _training_run_costs(con, filters, start, end)
     lim = ""
     if limit is not None:
         lim = " LIMIT $limit"
@@ -370,7 +370,7 @@ def training_run_summary(con: duckdb.DuckDBPyConnection, start: date | None = No
     Columns: currency, runs, outliers, outlier_threshold (the fence; NaN with
     fewer than ``OUTLIER_MIN_RUNS`` runs). One row per currency with runs.
     """
-    runs_sql, params = _training_run_costs(filters, start, end)
+    runs_sql, params = _training_run_costs(con, filters, start, end)
     sql = f"""
     WITH {runs_sql}
     SELECT currency, count(*) AS runs, count(*) FILTER (WHERE outlier) AS outliers,
@@ -396,8 +396,12 @@ def distinct_values(con: duckdb.DuckDBPyConnection, teams: list[str] | tuple[str
 
     # Each table's values grouped on their own first: one DISTINCT over the union of every table's rows
     # (10M cost lines, 10M prediction rows) took 0.5 s, grouping each part first 0.15 s.
-    parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {t.name} WHERE {dim} IS NOT NULL{scope(dim, t)} "
-             f"GROUP BY {dim}" for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
+    # A table with a current daily rollup of all its rows (costs, predictions) is read from it: the same names.
+    current = rollups.current(con)
+    read = {r.table: r.name for r in rollups.ROLLUPS if not r.where and r.name in current}
+    parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {read.get(t.name, t.name)} WHERE {dim} IS NOT NULL"
+             f"{scope(dim, t)} GROUP BY {dim}"
+             for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
     rows = con.cursor().execute(
         f"SELECT DISTINCT dim, value FROM ({' UNION ALL '.join(parts)}) ORDER BY dim, value",
         {"teams": list(teams)} if teams else {}).fetchall()
