@@ -173,3 +173,11 @@ def test_sparkline_shows_negative_values_and_zooms_on_values_near_the_top():
     avail = frame([(f"2026-{m:02d}", "availability", v, 30, "ratio") for m, v in ((8, 0.998), (9, 0.9981), (10, 0.9983))])
     lo, hi = charts.sparkline(avail, "red").layout.yaxis.range
     assert 99 < lo < 99.8 and 99.83 < hi < 100.1  # zoomed around 99.8-99.83%, not 0-115%
+
+
+def test_every_figure_is_drawn_on_the_white_template(mttr):
+    # charts.TEMPLATE is plotly's default (set once, not validated again per figure): white paper and plot
+    rows = mttr.copy()
+    for fig in (charts.sparkline(rows, "red"), charts.trend(rows, ["mttr_hours"], "MTTR")):
+        template = fig.to_plotly_json()["layout"]["template"]["layout"]
+        assert template["paper_bgcolor"] == "white" and template["plot_bgcolor"] == "white"
