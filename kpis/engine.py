@@ -119,11 +119,16 @@ TIME_COLUMN = {"deployments": "deployed_at", "incidents_started": "started_at", 
 _ZONE_MARGIN = timedelta(days=2)
 
 
-def _render(name: str, req: Request, table: str, bounded: bool = False) -> str:
+# Parts a source adds only when a requested KPI reads their column: the training runs (column run).
+UNION_PARTS = {"cost_runs": "run"}
+
+
+def _render(name: str, req: Request, table: str, bounded: bool = False, parts: frozenset[str] = frozenset()) -> str:
     """Fill a source template's placeholders with allow-listed SQL.
 
     ``bounded``: the ``{filters}`` also keep only the events within the bound parameters ($lo_date / $hi_date,
-    or $lo_ts / $hi_ts for timestamps, see ``_bounds``), a superset of those the periods take.
+    or $lo_ts / $hi_ts for timestamps, see ``_bounds``), a superset of those the periods take. ``parts``:
+    the ``{union:<part>}`` placeholders to fill (UNION ALL kpis/sql/<part>.sql); the others stay empty.
     """
 
     def local(col: str) -> str:
@@ -165,6 +170,10 @@ def _render(name: str, req: Request, table: str, bounded: bool = False) -> str:
             return relation(arg, req.rollups)
         if key == "events":  # an event relation shared with the drill-downs
             return events(arg)
+        if key == "union":
+            if arg not in UNION_PARTS:
+                raise ValueError(arg)
+            return f"UNION ALL {_PLACEHOLDER.sub(sub, _template(arg))}" if arg in parts else ""
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -212,7 +221,9 @@ def _params(sql: str, req: Request, extra: dict) -> dict:
 
 def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last: date) -> tuple[str, dict]:
     table = SOURCE_TABLE[source]
-    body = _render(source, req, table, bounded=True)
+    reads = " ".join(f"{k.value} {k.n}" for k in kpis)
+    parts = frozenset(p for p, col in UNION_PARTS.items() if re.search(rf"\b{col}\b", reads))
+    body = _render(source, req, table, bounded=True, parts=parts)
     ctes = f"src AS ({body})"
     if source == "deployments":
         ctes = f"incident_links AS ({_render('incident_links', req, 'incidents')}), " + ctes

@@ -242,8 +242,10 @@ def build_line(rows: pd.DataFrame, kpi_id: str, period: str, previous_period: st
     before = _num(prev["value"].iloc[0]) if len(prev) else None
     n = int(now["n"].iloc[0]) if len(now) else 0
 
+    cur = now.iloc[0].to_dict() if len(now) else {}  # one conversion: a pandas lookup per column was slower
+
     def col(name: str):
-        return now[name].iloc[0] if name in now and len(now) else None
+        return cur.get(name)
 
     compared_with = previous_period
     span = span_days(period, as_of)

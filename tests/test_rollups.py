@@ -240,3 +240,22 @@ def test_rollups_hold_no_other_tables():
     assert {r.table for r in rollups.ROLLUPS} == {"costs", "predictions"}
     with pytest.raises(ValueError):
         engine.relation("deployments", frozenset())
+
+
+def test_training_runs_are_counted_only_when_a_kpi_reads_them(golden_db):
+    from kpis import catalog
+
+    req = engine.Request()
+    first, last = date(2026, 10, 1), date(2026, 10, 1)
+    alone, _ = engine._source_query("costs", [catalog.get("inference_cost")], req, first, last)
+    both, _ = engine._source_query("costs", [catalog.get("inference_cost"), catalog.get("training_cost_per_run")],
+                                   req, first, last)
+    assert "DISTINCT" not in alone and "SELECT DISTINCT" in both  # the runs (kpis/sql/cost_runs.sql)
+    con = kpis.connect(golden_db, read_only=True)
+    try:
+        one = engine.compute(con, grain="month", kpis=["inference_cost"])
+        every = engine.compute(con, grain="month")
+    finally:
+        con.close()
+    every = every[every["kpi"] == "inference_cost"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, every)
