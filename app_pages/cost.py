@@ -49,24 +49,29 @@ if not components.no_data_message(["inference_cost", "predictions"], frame, span
         frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
                "than volume", partial=view.in_progress), key="cost-volume")
 
-MAX_RUNS_SHOWN = 2000
+MAX_RUNS_TABLED = 2000
 st.subheader("Training cost per run")
 left, right = st.columns(2)
 with left:
     components.trend_chart(frame, ["training_cost_per_run"], view, key="train")
 with right:
     runs = data.query("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters)
-    if runs is not None and len(runs) > MAX_RUNS_SHOWN:
-        # A large organisation has 100k+ runs in a range: drawing and tabling them all took seconds per
-        # rerun. The outliers and the costliest runs are what a reviewer looks at.
-        total = len(runs)
-        runs = runs.sort_values(["outlier", "cost"], ascending=[False, False]).head(MAX_RUNS_SHOWN)
-        st.caption(f"Showing the {MAX_RUNS_SHOWN:,} costliest runs (outliers first) of {total:,}.")
     if runs is None or runs.empty:
         st.info(f"No training runs with cost in {span}.")
     else:
+        # The chart draws at most charts.MAX_CHART_POINTS runs one by one (the costliest outliers) and the
+        # rest as a median and range per day or week; its caption says how many of how many.
         components.chart(charts.training_runs(
             runs, "Cost per training run, outliers red — lower is better"), key="runs")
+        caption = charts.training_runs_caption(runs)
+        if caption:
+            st.caption(caption)
+if runs is not None and len(runs) > MAX_RUNS_TABLED:
+    # A large organisation has 100k+ runs in a range: tabling them all took seconds per rerun. The outliers
+    # and the costliest runs are what a reviewer looks at.
+    total = len(runs)
+    runs = runs.sort_values(["outlier", "cost"], ascending=[False, False]).head(MAX_RUNS_TABLED)
+    st.caption(f"The table lists the {MAX_RUNS_TABLED:,} costliest runs (outliers first) of {total:,}.")
 components.table(runs, f"training runs {span}", key="runs-table", kind="training_runs",
                  empty=f"No training runs with cost in {span}.")
 

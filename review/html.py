@@ -85,6 +85,7 @@ section.slide > header .sub { color: var(--muted); margin-top: .15rem; }
 .chart { display: flex; flex-direction: column; min-width: 0; min-height: 0; }
 .chart h3 { font-size: .95rem; margin: 0 0 .1rem; font-weight: 600; }
 .plot { height: 330px; min-height: 0; }
+.chart .cap { color: var(--muted); font-size: .78rem; margin: .15rem 0 0; line-height: 1.25; }
 .notes { margin: 0; padding-left: 1.1rem; color: var(--muted); font-size: .9rem; }
 .commentary { border-left: 4px solid var(--accent); background: #f0f6fc; padding: .4rem .8rem; border-radius: 4px; }
 .commentary h3 { margin: 0; font-size: .85rem; text-transform: uppercase; letter-spacing: .04em; color: var(--accent); }
@@ -420,7 +421,9 @@ def _charts(charts: tuple[Chart, ...], specs: dict) -> str:
     for chart in charts:
         dom_id = f"plot-{chart.id}"
         specs[dom_id] = figures.spec(chart.figure)
-        out.append(f"<div class=\"chart\"><h3>{e(chart.title)}</h3><div class=\"plot\" id=\"{e(dom_id)}\"></div></div>")
+        cap = f"<p class=\"cap\">{e(chart.caption)}</p>" if chart.caption else ""
+        out.append(f"<div class=\"chart\" data-chart=\"{e(chart.id)}\"><h3>{e(chart.title)}</h3>"
+                   f"<div class=\"plot\" id=\"{e(dom_id)}\"></div>{cap}</div>")
     out.append("</div>")
     return "".join(out)
 
