@@ -361,15 +361,12 @@ def training_runs_caption(runs: pd.DataFrame) -> str:
     if rest.empty:
         return ""
     n_out = int(runs["outlier"].astype(bool).sum())
-    bin_word = "day" if _runs_bin(rest) == "D" else "week"
+    per = "day" if _runs_bin(rest) == "D" else "week"
     if n_out == 0:
-        lead = f"No outlier runs of {len(runs):,}; "
-    elif len(drawn) == n_out:
-        lead = f"Each point is one of the {n_out:,} outlier runs (of {len(runs):,} runs); "
-    else:
-        lead = (f"Points: the {len(drawn):,} costliest of the {n_out:,} outlier runs (of {len(runs):,} runs); ")
-    return (lead + f"the other {len(rest):,} runs are drawn as their median and their range (cheapest to "
-            f"costliest) per {bin_word} of their first day.")
+        return f"No outlier runs: all {len(runs):,} runs as their median and range per {per}."
+    points = (f"{n_out:,} outlier runs drawn one by one" if len(drawn) == n_out else
+              f"The {len(drawn):,} costliest of {n_out:,} outlier runs drawn one by one")
+    return f"{points}; the other {len(rest):,} of {len(runs):,} runs as their median and range per {per}."
 
 
 def _runs_bin(runs: pd.DataFrame) -> str:
@@ -403,8 +400,10 @@ def training_runs(runs: pd.DataFrame, title: str, height: int = 350) -> go.Figur
                                  showlegend=False, hoverinfo="skip", legendgroup="rest"))
         fig.add_trace(go.Scatter(x=stats.index, y=stats["max"], mode="lines", line=dict(width=0, shape="hv"),
                                  fill="tonexty", fillcolor="rgba(31, 119, 180, 0.18)", legendgroup="rest",
-                                 name=f"other runs, range per {per}", hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=stats.index, y=stats["median"], mode="lines", name=f"other runs, median per {per}",
+                                 name=f"other runs, range per {per}", showlegend=False, hoverinfo="skip"))
+        # One legend entry for the line and its shaded range: a third entry took a row of a small chart.
+        fig.add_trace(go.Scatter(x=stats.index, y=stats["median"], mode="lines",
+                                 name=f"other runs: median, range per {per}",
                                  line=dict(color=SERIES[0], width=2, shape="hv"), legendgroup="rest", text=text,
                                  hovertemplate="%{text}<extra></extra>"))
     for flag, name, colour in ((False, "run", SERIES[0]), (True, "outlier run", STATUS_COLOURS["red"])):

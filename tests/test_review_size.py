@@ -31,6 +31,7 @@ EXTRA_RUNS = 3000
 PLANTED = {"planted-outlier-1": 80_000.0, "planted-outlier-2": 65_000.0, "planted-outlier-3": 55_000.0,
            "planted-outlier-4": 45_000.0, "planted-outlier-5": 40_000.0}
 FIGURES_JSON_BYTES = 400_000  # every chart's data together: 16 trend charts of ~12 kB, the run chart ~200 kB
+HTML_BYTES = 2_000_000  # the whole pack: plotly.js's basic build (1.2 MB), the charts, the tables
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +112,13 @@ def test_the_run_chart_draws_at_most_the_cap_and_every_outlier(counted_build):
     rest = runs[~runs["outlier"]]
     band = next(t for t in chart.figure.data if t.name == "other runs, range per week")
     low = next(t for t in chart.figure.data if t.fill is None and t.mode == "lines" and t.showlegend is False)
+    assert [t.name for t in chart.figure.data if t.showlegend is not False] == ["other runs: median, range per week",
+                                                                               "outlier run"]
     assert max(band.y) == pytest.approx(rest["cost"].max())
     assert min(low.y) == pytest.approx(rest["cost"].min())
     # The caption says what is drawn of how many.
-    assert chart.caption == (f"Each point is one of the {len(outliers):,} outlier runs (of {len(runs):,} runs); "
-                             f"the other {len(rest):,} runs are drawn as their median and their range (cheapest "
-                             "to costliest) per week of their first day.")
+    assert chart.caption == (f"{len(outliers):,} outlier runs drawn one by one; the other {len(rest):,} of "
+                             f"{len(runs):,} runs as their median and range per week.")
 
 
 def test_no_chart_of_the_pack_holds_more_than_the_cap(counted_build):
@@ -132,6 +134,7 @@ def test_the_pack_stays_small(counted_build):
     specs = {c.id: figures.spec(c.figure) for s in built.sections for c in s.charts}
     assert len(figures.script_json(specs).encode()) < FIGURES_JSON_BYTES
     page = review_html.render(built)
+    assert len(page.encode()) < HTML_BYTES
     assert "planted-outlier-1" in page
     assert _runs_chart(built).caption in page.replace("&#x27;", "'")
 
@@ -154,3 +157,33 @@ def test_a_small_run_chart_draws_every_run():
     fig = charts.training_runs(runs, "runs")
     assert [(t.name, len(t.x)) for t in fig.data] == [("run", 2), ("outlier run", 1)]
     assert charts.training_runs_caption(runs) == ""
+
+
+def test_past_the_cap_only_the_costliest_outliers_are_points(monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr(charts, "MAX_CHART_POINTS", 2)
+    runs = pd.DataFrame({"run_id": list("abcde"), "service": "s", "cost": [10.0, 12.0, 70.0, 90.0, 80.0],
+                         "currency": "USD", "first_date": pd.to_datetime(["2026-07-01"] * 3 + ["2026-07-02"] * 2),
+                         "outlier": [False, False, True, True, True], "outlier_threshold": 50.0})
+    fig = charts.training_runs(runs, "runs")
+    points = next(t for t in fig.data if t.name == "outlier run")
+    assert sorted(points.y) == [80.0, 90.0]  # the two costliest; the third outlier is in its day's range
+    band = next(t for t in fig.data if t.name == "other runs, range per day")
+    low = next(t for t in fig.data if t.mode == "lines" and t.showlegend is False and t.fill is None)
+    # Only 2026-07-01 has runs that are not points: a, b and c, the outlier past the cap (d and e are points).
+    assert (list(low.x), list(low.y), list(band.y)) == ([pd.Timestamp("2026-07-01")], [10.0], [70.0])
+    assert charts.training_runs_caption(runs) == ("The 2 costliest of 3 outlier runs drawn one by one; the other 3 "
+                                                  "of 5 runs as their median and range per day.")
+
+
+def test_the_basic_plotly_build_is_the_version_plotly_ships():
+    """A plotly upgrade must come with its basic build (review/static/README.md says how); until then the pack
+    falls back to the full 4.8 MB bundle and test_the_pack_stays_small fails."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    assert review_html.basic_bundle_version() == get_plotlyjs_version()
+    assert review_html.plotly_js(True).startswith("/**\n* plotly.js (basic - minified) v")
+    assert review_html.plotly_js(False) == get_plotlyjs()
+    assert review_html.basic_enough([{"data": [{"type": "bar"}, {"mode": "lines"}]}])
+    assert not review_html.basic_enough([{"data": [{"type": "scatter"}, {"type": "box"}]}])
