@@ -49,34 +49,39 @@ if not components.no_data_message(["inference_cost", "predictions"], frame, span
         frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
                "than volume", partial=view.in_progress), key="cost-volume")
 
-MAX_RUNS_SHOWN = 2000
+MAX_RUNS_TABLED = 2000
 st.subheader("Training cost per run")
 left, right = st.columns(2)
 with left:
     components.trend_chart(frame, ["training_cost_per_run"], view, key="train")
 with right:
-    # One more than are shown: that one tells whether there are more runs than the chart and table show.
+    # Every run: the chart draws at most charts.MAX_CHART_POINTS runs one by one (the costliest outliers, the
+    # only runs it names) and the rest as a median and range per day or week; its caption says how many of how
+    # many. Naming all of 100k+ runs took 1.5 s per new range.
     runs = data.query("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters,
-                      limit=MAX_RUNS_SHOWN + 1)
-    if runs is not None and len(runs) > MAX_RUNS_SHOWN:
-        # A large organisation has 100k+ runs in a range: drawing and tabling them all took seconds per
-        # rerun, and building every run's service / team / model names 1.5 s per new range. The outliers and
-        # the costliest runs are what a reviewer looks at; the counts are of all runs.
-        runs = runs.head(MAX_RUNS_SHOWN).sort_values(["outlier", "cost"], ascending=[False, False])
-        summary = data.query("training_run_summary", start=view.range_start, end=view.end_exclusive,
-                             filters=view.filters)
-        if summary is not None:
-            total, outliers = int(summary["runs"].sum()), int(summary["outliers"].sum())
-            st.caption(f"Showing the {MAX_RUNS_SHOWN:,} costliest runs (outliers first) of {total:,}. "
-                       f"Outliers among all {total:,}: {outliers:,}.")
-        else:
-            st.caption(f"Showing the {MAX_RUNS_SHOWN:,} costliest runs (outliers first).")
+                      named=charts.MAX_CHART_POINTS)
     if runs is None or runs.empty:
         st.info(f"No training runs with cost in {span}.")
     else:
         components.chart(charts.training_runs(
             runs, "Cost per training run, outliers red — lower is better"), key="runs")
-components.table(runs, f"training runs {span}", key="runs-table", kind="training_runs",
+        caption = charts.training_runs_caption(runs)
+        if caption:
+            st.caption(caption)
+# The table: the costliest runs with their names (one more than are tabled tells whether there are more).
+tabled = data.query("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters,
+                    limit=MAX_RUNS_TABLED + 1)
+if tabled is not None and len(tabled) > MAX_RUNS_TABLED:
+    # A large organisation has 100k+ runs in a range: tabling them all took seconds per rerun. The outliers
+    # and the costliest runs are what a reviewer looks at; the counts are of all runs.
+    tabled = tabled.head(MAX_RUNS_TABLED).sort_values(["outlier", "cost"], ascending=[False, False])
+    if runs is not None and len(runs):
+        total, outliers = len(runs), int(runs["outlier"].astype(bool).sum())
+        st.caption(f"The table lists the {MAX_RUNS_TABLED:,} costliest runs (outliers first) of {total:,}. "
+                   f"Outliers among all {total:,}: {outliers:,}.")
+    else:
+        st.caption(f"The table lists the {MAX_RUNS_TABLED:,} costliest runs (outliers first).")
+components.table(tabled, f"training runs {span}", key="runs-table", kind="training_runs",
                  empty=f"No training runs with cost in {span}.")
 
 BACK = {"week": (1, 52, "previous week", "same week last year"),

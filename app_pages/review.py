@@ -46,6 +46,7 @@ PRESENT_CSS = """<style>
 .st-key-review_slide .tile .v { font-size: 3.4vh; font-weight: 700; line-height: 1.3; white-space: nowrap; }
 .st-key-review_slide .tile .s, .st-key-review_slide .tile .c { font-size: 1.5vh; color: #5f6b7a; line-height: 1.3; }
 .st-key-review_slide .chart-title { font-size: 1.9vh; font-weight: 600; margin: 0; line-height: 1.3; }
+.st-key-review_slide .chart-cap { font-size: 1.5vh; color: #5f6b7a; margin: 0; line-height: 1.25; }
 .st-key-review_slide table { border-collapse: collapse; width: 100%%; font-size: 1.6vh; line-height: 1.25; }
 .st-key-review_slide th, .st-key-review_slide td { text-align: left; padding: .25vh .4vw;
   border-bottom: 1px solid #d9dee5; vertical-align: top; }
@@ -347,6 +348,8 @@ def render_section(section: review.Section) -> None:
             for col, chart in zip(cols, section.charts[i:i + 2]):
                 with col:
                     components.chart(chart.figure, key=f"review-{chart.id}-page")
+                    if chart.caption:
+                        st.caption(md_text(chart.caption))
         for table in section.tables:
             st.subheader(table.title)
             components.table(table.frame, f"{table.title} {built.period}", empty=table.empty,
@@ -365,6 +368,7 @@ def render_section(section: review.Section) -> None:
 # the gap between blocks, a chart's title (and the gap under it), a line of notes.
 NAV_PX, HEAD_PX, TILES_PX, WIDE_TILES_PX, GAP_PX = 58, 78, 150, 178, 13
 CHART_TITLE_PX, NOTE_PX = 30, 22
+CHART_CAPTION_PX = 2 * NOTE_PX  # a chart that does not draw every point says so in two lines under it
 SHORT_CHART_PX = 200
 PRESENT_CHART_CONFIG = {**charts.CONFIG, "displayModeBar": False}  # no toolbar (and no image download) on a slide
 
@@ -376,6 +380,7 @@ def chart_height(section: review.Section) -> int:
     used = NAV_PX + HEAD_PX + tiles + 28  # 28: the page's bottom padding and a margin
     used += (NOTE_PX * len(section.notes) + GAP_PX) if section.notes else 0
     used += (COMMENTARY_VH * PRESENT_MIN_HEIGHT / 100 + GAP_PX) if section.commentary else 0
+    used += CHART_CAPTION_PX * len({i // 2 for i, c in enumerate(section.charts) if c.caption})
     per_row = (PRESENT_MIN_HEIGHT - used) / rows - CHART_TITLE_PX - GAP_PX
     return max(140, int(per_row))
 
@@ -409,6 +414,8 @@ def present_section(section: review.Section) -> None:
                     st.html(f"<p class=\"chart-title\">{review.html.e(chart.title)}</p>")
                     st.plotly_chart(present_figure(chart, height), height=height,
                                     config=PRESENT_CHART_CONFIG, key=f"review-{chart.id}-big-{height}")
+                    if chart.caption:
+                        st.html(f"<p class=\"chart-cap\">{review.html.e(chart.caption)}</p>")
     if section.tables:
         st.html("<div class=\"events\">" + "".join(review.html.table_html(t) for t in section.tables) + "</div>")
     if section.notes:

@@ -342,11 +342,78 @@ def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial:
     return fig
 
 
+MAX_CHART_POINTS = 1000  # markers one chart draws one by one: past that a half-width chart is a blot, and a
+# review pack of a large organisation (80k runs in a year) carried 16 MB of them in one chart
+DAILY_BINS_UP_TO_DAYS = 92  # a summarised run chart bins by day up to a quarter, by week beyond
+
+
+def runs_drawn(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the runs ``training_runs`` draws one by one, the runs it summarises per day or week).
+
+    Up to ``MAX_CHART_POINTS`` runs: all of them one by one. Beyond: the
+    outlier runs, the costliest ``MAX_CHART_POINTS`` of them, one by one; every
+    other run (outliers past the cap too) only in the per-bin median and range.
+    """
+    if len(runs) <= MAX_CHART_POINTS:
+        return runs, runs.iloc[0:0]
+    outliers = runs[runs["outlier"].astype(bool)]
+    drawn = outliers.sort_values(["cost", "run_id"], ascending=[False, True]).head(MAX_CHART_POINTS)
+    return drawn, runs.drop(index=drawn.index)
+
+
+def training_runs_caption(runs: pd.DataFrame) -> str:
+    """What ``training_runs`` draws of ``runs``: '' when every run is a point, else how many of how many."""
+    drawn, rest = runs_drawn(runs)
+    if rest.empty:
+        return ""
+    n_out = int(runs["outlier"].astype(bool).sum())
+    per = "day" if _runs_bin(rest) == "D" else "week"
+    if n_out == 0:
+        return f"No outlier runs: all {len(runs):,} runs as their median and range per {per}."
+    points = (f"{n_out:,} outlier runs drawn one by one" if len(drawn) == n_out else
+              f"The {len(drawn):,} costliest of {n_out:,} outlier runs drawn one by one")
+    return f"{points}; the other {len(rest):,} of {len(runs):,} runs as their median and range per {per}."
+
+
+def _runs_bin(runs: pd.DataFrame) -> str:
+    days = pd.to_datetime(runs["first_date"])
+    span = (days.max() - days.min()).days if len(days) else 0
+    return "D" if span <= DAILY_BINS_UP_TO_DAYS else "W"
+
+
 def training_runs(runs: pd.DataFrame, title: str, height: int = 350) -> go.Figure:
-    """Cost of each training run by its first day; outliers red, the outlier fence dashed."""
+    """Cost of each training run by its first day; outliers red, the outlier fence dashed.
+
+    At most ``MAX_CHART_POINTS`` runs are points (``runs_drawn``: the costliest
+    outliers); the others are a median line in a shaded range per day (up to
+    a quarter) or week, so every run is inside what is drawn.
+    ``training_runs_caption`` says how many of how many.
+    """
+    drawn, rest = runs_drawn(runs)
     fig = go.Figure()
+    if not rest.empty:
+        freq = _runs_bin(rest)
+        days = pd.to_datetime(rest["first_date"])
+        bins = days.dt.to_period(freq).dt.start_time if freq == "W" else days.dt.normalize()
+        stats = rest.groupby(bins)["cost"].agg(["min", "median", "max", "size"]).sort_index()
+        cur = " / ".join(rest["currency"].dropna().unique()) or "USD"
+        word = "day" if freq == "D" else "week of"
+        text = [f"{word} {d:%Y-%m-%d}: {n:,} runs, median {fmt.fmt_money(md, cur)}, "
+                f"{fmt.fmt_money(lo, cur)} – {fmt.fmt_money(hi, cur)}"
+                for d, lo, md, hi, n in zip(stats.index, stats["min"], stats["median"], stats["max"], stats["size"])]
+        per = "day" if freq == "D" else "week"
+        fig.add_trace(go.Scatter(x=stats.index, y=stats["min"], mode="lines", line=dict(width=0, shape="hv"),
+                                 showlegend=False, hoverinfo="skip", legendgroup="rest"))
+        fig.add_trace(go.Scatter(x=stats.index, y=stats["max"], mode="lines", line=dict(width=0, shape="hv"),
+                                 fill="tonexty", fillcolor="rgba(31, 119, 180, 0.18)", legendgroup="rest",
+                                 name=f"other runs, range per {per}", showlegend=False, hoverinfo="skip"))
+        # One legend entry for the line and its shaded range: a third entry took a row of a small chart.
+        fig.add_trace(go.Scatter(x=stats.index, y=stats["median"], mode="lines",
+                                 name=f"other runs: median, range per {per}",
+                                 line=dict(color=SERIES[0], width=2, shape="hv"), legendgroup="rest", text=text,
+                                 hovertemplate="%{text}<extra></extra>"))
     for flag, name, colour in ((False, "run", SERIES[0]), (True, "outlier run", STATUS_COLOURS["red"])):
-        rows = runs[runs["outlier"] == flag]
+        rows = drawn[drawn["outlier"] == flag]
         if rows.empty:
             continue
         fig.add_trace(go.Scatter(
@@ -358,7 +425,7 @@ def training_runs(runs: pd.DataFrame, title: str, height: int = 350) -> go.Figur
     fence = runs["outlier_threshold"].dropna()
     if not fence.empty:
         fig.add_hline(y=float(fence.iloc[0]), line=dict(color=STATUS_COLOURS["red"], dash="dash", width=1),
-                      annotation_text="outlier fence (Q3 + 1.5 IQR)", annotation_position="top left")
+                      annotation_text="outlier fence (Q3 + 1.5 IQR)", annotation_position="bottom left")
     cur = " / ".join(runs["currency"].dropna().unique()) or "USD"
     _layout(fig, title, f"cost per run ({cur})", height, x_title="run start")
     fig.update_xaxes(type="date")

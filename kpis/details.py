@@ -317,7 +317,7 @@ def _training_run_costs(con, filters: dict | None, start: date | None, end: date
 
 
 def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
-                  filters: dict | None = None, limit: int | None = None) -> pd.DataFrame:
+                  filters: dict | None = None, limit: int | None = None, named: int | None = None) -> pd.DataFrame:
     """Training runs with cost lines dated in [start, end), costliest first, outliers marked.
 
     A run is the training cost lines that name its run_id (the lines the
@@ -332,7 +332,9 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     ``limit`` returns only the first ``limit`` runs of that order (cost
     descending, then run_id and currency); their fence and outlier flags are
     still those of all runs in the range (:func:`training_run_summary` counts
-    them all).
+    them all). ``named`` names only the ``named`` costliest runs of each
+    currency (the others' service, team and model are empty): a chart over
+    every run that draws only the costliest one by one needs no more.
 
     Columns: run_id, service, team, model (each the names on the run's lines,
     sorted, comma separated), first_date, last_date, cost, currency, outlier,
@@ -343,7 +345,13 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     if limit is not None:
         lim = " LIMIT $limit"
         params["limit"] = int(limit)
-    # The costs and the fence need only sums over all runs; the name lists are built for the runs returned.
+    # The costs and the fence need only sums over all runs; the name lists are built for the runs returned
+    # (with ``named``, for the costliest of them).
+    to_name = "chosen"
+    if named is not None:
+        to_name = ("(SELECT * FROM chosen QUALIFY row_number() OVER (PARTITION BY currency "
+                   "ORDER BY cost DESC, run_id) <= $named)")
+        params["named"] = int(named)
     sql = f"""
     WITH {runs_sql}, chosen AS (
         SELECT * FROM scored ORDER BY cost DESC, run_id, currency{lim}
@@ -353,12 +361,12 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
                nullif(array_to_string(list_sort(list_distinct(list(l.service))), ', '), '') AS service,
                nullif(array_to_string(list_sort(list_distinct(list(l.team))), ', '), '') AS team,
                nullif(array_to_string(list_sort(list_distinct(list(l.model))), ', '), '') AS model
-        FROM lines l SEMI JOIN chosen c ON c.run_id = l.run_id AND c.currency = l.currency
+        FROM lines l SEMI JOIN {to_name} c ON c.run_id = l.run_id AND c.currency = l.currency
         GROUP BY l.run_id, l.currency
     )
     SELECT c.run_id, n.service, n.team, n.model, c.first_date, c.last_date, c.cost, c.currency, c.outlier,
            c.outlier_threshold
-    FROM chosen c JOIN names n ON n.run_id = c.run_id AND n.currency = c.currency
+    FROM chosen c LEFT JOIN names n ON n.run_id = c.run_id AND n.currency = c.currency
     ORDER BY c.cost DESC, c.run_id, c.currency"""
     return _run(con, sql, params)
 

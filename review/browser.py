@@ -30,6 +30,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 INSTALL_HINT = ("install Debian's Chromium (sudo apt-get install -y chromium) or point $KPI_CHROMIUM at a "
                 "Chrome / Chromium binary")
 RENDER_TIMEOUT_MS = 60_000
+BASIC_MARK = "plotly.js (basic - minified)"  # the banner of plotly.js's basic build (review/static)
 
 
 class ExportError(RuntimeError):
@@ -84,6 +85,7 @@ class Browser:
         self._pw = None
         self._browser = None
         self._image_page = None
+        self._image_page_basic = False  # its plotly.js is the basic build (review.html.plotly_js)
         self._tmp = None
 
     def __enter__(self) -> Browser:
@@ -120,7 +122,7 @@ class Browser:
 
     def open_html(self, pg, html: str) -> None:
         """Load an HTML document of the review and wait until its charts are drawn."""
-        # A file URL rather than set_content: the document carries ~5 MB of plotly.js.
+        # A file URL rather than set_content: the document carries 1.2 MB (basic build) to 4.8 MB of plotly.js.
         f = Path(self._tmp.name) / f"page-{id(pg)}.html"
         f.write_text(html, encoding="utf-8")
         pg.goto(f.as_uri(), wait_until="load")
@@ -139,6 +141,7 @@ class Browser:
                       prefer_css_page_size=True, margin={"top": "0", "right": "0", "bottom": "0", "left": "0"})
         if self._image_page is None:
             self._image_page = pg  # plotly.js is loaded there: the chart images can use it
+            self._image_page_basic = BASIC_MARK in html[:200_000]  # the basic build's banner, in the <head>
         else:
             pg.close()
         return data
@@ -148,15 +151,20 @@ class Browser:
         ``width`` and ``height`` in CSS px), drawn at ``scale`` times that size."""
         if not specs:
             return []
-        if self._image_page is None:
-            from review.html import plotly_js
+        from review.html import basic_enough, plotly_js
 
+        if self._image_page is not None and not basic_enough(specs) and self._image_page_basic:
+            self._image_page.close()  # its plotly.js is the basic build: these figures need the full one
+            self._image_page = None
+        if self._image_page is None:
+            basic = basic_enough(specs)
             f = Path(self._tmp.name) / "plotly.js"
-            f.write_text(plotly_js(), encoding="utf-8")
+            f.write_text(plotly_js(basic), encoding="utf-8")
             (Path(self._tmp.name) / "images.html").write_text(
                 "<!DOCTYPE html><html><head><meta charset='utf-8'><script src='plotly.js'></script></head>"
                 "<body></body></html>", encoding="utf-8")
             self._image_page = self.new_page()
+            self._image_page_basic = basic
             self._image_page.goto((Path(self._tmp.name) / "images.html").as_uri(), wait_until="load")
         out = []
         for spec in specs:

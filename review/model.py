@@ -74,6 +74,7 @@ class Chart:
     id: str
     title: str
     figure: go.Figure
+    caption: str = ""  # what the chart draws of its data when not every point is drawn
 
 
 @dataclass(frozen=True, eq=False)
@@ -420,7 +421,7 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
     if not any(line.has_value for line in lines):
         notes.append(fmt.no_data(lines[0].kpi, ctx.period) + ".")
     for chart_id, ids, title, names, band in _CHARTS[family]:
-        fig = None
+        fig, caption = None, ""
         if chart_id == "cost_and_volume":
             sub = frame[frame["kpi"].isin(ids)]
             if charts.has_values(sub):
@@ -434,11 +435,14 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
                 fig = charts.error_budget(sub, fmt.chart_title("error_budget_remaining"), slo=ctx.slo,
                                           partial=ctx.partial_label)
         elif chart_id == "training_runs":
-            runs = details.training_runs(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters)
+            # names only for the runs the chart draws one by one (the costliest; naming 100k+ runs took seconds)
+            runs = details.training_runs(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters,
+                                         named=charts.MAX_CHART_POINTS)
             if runs.empty:
                 notes.append(f"No training runs with cost in {ctx.window}.")
             else:
                 fig = charts.training_runs(runs, "Cost per training run, outliers red — lower is better")
+                caption = charts.training_runs_caption(runs)
         else:
             sub = frame[frame["kpi"].isin(ids)]
             if charts.has_values(sub):
@@ -447,7 +451,8 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
             elif len([n for n in notes if n.startswith(fmt.no_data(ids[0], ctx.window))]) == 0:
                 notes.append(fmt.no_data(ids[0], ctx.window) + ".")
         if fig is not None:
-            made.append(Chart(id=f"{family}-{chart_id}", title=fig.layout.title.text or chart_id, figure=fig))
+            made.append(Chart(id=f"{family}-{chart_id}", title=fig.layout.title.text or chart_id, figure=fig,
+                              caption=caption))
     if family == "cost":
         kinds = details.prediction_count_kinds(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters)
         if "requests" in kinds:
@@ -550,7 +555,8 @@ def _failed_deployments(ctx: _Ctx, cfr: KpiLine) -> Table:
 
 
 def _cost_outliers(ctx: _Ctx) -> Table:
-    runs = details.training_runs(ctx.con, ctx.start, ctx.end, filters=ctx.filters)
+    # names for the outliers the table lists (the costliest EVENT_ROWS; a run's rank in its currency is no worse)
+    runs = details.training_runs(ctx.con, ctx.start, ctx.end, filters=ctx.filters, named=EVENT_ROWS)
     title = "Training-cost outlier runs"
     if runs.empty:
         return Table(id="cost_outliers", title=title, frame=pd.DataFrame(),

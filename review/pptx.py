@@ -132,7 +132,25 @@ def _chart_layout(section: Section) -> tuple[float, float, int, float, float]:
 
 
 def _reserve(section: Section) -> float:
-    return (COMMENTARY_H + 0.1 if section.commentary else 0) + NOTE_H * len(section.notes)
+    return (COMMENTARY_H + 0.1 if section.commentary else 0) + NOTE_H * _note_rows(section)
+
+
+NOTE_CHARS = 130  # characters of a 14 pt note line across the slide (about 6.7 pt a character)
+
+
+def _captions(section: Section) -> list[str]:
+    """'Cost per training run: 552 outlier runs drawn one by one; ...': the chart named by its title's first
+    clause, so that the line fits the width of the slide."""
+    return [f"{c.title.split(' — ')[0].split(',')[0]}: {c.caption}" for c in section.charts if c.caption]
+
+
+def _notes(section: Section) -> list[str]:
+    """The lines under a slide's charts: what a chart leaves out of its points, then the section's notes."""
+    return _captions(section) + list(section.notes)
+
+
+def _note_rows(section: Section) -> int:
+    return sum(-(-len(n) // NOTE_CHARS) for n in _captions(section)) + len(section.notes)
 
 
 def _chart_images(sections: list[Section]) -> dict[str, bytes]:
@@ -437,10 +455,10 @@ def _longest_word(text: str) -> int:
 def _notes_and_commentary(slide, section: Section, bottom: float, *, on_slide: bool = True,
                           kpis: list | None = None) -> None:
     y = bottom + 0.05
-    if section.notes and on_slide:
-        _text(slide, MARGIN, y, SLIDE_W - 2 * MARGIN, NOTE_H * len(section.notes), "\n".join(section.notes),
+    if _notes(section) and on_slide:
+        _text(slide, MARGIN, y, SLIDE_W - 2 * MARGIN, NOTE_H * _note_rows(section), "\n".join(_notes(section)),
               BODY_PT, colour=MUTED)
-        y += NOTE_H * len(section.notes)
+        y += NOTE_H * _note_rows(section)
     notes = []
     if section.commentary:
         if on_slide:

@@ -503,3 +503,13 @@ def test_empty_database_health_details():
     assert details.unattributed_costs(con).empty
     assert details.source_counts(con) == {"serving_metrics": 0, "pipeline_runs": 0, "models": 0,
                                           "drift_incidents": 0}
+
+
+def test_training_runs_named_names_only_the_costliest_of_each_currency(con):
+    every = details.training_runs(con, OCT, NOV)
+    named = details.training_runs(con, OCT, NOV, named=1)
+    cols = ["run_id", "first_date", "last_date", "cost", "currency", "outlier", "outlier_threshold"]
+    pd.testing.assert_frame_equal(every[cols], named[cols])  # every run, same costs, fence and flags
+    top = named.groupby("currency", sort=False).head(1).index  # the costliest run of each currency: named
+    assert named.loc[top, "service"].tolist() == every.loc[top, "service"].tolist()
+    assert named.drop(index=top)["service"].isna().all()
