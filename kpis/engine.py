@@ -340,8 +340,8 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
             needed.setdefault(dep, catalog.get(dep))
         needed[k.id] = k
 
+    rng = data_range(con, tz)
     if start is None or end is None:
-        rng = data_range(con, tz)
         if rng is None and (start is None and end is None):
             return _empty(req)
         lo, hi = rng if rng else (start or end, start or end)
@@ -350,6 +350,10 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
         raise ValueError(f"the range starts ({start}) after it ends ({end})")
     spine = periods.spine(start, end, grain)
     first, last = spine[0], spine[-1]
+    # Periods that all end before the data's first day (a year-over-year comparison's earlier year) have no
+    # events: their sources are not queried. A model snapshot without as_of is dated the day it was
+    # ingested, which data_range does not know, so the inventory is always read.
+    before_data = rng is None or periods.next_start(last, grain) <= rng[0]
 
     by_source: dict[str, list[KPI]] = {}
     for k in needed.values():
@@ -358,6 +362,8 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
 
     long_parts = []
     for source, ks in by_source.items():
+        if before_data and source != "models":
+            continue
         sql, params = _source_query(source, ks, req, first, last)
         wide = con.cursor().execute(sql, params).df()
         long_parts.append(_to_long(wide, ks))

@@ -52,3 +52,22 @@ def test_the_bounds_reach_across_any_zone():
     for source, col in engine.TIME_COLUMN.items():
         sql = engine._render(source, engine.Request(), engine.SOURCE_TABLE[source], bounded=True)
         assert (f"d.{col} >= $lo_" in sql) and (f"d.{col} < $hi_" in sql), source
+
+
+def test_periods_before_the_data_are_not_queried_and_stay_empty(sample_db, monkeypatch):
+    con = kpis.connect(sample_db, read_only=True)
+    try:
+        first, _ = engine.data_range(con)
+        asked = []
+        real = engine._source_query
+        monkeypatch.setattr(engine, "_source_query", lambda source, *a: asked.append(source) or real(source, *a))
+        # the year before the data: every KPI empty (n = 0, no value), only the inventory read
+        early = engine.compute(con, grain="month", start=date(first.year - 1, 1, 1), end=date(first.year - 1, 12, 31))
+        assert asked == ["models"]
+        assert (early["n"] == 0).all() and early["value"].isna().all() and len(early) == 12 * early["kpi"].nunique()
+        # a range reaching the data's first month reads every source
+        asked.clear()
+        engine.compute(con, grain="month", start=date(first.year - 1, 1, 1), end=first)
+        assert "deployments" in asked and "costs" in asked
+    finally:
+        con.close()
