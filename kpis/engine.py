@@ -1,10 +1,11 @@
 """The KPI engine: compute(con, grain, by, start, end, filters) -> DataFrame.
 
-Each KPI source (kpis/sql/<source>.sql) is one relation with a row per event;
-the catalog's aggregates over it run in DuckDB, grouped by period and
-dimension. Only the aggregated result (periods x groups x KPIs) reaches pandas,
-where it is laid on a time spine so that every period in the range appears and
-a KPI without events is null with n = 0.
+Each KPI source (kpis/sql/<source>.sql) is one relation with a row per event
+(or a daily rollup of them, kpis/rollups.py); the catalog's aggregates over it
+run in DuckDB, grouped by period and dimension, and are laid on the time spine
+in the same SQL statement, so that every period in the range appears and a KPI
+without events is null with n = 0. Only that result (periods x groups x KPIs)
+reaches pandas, for the ratio KPIs and the labels.
 
 Templates in the SQL files take only allow-listed identifiers (grain, dimension,
 lead-time start); every user value is a bound parameter.
@@ -360,75 +361,79 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
         if not k.ratio:
             by_source.setdefault(k.source, []).append(k)
 
-    long_parts = []
-    for source, ks in by_source.items():
-        if before_data and source != "models":
-            continue
-        sql, params = _source_query(source, ks, req, first, last)
-        wide = con.cursor().execute(sql, params).df()
-        long_parts.append(_to_long(wide, ks))
-    observed = pd.concat(long_parts, ignore_index=True) if long_parts else _long_frame()
-
-    frame = _on_spine(observed, [k for k in needed.values() if not k.ratio], spine, req, con)
+    sources = {src: ks for src, ks in by_source.items() if not before_data or src == "models"}
+    frame = _on_spine(con, sources, [k for k in needed.values() if not k.ratio], spine, req, first, last)
     frame = _add_ratios(frame, [k for k in needed.values() if k.ratio])
     frame = frame[frame["kpi"].isin([k.id for k in wanted])]
     return _finish(frame, req, [k.id for k in wanted])
 
 
-def _long_frame() -> pd.DataFrame:
-    return pd.DataFrame({"period_start": pd.Series(dtype="object"), "grp": pd.Series(dtype="object"),
-                         "currency": pd.Series(dtype="object"), "kpi": pd.Series(dtype="object"),
-                         "value": pd.Series(dtype="float64"), "n": pd.Series(dtype="int64")})
-
-
-def _to_long(wide: pd.DataFrame, ks: list[KPI]) -> pd.DataFrame:
-    parts = []
-    for k in ks:
-        part = pd.DataFrame({
-            "period_start": wide["period_start"],
-            "grp": wide["grp"],
-            "currency": wide["currency"] if "currency" in wide else None,
-            "kpi": k.id,
-            "value": pd.to_numeric(wide[f"v:{k.id}"], errors="coerce").astype("float64"),
-            "n": pd.to_numeric(wide[f"n:{k.id}"], errors="coerce").fillna(0).astype("int64"),
-        })
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True) if parts else _long_frame()
-
-
 def _currencies(con, req: Request) -> list[str]:
-    rows = con.cursor().execute("SELECT DISTINCT currency FROM costs WHERE currency IS NOT NULL ORDER BY 1").fetchall()
+    table = "costs_daily" if "costs_daily" in req.rollups else "costs"  # every currency of costs is in its rollup
+    rows = con.cursor().execute(f"SELECT DISTINCT currency FROM {table} WHERE currency IS NOT NULL ORDER BY 1").fetchall()
     return [r[0] for r in rows] or ["USD"]
 
 
-def _on_spine(observed: pd.DataFrame, ks: list[KPI], spine: list[date], req: Request, con) -> pd.DataFrame:
-    """Every period x group (x currency for money KPIs) x KPI, observed values merged in."""
+def _on_spine(con, sources: dict[str, list[KPI]], ks: list[KPI], spine: list[date], req: Request, first: date,
+              last: date) -> pd.DataFrame:
+    """Every period x group (x currency for money KPIs) x KPI of ``ks``, with the values the ``sources``
+    observed: one SQL statement (each source's aggregate, unpivoted to one row per KPI, laid on the grid
+    of the periods, the groups and the currencies); a cell without events has n = 0 and no value.
+
+    The groups are those with events in the range, those the ``by`` filter names (a team chosen but
+    silent is shown, empty), and the events without one (NULL, last); ungrouped, one NULL group.
+    """
+    ctes, observed, params = [], [], {}
+    money = {k.id for k in ks if _is_money(k)}
+    for i, (source, source_ks) in enumerate(sources.items()):
+        sql, p = _source_query(source, source_ks, req, first, last)
+        params.update(p)
+        ctes.append(f"s{i} AS ({sql})")
+        for k in source_ks:
+            # Volume and count KPIs carry no currency; money KPIs keep theirs.
+            cur = "currency" if k.id in money and source in CURRENCY_SOURCES else "NULL::VARCHAR"
+            observed.append(f"SELECT period_start::DATE, grp::VARCHAR, {cur}, '{k.id}', \"v:{k.id}\"::DOUBLE, "
+                            f"\"n:{k.id}\"::BIGINT FROM s{i}")
+    if not observed:
+        observed.append("SELECT NULL::DATE, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::DOUBLE, "
+                        "NULL::BIGINT WHERE FALSE")
+    params.update(spine_periods=list(spine), grid_kpis=[k.id for k in ks], money_kpis=sorted(money),
+                  currencies=_currencies(con, req) if money else [], named_groups=[])
     if req.by:
-        groups = set(observed["grp"].dropna().unique())
-        groups |= set(dict(req.filters).get(req.by, ()))
-        has_null = observed["grp"].isna().any()
-        group_list: list = sorted(groups) + ([None] if has_null else [])
-        if not group_list:
-            group_list = [None]
+        params["named_groups"] = list(dict(req.filters).get(req.by, ()))
+        groups = """SELECT grp FROM obs WHERE grp IS NOT NULL
+            UNION SELECT unnest($named_groups::VARCHAR[])
+            UNION SELECT NULL::VARCHAR WHERE EXISTS (SELECT 1 FROM obs WHERE grp IS NULL)"""
     else:
-        group_list = [None]
-    currencies = _currencies(con, req) if any(_is_money(k) for k in ks) else []
-    rows = []
-    for k in ks:
-        curs = currencies if _is_money(k) else [None]
-        for s in spine:
-            for g in group_list:
-                for c in curs:
-                    rows.append((s, g, c, k.id))
-    grid = pd.DataFrame(rows, columns=["period_start", "grp", "currency", "kpi"])
-    obs = observed.copy()
-    obs["period_start"] = pd.to_datetime(obs["period_start"]).dt.date
-    # Volume and count KPIs carry no currency; money KPIs keep theirs.
-    obs.loc[~obs["kpi"].isin([k.id for k in ks if _is_money(k)]), "currency"] = None
-    merged = grid.merge(obs, on=["period_start", "grp", "currency", "kpi"], how="left")
-    merged["n"] = merged["n"].fillna(0).astype("int64")
-    merged.loc[merged["n"] == 0, "value"] = float("nan")
-    return merged
+        groups = "SELECT NULL::VARCHAR AS grp"
+    sql = f"""
+    WITH {", ".join(ctes)}{", " if ctes else ""}
+    obs (period_start, grp, currency, kpi, value, n) AS ({" UNION ALL ".join(observed)}),
+    grp_list AS ({groups}),
+    groups AS (SELECT grp FROM grp_list UNION ALL SELECT NULL::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM grp_list)),
+    kpi_list AS (SELECT unnest($grid_kpis::VARCHAR[]) AS kpi, generate_subscripts($grid_kpis::VARCHAR[], 1) AS k),
+    grid AS (
+        SELECT s.period_start, g.grp, c.currency, l.kpi, l.k
+        FROM (SELECT unnest($spine_periods::DATE[]) AS period_start) s
+        CROSS JOIN groups g
+        CROSS JOIN kpi_list l
+        JOIN (SELECT unnest($currencies::VARCHAR[]) AS currency UNION ALL SELECT NULL::VARCHAR) c
+          ON (c.currency IS NULL) <> list_contains($money_kpis::VARCHAR[], l.kpi)
+    )
+    SELECT g.period_start, g.grp, g.currency, g.kpi,
+           CASE WHEN coalesce(o.n, 0) > 0 THEN o.value END AS value, coalesce(o.n, 0) AS n
+    FROM grid g
+    LEFT JOIN obs o ON o.period_start = g.period_start AND o.grp IS NOT DISTINCT FROM g.grp
+                   AND o.currency IS NOT DISTINCT FROM g.currency AND o.kpi = g.kpi
+    ORDER BY g.k, g.period_start, g.grp NULLS LAST, g.currency"""
+    params = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    frame = con.cursor().execute(sql, params).df()
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+    frame["value"] = frame["value"].astype("float64")
+    frame["n"] = frame["n"].astype("int64")
+    frame["grp"] = frame["grp"].astype(object).where(frame["grp"].notna(), None)
+    frame["currency"] = frame["currency"].astype(object).where(frame["currency"].notna(), None)
+    return frame
 
 
 def _is_money(k: KPI) -> bool:

@@ -91,8 +91,8 @@ BY_NAME = {r.name: r for r in ROLLUPS}
 
 
 def _exists(con, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-                            "AND table_name = ?", [name]).fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND table_name = ?",
+                            [name]).fetchone()[0])
 
 
 def _count(con, table: str) -> int:
@@ -140,8 +140,9 @@ def current(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
     Two small queries (every compute asks): which tables exist, then the state and the row counts."""
     names = [STATE, *(r.name for r in ROLLUPS)]
-    have = set(con.execute("SELECT coalesce(list(table_name), []) FROM information_schema.tables "
-                           "WHERE table_type = 'BASE TABLE' AND list_contains($names, table_name)",
+    # duckdb_tables(), not information_schema.tables: 1 ms against 10-13 ms on a new connection
+    have = set(con.execute("SELECT coalesce(list(table_name), []) FROM duckdb_tables() "
+                           "WHERE NOT temporary AND list_contains($names, table_name)",
                            {"names": names}).fetchone()[0])
     if STATE not in have:
         return frozenset()
