@@ -95,9 +95,11 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
     def csv_bytes() -> bytes:  # every row of the caller's frame (UTC times), in the table's column order
         return fmt.csv_text(df[columns]).encode("utf-8")
 
+    # on_click="ignore": a download changes nothing on the page, so it does not rerun it (a rerun of a page
+    # with a big table cost seconds, and one still running when the server stopped left a traceback).
     st.download_button(f"Download {name} (CSV)", csv_bytes if capped else csv_bytes(),
                        file_name=f"{_slug(name)}.csv", mime="text/csv", key=f"dl-{key or _slug(name)}",
-                       icon=":material/download:")
+                       icon=":material/download:", on_click="ignore")
 
 
 def chart(fig, key: str | None = None) -> None:
