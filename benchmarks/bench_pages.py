@@ -91,6 +91,8 @@ def main() -> int:
               for t in ("deployments", "incidents", "costs", "predictions", "pipeline_runs", "models")}
     con.close()
 
+    if not any(counts.values()):
+        raise SystemExit(f"{args.db} holds no rows: build it first (see the docstring)")
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"duckdb {duckdb.__version__}, load average {os.getloadavg()[0]:.1f}")
     print("database: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))

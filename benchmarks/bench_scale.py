@@ -43,13 +43,15 @@ def exponent(scales: list[float], values: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else float("nan")
 
 
-def run_scale(scale: float, workdir: Path, teams: int, threads: int) -> dict:
+def run_scale(scale: float, workdir: Path, teams: int, threads: int, keep: bool = False) -> dict:
     out = workdir / f"scale-{scale:g}"
     out.mkdir(parents=True, exist_ok=True)
     figures = out / "figures.json"
     cmd = [sys.executable, str(HERE / "bench_engine.py"), "--workdir", str(out), "--repeat", "1",
            "--teams", str(teams), "--threads", str(threads), "--json", str(figures)]
     cmd += [a for k in KINDS for a in (f"--{k}", str(max(1, round(DEFAULTS[k] * scale))))]
+    if keep:  # each scale's database stays for bench_pages.py --db <workdir>/scale-3/kpi_bench.duckdb --scale 3
+        cmd.append("--keep")
     print(f"\n=== scale {scale:g}x: {' '.join(cmd[1:])}", flush=True)
     subprocess.run(cmd, check=True)
     return json.loads(figures.read_text())
@@ -61,14 +63,15 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", type=Path, default=None, help="where each scale's files go (default: a temp dir)")
     p.add_argument("--teams", type=int, default=5, help="teams (bench_engine.py --teams), default 5")
     p.add_argument("--threads", type=int, default=2, help="DuckDB threads, default 2")
-    p.add_argument("--keep", action="store_true", help="keep the generated files and databases")
+    p.add_argument("--keep", action="store_true",
+                   help="keep each scale's generated files and database (<workdir>/scale-<s>/kpi_bench.duckdb)")
     args = p.parse_args(argv)
     scales = sorted(float(s) for s in args.scales.split(","))
     if len(scales) < 2 or scales[0] <= 0:
         p.error("give at least two positive scales")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kpi-scale-"))
     try:
-        res = {s: run_scale(s, workdir, args.teams, args.threads) for s in scales}
+        res = {s: run_scale(s, workdir, args.teams, args.threads, args.keep) for s in scales}
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -13,10 +13,11 @@ Medians and percentiles (deployments, incidents) have no rollup: they read
 the events.
 
 Maintenance: ``refresh`` runs inside the ingest batch's transaction, before
-its commit, and rebuilds the rollup rows of every date the batch wrote. A
-costs or predictions batch replaces earlier rows by source, service and date,
-so the dates it wrote are all the dates it changed: a restated month replaces
-its rollup rows too, and a rolled-back batch leaves the rollups as they were.
+its commit, and rebuilds the rollup rows of every date from the batch's first
+to its last. A costs or predictions batch replaces earlier rows by source,
+service and date, so the dates it wrote are all the dates it changed: a
+restated month replaces its rollup rows too, and a rolled-back batch leaves
+the rollups as they were.
 
 ``rollup_state`` records, per rollup, the version of its definition (a hash of
 the relation's SQL, keys and sums) and the row count of its table when it was
@@ -79,7 +80,7 @@ ROLLUPS = (
     # The training runs per day: what training cost per run counts (distinct runs per period).
     Rollup("cost_runs_daily", "costs", "cost_lines",
            keys=("date", "team", "service", "model", "currency", "run_id"),
-           sums={"amount": "DOUBLE", "lines": "BIGINT"}, where="d.run_id IS NOT NULL"),
+           sums={"amount": "DOUBLE", "lines": "BIGINT"}, where="d.category = 'training' AND d.run_id IS NOT NULL"),
     Rollup("predictions_daily", "predictions", "prediction_days",
            keys=("date", "team", "service", "model"),
            sums={**dict.fromkeys(("rows", "predictions", "served_days", "served_predictions", "p95_days",
@@ -120,18 +121,22 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def refresh(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
-    """Rebuild the rollup rows of the dates batch ``batch_id`` wrote to ``table`` (inside its transaction)."""
-    for r in ROLLUPS:
-        if r.table != table:
-            continue
+    """Rebuild the rollup rows of the days batch ``batch_id`` wrote to ``table`` (inside its transaction).
+
+    Every day from the batch's first to its last is rebuilt from the events: a day in between that the
+    batch did not touch gets the same rows again, and a range is a filter DuckDB applies while it scans
+    (a semi-join against the batch's days cost a third more on a first load of 10M lines)."""
+    mine = [r for r in ROLLUPS if r.table == table]
+    if not mine:
+        return
+    lo, hi = con.execute(f"SELECT min(date), max(date) FROM {table} WHERE batch_id = ?", [batch_id]).fetchone()
+    for r in mine:
         if not _exists(con, r.name):
             rebuild(con, r)
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _rollup_dates AS "
-                    f"SELECT DISTINCT date FROM {table} WHERE batch_id = ?", [batch_id])
-        con.execute(f"DELETE FROM {r.name} WHERE date IN (SELECT date FROM _rollup_dates)")
-        con.execute(f"INSERT INTO {r.name} {r.select('d.date IN (SELECT date FROM _rollup_dates)')}")
-        con.execute("DROP TABLE _rollup_dates")
+        if lo is not None:
+            con.execute(f"DELETE FROM {r.name} WHERE date BETWEEN ? AND ?", [lo, hi])
+            con.execute(f"INSERT INTO {r.name} {r.select('d.date BETWEEN $lo AND $hi')}", {"lo": lo, "hi": hi})
         _record(con, r)
 
 
