@@ -11,7 +11,7 @@ import time
 
 import streamlit as st
 
-from ui import state
+from ui import data, state
 
 st.set_page_config(page_title="ML engineering KPIs", page_icon=":material/monitoring:", layout="wide")
 
@@ -30,7 +30,11 @@ PAGES = [
 
 _started = time.perf_counter()
 pg = st.navigation(PAGES)
-state.sidebar()
-pg.run()
+data.begin_run()
+try:
+    state.sidebar()
+    pg.run()
+finally:
+    data.end_run()  # the run's connection closes with the run (also on st.stop, a rerun or an error)
 # How long this run took on the server: benchmarks/bench_pages.py reads it.
 st.session_state["_render_seconds"] = time.perf_counter() - _started

@@ -199,6 +199,8 @@ def _write(fn, wait: bool = True) -> Future:
         data._write(fn)
         aliases[data.version()] = before  # only commentary changed: keep the review built for `before`
 
+    # The write waits for every open read; this run's own connection would make a waiting save wait forever.
+    data.release_run_connection()
     done = writer().submit(run)
     if wait:
         done.result()  # raises what the write raised
