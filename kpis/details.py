@@ -531,13 +531,12 @@ def pipeline_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     """
     _check(start, end, tz)
     where, params = _filters(filters, "pipeline_runs")
-    rng, rparams = _range("coalesce(d.started_at, d.scheduled_at)", start, end, tz)
+    rng, rparams = _range("d.run_at", start, end, tz)
     params.update(rparams)
+    # the pipeline KPIs' relation (kpis/sql/pipeline_rows.sql): run_at and duration_hours are written there
     sql = f"""
     SELECT d.run_id, d.pipeline, d.kind, d.team, d.service, d.model, d.tier,
-        d.scheduled_at, d.started_at, d.finished_at,
-        CASE WHEN d.started_at IS NOT NULL AND d.finished_at IS NOT NULL
-             THEN date_diff('second', d.started_at, d.finished_at) / 3600.0 END AS duration_hours,
+        d.scheduled_at, d.started_at, d.finished_at, d.duration_hours,
         d.status, d.on_time, d.data_fresh, d.validation_passed, d.reproducible,
         concat_ws(', ',
             CASE d.status WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'cancelled' END,
@@ -545,9 +544,9 @@ def pipeline_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
             CASE WHEN NOT d.data_fresh THEN 'stale data' END,
             CASE WHEN NOT d.validation_passed THEN 'validation failed' END,
             CASE WHEN NOT d.reproducible THEN 'not reproducible' END) AS flags
-    FROM pipeline_runs d
+    FROM {engine.events("pipeline_rows")} d
     WHERE TRUE{rng}{where}
-    ORDER BY flags = '', coalesce(d.started_at, d.scheduled_at) DESC, d.run_id"""
+    ORDER BY flags = '', d.run_at DESC, d.run_id"""
     return _run(con, sql, params)
 
 

@@ -184,7 +184,7 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
     return _PLACEHOLDER.sub(sub, _template(name))
 
 
-EVENT_RELATIONS = ("incident_rows", "model_rows")
+EVENT_RELATIONS = ("incident_rows", "model_rows", "pipeline_rows")
 
 
 def events(name: str) -> str:
