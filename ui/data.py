@@ -2,10 +2,12 @@
 
 Design (DESIGN.md, "Running for real"):
 
-* The app never holds a connection open between reruns. Each cached
-  computation opens a short-lived **read-only** connection, runs, and closes
-  it, so a scheduled ``python -m kpis ingest`` in another process can take the
-  write lock whenever no query is running, and the next query sees its data.
+* The app never holds a connection open between reruns. A run of app.py
+  opens one **read-only** connection on its first uncached query, its other
+  queries share it, and it is closed when the run ends (``begin_run`` /
+  ``end_run``), so a scheduled ``python -m kpis ingest`` in another process
+  can take the write lock whenever no run is querying, and the next run sees
+  its data. Outside an app run each query opens and closes its own.
 * Results are cached with ``st.cache_data`` keyed on ``kpis.data_version(path)``
   (file and WAL mtime + size: a ``stat``, no connection) plus the query and its
   arguments. An ingest changes the version, so its numbers show at once; an
