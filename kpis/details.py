@@ -331,8 +331,7 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
 
     ``limit`` returns only the first ``limit`` runs of that order (cost
     descending, then run_id and currency); their fence and outlier flags are
-    still those of all runs in the range (:func:`training_run_summary` counts
-    them all). ``named`` names only the ``named`` costliest runs of each
+    still those of all runs in the range. ``named`` names only the ``named`` costliest runs of each
     currency (the others' service, team and model are empty): a chart over
     every run that draws only the costliest one by one needs no more.
 
@@ -368,22 +367,6 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
            c.outlier_threshold
     FROM chosen c LEFT JOIN names n ON n.run_id = c.run_id AND n.currency = c.currency
     ORDER BY c.cost DESC, c.run_id, c.currency"""
-    return _run(con, sql, params)
-
-
-def training_run_summary(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
-                         filters: dict | None = None) -> pd.DataFrame:
-    """How many training runs :func:`training_runs` has in [start, end), and how many are outliers, per currency.
-
-    Columns: currency, runs, outliers, outlier_threshold (the fence; NaN with
-    fewer than ``OUTLIER_MIN_RUNS`` runs). One row per currency with runs.
-    """
-    runs_sql, params = _training_run_costs(con, filters, start, end)
-    sql = f"""
-    WITH {runs_sql}
-    SELECT currency, count(*) AS runs, count(*) FILTER (WHERE outlier) AS outliers,
-           any_value(outlier_threshold) AS outlier_threshold
-    FROM scored GROUP BY currency ORDER BY runs DESC, currency"""
     return _run(con, sql, params)
 
 

@@ -251,9 +251,6 @@ def test_training_runs_limit_returns_the_top_rows_of_all(con):
     assert top["outlier_threshold"].tolist() == pytest.approx([28.5, 28.5])
     pd.testing.assert_frame_equal(details.training_runs(con, OCT, NOV, limit=99), every)
     assert details.training_runs(con, OCT, NOV, limit=0).empty
-    summary = details.training_run_summary(con, OCT, NOV)
-    assert summary[["currency", "runs", "outliers"]].values.tolist() == [["USD", 5, 1]]  # r1 of 5 runs
-    assert summary["outlier_threshold"].iloc[0] == pytest.approx(28.5)
 
 
 def test_training_runs_too_few_for_a_fence(con):
@@ -289,7 +286,6 @@ def test_empty_database():
     assert details.open_incidents(con, NOV).empty
     assert details.worst_services(con).empty
     assert details.training_runs(con).empty and details.training_runs(con, limit=5).empty
-    assert details.training_run_summary(con).empty
     assert details.lead_time_distribution(con)["deployments"].sum() == 0
     assert details.distinct_values(con) == {"team": [], "service": [], "model": []}
     assert details.last_event(con) is None

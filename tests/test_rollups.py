@@ -221,7 +221,7 @@ def test_drilldowns_read_the_rollups_with_the_same_rows(data, golden_db, sample_
     try:
         first, last = kpis.data_range(con)
         calls = [lambda: details.serving_by_service(con, first, last), lambda: details.cost_attribution(con),
-                 lambda: details.training_runs(con, first, last), lambda: details.training_run_summary(con),
+                 lambda: details.training_runs(con, first, last),
                  lambda: pd.DataFrame(details.distinct_values(con).items()),
                  lambda: pd.DataFrame(details.distinct_values(con, teams=["search"]).items()),
                  lambda: details.cost_attribution(con, first, last, filters={"team": ["search"]})]
