@@ -217,6 +217,11 @@ def _params(sql: str, req: Request, extra: dict) -> dict:
               **extra}
     for k, v in req.filters:
         values[f"f_{k}"] = list(v)
+    return _referenced(sql, values)
+
+
+def _referenced(sql: str, values: dict) -> dict:
+    """The parameters ``sql`` names ($name): DuckDB refuses any other."""
     return {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
 
 
@@ -426,7 +431,7 @@ def _on_spine(con, sources: dict[str, list[KPI]], ks: list[KPI], spine: list[dat
     LEFT JOIN obs o ON o.period_start = g.period_start AND o.grp IS NOT DISTINCT FROM g.grp
                    AND o.currency IS NOT DISTINCT FROM g.currency AND o.kpi = g.kpi
     ORDER BY g.k, g.period_start, g.grp NULLS LAST, g.currency"""
-    params = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    params = _referenced(sql, params)
     frame = con.cursor().execute(sql, params).df()
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
     frame["value"] = frame["value"].astype("float64")
