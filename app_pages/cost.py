@@ -45,9 +45,9 @@ if per_service is not None and per_service["value"].notna().any():
 
 st.subheader("Inference cost and prediction volume")
 if not components.no_data_message(["inference_cost", "predictions"], frame, span):
-    components.chart(charts.cost_and_volume(
+    components.chart(charts.cost_and_volume,
         frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
-               "than volume", partial=view.in_progress), key="cost-volume")
+               "than volume", partial=view.in_progress, key="cost-volume")
 
 MAX_RUNS_TABLED = 2000
 st.subheader("Training cost per run")
@@ -64,8 +64,8 @@ with right:
     if runs is None or runs.empty:
         st.info(f"No training runs with cost in {span}.")
     else:
-        components.chart(charts.training_runs(
-            runs, "Cost per training run, outliers red — lower is better"), key="runs")
+        components.chart(charts.training_runs, runs, "Cost per training run, outliers red — lower is better",
+                         key="runs")
         caption = charts.training_runs_caption(runs)
         if caption:
             st.caption(caption)
@@ -136,9 +136,9 @@ else:
                 continue
             top = top.assign(where=[f"{s} · {r if isinstance(r, str) and r else '(no resource id)'}"
                                     for s, r in zip(top["service"], top["resource_id"])])
-            components.chart(charts.ranked_bars(
+            components.chart(charts.ranked_bars,
                 top, "where", "amount", f"Top unattributed cost ({cur}) by service and resource, {span} — less is "
-                                        "better", f"cost ({cur})", height=max(240, 34 * len(top) + 110)),
+                                        "better", f"cost ({cur})", height=max(240, 34 * len(top) + 110),
                 key=f"unattributed-top-{cur}")
     components.table(lines, f"unattributed cost {span}", key="unattributed-table", kind="unattributed_costs",
                      order="largest first",

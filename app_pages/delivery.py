@@ -20,10 +20,10 @@ by = st.segmented_control("Deployments by", ["team", "service"], default="team",
                           required=True) or "team"
 per_group = data.query("compute", **view.compute_args(kpis=["deployment_count"], by=by, profile=None))
 if not components.no_data_message(["deployment_count"], per_group, span):
-    components.chart(charts.stacked_bars(
+    components.chart(charts.stacked_bars,
         per_group.dropna(subset=["value"]), x="period", y="value", colour=by,
         title=f"Production deployments per {view.grain} by {by} — volume: neither better nor worse",
-        y_title=f"deployments per {view.grain}", partial=view.in_progress), key="deploys-by")
+        y_title=f"deployments per {view.grain}", partial=view.in_progress, key="deploys-by")
 judged = frame[(frame["kpi"] == "deployment_count") & (frame["period"] == view.period)] if frame is not None else None
 if judged is not None and "scope" in judged and len(judged) and judged["scope"].iloc[0] == f"per {by}":
     # A per-team target is about each team's bars, not the stack's height.
@@ -47,8 +47,8 @@ with right:
     if bins is None or bins["deployments"].sum() == 0:
         st.info(fmt.no_data("lead_time_median_hours", span) + ".")
     else:
-        components.chart(charts.lead_time_histogram(
-            bins, f"Lead-time distribution, {span} — shorter is better"), key="lead-hist")
+        components.chart(charts.lead_time_histogram, bins, f"Lead-time distribution, {span} — shorter is better",
+                         key="lead-hist")
 st.caption(f"Lead time runs from {view.lead_time_start.replace('_', ' ')} to the production deployment "
            "(successful deployments only).")
 

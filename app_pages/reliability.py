@@ -16,10 +16,10 @@ frame = data.query("compute", **view.compute_args(kpis=RELIABILITY))
 st.subheader("Incidents")
 by_severity = data.incidents_by_severity(view)
 if not components.no_data_message(["incident_count"], by_severity, span):
-    components.chart(charts.stacked_bars(
+    components.chart(charts.stacked_bars,
         by_severity.dropna(subset=["value"]), x="period", y="value", colour="severity",
         title=f"ML incidents per {view.grain} by severity — lower is better", y_title="incidents",
-        colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS), partial=view.in_progress),
+        colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS), partial=view.in_progress,
         key="by-severity")
 
 st.subheader("Time to recover and time to detect")
@@ -65,8 +65,8 @@ st.subheader(f"Worst services in {view.period_text(view.period)}")
 worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
                    tz=view.tz, limit=10)
 if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
-    components.chart(charts.ranked_bars(worst[worst["incidents"] > 0], "service", "incidents",
-                                        f"Incidents by service, {view.period_text(view.period)} — fewer is better", "incidents"),
+    components.chart(charts.ranked_bars, worst[worst["incidents"] > 0], "service", "incidents",
+                     f"Incidents by service, {view.period_text(view.period)} — fewer is better", "incidents",
                      key="worst")
 components.table(worst, f"worst services {view.period}", key="worst-table", kind="worst_services",
                  empty=f"No ML incidents started or resolved in {view.period}.")

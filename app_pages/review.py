@@ -349,7 +349,7 @@ def render_section(section: review.Section) -> None:
             cols = st.columns(2)
             for col, chart in zip(cols, section.charts[i:i + 2]):
                 with col:
-                    components.chart(chart.figure, key=f"review-{chart.id}-page")
+                    components.figure(chart.figure, key=f"review-{chart.id}-page")
                     if chart.caption:
                         st.caption(md_text(chart.caption))
         for table in section.tables:

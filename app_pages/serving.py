@@ -69,9 +69,9 @@ else:
                                names={"availability": "availability"})
     with right:
         if not components.no_data_message(["error_budget_remaining"], frame, span):
-            components.chart(charts.error_budget(
+            components.chart(charts.error_budget,
                 frame, f"Error budget remaining (SLO {fmt.fmt_percent(SLO, 1)}) — higher is better", SLO,
-                partial=view.in_progress),
+                partial=view.in_progress,
                 key="srv-budget")
 
     st.subheader(f"Services in {view.period_text(view.period)}")

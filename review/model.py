@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -239,6 +240,20 @@ def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profil
     window_start = max(periods.shift(p_start, grain, -TREND_PERIODS), periods.period_start(first, grain))
     last_day = p_end - timedelta(days=1)
     as_of = engine.through_date(con, tz)
+    ahead = _Ahead(con)
+    try:
+        return _build(con, ahead, grain=grain, label=label, p_start=p_start, p_end=p_end, filters=filters,
+                      prof=prof, first=first, last=last, lead_time_start=lead_time_start,
+                      window_start=window_start, last_day=last_day, as_of=as_of, tz=tz, now=now,
+                      commentary=commentary)
+    finally:
+        ahead.close()
+
+
+def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, first, last, lead_time_start,
+           window_start, last_day, as_of, tz, now, commentary) -> Review:
+    from kpis import targets
+
     args = dict(grain=grain, start=window_start, end=last_day, filters=filters, tz=tz, as_of=as_of)
     if prof is not None:
         frame = targets.compute_with_targets(con, prof, **args)
@@ -252,9 +267,17 @@ def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profil
     span_frame = None if span is None else engine.compute(
         con, lead_time_start=lead_time_start, slo=slo, **{**args, "start": periods.shift(p_start, grain, -1),
                                                           "span_days": span})
+    # The detail queries, in the order the sections read them, while this thread writes the KPIs' lines and
+    # charts (started earlier, they slowed the KPI queries down as much as they gained).
+    ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
+    ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
+    ahead.submit(details.incidents, p_start, p_end, filters=filters, tz=tz)
+    ahead.submit(details.deployments, p_start, p_end, filters=filters, tz=tz, lead_time_start=lead_time_start)
+    ahead.submit(details.training_runs, p_start, p_end, filters=filters, named=EVENT_ROWS)
+    ahead.submit(engine.compute, **_cost_changes_args(grain, p_start, p_end, filters, tz))
     ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
                window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
-               as_of=as_of, span_frame=span_frame, slo=slo)
+               as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead)
 
     kpi_lines = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}
     families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
@@ -280,6 +303,34 @@ def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profil
     return review.with_commentary(commentary)
 
 
+class _Ahead:
+    """Detail queries started ahead, on a cursor of their own in one background thread: DuckDB runs them
+    without the GIL while this thread computes the KPIs, their lines and the charts (building a review of the
+    benchmark data took 1.5 s, a third of it these queries). ``get`` returns the result of a call submitted
+    with the same arguments, else runs the call on ``con``; so a call that was not started ahead is still
+    right, only not early."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._cursor = con.cursor()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-ahead")
+        self._futures: dict = {}
+
+    @staticmethod
+    def _key(fn, args: tuple, kw: dict) -> tuple:
+        return fn, repr(args), repr(sorted(kw.items()))
+
+    def submit(self, fn, *args, **kw) -> None:
+        self._futures[self._key(fn, args, kw)] = self._pool.submit(fn, self._cursor, *args, **kw)
+
+    def get(self, con: duckdb.DuckDBPyConnection, fn, *args, **kw):
+        future = self._futures.pop(self._key(fn, args, kw), None)
+        return future.result() if future is not None else fn(con, *args, **kw)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._cursor.close()
+
+
 @dataclass
 class _Ctx:
     con: duckdb.DuckDBPyConnection
@@ -297,6 +348,18 @@ class _Ctx:
     as_of: date | None = None  # the last day the data covers: a period still in progress on it is to date
     span_frame: pd.DataFrame | None = None  # the period in progress and the one before, cut to the days elapsed
     slo: float = 0.999  # the error budget's availability objective (the profile's, else the engine's)
+    ahead: _Ahead | None = None  # the detail queries started ahead (``detail`` reads them)
+    _by_kpi: dict | None = dataclasses.field(default=None, repr=False)
+
+    def kpi_rows(self, kpi_id: str) -> pd.DataFrame:
+        """The frame's rows of one KPI (grouped once)."""
+        if self._by_kpi is None:
+            self._by_kpi = dict(tuple(self.frame.groupby("kpi", sort=False)))
+        return self._by_kpi.get(kpi_id, self.frame.iloc[0:0])
+
+    def detail(self, fn, *args, **kw):
+        """``fn(con, *args, **kw)``: the result of the same call started ahead, else run now."""
+        return self.ahead.get(self.con, fn, *args, **kw) if self.ahead else fn(self.con, *args, **kw)
 
     @property
     def partial(self) -> bool:
@@ -329,9 +392,9 @@ def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
     """The KPI's line (kpis.lines): the currency picked over the app's 12-period scorecard window, as the
     scorecard card picks it; the period in progress on ``as_of`` compared with the same elapsed days of the
     previous period (``ctx.span_frame``), never with a whole one."""
-    rows = ctx.frame[ctx.frame["kpi"] == k.id]
-    first = periods.shift(ctx.start, ctx.grain, -(SCORECARD_PERIODS - 1))
-    in_window = rows[rows["period"].map(lambda p: periods.parse_label(p)[1]) >= first]
+    rows = ctx.kpi_rows(k.id)
+    window = [periods.label(periods.shift(ctx.start, ctx.grain, -i), ctx.grain) for i in range(SCORECARD_PERIODS)]
+    in_window = rows[rows["period"].isin(window)]  # the frame ends with the period
     line = lines.build_line(rows, k.id, ctx.period, ctx.previous, as_of=ctx.as_of,
                             unit=lines.pick_unit(in_window), span_rows=ctx.span_frame)
     if line.needs_drivers:
@@ -436,8 +499,8 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
                                           partial=ctx.partial_label)
         elif chart_id == "training_runs":
             # names only for the runs the chart draws one by one (the costliest; naming 100k+ runs took seconds)
-            runs = details.training_runs(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters,
-                                         named=charts.MAX_CHART_POINTS)
+            runs = ctx.detail(details.training_runs, ctx.window_start, ctx.end, filters=ctx.filters,
+                              named=charts.MAX_CHART_POINTS)
             if runs.empty:
                 notes.append(f"No training runs with cost in {ctx.window}.")
             else:
@@ -454,7 +517,7 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
             made.append(Chart(id=f"{family}-{chart_id}", title=fig.layout.title.text or chart_id, figure=fig,
                               caption=caption))
     if family == "cost":
-        kinds = details.prediction_count_kinds(ctx.con, ctx.window_start, ctx.end, filters=ctx.filters)
+        kinds = ctx.detail(details.prediction_count_kinds, ctx.window_start, ctx.end, filters=ctx.filters)
         if "requests" in kinds:
             notes.append("Some sources count serving requests, not predictions: for them the cost is per 1k requests.")
     if family == "delivery":
@@ -500,7 +563,7 @@ def _more(shown: int, total: int, what: str) -> str:
 
 
 def _worst_incidents(ctx: _Ctx) -> Table:
-    rows = details.incidents(ctx.con, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz)
+    rows = ctx.detail(details.incidents, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz)
     title = "Worst incidents"
     empty = f"No ML incidents started or were resolved in {ctx.period}."
     if rows.empty:
@@ -530,8 +593,8 @@ def _worst_incidents(ctx: _Ctx) -> Table:
 
 
 def _failed_deployments(ctx: _Ctx, cfr: KpiLine) -> Table:
-    rows = details.deployments(ctx.con, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
-                               lead_time_start=ctx.lead_time_start)
+    rows = ctx.detail(details.deployments, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
+                      lead_time_start=ctx.lead_time_start)
     failed = rows[rows["failed"]] if not rows.empty else rows
     title = "Failed deployments"
     if rows.empty:
@@ -556,7 +619,7 @@ def _failed_deployments(ctx: _Ctx, cfr: KpiLine) -> Table:
 
 def _cost_outliers(ctx: _Ctx) -> Table:
     # names for the outliers the table lists (the costliest EVENT_ROWS; a run's rank in its currency is no worse)
-    runs = details.training_runs(ctx.con, ctx.start, ctx.end, filters=ctx.filters, named=EVENT_ROWS)
+    runs = ctx.detail(details.training_runs, ctx.start, ctx.end, filters=ctx.filters, named=EVENT_ROWS)
     title = "Training-cost outlier runs"
     if runs.empty:
         return Table(id="cost_outliers", title=title, frame=pd.DataFrame(),
@@ -585,11 +648,15 @@ def _cost_outliers(ctx: _Ctx) -> Table:
     return Table(id="cost_outliers", title=title, frame=frame.reset_index(drop=True), empty="", note=note)
 
 
+def _cost_changes_args(grain: str, start: date, end: date, filters: dict, tz: str) -> dict:
+    """What ``_cost_changes`` asks the engine: cost per 1k predictions by service, the period and the one before."""
+    return dict(grain=grain, by="service", start=periods.shift(start, grain, -1), end=end - timedelta(days=1),
+                filters=filters, tz=tz, kpis=["cost_per_1k_predictions"])
+
+
 def _cost_changes(ctx: _Ctx) -> Table:
     title = "Biggest changes in cost per 1k predictions"
-    prev_start = periods.shift(ctx.start, ctx.grain, -1)
-    per = engine.compute(ctx.con, grain=ctx.grain, by="service", start=prev_start, end=ctx.end - timedelta(days=1),
-                         filters=ctx.filters, tz=ctx.tz, kpis=["cost_per_1k_predictions"])
+    per = ctx.detail(engine.compute, **_cost_changes_args(ctx.grain, ctx.start, ctx.end, ctx.filters, ctx.tz))
     rows = []
     for (service, unit), g in per.groupby(["service", "unit"], dropna=False, sort=True):
         values = dict(zip(g["period"], g["value"]))

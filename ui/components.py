@@ -51,8 +51,9 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
 
     At most ``TABLE_ROWS_MAX`` rows are drawn, the first ones in the caller's
     order (``order`` says which in words, e.g. "newest first"), and a caption
-    under the table says so; the CSV still has every row. A CSV of a table
-    above the cap is written only when its button is clicked.
+    under the table says so; the CSV still has every row, and is written only
+    when its button is clicked. The drawn table is cached on its rows
+    (``_drawn``): a rerun with the same rows replays it.
     """
     if df is None or df.empty:
         st.info(empty)
@@ -60,10 +61,35 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
     total = len(df)
     capped = total > TABLE_ROWS_MAX
     rows = df.head(TABLE_ROWS_MAX) if capped else df
-    shown, columns, config = rows, list(df.columns), dict(column_config or {})
+    tz = (tz or state.current().tz) if kind is not None else None
+    columns = _drawn(rows, kind, tz, column_config, height, STYLED_CELLS_MAX)
+    if capped:
+        st.caption(f"Showing the first {TABLE_ROWS_MAX:,} of {total:,} rows{f' ({order})' if order else ''}; "
+                   f"sorting a column sorts these. The CSV has all {total:,}.")
+
+    def csv_bytes() -> bytes:  # every row of the caller's frame (UTC times), in the table's column order
+        return fmt.csv_text(df[columns]).encode("utf-8")
+
+    # on_click="ignore": a download changes nothing on the page, so it does not rerun it (a rerun of a page
+    # with a big table cost seconds, and one still running when the server stopped left a traceback). The CSV
+    # is written when the button is clicked (a callable), not on every rerun of the page.
+    st.download_button(f"Download {name} (CSV)", csv_bytes,
+                       file_name=f"{_slug(name)}.csv", mime="text/csv", key=f"dl-{key or _slug(name)}",
+                       icon=":material/download:", on_click="ignore")
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _drawn(rows: pd.DataFrame, kind: str | None, tz: str | None, column_config: dict | None,
+           height: int | str, styled_cells_max: int) -> list[str]:
+    """Draw ``rows`` as ``table`` says; returns the CSV's columns, in the table's order.
+
+    Cached on the rows (Streamlit hashes the frame): writing a few thousand cells through a pandas Styler took
+    a third of a page's rerun, and on a rerun with the same rows Streamlit replays the drawn table instead.
+    """
+    shown, columns, config = rows, list(rows.columns), dict(column_config or {})
     order_columns = None
     if kind is not None:
-        view = fmt.table_frame(rows, kind, tz=tz or state.current().tz)
+        view = fmt.table_frame(rows, kind, tz=tz)
         order_columns, columns = list(view.shown), list(view.data.columns)
         for col in view.shown:
             c = view.columns[col]
@@ -73,36 +99,42 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
                     else st.column_config.Column(c.title, help=help_text))
             config.setdefault(col, base)
         frame = view.data
-        if frame.size <= STYLED_CELLS_MAX:
+        if frame.size <= styled_cells_max:
             styler = frame.style
             for col, which, write in view.formatters():
                 if view.columns[col].kind != "bool":
                     styler = styler.format(write, subset=(slice(None) if which is None else which, [col]))
             shown = styler
-        else:  # too many cells to style on every rerun: the written text (sorted as text)
+        else:  # too many cells to style: the written text (sorted as text)
             text = view.text()
             text.columns = list(view.shown)
             for col in view.shown:
                 if view.columns[col].kind == "bool":
                     text[col] = frame[col]  # stays a checkbox
             shown = text
-    st.dataframe(shown, hide_index=True, column_config=config, column_order=order_columns, height=height, key=key,
+    st.dataframe(shown, hide_index=True, column_config=config, column_order=order_columns, height=height,
                  placeholder="")
-    if capped:
-        st.caption(f"Showing the first {TABLE_ROWS_MAX:,} of {total:,} rows{f' ({order})' if order else ''}; "
-                   f"sorting a column sorts these. The CSV has all {total:,}.")
-
-    def csv_bytes() -> bytes:  # every row of the caller's frame (UTC times), in the table's column order
-        return fmt.csv_text(df[columns]).encode("utf-8")
-
-    # on_click="ignore": a download changes nothing on the page, so it does not rerun it (a rerun of a page
-    # with a big table cost seconds, and one still running when the server stopped left a traceback).
-    st.download_button(f"Download {name} (CSV)", csv_bytes if capped else csv_bytes(),
-                       file_name=f"{_slug(name)}.csv", mime="text/csv", key=f"dl-{key or _slug(name)}",
-                       icon=":material/download:", on_click="ignore")
+    return columns
 
 
-def chart(fig, key: str | None = None) -> None:
+def chart(build, *args, key: str | None = None, **kwargs) -> None:
+    """Draw the figure ``build(*args, **kwargs)`` returns (``build`` is a ``kpis.charts`` function).
+
+    Cached on the arguments (Streamlit hashes the frames): building a plotly figure and Streamlit's check of it
+    took a quarter of a page's rerun, and on a rerun with the same data Streamlit replays the drawn chart.
+    """
+    if getattr(charts, build.__name__, None) is not build:
+        raise ValueError(f"{build!r} is not a kpis.charts function")
+    _drawn_chart(build.__name__, args, kwargs, key)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _drawn_chart(build: str, args: tuple, kwargs: dict, key: str | None) -> None:
+    figure(getattr(charts, build)(*args, **kwargs), key=key)
+
+
+def figure(fig, key: str | None = None) -> None:
+    """Draw a figure built elsewhere (the review's, built once per review)."""
     st.plotly_chart(fig, config=charts.CONFIG, key=key)
 
 
@@ -179,8 +211,8 @@ def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, t
     progress is marked 'to date'."""
     if no_data_message(kpi_ids, frame, span_text(view)):
         return
-    chart(charts.trend(frame, kpi_ids, title or fmt.chart_title(kpi_ids[0]), by=by, names=names,
-                       partial=view.in_progress), key=key)
+    chart(charts.trend, frame, kpi_ids, title or fmt.chart_title(kpi_ids[0]), by=by, names=names,
+                       partial=view.in_progress, key=key)
 
 
 # --- the scorecard card ---------------------------------------------------------------------
@@ -232,7 +264,7 @@ def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, valu
         if line.drivers:
             st.caption(md_text(line.drivers))
         if sparkline and charts.has_values(rows):
-            chart(charts.sparkline(rows, line.status, partial=line.period if line.partial else None),
+            chart(charts.sparkline, rows, line.status, partial=line.period if line.partial else None,
                   key=key or f"spark-{line.kpi}")
 
 
