@@ -49,7 +49,7 @@ if not components.no_data_message(["inference_cost", "predictions"], frame, span
         frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
                "than volume", partial=view.in_progress, key="cost-volume")
 
-MAX_RUNS_TABLED = 2000
+MAX_RUNS_TABLED = components.TABLE_ROWS_MAX  # the costliest runs, as many as a table draws
 st.subheader("Training cost per run")
 left, right = st.columns(2)
 with left:

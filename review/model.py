@@ -267,27 +267,33 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     span_frame = None if span is None else engine.compute(
         con, lead_time_start=lead_time_start, slo=slo, **{**args, "start": periods.shift(p_start, grain, -1),
                                                           "span_days": span})
-    # The detail queries, in the order the sections read them, while this thread writes the KPIs' lines and
-    # charts (started earlier, they slowed the KPI queries down as much as they gained).
+    ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
+               window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
+               as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead)
+    base = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}  # their drivers come below
+    # On the second cursor, while this thread writes the charts: the drivers of the KPIs that moved much, then
+    # the detail queries, in the order the sections read them (started before the KPI queries, they slowed
+    # those down as much as they gained).
+    for line in base.values():
+        if line.needs_drivers:
+            args, kw = _drivers_args(ctx, line)
+            ahead.submit(drivers.drivers, *args, **kw)
     ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
     ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
     ahead.submit(details.incidents, p_start, p_end, filters=filters, tz=tz)
     ahead.submit(details.deployments, p_start, p_end, filters=filters, tz=tz, lead_time_start=lead_time_start)
     ahead.submit(details.training_runs, p_start, p_end, filters=filters, named=EVENT_ROWS)
     ahead.submit(engine.compute, **_cost_changes_args(grain, p_start, p_end, filters, tz))
-    ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
-               window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
-               as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead)
 
-    kpi_lines = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}
     families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
     with_data = [f for f in families if frame[frame["kpi"].isin(_ids(f))]["value"].notna().any()]
     shown = [f for f in families if f in CORE_FAMILIES or f in with_data]
     left_out = tuple(FAMILY_TITLES[f] for f in families if f not in shown)
+    family_sections = [_family_section(ctx, fam, [base[i] for i in _ids(fam)]) for fam in shown]
+    kpi_lines = {kpi: _with_drivers(ctx, line) for kpi, line in base.items()}
 
     sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in _ids(f)], left_out, window)]
-    for fam in shown:
-        sections.append(_family_section(ctx, fam, [kpi_lines[i] for i in _ids(fam)]))
+    sections += [dataclasses.replace(s, kpis=tuple(kpi_lines[line.kpi] for line in s.kpis)) for s in family_sections]
     sections.append(_events(ctx, kpi_lines))
 
     review = Review(
@@ -395,14 +401,23 @@ def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
     rows = ctx.kpi_rows(k.id)
     window = [periods.label(periods.shift(ctx.start, ctx.grain, -i), ctx.grain) for i in range(SCORECARD_PERIODS)]
     in_window = rows[rows["period"].isin(window)]  # the frame ends with the period
-    line = lines.build_line(rows, k.id, ctx.period, ctx.previous, as_of=ctx.as_of,
-                            unit=lines.pick_unit(in_window), span_rows=ctx.span_frame)
-    if line.needs_drivers:
-        d = drivers.drivers(ctx.con, k.id, "team", ctx.period, ctx.previous if line.compared else None,
-                            filters=ctx.filters, tz=ctx.tz, lead_time_start=ctx.lead_time_start, as_of=ctx.as_of,
-                            unit=line.unit, span_days=ctx.span_days if line.compared else None)
-        line = lines.with_drivers(line, drivers.describe(d))
-    return line
+    return lines.build_line(rows, k.id, ctx.period, ctx.previous, as_of=ctx.as_of, unit=lines.pick_unit(in_window),
+                            span_rows=ctx.span_frame)
+
+
+def _drivers_args(ctx: _Ctx, line: KpiLine) -> tuple[tuple, dict]:
+    """``drivers.drivers``'s arguments after the connection for ``line``: by team, against the period compared."""
+    return (line.kpi, "team", ctx.period, ctx.previous if line.compared else None), dict(
+        filters=ctx.filters, tz=ctx.tz, lead_time_start=ctx.lead_time_start, as_of=ctx.as_of, unit=line.unit,
+        span_days=ctx.span_days if line.compared else None)
+
+
+def _with_drivers(ctx: _Ctx, line: KpiLine) -> KpiLine:
+    """The line with what drives it, when it changed much (the scorecard's rule, ``KpiLine.needs_drivers``)."""
+    if not line.needs_drivers:
+        return line
+    args, kw = _drivers_args(ctx, line)
+    return lines.with_drivers(line, drivers.describe(ctx.detail(drivers.drivers, *args, **kw)))
 
 
 def _scorecard(ctx: _Ctx, kpi_lines: list[KpiLine], left_out: tuple[str, ...], window: str) -> Section:

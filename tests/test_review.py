@@ -157,6 +157,41 @@ def test_a_quarter_in_progress_is_compared_with_the_same_days_of_the_one_before(
     assert "compared with the same 51 days of 2026-Q3" in " ".join(q4.sections[0].notes)
 
 
+def test_queries_run_ahead_change_nothing(db, monkeypatch):
+    """build_review runs the drivers and detail queries on a second cursor while it writes the charts: the model
+    is the one built with every query run in turn on the one connection (no query is started ahead)."""
+    from datetime import datetime
+
+    from review import model
+
+    def built_now(period: str) -> review.Review:
+        con = kpis.connect(db, read_only=True)
+        try:
+            return review.build_review(con, period=period, profile=PROFILE, commentary={},
+                                       now=datetime(2026, 11, 25, 12))
+        finally:
+            con.close()
+
+    def as_data(r: review.Review) -> list:
+        return [(s.id, s.kpis, s.notes, [(c.id, c.title, c.caption, c.figure.to_json()) for c in s.charts],
+                 [(t.id, t.title, t.empty, t.note, t.frame.to_dict("split")) for t in s.tables]) for s in r.sections]
+
+    asked = []
+    real_get = model._Ahead.get
+    monkeypatch.setattr(model._Ahead, "get", lambda self, con, fn, *a, **k: (
+        asked.append(self._key(fn, a, k) in self._futures), real_get(self, con, fn, *a, **k))[1])
+    for period in (PERIOD, "2026-10", "2026-Q4"):
+        asked.clear()
+        ahead = as_data(built_now(period))
+        assert asked and all(asked)  # every detail query the sections read was started ahead
+        with monkeypatch.context() as m:
+            m.setattr(model._Ahead, "submit", lambda self, fn, *a, **k: None)  # nothing ahead: all in turn
+            asked.clear()
+            in_turn = as_data(built_now(period))
+            assert asked and not any(asked)
+        assert ahead == in_turn
+
+
 def test_notable_events_are_the_periods(built, db):
     events = built.section("events")
     tables = {t.id: t for t in events.tables}
