@@ -91,7 +91,8 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame
 
 def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
                 filters: dict | None = None, tz: str = "UTC", link_window_hours: float | None = None,
-                lead_time_start: str = "change_started_at", limit: int | None = None) -> pd.DataFrame:
+                lead_time_start: str = "change_started_at", limit: int | None = None,
+                failed_only: bool = False) -> pd.DataFrame:
     """Production deployments in [start, end), newest first, with why each one failed.
 
     Columns: deployment_id, deployed_at, service, team, model, model_version,
@@ -100,7 +101,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
     ``regression``, ``incident``, comma separated; empty when not failed) and
     incident_ids (the incidents that name it, comma separated). ``failed`` is
     the engine's definition, so the share of failed rows in a period is its
-    change failure rate.
+    change failure rate. ``failed_only`` returns only the failed ones.
     """
     _check(start, end, tz)
     if lead_time_start not in engine.LEAD_TIME_STARTS:
@@ -133,7 +134,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
             CASE WHEN s.incident_named THEN 'incident' END) AS failure_reason,
         coalesce(n.incident_ids, '') AS incident_ids
     FROM src s LEFT JOIN named n ON n.deployment_id = s.deployment_id
-    WHERE TRUE{rng}
+    WHERE TRUE{rng}{" AND s.failed" if failed_only else ""}
     ORDER BY s.deployed_at DESC, s.deployment_id{lim}"""
     params = engine._params(sql, req, rparams)
     return _run(con, sql, params)

@@ -281,7 +281,8 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
     ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
     ahead.submit(details.incidents, p_start, p_end, filters=filters, tz=tz)
-    ahead.submit(details.deployments, p_start, p_end, filters=filters, tz=tz, lead_time_start=lead_time_start)
+    ahead.submit(details.deployments, p_start, p_end, filters=filters, tz=tz, lead_time_start=lead_time_start,
+                 failed_only=True)
     ahead.submit(details.training_runs, p_start, p_end, filters=filters, named=EVENT_ROWS)
     ahead.submit(engine.compute, **_cost_changes_args(grain, p_start, p_end, filters, tz))
 
@@ -608,16 +609,18 @@ def _worst_incidents(ctx: _Ctx) -> Table:
 
 
 def _failed_deployments(ctx: _Ctx, cfr: KpiLine) -> Table:
-    rows = ctx.detail(details.deployments, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
-                      lead_time_start=ctx.lead_time_start)
-    failed = rows[rows["failed"]] if not rows.empty else rows
+    # Only the failed rows: the period's production deployments are the change failure rate's n (the
+    # drill-down reproduces it, tests/test_drilldowns_reproduce.py); a month of 50k deployments is not fetched.
+    failed = ctx.detail(details.deployments, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
+                        lead_time_start=ctx.lead_time_start, failed_only=True)
+    total = cfr.n
     title = "Failed deployments"
-    if rows.empty:
+    if not total:
         return Table(id="failed_deployments", title=title, frame=pd.DataFrame(),
                      empty=f"No production deployments in {ctx.period}.")
     if failed.empty:
         return Table(id="failed_deployments", title=title, frame=pd.DataFrame(),
-                     empty=f"None of the {len(rows)} production deployments in {ctx.period} failed.")
+                     empty=f"None of the {total} production deployments in {ctx.period} failed.")
     top = failed.head(EVENT_ROWS)
     frame = pd.DataFrame({
         "Deployment": top["deployment_id"].map(_text),
@@ -627,7 +630,7 @@ def _failed_deployments(ctx: _Ctx, cfr: KpiLine) -> Table:
         "Why failed": top["failure_reason"].map(_text),
         "Incidents": top["incident_ids"].map(_text),
     })
-    note = (f"{len(failed)} of {len(rows)} production deployments failed: change failure rate "
+    note = (f"{len(failed)} of {total} production deployments failed: change failure rate "
             f"{cfr.value_text}. Newest first. {_more(len(top), len(failed), 'failed deployments')}").strip()
     return Table(id="failed_deployments", title=title, frame=frame.reset_index(drop=True), empty="", note=note)
 

@@ -94,6 +94,10 @@ def test_deployments_failed_share_is_the_engines_change_failure_rate(con):
     cfr = kpis.compute(con, grain="month", start=OCT, end=date(2026, 10, 31), kpis=["change_failure_rate"])
     assert df["failed"].mean() == pytest.approx(0.75)  # 3 failed (d2, d3, d4) of 4
     assert cfr["value"].iloc[0] == pytest.approx(df["failed"].mean())
+    # failed_only: the same failed rows (d4, d3, d2, newest first) and nothing else; the KPI's n is all 4
+    failed = details.deployments(con, OCT, NOV, failed_only=True)
+    assert list(failed["deployment_id"]) == ["d4", "d3", "d2"] and failed["failed"].all()
+    assert cfr["n"].iloc[0] == len(df) == 4
 
 
 @pytest.mark.parametrize("link_window_hours, tz", [(None, "UTC"), (24.0, "UTC"), (None, "America/New_York")])
