@@ -586,7 +586,7 @@ def _worst_incidents(ctx: _Ctx) -> Table:
         return Table(id="worst_incidents", title=title, frame=pd.DataFrame(), empty=empty)
     as_of = _as_of(ctx)
     rows = rows.copy()
-    rows["age"] = [(as_of - pd.Timestamp(s).to_pydatetime()).total_seconds() / 3600 for s in rows["started_at"]]
+    rows["age"] = (pd.Timestamp(as_of) - pd.to_datetime(rows["started_at"])).dt.total_seconds() / 3600
     rows["duration"] = rows["time_to_recover_hours"].where(~rows["open"], rows["age"])
     rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     rows["rank"] = [rank.get(s, len(rank)) for s in rows["severity"]]
