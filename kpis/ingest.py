@@ -539,9 +539,9 @@ def _open_bytes(path: Path):
 def _read_header(path: Path, name: str, delimiter: str | None, limits: Limits) -> list[str]:
     """The column names of a CSV, read from its first line by us, before DuckDB
     sees the file: a header of 100,000 columns or a megabyte line is refused in
-    milliseconds (DuckDB took minutes and gigabytes), and a repeated name is
-    caught (DuckDB would rename it ``service_1``). Names are stripped, and an
-    empty one is called ``column<i>``, as DuckDB does."""
+    milliseconds (DuckDB took minutes and gigabytes). Names are stripped, and
+    an empty one is called ``column<i>``, as DuckDB does; a repeated name is
+    kept (see :func:`_reader_names`)."""
     try:
         with _open_bytes(path) as f:
             line = f.readline(limits.max_line_bytes + 1)
@@ -564,14 +564,28 @@ def _read_header(path: Path, name: str, delimiter: str | None, limits: Limits) -
     names = next(csv.reader([text], delimiter=delim, quotechar='"', doublequote=True), [])
     if not names or names == [""]:
         raise IngestError([RowError(name, None, None, "the first line (the header) is empty")])
-    names = [n.strip() or f"column{i}" for i, n in enumerate(names)]
-    _check_duplicate_columns(names, name)
-    return names
+    return [n.strip() or f"column{i}" for i, n in enumerate(names)]
+
+
+def _reader_names(names: list[str]) -> list[str]:
+    """Unique names for the reader, as DuckDB's sniffer makes them: a repeat
+    (ignoring case) gets ``_1``, ``_2`` ... Some exports repeat a column on
+    purpose (Jira's Component/s, one per value) and their presets read the first."""
+    taken: set[str] = set()
+    out = []
+    for n in names:
+        unique, k = n, 0
+        while unique.lower() in taken:
+            k += 1
+            unique = f"{n}_{k}"
+        taken.add(unique.lower())
+        out.append(unique)
+    return out
 
 
 def _check_duplicate_columns(names: list[str], file: str) -> None:
     """Two columns whose names are the same once stripped and lower-cased (how
-    ingest matches names) would each claim the other's values: refuse them."""
+    ingest matches canonical names): which one holds the values? Refuse them."""
     seen: dict[str, list[str]] = {}
     for n in names:
         seen.setdefault(n.strip().lower(), []).append(n)
@@ -862,10 +876,10 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         # JSON comes from tools' APIs: always read through a preset or a mapping file
         _check_json_depth(src, name, limits)
         used = used or _detect_json_preset(con, src, name, kind)
-        sql, params, described = None, None, None
+        sql, params, described, header = None, None, None, None
     else:
         header = None if _is_parquet(path) else _read_header(src, name, delimiter, limits)
-        sql, params = _read_sql(src, delimiter, header, limits)
+        sql, params = _read_sql(src, delimiter, header and _reader_names(header), limits)
         try:
             described = con.execute(f"DESCRIBE {sql}", params).fetchall()
         except (duckdb.Error, UnicodeDecodeError) as err:
@@ -875,7 +889,6 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
             if len(raw_cols) > limits.max_columns:
                 raise IngestError([RowError(name, None, None, f"the file has {len(raw_cols):,} columns, more than "
                                             f"the limit of {limits.max_columns:,}; set KPI_MAX_COLUMNS to raise it")])
-            _check_duplicate_columns(raw_cols, name)
         norm = {c.strip().lower(): c for c in raw_cols}
         if used is None and not _fits_canonical(norm, kind):
             try:
@@ -889,6 +902,8 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         table = schema.TABLES[kind]
         present, extras = mapped.present, mapped.extras
     else:
+        if header is not None:  # a file in canonical columns: a repeated one is a mistake
+            _check_duplicate_columns(header, name)
         if len(norm) != len(raw_cols):
             raise IngestError([RowError(name, None, None, "two columns have the same name (ignoring case)")])
         kind = kind or detect_kind(list(norm), name)
