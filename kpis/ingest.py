@@ -1109,6 +1109,7 @@ def _detect_json_preset(con, path: Path, name: str, kind: str | None):
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
+_JSON_STRING_OR_QUOTE = re.compile(rb'"(?:[^"\\\n]|\\.)*"|"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = [0] * 256
 for _b in b"[{":
@@ -1118,14 +1119,23 @@ for _b in b"]}":
 _JSON_CHUNK = 8 << 20
 
 
+def _open_string_at(data: bytes) -> int:
+    """Where a string still open at the end of ``data`` starts; -1 if none."""
+    for m in _JSON_STRING_OR_QUOTE.finditer(data):
+        if m.end() - m.start() == 1:
+            return m.start()
+    return -1
+
+
 def _check_json_depth(path: Path, name: str, limits: Limits) -> None:
     """Refuse JSON nested deeper than the limit before DuckDB parses it: DuckDB's
     JSON functions fail on deep nesting (about 1,000 levels) with an internal
     error that invalidates the whole connection.
 
-    One pass in 8 MB blocks, at C speed: strings are cut out (a string still
-    open at the end of a block is carried into the next), the brackets kept,
-    and their running depth summed by itertools.accumulate.
+    One pass in 8 MB blocks of whole lines (a JSON string holds no raw line
+    break): strings are cut out, the brackets kept, and their running depth
+    summed by itertools.accumulate, all at C speed. A block with no line break
+    (minified JSON) is cut before a string it ends inside, found string by string.
     """
     depth, line, rest = 0, 1, b""
     with _open_bytes(path) as f:
@@ -1134,27 +1144,29 @@ def _check_json_depth(path: Path, name: str, limits: Limits) -> None:
             data = rest + block
             if not data:
                 return
-            bare, rest = _JSON_STRING.sub(b"", data), b""
-            quote = bare.rfind(b'"')
-            if block and quote >= 0 and len(data) < 4 * _JSON_CHUNK:
-                # an unfinished string: nothing after its opening quote was cut out
-                keep = len(bare) - quote
-                data, bare, rest = data[:-keep], bare[:quote], data[-keep:]
+            rest = b""
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if not cut:
+                    cut = _open_string_at(data)
+                    cut = len(data) if cut < 0 else cut
+                if cut == 0 and len(data) < 4 * _JSON_CHUNK:  # all one open string so far: read on
+                    rest = data
+                    continue
+                if cut > 0:
+                    data, rest = data[:cut], data[cut:]
+            bare = _JSON_STRING.sub(b"", data)
             brackets = bare.translate(None, _NOT_BRACKETS)
             if max(accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=depth)) > limits.max_json_depth:
                 depths = accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=depth)
                 nth = next(i for i, d in enumerate(depths) if d > limits.max_json_depth)  # the nth bracket
-                at = 0
-                for _ in range(nth):
-                    at = next(j for j in range(at, len(bare)) if bare[j] in b"[]{}") + 1
-                where = line + bare[:at].count(b"\n")
+                positions = [i for i, ch in enumerate(bare) if ch in b"[]{}"]
+                where = line + bare[:positions[nth - 1]].count(b"\n")
                 raise IngestError([RowError(name, None, None, f"the JSON is nested deeper than the limit of "
                                             f"{limits.max_json_depth} levels (line {where}); set "
                                             f"KPI_MAX_JSON_DEPTH to raise it")])
             depth += brackets.count(b"[") + brackets.count(b"{") - brackets.count(b"]") - brackets.count(b"}")
             line += data.count(b"\n")
-            if not block:
-                return
 
 
 _JSON_DIAGNOSE_BYTES = 64 << 20
@@ -1165,21 +1177,30 @@ def json_read_error(path: Path, name: str, err: Exception) -> RowError:
 
     DuckDB names the record and a byte offset inside it, not the line; on this
     (error) path the file is parsed once more by Python's json module, which
-    does, for files up to 64 MB.
+    does: NDJSON line by line, other JSON (up to 64 MB) document by document.
     """
     first = str(err).splitlines()[0] if str(err) else type(err).__name__
-    first = re.sub(r'^[A-Za-z ]+Error: ', "", first)
+    first = re.sub(r"^[A-Za-z ]+Error: ", "", first)
+    lines = path.name.lower().removesuffix(".gz").endswith((".ndjson", ".jsonl"))
     try:
-        if path.stat().st_size <= _JSON_DIAGNOSE_BYTES:
-            with _open_bytes(path) as f:
+        with _open_bytes(path) as f:
+            if lines:
+                for lineno, raw in enumerate(f, start=1):
+                    try:
+                        if raw.strip():
+                            json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
+                    except json.JSONDecodeError as e:
+                        return RowError(name, None, None, f"not valid JSON at line {lineno}, column {e.colno}: "
+                                                          f"{e.msg.removesuffix(' at')}")
+            elif path.stat().st_size <= _JSON_DIAGNOSE_BYTES:
                 text = f.read().decode("utf-8-sig")
-            decoder, i = json.JSONDecoder(), 0
-            while True:
-                while i < len(text) and text[i] in " \t\r\n":
-                    i += 1
-                if i >= len(text):
-                    break
-                _, i = decoder.raw_decode(text, i)
+                decoder, i = json.JSONDecoder(), 0
+                while True:
+                    while i < len(text) and text[i] in " \t\r\n":
+                        i += 1
+                    if i >= len(text):
+                        break
+                    _, i = decoder.raw_decode(text, i)
     except UnicodeDecodeError:
         return RowError(name, None, None, "the file is not UTF-8 encoded (save it as UTF-8 and ingest again)")
     except json.JSONDecodeError as e:
