@@ -556,12 +556,18 @@ def _read_header(path: Path, name: str, delimiter: str | None, limits: Limits) -
         raise IngestError([RowError(name, None, None, "the file is not UTF-8 encoded "
                                                       "(save it as UTF-8 and ingest again)")]) from None
     delim = _delimiter(path, delimiter)
-    if text.count(delim) + 1 > limits.max_columns:  # cheap first: a delimiter inside quotes only over-counts
-        names = next(csv.reader([text], delimiter=delim, quotechar='"', doublequote=True), [])
-        if len(names) > limits.max_columns:
-            raise IngestError([RowError(name, None, None, f"the header has {len(names):,} columns, more than the "
-                                        f"limit of {limits.max_columns:,}; set KPI_MAX_COLUMNS to raise it")])
-    names = next(csv.reader([text], delimiter=delim, quotechar='"', doublequote=True), [])
+
+    def split(line: str) -> list[str]:
+        if len(delim) != 1:  # DuckDB takes a delimiter of several characters; the csv module does not
+            return [n.strip('"') for n in line.split(delim)]
+        return next(csv.reader([line], delimiter=delim, quotechar='"', doublequote=True), [])
+
+    # A delimiter inside quotes only over-counts, so the cheap count decides when to parse first.
+    names = split(text) if text.count(delim) + 1 > limits.max_columns else None
+    if names is not None and len(names) > limits.max_columns:
+        raise IngestError([RowError(name, None, None, f"the header has {len(names):,} columns, more than the "
+                                    f"limit of {limits.max_columns:,}; set KPI_MAX_COLUMNS to raise it")])
+    names = names if names is not None else split(text)
     if not names or names == [""]:
         raise IngestError([RowError(name, None, None, "the first line (the header) is empty")])
     return [n.strip() or f"column{i}" for i, n in enumerate(names)]

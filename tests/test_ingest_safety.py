@@ -8,6 +8,7 @@ database is exactly as before.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import time
 import tomllib
@@ -254,6 +255,16 @@ def test_a_parquet_file_with_too_many_columns_is_refused(con, tmp_path, monkeypa
                                    "set KPI_MAX_COLUMNS to raise it"]
 
 
+def test_a_json_record_with_too_many_fields_is_refused_quickly(con, tmp_path):
+    record = {f"k{i}": 1 for i in range(100_000)} | {"id": "x", "message": "m", "createdAt": "2026-10-01T00:00:00Z"}
+    wide = write(tmp_path / "wide.json", json.dumps({"data": [record]}))
+    started = time.perf_counter()
+    problems = rejected(con, [wide], preset="opsgenie")
+    assert time.perf_counter() - started < 2.0
+    assert problems == ["wide.json: a record has 100,003 fields, more than the limit of 1,000; "
+                        "set KPI_MAX_COLUMNS to raise it"]
+
+
 def test_over_long_lines_say_so(con, tmp_path, monkeypatch):
     monkeypatch.setenv("KPI_MAX_LINE_BYTES", "1000")
     header = write(tmp_path / "h.csv", HEADER.rstrip("\n") + "," + "x" * 2000 + "\nd-1,feed,2026-10-02,1\n")
@@ -317,27 +328,34 @@ def test_broken_ndjson_in_the_cli_is_a_message_not_a_traceback(tmp_path, broken_
     assert "models.ndjson: not valid JSON at line 3, column" in err and "Traceback" not in err
 
 
-def test_broken_ndjson_on_the_data_page_is_shown_not_raised(sample_db, tmp_path, broken_ndjson):
+@pytest.mark.parametrize("case", ["broken ndjson", "deep json"])
+def test_malformed_json_on_the_data_page_is_shown_not_raised(sample_db, tmp_path, broken_ndjson, case):
     import shutil
 
     from test_app import run_app
 
+    if case == "broken ndjson":
+        upload = ("models.ndjson", broken_ndjson.read_bytes(), "application/x-ndjson")
+        preset, reason = "mlflow", "not valid JSON at line 3, column "
+    else:
+        upload = ("deep.json", ('{"a": ' + "[" * 50_000 + "]" * 50_000 + "}").encode(), "application/json")
+        preset, reason = "opsgenie", "the JSON is nested deeper than the limit of 64 levels (line 1)"
     db = tmp_path / "copy.duckdb"
     shutil.copy(sample_db, db)
     stamp = db.stat().st_mtime_ns
     old = os.environ.get("KPI_DB")
     try:
         at = run_app(db, "app_pages/data.py")
-        at.selectbox(key="upload_preset").set_value("mlflow")
-        at.file_uploader[0].upload("models.ndjson", broken_ndjson.read_bytes(), "application/x-ndjson")
+        at.selectbox(key="upload_preset").set_value(preset)
+        at.file_uploader[0].upload(*upload)
         at.run()
     finally:
         os.environ.pop("KPI_DB", None) if old is None else os.environ.__setitem__("KPI_DB", old)
     assert not at.exception, [e.value for e in at.exception]
     assert any("problem(s) found" in e.value for e in at.error)
     report = at.dataframe[-2].value
-    assert report.loc[0, "file"] == "models.ndjson"
-    assert report.loc[0, "reason"].startswith("not valid JSON at line 3, column ")
+    assert report.loc[0, "file"] == upload[0]
+    assert report.loc[0, "reason"].startswith(reason)
     assert at.button(key="ingest").disabled
     assert db.stat().st_mtime_ns == stamp
 
