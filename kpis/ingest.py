@@ -1114,8 +1114,8 @@ def _detect_json_preset(con, path: Path, name: str, kind: str | None):
     return hits[0]
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
-_JSON_STRING_OR_QUOTE = re.compile(rb'"(?:[^"\\\n]|\\.)*"|"')
+_JSON_STRING = re.compile(rb'"[^"\n]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\n')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = [0] * 256
 for _b in b"[{":
@@ -1125,12 +1125,37 @@ for _b in b"]}":
 _JSON_CHUNK = 8 << 20
 
 
+def _unescaped(data: bytes) -> bytes:
+    """``data`` without its escaped backslashes and quotes (JSON escapes read left to right)."""
+    return data.replace(b"\\\\", b"").replace(b'\\"', b"")
+
+
 def _open_string_at(data: bytes) -> int:
     """Where a string still open at the end of ``data`` starts; -1 if none."""
-    for m in _JSON_STRING_OR_QUOTE.finditer(data):
-        if m.end() - m.start() == 1:
-            return m.start()
-    return -1
+    if _unescaped(data).count(b'"') % 2 == 0:
+        return -1
+    q = len(data)
+    while True:  # the last quote not escaped opens it (an open string holds no other)
+        q = data.rfind(b'"', 0, q)
+        if q < 0:
+            return -1
+        k = q
+        while k > 0 and data[k - 1] == 0x5C:  # backslashes before it
+            k -= 1
+        if (q - k) % 2 == 0:
+            return q
+
+
+def _json_structure(data: bytes) -> bytes:
+    """The brackets of ``data`` outside strings, and its line breaks, at C speed.
+
+    Only quotes, brackets and line breaks are kept once the escapes are gone;
+    then every adjacent pair of quotes goes (an empty string, or the gap between
+    two strings with no bracket in it: either way no bracket changes side), and
+    the few strings left, those holding brackets, are cut out by a regex.
+    """
+    bare = _unescaped(data).translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    return _JSON_STRING.sub(b"", bare) if b'"' in bare else bare
 
 
 def _check_json_depth(path: Path, name: str, limits: Limits) -> None:
@@ -1139,9 +1164,9 @@ def _check_json_depth(path: Path, name: str, limits: Limits) -> None:
     error that invalidates the whole connection.
 
     One pass in 8 MB blocks of whole lines (a JSON string holds no raw line
-    break): strings are cut out, the brackets kept, and their running depth
-    summed by itertools.accumulate, all at C speed. A block with no line break
-    (minified JSON) is cut before a string it ends inside, found string by string.
+    break; a block with none, minified JSON, is cut before a string it ends
+    inside): the brackets outside strings are kept (:func:`_json_structure`)
+    and their running depth summed by itertools.accumulate, about 110 MB/s.
     """
     depth, line, rest = 0, 1, b""
     with _open_bytes(path) as f:
@@ -1161,7 +1186,7 @@ def _check_json_depth(path: Path, name: str, limits: Limits) -> None:
                     continue
                 if cut > 0:
                     data, rest = data[:cut], data[cut:]
-            bare = _JSON_STRING.sub(b"", data)
+            bare = _json_structure(data)
             brackets = bare.translate(None, _NOT_BRACKETS)
             if max(accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=depth)) > limits.max_json_depth:
                 depths = accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=depth)

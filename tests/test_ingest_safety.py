@@ -307,6 +307,50 @@ def test_the_depth_check_counts_brackets_outside_strings_across_blocks(tmp_path,
         ingest._check_json_depth(deep, "deep.ndjson", limits)
 
 
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 8 << 20])
+def test_the_depth_check_agrees_with_a_parser_on_random_documents(tmp_path, monkeypatch, chunk):
+    import random
+
+    monkeypatch.setattr(ingest, "_JSON_CHUNK", chunk)
+    rnd = random.Random(chunk)
+    tricky = ['[', ']', '{', '}', '"', '\\', '\\"', '"[', ']"', 'x', '', ' ', '\\\\']
+
+    def value(level):
+        roll = rnd.random()
+        if level > 6 or roll < 0.3:
+            return "".join(rnd.choice(tricky) for _ in range(rnd.randint(0, 6)))
+        if roll < 0.65:
+            return [value(level + 1) for _ in range(rnd.randint(0, 3))]
+        return {"".join(rnd.choice(tricky) for _ in range(3)) + str(i): value(level + 1)
+                for i in range(rnd.randint(0, 3))}
+
+    for i in range(60):
+        docs = [value(0) for _ in range(rnd.randint(1, 4))]
+        depth = max(map(_depth, docs))
+        f = tmp_path / f"doc{i}.json"
+        if i % 3 == 0:
+            f.write_text("\n".join(json.dumps(d) for d in docs) + "\n")  # NDJSON
+        elif i % 3 == 1:
+            f.write_text(json.dumps(docs, indent=2))
+        else:
+            f.write_text(json.dumps(docs, separators=(",", ":")))  # minified: no line break at all
+            depth = _depth(docs)
+        if i % 3 == 1:
+            depth = _depth(docs)
+        ingest._check_json_depth(f, f.name, ingest.Limits(max_json_depth=max(depth, 1)))
+        if depth > 1:
+            with pytest.raises(ingest.IngestError, match="nested deeper than the limit"):
+                ingest._check_json_depth(f, f.name, ingest.Limits(max_json_depth=depth - 1))
+
+
 @pytest.fixture
 def broken_ndjson(tmp_path) -> Path:
     lines = (EXPORTS / "mlflow.ndjson").read_text().splitlines()
