@@ -16,13 +16,19 @@ caller asked to skip bad rows: then they go to the ``quarantine`` table.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from itertools import accumulate
 from pathlib import Path
 
 import duckdb
@@ -33,6 +39,73 @@ from kpis.schema import Column, Table
 READABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".json.gz",
                      ".jsonl.gz", ".ndjson.gz")
 MAX_REPORTED_ERRORS = 20
+
+
+# ---------------------------------------------------------------------------
+# Limits, checked before DuckDB reads a file (README, "Ingest rules"): a small
+# file must not cost minutes and gigabytes, nor one row break every page.
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may hold. ``from_env`` reads KPI_MAX_COLUMNS, KPI_MAX_LINE_BYTES, KPI_MAX_JSON_DEPTH."""
+
+    max_columns: int = 1000
+    max_line_bytes: int = 1 << 20
+    max_json_depth: int = 64
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        d = cls()
+        return cls(_env_int("KPI_MAX_COLUMNS", d.max_columns), _env_int("KPI_MAX_LINE_BYTES", d.max_line_bytes),
+                   _env_int("KPI_MAX_JSON_DEPTH", d.max_json_depth))
+
+
+def plausible_window(start: "date | str | None" = None, end: "date | str | None" = None) -> tuple[date, date]:
+    """The dates a timestamp or date value may fall on (both ends included).
+
+    Each end not given comes from KPI_PLAUSIBLE_FROM / KPI_PLAUSIBLE_TO, else
+    2000-01-01 and today + 1 year. A year such as 0000, 1500 or 9999 is a typo
+    or a placeholder, and would make every period query span centuries.
+    """
+    def parse(value, env: str, default: date) -> date:
+        if value is None:
+            value = os.environ.get(env, "").strip() or default
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{env} must be a date such as 2000-01-01, not {value!r}") from None
+
+    today = datetime.now(timezone.utc).date()
+    try:
+        a_year_on = today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        a_year_on = today + timedelta(days=365)
+    lo = parse(start, "KPI_PLAUSIBLE_FROM", date(2000, 1, 1))
+    hi = parse(end, "KPI_PLAUSIBLE_TO", a_year_on)
+    if lo > hi:
+        raise ValueError(f"the plausible window starts ({lo}) after it ends ({hi}); "
+                         f"check KPI_PLAUSIBLE_FROM and KPI_PLAUSIBLE_TO")
+    if hi.year >= 9999:  # the day after the window must still be a timestamp Python can hold
+        raise ValueError(f"the plausible window must end before 9999-12-31, not on {hi}")
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -277,7 +350,8 @@ def _clean_text_sql(x: str) -> str:
 
 
 def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: str,
-                  types: dict[str, str] | None = None, flag_only: bool = False) -> str:
+                  types: dict[str, str] | None = None, flag_only: bool = False,
+                  window: tuple[date, date] | None = None) -> str:
     """The one-pass SELECT that parses and validates every row of ``raw_rel``.
 
     ``present`` maps canonical column -> the file's column name. The result has
@@ -289,6 +363,9 @@ def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: 
 
     ``flag_only`` gives ``_bad`` (whether the row has any error) in place of
     ``_errors``: the same checks, without building the messages.
+
+    ``window`` (first day, last day) bounds every timestamp and date value
+    (:func:`plausible_window`); a value outside it is an error of its row.
 
     Four levels, so that each value is cleaned and parsed once however many
     checks look at it: the cleaned text ``_x<i>``, the parsed value ``_v<i>``,
@@ -319,6 +396,8 @@ def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: 
             checks.append((f"{v} < {col.minimum!r}", col.name, repr_reason(col, "below", col.minimum, x)))
         if col.maximum is not None:
             checks.append((f"{v} > {col.maximum!r}", col.name, repr_reason(col, "above", col.maximum, x)))
+        if window is not None and col.kind in (schema.TIMESTAMP, schema.DATE):
+            checks += _window_checks(col, v, x, window)
     if extras:
         named = [e if isinstance(e, tuple) else (e, e) for e in extras]
         pairs = ", ".join(f"{_lit(k)}, {quote_ident(c)}::VARCHAR" for k, c in named)
@@ -345,6 +424,21 @@ def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: 
                  f"list_filter(list_concat(_pbad, {error_list(row_checks)}), lambda e: e IS NOT NULL) AS _errors")
     return (f"{final} FROM (SELECT {', '.join(outs)} FROM (SELECT {', '.join(vs)} FROM ("
             f"SELECT {', '.join(xs)} FROM ({raw_rel}) AS raw)))")
+
+
+def _window_checks(col: Column, v: str, x: str, window: tuple[date, date]) -> list[tuple[str, str, str]]:
+    """The plausibility checks of one timestamp or date value: (condition, column, reason SQL)."""
+    lo, hi = window
+    span = f"the plausible window ({lo.isoformat()} to {hi.isoformat()})"
+    if col.kind == schema.DATE:
+        too_early, too_late = f"{v} < DATE '{lo.isoformat()}'", f"{v} > DATE '{hi.isoformat()}'"
+    else:  # the last day is included to its last microsecond
+        after = (hi + timedelta(days=1)).isoformat()
+        too_early, too_late = f"{v} < TIMESTAMP '{lo.isoformat()}'", f"{v} >= TIMESTAMP '{after}'"
+    return [
+        (too_early, col.name, f"{_shown(x)} || {_lit(f' is before {span}; set KPI_PLAUSIBLE_FROM to widen it')}"),
+        (too_late, col.name, f"{_shown(x)} || {_lit(f' is after {span}; set KPI_PLAUSIBLE_TO to widen it')}"),
+    ]
 
 
 def repr_reason(col: Column, word: str, bound: float, x: str) -> str:
@@ -410,16 +504,26 @@ def _is_parquet(path: Path) -> bool:
     return path.name.lower().endswith((".parquet", ".pq"))
 
 
-def _read_sql(path: Path, delimiter: str | None) -> tuple[str, list]:
-    """SQL (with bound file path) that reads the file as text with row numbers."""
+def _read_sql(path: Path, delimiter: str | None, columns: list[str] | None = None,
+              limits: Limits | None = None) -> tuple[str, list]:
+    """SQL (with bound file path) that reads the file as text with row numbers.
+
+    A CSV is read with the ``columns`` of its header (:func:`_read_header`), so
+    DuckDB does not sniff it: a ragged row or an open quote is then reported
+    with its line, not as a failed guess at the dialect.
+    """
     if _is_parquet(path):
         return ("SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) "
                 "FROM read_parquet(?, file_row_number = true)", [str(path)])
-    return (f"SELECT row_number() OVER () AS _row, * FROM read_csv(?, all_varchar = true, {_CSV_DIALECT})",
-            [str(path), _delimiter(path, delimiter)])
+    limits = limits or Limits()
+    return (f"SELECT row_number() OVER () AS _row, * FROM read_csv(?, {_CSV_DIALECT}, columns = ?)",
+            [str(path), _delimiter(path, delimiter), limits.max_line_bytes, {c: "VARCHAR" for c in columns}])
 
 
-_CSV_DIALECT = "header = true, delim = ?, quote = '\"', escape = '\"'"
+# auto_detect = false: the dialect is given and the columns come from our own
+# reading of the header, so DuckDB's sniffer never guesses (nor hides the line of
+# an error); max_line_size is the line limit.
+_CSV_DIALECT = "header = true, delim = ?, quote = '\"', escape = '\"', auto_detect = false, max_line_size = ?"
 _CSV_TYPES = {schema.TIMESTAMP: "TIMESTAMPTZ", schema.DATE: "DATE", schema.NUMBER: "DOUBLE", schema.COUNT: "DOUBLE"}
 _REJECTS = "_kpis_rejects"
 
@@ -428,7 +532,79 @@ def _delimiter(path: Path, delimiter: str | None) -> str:
     return delimiter or ("\t" if path.name.lower().endswith(".tsv") else ",")
 
 
-def _typed_csv_sql(path: Path, delimiter: str | None, table: Table, raw_cols: list[str]) -> tuple[str, list, dict]:
+def _open_bytes(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _read_header(path: Path, name: str, delimiter: str | None, limits: Limits) -> list[str]:
+    """The column names of a CSV, read from its first line by us, before DuckDB
+    sees the file: a header of 100,000 columns or a megabyte line is refused in
+    milliseconds (DuckDB took minutes and gigabytes). Names are stripped, and
+    an empty one is called ``column<i>``, as DuckDB does; a repeated name is
+    kept (see :func:`_reader_names`)."""
+    try:
+        with _open_bytes(path) as f:
+            line = f.readline(limits.max_line_bytes + 1)
+    except (OSError, EOFError) as err:  # a broken gzip stream
+        raise IngestError([RowError(name, None, None, f"cannot read the file: {err}")]) from None
+    if len(line) > limits.max_line_bytes and not line.endswith(b"\n"):
+        raise IngestError([RowError(name, None, None, f"the header (line 1) is longer than the limit of "
+                                    f"{limits.max_line_bytes:,} bytes; set KPI_MAX_LINE_BYTES to raise it")])
+    try:
+        text = line.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise IngestError([RowError(name, None, None, "the file is not UTF-8 encoded "
+                                                      "(save it as UTF-8 and ingest again)")]) from None
+    delim = _delimiter(path, delimiter)
+
+    def split(line: str) -> list[str]:
+        if len(delim) != 1:  # DuckDB takes a delimiter of several characters; the csv module does not
+            return [n.strip('"') for n in line.split(delim)]
+        return next(csv.reader([line], delimiter=delim, quotechar='"', doublequote=True), [])
+
+    # A delimiter inside quotes only over-counts, so the cheap count decides when to parse first.
+    names = split(text) if text.count(delim) + 1 > limits.max_columns else None
+    if names is not None and len(names) > limits.max_columns:
+        raise IngestError([RowError(name, None, None, f"the header has {len(names):,} columns, more than the "
+                                    f"limit of {limits.max_columns:,}; set KPI_MAX_COLUMNS to raise it")])
+    names = names if names is not None else split(text)
+    if not names or names == [""]:
+        raise IngestError([RowError(name, None, None, "the first line (the header) is empty")])
+    return [n.strip() or f"column{i}" for i, n in enumerate(names)]
+
+
+def _reader_names(names: list[str]) -> list[str]:
+    """Unique names for the reader, as DuckDB's sniffer makes them: a repeat
+    (ignoring case) gets ``_1``, ``_2`` ... Some exports repeat a column on
+    purpose (Jira's Component/s, one per value) and their presets read the first."""
+    taken: set[str] = set()
+    out = []
+    for n in names:
+        unique, k = n, 0
+        while unique.lower() in taken:
+            k += 1
+            unique = f"{n}_{k}"
+        taken.add(unique.lower())
+        out.append(unique)
+    return out
+
+
+def _check_duplicate_columns(names: list[str], file: str) -> None:
+    """Two columns whose names are the same once stripped and lower-cased (how
+    ingest matches canonical names): which one holds the values? Refuse them."""
+    seen: dict[str, list[str]] = {}
+    for n in names:
+        seen.setdefault(n.strip().lower(), []).append(n)
+    repeated = [group for group in seen.values() if len(group) > 1]
+    if repeated:
+        shown = "; ".join(" and ".join(repr(n) for n in group) for group in repeated)
+        raise IngestError([RowError(file, None, None, f"the header repeats a column name (names are matched "
+                                                      f"ignoring case and spaces): {shown}; rename or remove "
+                                                      f"the copies")])
+
+
+def _typed_csv_sql(path: Path, delimiter: str | None, table: Table, raw_cols: list[str],
+                   limits: Limits | None = None) -> tuple[str, list, dict]:
     """SQL reading a canonical CSV with its timestamps, dates and numbers typed by
     DuckDB's CSV reader, the rest as text; values the reader cannot convert are
     recorded in the temporary table ``_kpis_rejects`` instead of raising.
@@ -437,26 +613,84 @@ def _typed_csv_sql(path: Path, delimiter: str | None, table: Table, raw_cols: li
     the whole pass single-threaded): rows arrive in file order, and the caller
     numbers them afterwards. Returns (sql, params, file column -> type).
     """
+    limits = limits or Limits()
     kinds = {c.name: c.kind for c in table.columns}
     types = {c: _CSV_TYPES.get(kinds.get(c.strip().lower()), "VARCHAR") for c in raw_cols}
     sql = (f"SELECT NULL::BIGINT AS _row, * FROM read_csv(?, {_CSV_DIALECT}, columns = ?, store_rejects = true, "
            f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECTS}_scans', rejects_limit = 1)")
-    return sql, [str(path), _delimiter(path, delimiter), types], types
+    return sql, [str(path), _delimiter(path, delimiter), limits.max_line_bytes, types], types
 
 
-def _duckdb_read_error(name: str, err: Exception) -> RowError:
+_GLOB_CHARS = ("*", "?", "[", "]", "{", "}")
+
+
+@contextmanager
+def _literal_path(path: Path):
+    """A path DuckDB reads as exactly this file.
+
+    DuckDB's readers take a file name as a glob pattern, with no escape:
+    ``deployments[12].csv`` would read ``deployments1.csv``, ``dep*.csv`` its
+    siblings. A name with a pattern character is read through a hard link (or a
+    symbolic link, or a copy) with a plain name, in a private temporary folder,
+    removed afterwards. Reports and the ingest log keep the real name.
+    """
+    text = str(path)
+    if not any(c in text for c in _GLOB_CHARS) and not text.startswith("~"):
+        yield path
+        return
+    low = path.name.lower()
+    suffix = next((s for s in sorted(READABLE_SUFFIXES, key=len, reverse=True) if low.endswith(s)), path.suffix)
+    folder = tempfile.mkdtemp(prefix="kpi_read_")
+    link = Path(folder) / f"file{suffix.lower()}"
+    try:
+        if any(c in str(link) for c in _GLOB_CHARS):
+            raise IngestError([RowError(path.name, None, None, f"the temporary folder {folder!r} has a glob "
+                                        f"character in its name; set TMPDIR to a plain folder")])
+        try:
+            os.link(path, link)
+        except OSError:  # another file system, or no hard links: a symbolic link, else a copy
+            try:
+                os.symlink(path.resolve(), link)
+            except OSError:
+                shutil.copyfile(path, link)
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def _duckdb_read_error(name: str, err: Exception, limits: Limits | None = None) -> RowError:
+    """A reader error in words, with the data row when DuckDB names the line.
+
+    DuckDB's "Line" counts the header as line 1, so line 3 is data row 2.
+    """
+    limits = limits or Limits()
     text = str(err)
     row = None
-    m = re.search(r"CSV Error on Line: (\d+)", text)
+    m = _CSV_LINE.search(text)
     if m:
         row = max(int(m.group(1)) - 1, 1)
     first = text.splitlines()[0] if text else type(err).__name__
     reason = first
-    if "unicode" in text.lower() or "utf-8" in text.lower():
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
+    if isinstance(err, UnicodeDecodeError) or "Invalid unicode" in text or "not utf-8 encoded" in text.lower():
         reason = "the file is not UTF-8 encoded (save it as UTF-8 and ingest again)"
-    elif "Expected Number of Columns" in text or "expected" in text.lower() and "columns" in text.lower():
-        lines = [ln for ln in text.splitlines() if "Expected" in ln or "columns" in ln]
-        reason = "wrong number of fields: " + (lines[0].strip() if lines else first)
+    elif "unterminated quote" in text:
+        reason = ('a value opens a quote (") that is not closed before the end of the file; '
+                  'quote characters inside a value must be doubled ("")')
+    elif fields:
+        want, found = int(fields.group(1)), int(fields.group(2))
+        reason = (f"wrong number of fields: the row has {found}, the header has {want} "
+                  f"({'an unquoted delimiter in a value?' if found > want else 'a missing value or delimiter?'})")
+    elif too_long:
+        reason = (f"the line is longer than the limit of {limits.max_line_bytes:,} bytes "
+                  f"({int(too_long.group(2)):,} bytes); set KPI_MAX_LINE_BYTES to raise it")
+    elif m:
+        detail = [ln.strip() for ln in text.splitlines()[2:4] if ln.strip() and not ln.startswith("Possible")]
+        reason = "the CSV row cannot be read" + (f": {detail[0]}" if detail else "")
     return RowError(name, row, None, reason)
 
 
@@ -521,7 +755,8 @@ class _Progress:
 def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, kind: str | None = None,
            source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
            progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None,
-           preset: str | None = None, mapping=None) -> list[FileReport]:
+           preset: str | None = None, mapping=None, plausible: tuple | None = None,
+           limits: Limits | None = None) -> list[FileReport]:
     """Load files into the canonical tables as one batch (one transaction).
 
     Raises :class:`IngestError` (and writes nothing) when any file or row is
@@ -534,6 +769,11 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     PagerDuty, GitHub, ...) is recognised from its header and read through its
     preset (kpis/presets/). ``preset`` (a preset name) or ``mapping`` (a
     mapping TOML file, see docs/exports.md) applies one mapping to every file.
+
+    ``plausible`` (first day, last day; either may be None) bounds every
+    timestamp and date value; by default KPI_PLAUSIBLE_FROM / KPI_PLAUSIBLE_TO,
+    else 2000-01-01 to today + 1 year (:func:`plausible_window`). ``limits``
+    caps columns, line length and JSON depth (default: :meth:`Limits.from_env`).
     """
     if kind is not None and kind not in schema.TABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(schema.TABLES)}")
@@ -547,6 +787,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
         if kind is not None and kind != chosen.kind:
             raise ValueError(f"{chosen.label} reads {chosen.kind}, not {kind}")
     _check_timezone(con, source_tz)
+    window = plausible_window(*(plausible or (None, None)))
+    limits = limits or Limits.from_env()
     files = expand(paths)
     db.ensure_schema(con)
     old_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
@@ -560,9 +802,10 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
         for path in files:
             name = (display_names or {}).get(str(path), path.name)
             try:
-                rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
-                                   source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
-                                   progress=progress)
+                with _literal_path(path) as readable:
+                    rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
+                                       source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
+                                       progress=progress, readable=readable, window=window, limits=limits)
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
@@ -607,8 +850,14 @@ def _check_timezone(con, tz: str) -> None:
 
 
 def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_tz, skip_bad_rows, delimiter,
-                 progress) -> FileReport:
+                 progress, readable: Path | None = None, window: tuple[date, date] | None = None,
+                 limits: Limits | None = None) -> FileReport:
+    """Load one file. ``path`` is the file (hashed and logged); ``readable`` is
+    the name DuckDB reads it by (:func:`_literal_path`)."""
     from kpis import mapping as mapping_mod
+
+    limits = limits or Limits()
+    src = readable or path
 
     size = path.stat().st_size
     if size == 0:
@@ -631,15 +880,21 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     used, mapped = chosen, None
     if mapping_mod.is_json(path):
         # JSON comes from tools' APIs: always read through a preset or a mapping file
-        used = used or _detect_json_preset(con, path, name, kind)
-        sql, params, described = None, None, None
+        _check_json_depth(src, name, limits)
+        used = used or _detect_json_preset(con, src, name, kind)
+        sql, params, described, header = None, None, None, None
     else:
-        sql, params = _read_sql(path, delimiter)
+        header = None if _is_parquet(path) else _read_header(src, name, delimiter, limits)
+        sql, params = _read_sql(src, delimiter, header and _reader_names(header), limits)
         try:
             described = con.execute(f"DESCRIBE {sql}", params).fetchall()
         except (duckdb.Error, UnicodeDecodeError) as err:
-            raise IngestError([_duckdb_read_error(name, err)]) from None
+            raise IngestError([_duckdb_read_error(name, err, limits)]) from None
         raw_cols = [r[0] for r in described][1:]
+        if header is None:  # Parquet: its schema, read from the footer alone
+            if len(raw_cols) > limits.max_columns:
+                raise IngestError([RowError(name, None, None, f"the file has {len(raw_cols):,} columns, more than "
+                                            f"the limit of {limits.max_columns:,}; set KPI_MAX_COLUMNS to raise it")])
         norm = {c.strip().lower(): c for c in raw_cols}
         if used is None and not _fits_canonical(norm, kind):
             try:
@@ -648,11 +903,13 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
                 raise IngestError([RowError(name, None, None, f"the columns fit several presets ({e}); "
                                                               f"pass --preset NAME")]) from None
     if used is not None:
-        mapped = mapping_mod.apply(con, used, path, name, sql, params, described)
+        mapped = mapping_mod.apply(con, used, src, name, sql, params, described, limits=limits)
         kind, sql, params = used.kind, mapped.sql, []
         table = schema.TABLES[kind]
         present, extras = mapped.present, mapped.extras
     else:
+        if header is not None:  # a file in canonical columns: a repeated one is a mistake
+            _check_duplicate_columns(header, name)
         if len(norm) != len(raw_cols):
             raise IngestError([RowError(name, None, None, "two columns have the same name (ignoring case)")])
         kind = kind or detect_kind(list(norm), name)
@@ -673,7 +930,7 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     types = {r[0]: r[1] for r in described} if used is None and _is_parquet(path) else None
     typed_csv = used is None and not _is_parquet(path)
     if typed_csv:
-        fast_sql, fast_params, fast_types = _typed_csv_sql(path, delimiter, table, raw_cols)
+        fast_sql, fast_params, fast_types = _typed_csv_sql(src, delimiter, table, raw_cols, limits)
     else:
         fast_sql, fast_params, fast_types = sql, params, types
 
@@ -685,12 +942,12 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     try:
         with _Progress(con, bar):
             streamed = _stream_into_table(con, table, present, extras, fast_sql, fast_params, fast_types,
-                                          batch_id, name, rejects=typed_csv)
+                                          batch_id, name, rejects=typed_csv, window=window)
             if streamed is None:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS "
-                            f"{_typed_select(table, present, extras, sql, types)}", params)
+                            f"{_typed_select(table, present, extras, sql, types, window=window)}", params)
     except (duckdb.Error, UnicodeDecodeError) as err:
-        raise IngestError([_duckdb_read_error(name, err)]) from None
+        raise IngestError([_duckdb_read_error(name, err, limits)]) from None
     finally:
         if bar is not None:
             bar.close()
@@ -768,7 +1025,8 @@ def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, up
     return rep
 
 
-def _stream_into_table(con, table: Table, present, extras, sql, params, types, batch_id, name, rejects: bool):
+def _stream_into_table(con, table: Table, present, extras, sql, params, types, batch_id, name, rejects: bool,
+                       window: tuple[date, date] | None = None):
     """Parse, validate and append a file to its table in one streaming pass.
 
     The common case, a file with no problem, costs one read and one write: no
@@ -791,7 +1049,7 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
     new = f"rowid > {int(mark)}"
     had_rows = mark >= 0
     cols = ", ".join(table.names)
-    select = _typed_select(table, present, extras, sql, types, flag_only=True)
+    select = _typed_select(table, present, extras, sql, types, flag_only=True, window=window)
     n = con.execute(
         f"INSERT INTO {t} ({cols}, attributes, batch_id, source_file, source_row) "
         f"SELECT {cols}, attributes, ?, ?, CASE WHEN _bad THEN -1 ELSE _row END FROM ({select})",
@@ -842,8 +1100,7 @@ def _detect_json_preset(con, path: Path, name: str, kind: str | None):
             try:
                 seen[key] = mapping_mod.json_columns(con, m, path)
             except (duckdb.Error, UnicodeDecodeError) as err:
-                raise IngestError([RowError(name, None, None, "not readable as JSON: "
-                                            + str(err).splitlines()[0])]) from None
+                raise IngestError([json_read_error(path, name, err)]) from None
         if mapping_mod.detect_preset(seen[key], kind=kind, fmt="json", presets=[m]):
             hits.append(m)
     if not hits:
@@ -855,6 +1112,134 @@ def _detect_json_preset(con, path: Path, name: str, kind: str | None):
         raise IngestError([RowError(name, None, None, f"the JSON fits several presets "
                                     f"({', '.join(m.name for m in hits)}); pass --preset NAME")])
     return hits[0]
+
+
+_JSON_STRING = re.compile(rb'"[^"\n]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\n')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = [0] * 256
+for _b in b"[{":
+    _BRACKET_STEP[_b] = 1
+for _b in b"]}":
+    _BRACKET_STEP[_b] = -1
+_JSON_CHUNK = 8 << 20
+
+
+def _unescaped(data: bytes) -> bytes:
+    """``data`` without its escaped backslashes and quotes (JSON escapes read left to right)."""
+    return data.replace(b"\\\\", b"").replace(b'\\"', b"")
+
+
+def _open_string_at(data: bytes) -> int:
+    """Where a string still open at the end of ``data`` starts; -1 if none."""
+    if _unescaped(data).count(b'"') % 2 == 0:
+        return -1
+    q = len(data)
+    while True:  # the last quote not escaped opens it (an open string holds no other)
+        q = data.rfind(b'"', 0, q)
+        if q < 0:
+            return -1
+        k = q
+        while k > 0 and data[k - 1] == 0x5C:  # backslashes before it
+            k -= 1
+        if (q - k) % 2 == 0:
+            return q
+
+
+def _json_structure(data: bytes) -> bytes:
+    """The brackets of ``data`` outside strings, and its line breaks, at C speed.
+
+    Only quotes, brackets and line breaks are kept once the escapes are gone;
+    then every adjacent pair of quotes goes (an empty string, or the gap between
+    two strings with no bracket in it: either way no bracket changes side), and
+    the few strings left, those holding brackets, are cut out by a regex.
+    """
+    bare = _unescaped(data).translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    return _JSON_STRING.sub(b"", bare) if b'"' in bare else bare
+
+
+def _check_json_depth(path: Path, name: str, limits: Limits) -> None:
+    """Refuse JSON nested deeper than the limit before DuckDB parses it: DuckDB's
+    JSON functions fail on deep nesting (about 1,000 levels) with an internal
+    error that invalidates the whole connection.
+
+    One pass in 8 MB blocks of whole lines (a JSON string holds no raw line
+    break; a block with none, minified JSON, is cut before a string it ends
+    inside): the brackets outside strings are kept (:func:`_json_structure`)
+    and their running depth summed by itertools.accumulate, about 110 MB/s.
+    """
+    depth, line, rest = 0, 1, b""
+    with _open_bytes(path) as f:
+        while True:
+            block = f.read(_JSON_CHUNK)
+            data = rest + block
+            if not data:
+                return
+            rest = b""
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if not cut:
+                    cut = _open_string_at(data)
+                    cut = len(data) if cut < 0 else cut
+                if cut == 0 and len(data) < 4 * _JSON_CHUNK:  # all one open string so far: read on
+                    rest = data
+                    continue
+                if cut > 0:
+                    data, rest = data[:cut], data[cut:]
+            bare = _json_structure(data)
+            brackets = bare.translate(None, _NOT_BRACKETS)
+            if max(accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=depth)) > limits.max_json_depth:
+                depths = accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=depth)
+                nth = next(i for i, d in enumerate(depths) if d > limits.max_json_depth)  # the nth bracket
+                positions = [i for i, ch in enumerate(bare) if ch in b"[]{}"]
+                where = line + bare[:positions[nth - 1]].count(b"\n")
+                raise IngestError([RowError(name, None, None, f"the JSON is nested deeper than the limit of "
+                                            f"{limits.max_json_depth} levels (line {where}); set "
+                                            f"KPI_MAX_JSON_DEPTH to raise it")])
+            depth += brackets.count(b"[") + brackets.count(b"{") - brackets.count(b"]") - brackets.count(b"}")
+            line += data.count(b"\n")
+
+
+_JSON_DIAGNOSE_BYTES = 64 << 20
+
+
+def json_read_error(path: Path, name: str, err: Exception) -> RowError:
+    """A JSON reader error in words, with the line and column of the first fault.
+
+    DuckDB names the record and a byte offset inside it, not the line; on this
+    (error) path the file is parsed once more by Python's json module, which
+    does: NDJSON line by line, other JSON (up to 64 MB) document by document.
+    """
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    first = re.sub(r"^[A-Za-z ]+Error: ", "", first)
+    lines = path.name.lower().removesuffix(".gz").endswith((".ndjson", ".jsonl"))
+    try:
+        with _open_bytes(path) as f:
+            if lines:
+                for lineno, raw in enumerate(f, start=1):
+                    try:
+                        if raw.strip():
+                            json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
+                    except json.JSONDecodeError as e:
+                        return RowError(name, None, None, f"not valid JSON at line {lineno}, column {e.colno}: "
+                                                          f"{e.msg.removesuffix(' at')}")
+            elif path.stat().st_size <= _JSON_DIAGNOSE_BYTES:
+                text = f.read().decode("utf-8-sig")
+                decoder, i = json.JSONDecoder(), 0
+                while True:
+                    while i < len(text) and text[i] in " \t\r\n":
+                        i += 1
+                    if i >= len(text):
+                        break
+                    _, i = decoder.raw_decode(text, i)
+    except UnicodeDecodeError:
+        return RowError(name, None, None, "the file is not UTF-8 encoded (save it as UTF-8 and ingest again)")
+    except json.JSONDecodeError as e:
+        return RowError(name, None, None, f"not valid JSON at line {e.lineno}, column {e.colno}: "
+                                          f"{e.msg.removesuffix(' at')}")
+    except (OSError, EOFError, RecursionError, ValueError):
+        pass
+    return RowError(name, None, None, f"not readable as JSON: {first}")
 
 
 def _flag_duplicates(con, key: str) -> None:
@@ -879,13 +1264,21 @@ _PARQUET_OK = {
 }
 
 
+_NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|\[\d*\]$")
+
+
 def _check_parquet_types(table: Table, norm: dict[str, str], types: dict[str, str], name: str) -> None:
+    """Refuse a canonical column whose Parquet type cannot hold its kind; a
+    STRUCT, LIST, MAP or UNION never can (it would be stored as its text)."""
     errors = []
     for col in table.columns:
-        if col.name not in norm or col.kind not in _PARQUET_OK:
+        if col.name not in norm:
             continue
         t = types[norm[col.name]]
-        if not any(t.startswith(ok) for ok in _PARQUET_OK[col.kind]):
+        if _NESTED_TYPE.search(t):
+            errors.append(RowError(name, 1, col.name, f"Parquet type {t} is nested (a STRUCT, LIST or MAP); "
+                                                      f"a {col.kind} column needs a plain value (every row)"))
+        elif col.kind in _PARQUET_OK and not any(t.startswith(ok) for ok in _PARQUET_OK[col.kind]):
             errors.append(RowError(name, 1, col.name,
                                    f"Parquet type {t} cannot hold a {col.kind} (every row); "
                                    f"expected one of {', '.join(_PARQUET_OK[col.kind][:4])}"))
