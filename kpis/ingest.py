@@ -806,6 +806,7 @@ class _Units:
         self.append = append
         self.files: list[tuple[FileReport, Path, Table]] = []
         self.tables: dict[str, Table] = {}
+        self.earlier: set[str] = set()  # the tables that held rows before the batch (the others replace nothing)
 
     def record(self, con, table: Table, mark: int, rep: FileReport, path: Path) -> None:
         """Note the units of the file whose rows lie above row id ``mark`` of ``table``."""
@@ -814,6 +815,8 @@ class _Units:
         per = table.replace_period
         span = f", min({per}) AS lo, max({per}) AS hi" if per else ""
         if table.name not in self.tables:
+            if mark >= 0:  # the batch's first file of this table: rows below it are earlier batches'
+                self.earlier.add(table.name)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT 0 AS file_idx, {scope}{span} "
                         f"FROM {table.name} WHERE false GROUP BY {scope}")
             self.tables[table.name] = table
@@ -826,6 +829,8 @@ def _replace_units(con, units: _Units) -> None:
     """Delete the earlier rows of every unit the batch's files cover, count them per file, and report them."""
     counts: dict[int, tuple[int, int]] = {}
     for table in units.tables.values():
+        if table.name not in units.earlier:  # a first load: nothing to replace, and no scan to find that out
+            continue
         t, u = table.name, f"_units_{table.name}"
         on = " AND ".join(f"o.{c} IS NOT DISTINCT FROM u.{c}" for c in table.replace_scope)
         if table.replace_period:
@@ -834,17 +839,16 @@ def _replace_units(con, units: _Units) -> None:
         picked = ", ".join(f"any_value(o.{c}) AS {c}" for c in keys)
         same = " AND ".join(f"h.{c} IS NOT DISTINCT FROM n.{c}" for c in keys)
         # An earlier row in the units of several files of the batch counts for the first of them.
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _gone AS SELECT h.rid, h.file_idx, n._listed IS NOT NULL AS replaced "
-            f"FROM (SELECT o.rowid AS rid, min(u.file_idx) AS file_idx, {picked} FROM {t} o JOIN {u} u ON {on} "
-            f"      WHERE o.batch_id IS DISTINCT FROM $batch GROUP BY o.rowid) h "
-            f"LEFT JOIN (SELECT DISTINCT {', '.join(keys)}, TRUE AS _listed FROM {t} WHERE batch_id = $batch) n "
-            f"ON {same}", {"batch": units.batch_id})
-        for idx, replaced, removed in con.execute(
-                "SELECT file_idx, count(*) FILTER (WHERE replaced), count(*) FILTER (WHERE NOT replaced) "
-                "FROM _gone GROUP BY file_idx").fetchall():
-            counts[idx] = (replaced, removed)
-        con.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT rid FROM _gone)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gone AS SELECT o.rowid AS rid, min(u.file_idx) AS file_idx, "
+                    f"{picked} FROM {t} o JOIN {u} u ON {on} WHERE o.batch_id IS DISTINCT FROM ? GROUP BY o.rowid",
+                    [units.batch_id])
+        if con.execute("SELECT count(*) FROM _gone").fetchone()[0]:
+            for idx, replaced, removed in con.execute(
+                    f"SELECT h.file_idx, count(*) FILTER (WHERE n._listed), count(*) FILTER (WHERE n._listed IS NULL) "
+                    f"FROM _gone h LEFT JOIN (SELECT DISTINCT {', '.join(keys)}, TRUE AS _listed FROM {t} "
+                    f"WHERE batch_id = ?) n ON {same} GROUP BY h.file_idx", [units.batch_id]).fetchall():
+                counts[idx] = (replaced, removed)
+            con.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT rid FROM _gone)")
         con.execute("DROP TABLE _gone")
     for idx, (rep, path, table) in enumerate(units.files):
         replaced, removed = counts.get(idx, (0, 0))
