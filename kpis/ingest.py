@@ -891,8 +891,8 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
 
     The common case, a file with no problem, costs one read and one write: no
     staging copy is held in memory. Returns (rows read, earlier rows replaced
-    by id, the row id above which this file's rows lie), or None when the file has any problem (a bad value, a row that breaks a
-    rule, a repeated id, no rows, a value the typed CSV reader would not take,
+    by id, the row id above which this file's rows lie), or None when the file
+    has any problem (a bad value, a row that breaks a rule, a repeated id, no rows, a value the typed CSV reader would not take,
     such as an epoch timestamp): its rows are then removed again and the caller
     takes the staged path, which reads the file as text, accepts every spelling
     the ingest rules allow and reports every problem with its row.
@@ -936,14 +936,16 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
 
 
 def _loaded_before(con, digest: str) -> tuple | None:
-    """(batch, file name) of an earlier load of the same content whose rows are still held, or None.
+    """(batch, file name) of an earlier load of the same content, or None.
 
-    A file whose rows a later export has since replaced or removed is not a
-    repeat: loading it again (say with append) must not be skipped."""
+    A cost, prediction or models file whose rows a later export has since
+    replaced or removed, all of them, is not a repeat: loading it again (say
+    with append) must not be skipped. A keyed file is (its ids' later versions
+    stay)."""
     for batch_id, file_name, kind in con.execute(
             "SELECT batch_id, file_name, kind FROM ingest_log WHERE content_hash = ? AND status = 'loaded' "
             "ORDER BY batch_id", [digest]).fetchall():
-        if kind not in schema.TABLES or con.execute(
+        if kind not in schema.TABLES or schema.TABLES[kind].key or con.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM {schema.TABLES[kind].name} WHERE batch_id = ? "
                 f"AND source_file = ? LIMIT 1)", [batch_id, file_name]).fetchone()[0]:
             return batch_id, file_name

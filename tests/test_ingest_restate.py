@@ -144,6 +144,16 @@ def test_a_file_whose_rows_were_all_replaced_since_is_loaded_again(con, tmp_path
     assert one(con, "SELECT count(*) FROM costs") == 150
 
 
+def test_an_old_deployments_export_is_still_skipped_after_its_ids_got_newer_versions(con, tmp_path):
+    old = write(tmp_path, "d-old.csv", "deployment_id,service,deployed_at,status\nd1,s,2026-10-01,failed\n")
+    kpis.ingest_files(con, [old])
+    kpis.ingest_files(con, [write(tmp_path, "d-new.csv", "deployment_id,service,deployed_at,status\n"
+                                                        "d1,s,2026-10-01,rolled_back\n")])
+    (rep,) = kpis.ingest_files(con, [old])
+    assert rep.status == "skipped"  # loading it again would bring back the older version of d1
+    assert one(con, "SELECT status FROM deployments") == "rolled_back"
+
+
 def test_a_restated_month_that_no_longer_lists_a_service_removes_its_rows(con, tmp_path):
     kpis.ingest_files(con, [write(tmp_path, "month.csv", MONTH), write(tmp_path, "november.csv", NOVEMBER)])
     # October: 2 x (10 + 20 + 30) + 5 = 125
