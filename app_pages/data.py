@@ -33,7 +33,8 @@ if last:  # the files of the batch just ingested (the page reran after the write
     st.caption("What the last ingest read:")
     components.table(pd.DataFrame([{"file": r.file, "kind": r.kind, "read with": read_with(r), "status": r.status,
                                     "rows read": r.rows_read, "added": r.inserted, "replaced": r.updated,
-                                    "quarantined": r.rejected, "note": r.message} for r in last]),
+                                    "removed": r.removed, "quarantined": r.rejected, "note": r.message}
+                                   for r in last]),
                      "last ingest", key="last-ingest")
     mapping_notes(last, "What the preset did with")
 
@@ -64,6 +65,11 @@ preset = preset_col.selectbox("Read with preset", data.preset_options(), key="up
                                    "recognised from its columns. Pick a preset to read every file with it.")
 source_tz = tz_col.text_input("Time zone of timestamps without an offset", "UTC", key="upload_tz")
 skip_bad = skip_col.checkbox("Skip bad rows (keep them in quarantine)", key="upload_skip")
+append = st.checkbox("Append: keep the earlier cost, prediction and model rows of the same source and dates",
+                     key="upload_append",
+                     help="By default the files uploaded together are one export and replace the earlier rows of "
+                          "their source from their first to their last date (a restated bill); the summary counts "
+                          "every row replaced and removed. Deployments and incidents always replace by id.")
 preset_arg = None if preset == data.AUTO_DETECT else preset
 
 if files:
@@ -117,7 +123,7 @@ if files:
         bar = st.progress(0.1, text=f"Writing {len(uploads)} file(s) in one transaction ...")
         try:
             done = data.ingest_uploads(uploads, kind=kind_arg, source_tz=source_tz, skip_bad_rows=skip_bad,
-                                       preset=preset_arg)
+                                       preset=preset_arg, append=append)
         except Exception as e:  # a rejected batch or a locked file: nothing was written
             bar.empty()
             st.error(f"Nothing was written: {components.md_text(e)}")
@@ -126,7 +132,12 @@ if files:
             inserted = sum(r.inserted for r in done)
             updated = sum(r.updated for r in done)
             skipped = [r.file for r in done if r.status == "skipped"]
-            msg = f"Ingested {len(done)} file(s): {inserted:,} rows added, {updated:,} replaced."
+            removed = sum(r.removed for r in done)
+            msg = (f"Ingested {len(done)} file(s): {inserted:,} rows added, {updated:,} replaced, "
+                   f"{removed:,} removed.")
+            if removed:
+                msg += (" Removed rows are earlier rows of a restated source and period that the new files no "
+                        "longer list (choose Append to keep them).")
             if skipped:
                 msg += f" Skipped as already loaded: {', '.join(skipped)}."
             ss["_flash"] = msg

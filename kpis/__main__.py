@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="load the good rows; keep the bad ones in the quarantine table")
     i.add_argument("--delimiter", help="CSV field delimiter (default ',' ; tab for .tsv)")
     i.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    i.add_argument("--append", action="store_true",
+                   help="add cost, prediction and model rows without replacing the earlier rows of their "
+                        "source and period (default: a file replaces them; deployments and incidents "
+                        "always replace by id)")
     i.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a locked database (default 60)")
 
     pr = sub.add_parser("presets", help="list the export presets, or show how one maps its columns")
@@ -121,13 +125,18 @@ def _ingest(args) -> int:
     try:
         reports = ingest.ingest(con, args.paths, kind=args.kind, source_tz=args.source_tz,
                                 skip_bad_rows=args.skip_bad_rows, delimiter=args.delimiter,
-                                progress=sys.stderr.isatty(), dry_run=args.dry_run, mapping=chosen)
+                                progress=sys.stderr.isatty(), dry_run=args.dry_run, mapping=chosen,
+                                append=args.append)
     finally:
         con.close()
-    rows = [(r.file, r.kind or "-", r.mapping or "-", r.status, r.rows_read, r.inserted, r.updated, r.rejected,
-             r.message) for r in reports]
-    print(_table(("file", "kind", "mapping", "status", "read", "inserted", "updated", "rejected", "note"), rows))
+    rows = [(r.file, r.kind or "-", r.mapping or "-", r.status, r.rows_read, r.inserted, r.replaced, r.removed,
+             r.rejected, r.message) for r in reports]
+    print(_table(("file", "kind", "mapping", "status", "read", "inserted", "replaced", "removed", "rejected", "note"),
+                 rows))
     for r in reports:
+        if r.removed:
+            print(f"{r.file}: removed {r.removed:,} earlier row(s) of the {r.kind} it restates that it no longer "
+                  f"lists; to add a file's rows without replacing, ingest it with --append")
         if r.notes:
             print(f"{r.file}:")
             for n in r.notes:

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     batch_id BIGINT, file_name VARCHAR, file_path VARCHAR, content_hash VARCHAR,
     kind VARCHAR, status VARCHAR, rows_read BIGINT, rows_inserted BIGINT,
     rows_updated BIGINT, rows_rejected BIGINT, ingested_at TIMESTAMP,
-    source_tz VARCHAR, mapping JSON, message VARCHAR, file_size BIGINT
+    source_tz VARCHAR, mapping JSON, message VARCHAR, file_size BIGINT,
+    rows_removed BIGINT, mode VARCHAR
 )"""
 
 QUARANTINE_DDL = """
@@ -93,6 +94,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(INGEST_LOG_DDL)
     # added after the first release: databases made before it get the column here
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS file_size BIGINT")
+    # restatement counts (rows removed from the replaced unit) and replace / append
+    con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS rows_removed BIGINT")
+    con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS mode VARCHAR")
     con.execute(QUARANTINE_DDL)
     from kpis import rollups  # kpis.rollups reads kpis/sql; imported here to keep db free of the engine
 

@@ -5,8 +5,11 @@ reader as text, parsed and validated in one SQL pass (the errors of each row
 are collected in a list column), de-duplicated, and merged:
 
 * deployments and incidents are keyed by id: a later version replaces the earlier;
-* costs and predictions replace the earlier rows of the same source, service and
-  date (cloud bills are restated until the month closes);
+* costs and predictions replace, at the end of the batch, the rows of earlier
+  batches in the unit each file covers: its source, from its first to its last
+  date (cloud bills are restated until the month closes; see "The replace
+  unit" below); files of one batch are one export and never replace each
+  other; ``append`` adds rows without replacing any;
 * a file whose content hash was loaded before is skipped.
 
 A batch with any invalid row is rejected whole with a report naming file, row,
@@ -150,13 +153,20 @@ class FileReport:
     kind: str | None
     status: str  # loaded | skipped
     rows_read: int = 0
-    inserted: int = 0
-    updated: int = 0
+    inserted: int = 0  # rows written (for a keyed table, ids it did not hold before)
+    updated: int = 0  # earlier rows replaced by a new version: the same id, or the same cost / prediction line
     rejected: int = 0
+    removed: int = 0  # earlier rows of the replaced unit that this export no longer lists
+    mode: str = "replace"  # replace | append (costs, predictions, models) | by id (keyed tables)
     message: str = ""
     errors: list[RowError] = field(default_factory=list)
     mapping: str | None = None  # the preset or mapping file that read it; None for canonical columns
     notes: list[str] = field(default_factory=list)  # what the mapping dropped, defaulted, netted
+
+    @property
+    def replaced(self) -> int:
+        """Earlier rows replaced by a new version (the ``updated`` count, named as the summary names it)."""
+        return self.updated
 
 
 # ---------------------------------------------------------------------------
@@ -756,7 +766,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
            source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
            progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None,
            preset: str | None = None, mapping=None, plausible: tuple | None = None,
-           limits: Limits | None = None) -> list[FileReport]:
+           limits: Limits | None = None, append: bool = False) -> list[FileReport]:
     """Load files into the canonical tables as one batch (one transaction).
 
     Raises :class:`IngestError` (and writes nothing) when any file or row is
@@ -774,6 +784,10 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     timestamp and date value; by default KPI_PLAUSIBLE_FROM / KPI_PLAUSIBLE_TO,
     else 2000-01-01 to today + 1 year (:func:`plausible_window`). ``limits``
     caps columns, line length and JSON depth (default: :meth:`Limits.from_env`).
+
+    Costs, predictions and models replace the earlier rows of the unit each file
+    covers (:func:`_replace_units`); ``append`` adds their rows and replaces
+    nothing. Deployments, incidents and pipeline runs replace by id either way.
     """
     if kind is not None and kind not in schema.TABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(schema.TABLES)}")
@@ -796,6 +810,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     try:
         con.execute(f"SET TimeZone = {_lit(source_tz)}")
         batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_log").fetchone()[0]
+        units = _Units(batch_id, append)
         reports = []
         problems: list[RowError] = []
         total_problems = 0
@@ -805,7 +820,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
                 with _literal_path(path) as readable:
                     rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
                                        source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
-                                       progress=progress, readable=readable, window=window, limits=limits)
+                                       progress=progress, units=units, readable=readable, window=window,
+                                       limits=limits)
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
@@ -820,6 +836,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
             reports.append(rep)
         if problems:
             raise IngestError(problems, total_problems)
+        _replace_units(con, units)
         if dry_run:
             con.execute("ROLLBACK")
         else:
@@ -850,8 +867,8 @@ def _check_timezone(con, tz: str) -> None:
 
 
 def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_tz, skip_bad_rows, delimiter,
-                 progress, readable: Path | None = None, window: tuple[date, date] | None = None,
-                 limits: Limits | None = None) -> FileReport:
+                 progress, units: _Units, readable: Path | None = None,
+                 window: tuple[date, date] | None = None, limits: Limits | None = None) -> FileReport:
     """Load one file. ``path`` is the file (hashed and logged); ``readable`` is
     the name DuckDB reads it by (:func:`_literal_path`)."""
     from kpis import mapping as mapping_mod
@@ -867,9 +884,7 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     same_size = con.execute("SELECT count(*) > 0 FROM ingest_log WHERE status = 'loaded' "
                             "AND (file_size = ? OR file_size IS NULL)", [size]).fetchone()[0]
     digest = file_hash(path) if same_size else _HashInBackground(path)
-    seen = same_size and con.execute(
-        "SELECT batch_id, file_name FROM ingest_log WHERE content_hash = ? AND status = 'loaded' LIMIT 1", [digest]
-    ).fetchone()
+    seen = same_size and _loaded_before(con, digest)
     if seen:
         rep = FileReport(name, chosen.kind if chosen else kind, "skipped",
                          message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do",
@@ -952,9 +967,9 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         if bar is not None:
             bar.close()
     if streamed is not None:
-        rows_read, updated = streamed
+        rows_read, updated, mark = streamed
         return _loaded(con, batch_id, path, name, digest, kind, table, rows_read, updated, 0, [], used, mapped,
-                       extras, source_tz)
+                       extras, source_tz, units, mark)
     rows_read = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
     if rows_read == 0:
         raise IngestError([RowError(name, None, None, "the file has a header but no data rows")])
@@ -984,17 +999,13 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         con.execute("DELETE FROM _typed WHERE len(_errors) > 0")
 
     cols = ", ".join(table.names)
+    updated = 0
     if table.key:
         updated = con.execute(
             f"SELECT count(*) FROM {table.name} WHERE {table.key} IN (SELECT {table.key} FROM _typed)"
         ).fetchone()[0]
         con.execute(f"DELETE FROM {table.name} WHERE {table.key} IN (SELECT {table.key} FROM _typed)")
-    else:
-        scope = table.replace_scope
-        cond = " AND ".join(f"t.{c} = k.{c}" for c in scope)
-        updated = con.execute(
-            f"DELETE FROM {table.name} t USING (SELECT DISTINCT {', '.join(scope)} FROM _typed) k WHERE {cond}"
-        ).fetchone()[0]
+    mark = con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table.name}").fetchone()[0]
     con.execute(
         f"INSERT INTO {table.name} ({cols}, attributes, batch_id, source_file, source_row) "
         f"SELECT {cols}, attributes, ?, ?, _row FROM _typed",
@@ -1002,27 +1013,135 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     )
     con.execute("DROP TABLE _typed")
     return _loaded(con, batch_id, path, name, digest, kind, table, rows_read, updated, n_bad,
-                   errors if n_bad else [], used, mapped, extras, source_tz)
+                   errors if n_bad else [], used, mapped, extras, source_tz, units, mark)
 
 
 def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, updated, n_bad, errors, used, mapped,
-            extras, source_tz) -> FileReport:
-    """Log and report a file that was loaded."""
+            extras, source_tz, units: _Units, mark: int) -> FileReport:
+    """Log and report a file that was loaded (its rows are those of ``table`` above row id ``mark``)."""
     con.execute("DROP TABLE IF EXISTS _mapped")
     loaded = rows_read - n_bad
     inserted = loaded - updated if table.key else loaded
     msg = ""
-    if not table.key and updated:
-        msg = f"replaced {updated} earlier rows of the same source, service and date"
+    mode = "by id" if table.key else "append" if units.append else "replace"
+    if mode == "append":
+        msg = "appended: earlier rows kept"
     if mapped is not None:
         msg = (mapped.summary + "; " if mapped.summary else "") + msg
     elif extras:
         msg = (msg + "; " if msg else "") + f"kept {len(extras)} extra column(s) in attributes"
     rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
                      updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors,
-                     mapping=used.name if used else None, notes=mapped.notes if mapped else [])
+                     mapping=used.name if used else None, notes=mapped.notes if mapped else [], mode=mode)
     _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log if mapped else None)
+    if mode == "replace":
+        units.record(con, table, mark, rep, path)
     return rep
+
+
+# ---------------------------------------------------------------------------
+# The replace unit
+#
+# A cost or prediction export is re-issued for whole periods (a cloud bill is
+# restated until the month closes). What one file replaces is explicit: for each
+# source it holds (the ``source`` column, or what its preset makes of it: the
+# billing account and billing period for FOCUS, CUR and GCP), the rows of earlier
+# batches of that source dated from the file's first to its last date. Rows of
+# that unit the file lists again (the same line: ``Table.line_key``) are counted
+# as replaced; the others, which the restated export no longer lists, are removed
+# and counted as removed; both counts are in the summary and the ingest log.
+# Files of one batch are one export (a bill split into inference and training
+# files loads whole): the replacement runs once the batch's files are all in, and
+# never touches the batch's own rows. A models inventory is replaced the same way
+# per source and snapshot date (``as_of``). With ``append`` nothing is replaced.
+
+
+class _Units:
+    """The replace units of a batch's files, kept in temporary tables until the batch ends."""
+
+    def __init__(self, batch_id: int, append: bool):
+        self.batch_id = batch_id
+        self.append = append
+        self.files: list[tuple[FileReport, Path, Table]] = []
+        self.tables: dict[str, Table] = {}
+        self.earlier: set[str] = set()  # the tables that held rows before the batch (the others replace nothing)
+
+    def record(self, con, table: Table, mark: int, rep: FileReport, path: Path) -> None:
+        """Note the units of the file whose rows lie above row id ``mark`` of ``table``."""
+        t = f"_units_{table.name}"
+        scope = ", ".join(table.replace_scope)
+        per = table.replace_period
+        span = f", min({per}) AS lo, max({per}) AS hi" if per else ""
+        if table.name not in self.tables:
+            if mark >= 0:  # the batch's first file of this table: rows below it are earlier batches'
+                self.earlier.add(table.name)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT 0 AS file_idx, {scope}{span} "
+                        f"FROM {table.name} WHERE false GROUP BY {scope}")
+            self.tables[table.name] = table
+        con.execute(f"INSERT INTO {t} SELECT {len(self.files)}, {scope}{span} FROM {table.name} "
+                    f"WHERE rowid > {int(mark)} GROUP BY {scope}")
+        self.files.append((rep, path, table))
+
+
+def _replace_units(con, units: _Units) -> None:
+    """Delete the earlier rows of every unit the batch's files cover, count them per file, and report them."""
+    counts: dict[int, tuple[int, int]] = {}
+    for table in units.tables.values():
+        if table.name not in units.earlier:  # a first load: nothing to replace, and no scan to find that out
+            continue
+        t, u = table.name, f"_units_{table.name}"
+        on = " AND ".join(f"o.{c} IS NOT DISTINCT FROM u.{c}" for c in table.replace_scope)
+        if table.replace_period:
+            on += f" AND o.{table.replace_period} BETWEEN u.lo AND u.hi"
+        keys = table.line_key
+        picked = ", ".join(f"any_value(o.{c}) AS {c}" for c in keys)
+        same = " AND ".join(f"h.{c} IS NOT DISTINCT FROM n.{c}" for c in keys)
+        # An earlier row in the units of several files of the batch counts for the first of them.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gone AS SELECT o.rowid AS rid, min(u.file_idx) AS file_idx, "
+                    f"{picked} FROM {t} o JOIN {u} u ON {on} WHERE o.batch_id IS DISTINCT FROM ? GROUP BY o.rowid",
+                    [units.batch_id])
+        if con.execute("SELECT count(*) FROM _gone").fetchone()[0]:
+            for idx, replaced, removed in con.execute(
+                    f"SELECT h.file_idx, count(*) FILTER (WHERE n._listed), count(*) FILTER (WHERE n._listed IS NULL) "
+                    f"FROM _gone h LEFT JOIN (SELECT DISTINCT {', '.join(keys)}, TRUE AS _listed FROM {t} "
+                    f"WHERE batch_id = ?) n ON {same} GROUP BY h.file_idx", [units.batch_id]).fetchall():
+                counts[idx] = (replaced, removed)
+            con.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT rid FROM _gone)")
+        con.execute("DROP TABLE _gone")
+    for idx, (rep, path, table) in enumerate(units.files):
+        replaced, removed = counts.get(idx, (0, 0))
+        if not replaced and not removed:
+            continue
+        rep.updated, rep.removed = replaced, removed
+        said = " and ".join(x for x in (
+            f"replaced {replaced:,} earlier row(s) with a new version" if replaced else "",
+            f"removed {removed:,} earlier row(s) that this export no longer lists" if removed else "") if x)
+        said += f" in {_describe_units(con, table, idx)}"
+        if removed:
+            said += " (append instead to keep them)"
+        rep.message = "; ".join(m for m in (rep.message, said) if m)
+        con.execute("UPDATE ingest_log SET rows_updated = ?, rows_removed = ?, message = ? "
+                    "WHERE batch_id = ? AND file_path = ? AND status = 'loaded'",
+                    [replaced, removed, rep.message, units.batch_id, str(path)])
+    for name in units.tables:
+        con.execute(f"DROP TABLE _units_{name}")
+
+
+def _describe_units(con, table: Table, idx: int, shown: int = 3) -> str:
+    """The units of file ``idx`` in words: source 'x' from 2026-10-01 to 2026-10-31 (the first few)."""
+    scope = table.replace_scope
+    cols = ", ".join(scope) + (", lo, hi" if table.replace_period else "")
+    rows = con.execute(f"SELECT {cols} FROM _units_{table.name} WHERE file_idx = ? ORDER BY ALL", [idx]).fetchall()
+    parts = []
+    for row in rows[:shown]:
+        text = " ".join(f"{c} {v!r}" if isinstance(v, str) else f"{c} {v}" for c, v in zip(scope, row))
+        if table.replace_period:
+            lo, hi = row[len(scope):]
+            text += f" on {lo}" if lo == hi else f" from {lo} to {hi}"
+        parts.append(text)
+    if len(rows) > shown:
+        parts.append(f"{len(rows) - shown} more")
+    return "; ".join(parts)
 
 
 def _stream_into_table(con, table: Table, present, extras, sql, params, types, batch_id, name, rejects: bool,
@@ -1030,9 +1149,9 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
     """Parse, validate and append a file to its table in one streaming pass.
 
     The common case, a file with no problem, costs one read and one write: no
-    staging copy is held in memory. Returns (rows read, earlier rows replaced),
-    or None when the file has any problem (a bad value, a row that breaks a
-    rule, a repeated id, no rows, a value the typed CSV reader would not take,
+    staging copy is held in memory. Returns (rows read, earlier rows replaced
+    by id, the row id above which this file's rows lie), or None when the file
+    has any problem (a bad value, a row that breaks a rule, a repeated id, no rows, a value the typed CSV reader would not take,
     such as an epoch timestamp): its rows are then removed again and the caller
     takes the staged path, which reads the file as text, accepts every spelling
     the ingest rules allow and reports every problem with its row.
@@ -1072,13 +1191,24 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
         k = table.key
         updated = con.execute(f"DELETE FROM {t} WHERE rowid <= {int(mark)} AND {k} IN "
                               f"(SELECT {k} FROM {t} WHERE {new})").fetchone()[0]
-    elif had_rows:
-        scope = table.replace_scope
-        cond = " AND ".join(f"o.{c} = k.{c}" for c in scope)
-        updated = con.execute(
-            f"DELETE FROM {t} o USING (SELECT DISTINCT {', '.join(scope)} FROM {t} WHERE {new}) k "
-            f"WHERE {cond} AND o.rowid <= {int(mark)}").fetchone()[0]
-    return n, updated
+    return n, updated, mark
+
+
+def _loaded_before(con, digest: str) -> tuple | None:
+    """(batch, file name) of an earlier load of the same content, or None.
+
+    A cost, prediction or models file whose rows a later export has since
+    replaced or removed, all of them, is not a repeat: loading it again (say
+    with append) must not be skipped. A keyed file is (its ids' later versions
+    stay)."""
+    for batch_id, file_name, kind in con.execute(
+            "SELECT batch_id, file_name, kind FROM ingest_log WHERE content_hash = ? AND status = 'loaded' "
+            "ORDER BY batch_id", [digest]).fetchall():
+        if kind not in schema.TABLES or schema.TABLES[kind].key or con.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {schema.TABLES[kind].name} WHERE batch_id = ? "
+                f"AND source_file = ? LIMIT 1)", [batch_id, file_name]).fetchone()[0]:
+            return batch_id, file_name
+    return None
 
 
 def _fits_canonical(norm: dict[str, str], kind: str | None) -> bool:
@@ -1294,19 +1424,25 @@ def _log(con, batch_id, path: Path, name: str, digest: "str | _HashInBackground"
         digest = digest.result()
     con.execute(
         "INSERT INTO ingest_log (batch_id, file_name, file_path, content_hash, kind, status, rows_read, "
-        "rows_inserted, rows_updated, rows_rejected, ingested_at, source_tz, mapping, message, file_size) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_inserted, rows_updated, rows_rejected, ingested_at, source_tz, mapping, message, file_size, "
+        "rows_removed, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, name, str(path), digest, rep.kind, rep.status, rep.rows_read, rep.inserted, rep.updated,
          rep.rejected, datetime.now(timezone.utc).replace(tzinfo=None), source_tz,
-         json.dumps(mapping_log), rep.message, path.stat().st_size],
+         json.dumps(mapping_log), rep.message, path.stat().st_size, rep.removed, rep.mode],
     )
 
 
 def history(con, limit: int = 200):
     """The ingest log, newest first, as a DataFrame."""
+    # A database written before rows_removed / mode existed, opened read-only, has no such columns yet.
+    have = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() "
+                                      "WHERE table_name = 'ingest_log' AND NOT internal").fetchall()}
+    removed = "rows_removed" if "rows_removed" in have else "NULL::BIGINT AS rows_removed"
+    mode = "mode" if "mode" in have else "NULL::VARCHAR AS mode"
     return con.execute(
-        "SELECT batch_id, file_name, kind, mapping->>'name' AS mapping, status, rows_read, rows_inserted, "
-        "rows_updated, rows_rejected, ingested_at, content_hash, message FROM ingest_log "
+        f"SELECT batch_id, file_name, kind, mapping->>'name' AS mapping, status, {mode}, rows_read, rows_inserted, "
+        f"rows_updated AS rows_replaced, {removed}, rows_rejected, ingested_at, content_hash, message "
+        "FROM ingest_log "
         "ORDER BY batch_id DESC, ingested_at DESC LIMIT ?",
         [limit],
     ).df()

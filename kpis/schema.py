@@ -54,10 +54,15 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     # Deployments and incidents are keyed by id (a later version replaces the
-    # earlier); costs and predictions are re-issued per period and replace the
-    # earlier rows of the same source, service and date.
+    # earlier). A table without a key is replaced by unit (kpis/ingest.py,
+    # "The replace unit"): the rows of earlier batches with the file's values of
+    # ``replace_scope`` and, when ``replace_period`` names a date column, a date
+    # from the file's first to its last; ``line_key`` tells a replaced row (the
+    # new export has the same line) from a removed one (it no longer has it).
     key: str | None = None
     replace_scope: tuple[str, ...] = ()
+    replace_period: str | None = None
+    line_key: tuple[str, ...] = ()
     # Row checks across columns: (sql condition that must hold, column, reason).
     checks: tuple[tuple[str, str, str], ...] = ()
     # Columns whose presence identifies a file of this kind.
@@ -159,7 +164,9 @@ COST_CATEGORIES = ("inference", "training", "storage", "data", "other")
 
 COSTS = Table(
     name="costs",
-    replace_scope=("source", "service", "date"),
+    replace_scope=("source",),
+    replace_period="date",
+    line_key=("source", "date", "service", "category", "currency", "model", "team", "run_id", "resource_id"),
     signature=("amount", "date"),
     columns=(
         Column("date", DATE, required=True),
@@ -178,7 +185,9 @@ COSTS = Table(
 
 PREDICTIONS = Table(
     name="predictions",
-    replace_scope=("source", "service", "date"),
+    replace_scope=("source",),
+    replace_period="date",
+    line_key=("source", "date", "service", "model", "team", "count_kind"),
     signature=("predictions", "date"),
     columns=(
         Column("date", DATE, required=True),
@@ -248,6 +257,7 @@ MODELS = Table(
     name="models",
     # An inventory is a snapshot: a new one for the same date replaces the old.
     replace_scope=("source", "as_of"),
+    line_key=("source", "as_of", "model", "service"),
     signature=("model", "monitored"),
     columns=(
         Column("model", required=True),

@@ -83,11 +83,11 @@ def test_overlapping_incident_export_updates_and_adds(loaded):
 
 def test_reissued_cost_export_replaces_its_dates(loaded):
     con, tmp_path = loaded
-    # the October bill for svc-a restated: 2026-10-01 is now 120 instead of 100
+    # the bill for 2026-10-01 restated: svc-a's line (the day's only line) is now 120 instead of 100
     p = write(tmp_path, "costs-restated.csv",
-              "date,amount,service,category,team\n2026-10-01,120,svc-a,inference,search\n")
+              "date,amount,service,category,team,model\n2026-10-01,120,svc-a,inference,search,ranker\n")
     (rep,) = kpis.ingest_files(con, [p])
-    assert (rep.inserted, rep.updated) == (1, 1)
+    assert (rep.inserted, rep.updated, rep.removed) == (1, 1, 0)
     df = kpis.compute(con, kpis=["inference_cost"], start=date(2026, 10, 1), end=date(2026, 10, 31))
     usd = df[df["unit"] == "USD"]["value"].iloc[0]
     assert usd == pytest.approx(270.0)  # 250 - 100 + 120, not 250 + 120

@@ -181,16 +181,18 @@ def test_repeated_id_in_a_clean_file_is_reported(tmp_path):
     assert (e.row, e.column) == (3, "deployment_id") and "first on row 1" in e.reason
 
 
-def test_upsert_and_replace_within_one_batch(tmp_path):
-    # a later file of the same batch replaces an earlier one's rows, as across batches
+def test_files_of_one_batch_are_one_export(tmp_path):
+    # the files of one batch never replace each other's rows (a bill split into two files loads whole);
+    # the same two files in a later batch replace the first batch's rows of their source and dates
     a = tmp_path / "a.csv"
     b = tmp_path / "b.csv"
     a.write_text("date,amount,service,source\n2026-10-01,10,s1,cur\n2026-10-02,20,s1,cur\n")
     b.write_text("date,amount,service,source\n2026-10-02,25,s1,cur\n2026-10-03,30,s1,cur\n")
     con = kpis.connect(tmp_path / "k.duckdb")
     reports = kpis.ingest_files(con, [a, b])
-    assert [(r.inserted, r.updated) for r in reports] == [(2, 0), (2, 1)]
-    assert con.execute("SELECT list(amount ORDER BY date) FROM costs").fetchone()[0] == [10.0, 25.0, 30.0]
+    assert [(r.inserted, r.updated, r.removed) for r in reports] == [(2, 0, 0), (2, 0, 0)]
+    assert con.execute("SELECT list(amount ORDER BY date, amount) FROM costs").fetchone()[0] == [10.0, 20.0, 25.0,
+                                                                                                   30.0]
 
 
 def test_a_different_file_of_the_same_size_is_loaded(tmp_path):

@@ -93,9 +93,13 @@ COSTS = """date,amount,service,category,team,run_id
 2026-10-03,30,svc-a,training,t1,r1
 2026-10-03,20,svc-b,training,t2,r2
 """
-# The same source restates svc-a's October 1st (100 -> 70) and svc-b's October 3rd (run r2 now 50).
+# The same source restates October 1st to 3rd: svc-a's 1st is now 70 (was 100) and svc-b's run r2 50 (was 20).
+# A restated export lists every line of its period (lines it leaves out are removed: tests/test_ingest_restate.py).
 RESTATED = """date,amount,service,category,team,run_id
 2026-10-01,70,svc-a,inference,t1,
+2026-10-01,40,svc-b,inference,t2,
+2026-10-02,10,svc-a,training,t1,r1
+2026-10-03,30,svc-a,training,t1,r1
 2026-10-03,50,svc-b,training,t2,r2
 """
 PREDICTIONS = """date,service,predictions,team,total_requests,errors,latency_p95_ms

@@ -471,13 +471,14 @@ def validate(uploads: list[Upload], kind: str | None = None, source_tz: str = "U
 
 
 def ingest_uploads(uploads: list[Upload], kind: str | None = None, source_tz: str = "UTC",
-                   skip_bad_rows: bool = False, preset: str | None = None) -> list:
-    """Ingest the uploads as one batch (one transaction) through the write path (``preset`` as in validate)."""
+                   skip_bad_rows: bool = False, preset: str | None = None, append: bool = False) -> list:
+    """Ingest the uploads as one batch (one transaction) through the write path (``preset`` as in validate;
+    ``append``: cost, prediction and model rows are added without replacing earlier ones)."""
     with tempfile.TemporaryDirectory(prefix="kpi_upload_") as tmp:
         paths, names = _save(uploads, Path(tmp))
         return _write(lambda con: kpis.ingest_files(con, paths, kind=kind, source_tz=source_tz,
                                                     skip_bad_rows=skip_bad_rows, display_names=names,
-                                                    preset=preset))
+                                                    preset=preset, append=append))
 
 
 def sample_files() -> list[Path]:
