@@ -8,6 +8,7 @@ that says what is holding it, never a lock traceback.
 
 from __future__ import annotations
 
+import getpass
 import os
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     batch_id BIGINT, file_name VARCHAR, file_path VARCHAR, content_hash VARCHAR,
     kind VARCHAR, status VARCHAR, rows_read BIGINT, rows_inserted BIGINT,
     rows_updated BIGINT, rows_rejected BIGINT, ingested_at TIMESTAMP,
-    source_tz VARCHAR, mapping JSON, message VARCHAR, file_size BIGINT
+    source_tz VARCHAR, mapping JSON, message VARCHAR, file_size BIGINT, ingested_by VARCHAR
 )"""
 
 QUARANTINE_DDL = """
@@ -40,6 +41,14 @@ class DatabaseLockedError(RuntimeError):
 def default_path() -> str:
     """The database path: $KPI_DB, else kpi.duckdb in the working directory."""
     return os.environ.get("KPI_DB") or DEFAULT_DB
+
+
+def local_user() -> str:
+    """Who writes when nobody has signed in (the command line, the app without login): the OS user name."""
+    try:
+        return getpass.getuser() or "local"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "local"
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -93,6 +102,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(INGEST_LOG_DDL)
     # added after the first release: databases made before it get the column here
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS file_size BIGINT")
+    # who wrote it (issue 16): the editor's e-mail with login, the OS user name without
+    con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS ingested_by VARCHAR")
+    for table in ("review_commentary", "review_drafts"):  # created by review.commentary on the first save
+        con.execute(f"ALTER TABLE IF EXISTS {table} ADD COLUMN IF NOT EXISTS updated_by VARCHAR")
     con.execute(QUARANTINE_DDL)
     from kpis import rollups  # kpis.rollups reads kpis/sql; imported here to keep db free of the engine
 

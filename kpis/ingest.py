@@ -521,7 +521,7 @@ class _Progress:
 def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, kind: str | None = None,
            source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
            progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None,
-           preset: str | None = None, mapping=None) -> list[FileReport]:
+           preset: str | None = None, mapping=None, user: str | None = None) -> list[FileReport]:
     """Load files into the canonical tables as one batch (one transaction).
 
     Raises :class:`IngestError` (and writes nothing) when any file or row is
@@ -534,7 +534,10 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     PagerDuty, GitHub, ...) is recognised from its header and read through its
     preset (kpis/presets/). ``preset`` (a preset name) or ``mapping`` (a
     mapping TOML file, see docs/exports.md) applies one mapping to every file.
+    ``user`` is who ingests, recorded in ``ingest_log.ingested_by`` (default:
+    the OS user name, ``kpis.db.local_user``).
     """
+    user = user or db.local_user()
     if kind is not None and kind not in schema.TABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(schema.TABLES)}")
     chosen = None
@@ -562,7 +565,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
             try:
                 rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
                                    source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
-                                   progress=progress)
+                                   progress=progress, user=user)
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
@@ -607,7 +610,7 @@ def _check_timezone(con, tz: str) -> None:
 
 
 def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_tz, skip_bad_rows, delimiter,
-                 progress) -> FileReport:
+                 progress, user: str) -> FileReport:
     from kpis import mapping as mapping_mod
 
     size = path.stat().st_size
@@ -625,7 +628,7 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         rep = FileReport(name, chosen.kind if chosen else kind, "skipped",
                          message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do",
                          mapping=chosen.name if chosen else None)
-        _log(con, batch_id, path, name, digest, rep, source_tz)
+        _log(con, batch_id, path, name, digest, rep, source_tz, user)
         return rep
 
     used, mapped = chosen, None
@@ -764,7 +767,7 @@ def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, up
     rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
                      updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors,
                      mapping=used.name if used else None, notes=mapped.notes if mapped else [])
-    _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log if mapped else None)
+    _log(con, batch_id, path, name, digest, rep, source_tz, user, mapped.log if mapped else None)
     return rep
 
 
@@ -894,26 +897,30 @@ def _check_parquet_types(table: Table, norm: dict[str, str], types: dict[str, st
 
 
 def _log(con, batch_id, path: Path, name: str, digest: "str | _HashInBackground", rep: FileReport, source_tz: str,
-         mapping_log: dict | None = None) -> None:
+         user: str, mapping_log: dict | None = None) -> None:
     if mapping_log is None:
         mapping_log = {"mapping": "canonical columns"} if rep.mapping is None else {"name": rep.mapping}
     if isinstance(digest, _HashInBackground):
         digest = digest.result()
     con.execute(
         "INSERT INTO ingest_log (batch_id, file_name, file_path, content_hash, kind, status, rows_read, "
-        "rows_inserted, rows_updated, rows_rejected, ingested_at, source_tz, mapping, message, file_size) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_inserted, rows_updated, rows_rejected, ingested_at, source_tz, mapping, message, file_size, "
+        "ingested_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, name, str(path), digest, rep.kind, rep.status, rep.rows_read, rep.inserted, rep.updated,
          rep.rejected, datetime.now(timezone.utc).replace(tzinfo=None), source_tz,
-         json.dumps(mapping_log), rep.message, path.stat().st_size],
+         json.dumps(mapping_log), rep.message, path.stat().st_size, user],
     )
 
 
 def history(con, limit: int = 200):
-    """The ingest log, newest first, as a DataFrame."""
+    """The ingest log, newest first, as a DataFrame (``ingested_by``: who; empty for rows logged before it was
+    recorded, and on a database no writer has opened since: read-only connections do not add the column)."""
+    has_who = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' "
+                          "AND table_name = 'ingest_log' AND column_name = 'ingested_by'").fetchone()[0]
+    who = "ingested_by" if has_who else "NULL::VARCHAR AS ingested_by"
     return con.execute(
-        "SELECT batch_id, file_name, kind, mapping->>'name' AS mapping, status, rows_read, rows_inserted, "
-        "rows_updated, rows_rejected, ingested_at, content_hash, message FROM ingest_log "
+        f"SELECT batch_id, file_name, kind, mapping->>'name' AS mapping, status, rows_read, rows_inserted, "
+        f"rows_updated, rows_rejected, ingested_at, {who}, content_hash, message FROM ingest_log "
         "ORDER BY batch_id DESC, ingested_at DESC LIMIT ?",
         [limit],
     ).df()
