@@ -565,7 +565,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
             try:
                 rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
                                    source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
-                                   progress=progress, user=user)
+                                   progress=progress)
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
@@ -580,6 +580,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
             reports.append(rep)
         if problems:
             raise IngestError(problems, total_problems)
+        # Who: on every log row of the batch at once (the file-by-file paths above do not carry it).
+        con.execute("UPDATE ingest_log SET ingested_by = ? WHERE batch_id = ?", [user, batch_id])
         if dry_run:
             con.execute("ROLLBACK")
         else:
@@ -610,7 +612,7 @@ def _check_timezone(con, tz: str) -> None:
 
 
 def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_tz, skip_bad_rows, delimiter,
-                 progress, user: str) -> FileReport:
+                 progress) -> FileReport:
     from kpis import mapping as mapping_mod
 
     size = path.stat().st_size
@@ -628,7 +630,7 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         rep = FileReport(name, chosen.kind if chosen else kind, "skipped",
                          message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do",
                          mapping=chosen.name if chosen else None)
-        _log(con, batch_id, path, name, digest, rep, source_tz, user)
+        _log(con, batch_id, path, name, digest, rep, source_tz)
         return rep
 
     used, mapped = chosen, None
@@ -767,7 +769,7 @@ def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, up
     rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
                      updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors,
                      mapping=used.name if used else None, notes=mapped.notes if mapped else [])
-    _log(con, batch_id, path, name, digest, rep, source_tz, user, mapped.log if mapped else None)
+    _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log if mapped else None)
     return rep
 
 
@@ -897,18 +899,18 @@ def _check_parquet_types(table: Table, norm: dict[str, str], types: dict[str, st
 
 
 def _log(con, batch_id, path: Path, name: str, digest: "str | _HashInBackground", rep: FileReport, source_tz: str,
-         user: str, mapping_log: dict | None = None) -> None:
+         mapping_log: dict | None = None) -> None:
     if mapping_log is None:
         mapping_log = {"mapping": "canonical columns"} if rep.mapping is None else {"name": rep.mapping}
     if isinstance(digest, _HashInBackground):
         digest = digest.result()
     con.execute(
         "INSERT INTO ingest_log (batch_id, file_name, file_path, content_hash, kind, status, rows_read, "
-        "rows_inserted, rows_updated, rows_rejected, ingested_at, source_tz, mapping, message, file_size, "
-        "ingested_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_inserted, rows_updated, rows_rejected, ingested_at, source_tz, mapping, message, file_size) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, name, str(path), digest, rep.kind, rep.status, rep.rows_read, rep.inserted, rep.updated,
          rep.rejected, datetime.now(timezone.utc).replace(tzinfo=None), source_tz,
-         json.dumps(mapping_log), rep.message, path.stat().st_size, user],
+         json.dumps(mapping_log), rep.message, path.stat().st_size],
     )
 
 
