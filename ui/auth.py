@@ -26,7 +26,6 @@ import streamlit as st
 from streamlit import config
 
 from kpis.db import local_user
-from kpis.format import md_text
 
 EDITORS_ENV = "KPI_EDITORS"
 EDITOR, VIEWER = "editor", "viewer"
@@ -143,5 +142,5 @@ def gate() -> None:
         st.button("Log in", type="primary", icon=":material/login:", on_click=st.login, key="auth-login")
         st.stop()
     with st.sidebar:
-        st.caption(f":material/person: {md_text(who.name)} · {who.role}")
+        st.text(f"Signed in as {who.name} ({who.role})")  # plain text: a name is never markdown (nor a link)
         st.button("Log out", on_click=st.logout, key="auth-logout", icon=":material/logout:")
