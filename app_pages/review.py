@@ -155,8 +155,7 @@ version = data.version()
 try:
     built = build(aliases.get(version, version), path, period, view.profile, frozen, view.tz)
     saved = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
-    # Drafts are an editor's unsaved typing: a viewer sees (and downloads) the saved commentary only.
-    drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz)) if auth.can_edit() else {}
+    drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz))
 except db.DatabaseLockedError:
     st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
     st.stop()
@@ -171,6 +170,8 @@ def note_key(section_id: str) -> str:
     return f"note-{slug}-{section_id}"
 
 
+if not auth.can_edit():  # drafts are an editor's unsaved typing: a viewer sees (and downloads) the saved text
+    drafts = {}
 for s in built.sections:  # the text areas start from the unsaved draft, else from what was saved
     ss.setdefault(note_key(s.id), drafts.get(s.id, saved.get(s.id, "")))
 typed = {s.id: ss.get(note_key(s.id), "") for s in built.sections}

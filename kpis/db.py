@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     batch_id BIGINT, file_name VARCHAR, file_path VARCHAR, content_hash VARCHAR,
     kind VARCHAR, status VARCHAR, rows_read BIGINT, rows_inserted BIGINT,
     rows_updated BIGINT, rows_rejected BIGINT, ingested_at TIMESTAMP,
-    source_tz VARCHAR, mapping JSON, message VARCHAR, file_size BIGINT, ingested_by VARCHAR
+    source_tz VARCHAR, mapping JSON, message VARCHAR, file_size BIGINT
 )"""
 
 QUARANTINE_DDL = """
@@ -102,14 +102,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(INGEST_LOG_DDL)
     # added after the first release: databases made before it get the column here
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS file_size BIGINT")
-    # who wrote it (issue 16): the editor's e-mail with login, the OS user name without
-    con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS ingested_by VARCHAR")
-    for table in ("review_commentary", "review_drafts"):  # created by review.commentary on the first save
-        con.execute(f"ALTER TABLE IF EXISTS {table} ADD COLUMN IF NOT EXISTS updated_by VARCHAR")
     con.execute(QUARANTINE_DDL)
     from kpis import rollups  # kpis.rollups reads kpis/sql; imported here to keep db free of the engine
 
     rollups.ensure(con)
+    # Who wrote it (issue 16): the editor's e-mail with login, the OS user name without. Added, not in the DDL,
+    # so a database made before it gets the column here too.
+    con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS ingested_by VARCHAR")
+    for table in ("review_commentary", "review_drafts"):  # created by review.commentary on the first save
+        con.execute(f"ALTER TABLE IF EXISTS {table} ADD COLUMN IF NOT EXISTS updated_by VARCHAR")
 
 
 def data_version(path: str | os.PathLike | None = None) -> tuple:
