@@ -519,9 +519,10 @@ class _Progress:
 
 
 def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, kind: str | None = None,
+           user: str | None = None,
            source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
            progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None,
-           preset: str | None = None, mapping=None, user: str | None = None) -> list[FileReport]:
+           preset: str | None = None, mapping=None) -> list[FileReport]:
     """Load files into the canonical tables as one batch (one transaction).
 
     Raises :class:`IngestError` (and writes nothing) when any file or row is
@@ -529,13 +530,13 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     their reasons and the good rows load. ``dry_run`` validates and reports
     without writing (the Data page's preview). ``display_names`` maps a path to
     the name shown in reports (uploads are saved under temporary names).
+    ``user`` is who ingests, recorded in ``ingest_log.ingested_by`` (default:
+    the OS user name, ``kpis.db.local_user``).
 
     A file in canonical columns loads as it is; a known tool's export (FOCUS,
     PagerDuty, GitHub, ...) is recognised from its header and read through its
     preset (kpis/presets/). ``preset`` (a preset name) or ``mapping`` (a
     mapping TOML file, see docs/exports.md) applies one mapping to every file.
-    ``user`` is who ingests, recorded in ``ingest_log.ingested_by`` (default:
-    the OS user name, ``kpis.db.local_user``).
     """
     user = user or db.local_user()
     if kind is not None and kind not in schema.TABLES:
@@ -578,10 +579,10 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
                     con.execute(f"SET TimeZone = {_lit(source_tz)}")
                 continue
             reports.append(rep)
-        if problems:
-            raise IngestError(problems, total_problems)
         # Who: on every log row of the batch at once (the file-by-file paths above do not carry it).
         con.execute("UPDATE ingest_log SET ingested_by = ? WHERE batch_id = ?", [user, batch_id])
+        if problems:
+            raise IngestError(problems, total_problems)
         if dry_run:
             con.execute("ROLLBACK")
         else:
