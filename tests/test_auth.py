@@ -72,11 +72,11 @@ def app_as(db: Path, page: str, user: dict | None, secrets: dict | None = SECRET
 
 
 def texts(at) -> str:
-    """The page's text as a reader sees it: markdown escapes (a backslash, the "@" entity) resolved."""
+    """The page's text as a reader sees it: markdown escapes resolved."""
     raw = "\n".join(str(e.value) for kind in ("title", "header", "subheader", "caption", "markdown", "info",
                                               "warning", "error", "text")
                     for e in at.get(kind))
-    return re.sub(r"\\(.)", r"\1", raw).replace("&#64;", "@")
+    return re.sub(r"\\(.)", r"\1", raw)
 
 
 # --- localhost by default --------------------------------------------------------------------------------
@@ -396,5 +396,5 @@ def test_the_data_page_shows_who_ingested_on_an_old_database(old_db):
 def test_a_signed_in_name_is_shown_literally(sample_db):
     """A provider's subject is data: it never becomes markup (an image fetched from elsewhere, a link)."""
     at = app_as(sample_db, "app_pages/scorecard.py", {"is_logged_in": True, "sub": "![t](http://host/x.png)"})
-    caption = next(c.value for c in at.caption if "Signed in as" in c.value)
-    assert r"\!\[t\]\(http\://host/x.png\)" in caption and "(viewer)" in texts(at)
+    assert [t.value for t in at.text] == ["Signed in as ![t](http://host/x.png) (viewer)"]  # st.text: no markdown
+    assert not [m for m in at.markdown if "http://host" in m.value]

@@ -26,7 +26,6 @@ import streamlit as st
 from streamlit import config
 
 from kpis.db import local_user
-from kpis.format import md_text
 
 EDITORS_ENV = "KPI_EDITORS"
 EDITOR, VIEWER = "editor", "viewer"
@@ -143,6 +142,5 @@ def gate() -> None:
         st.button("Log in", type="primary", icon=":material/login:", on_click=st.login, key="auth-login")
         st.stop()
     with st.sidebar:
-        # Escaped (an "@" too, or the e-mail would render as a mailto link): the name shows literally.
-        st.caption(f":material/person: Signed in as {md_text(who.name).replace('@', '&#64;')} \\({who.role}\\)")
+        st.text(f"Signed in as {who.name} ({who.role})")  # plain text: a name is never markdown, nor a link
         st.button("Log out", on_click=st.logout, key="auth-logout", icon=":material/logout:")
