@@ -240,6 +240,15 @@ def test_without_login_the_app_runs_for_the_local_user(sample_db):
     assert not [b for b in at.button if b.key in ("auth-login", "auth-logout")]
 
 
+def test_listening_beyond_localhost_without_login_is_flagged(sample_db):
+    from streamlit.testing.v1.util import patch_config_options
+
+    with patch_config_options({"server.address": "0.0.0.0"}):
+        at = app_as(sample_db, "app_pages/data.py", None, secrets=None)
+    assert "Listening on 0.0.0.0 without login: anyone who reaches this server can ingest and edit." in texts(at)
+    assert "Single local user" not in texts(at)
+
+
 def test_the_sample_data_button_is_for_editors(empty_db):
     at = app_as(empty_db, "app_pages/scorecard.py", signed_in(VIEWER))
     assert not [b for b in at.button if b.label == "Load sample data"]
