@@ -4,14 +4,15 @@ The entry point: it registers every page in ``pages/`` with ``st.navigation``,
 builds the shared sidebar (period grain, period, date range, team / service /
 model, target profile) before ``pg.run()`` so the selection survives page
 switches and is mirrored in the URL, then runs the chosen page. The database
-is ``$KPI_DB`` or ``kpi.duckdb`` in the working directory.
+is ``$KPI_DB`` or ``kpi.duckdb`` in the working directory. With login
+configured (``ui/auth.py``) a signed-out visitor sees only the login page.
 """
 
 import time
 
 import streamlit as st
 
-from ui import data, state
+from ui import auth, data, state
 
 st.set_page_config(page_title="ML engineering KPIs", page_icon=":material/monitoring:", layout="wide")
 
@@ -29,6 +30,8 @@ PAGES = [
 ]
 
 _started = time.perf_counter()
+# With OpenID Connect configured (.streamlit/secrets.toml [auth]) nothing but the login page until signed in.
+auth.gate()
 pg = st.navigation(PAGES)
 data.begin_run()
 try:

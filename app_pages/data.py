@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import schema
-from ui import components, data, state
+from ui import auth, components, data, state
 
 view = state.current()
 st.title("Data")
@@ -52,7 +52,22 @@ if view.empty:
 elif view.data_first:
     st.caption(f"Events from {view.data_first} to {view.data_last}.")
 
+
+
+def ingest_history() -> None:
+    st.subheader("Ingest history")
+    history = data.query("history")
+    components.table(history, "ingest history", key="history", empty="Nothing has been ingested yet.",
+                     column_config={"ingested_at": st.column_config.DatetimeColumn("ingested at (UTC)",
+                                                                                   format="YYYY-MM-DD HH:mm:ss"),
+                                    "ingested_by": st.column_config.TextColumn("ingested by")})
+
+
 st.subheader("Upload exports")
+if not auth.can_edit():  # a viewer reads the history; the upload form is not there (and ingest checks the role)
+    auth.viewer_notice("uploading and ingesting exports")
+    ingest_history()
+    st.stop()
 ss.setdefault("upload_gen", 0)
 files = st.file_uploader("Drag and drop CSV, Parquet or JSON files (several at once; .gz too)",
                          accept_multiple_files=True, type=list(data.UPLOAD_TYPES), key=f"uploads-{ss['upload_gen']}")
@@ -146,8 +161,4 @@ if files:
             ss.pop("_checked", None)
             st.rerun()
 
-st.subheader("Ingest history")
-history = data.query("history")
-components.table(history, "ingest history", key="history", empty="Nothing has been ingested yet.",
-                 column_config={"ingested_at": st.column_config.DatetimeColumn("ingested at (UTC)",
-                                                                               format="YYYY-MM-DD HH:mm:ss")})
+ingest_history()

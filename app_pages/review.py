@@ -16,7 +16,7 @@ import review.html
 from kpis import charts, db, periods
 from kpis import format as fmt
 from review import browser, commentary, figures
-from ui import components, data, state
+from ui import auth, components, data, state
 
 view = state.current()
 ss = st.session_state
@@ -170,6 +170,8 @@ def note_key(section_id: str) -> str:
     return f"note-{slug}-{section_id}"
 
 
+if not auth.can_edit():  # drafts are an editor's unsaved typing: a viewer sees (and downloads) the saved text
+    drafts = {}
 for s in built.sections:  # the text areas start from the unsaved draft, else from what was saved
     ss.setdefault(note_key(s.id), drafts.get(s.id, saved.get(s.id, "")))
 typed = {s.id: ss.get(note_key(s.id), "") for s in built.sections}
@@ -191,12 +193,14 @@ def writer() -> ThreadPoolExecutor:
 
 
 def _write(fn, wait: bool = True) -> Future:
-    """Run ``fn(con)`` on the writable database (after any write queued before it); the review built before
-    the write stays cached. ``wait=False`` returns at once (errors are then shown on the next run)."""
+    """Run ``fn(con, by)`` on the writable database (after any write queued before it), ``by`` the editor
+    writing (``auth.NotAllowed``, raised here, for anyone else); the review built before the write stays
+    cached. ``wait=False`` returns at once (errors are then shown on the next run)."""
+    by = auth.require_editor("change the review commentary")  # here: the writer thread has no session
 
     def run() -> None:
         before = aliases.get(data.version(), data.version())
-        data._write(fn)
+        data._write(lambda con: fn(con, by))
         aliases[data.version()] = before  # only commentary changed: keep the review built for `before`
 
     # The write waits for every open read; this run's own connection would make a waiting save wait forever.
@@ -220,14 +224,18 @@ def keep_draft(section_id: str) -> None:
         if done.exception() is not None:
             errors.append(f"The draft is only in this browser tab for now: {done.exception()}")
 
-    _write(lambda con: commentary.save_draft(con, built.period, built.profile, built.scope, section_id, text),
-           wait=False).add_done_callback(failed)
+    try:
+        _write(lambda con, by: commentary.save_draft(con, built.period, built.profile, built.scope, section_id,
+                                                     text, by), wait=False).add_done_callback(failed)
+    except auth.NotAllowed as e:
+        errors.append(str(e))
 
 
 def discard_draft(section_id: str) -> None:
     try:
-        _write(lambda con: commentary.discard_draft(con, built.period, built.profile, built.scope, section_id))
-    except db.DatabaseLockedError as e:
+        _write(lambda con, by: commentary.discard_draft(con, built.period, built.profile, built.scope,
+                                                        section_id))
+    except (db.DatabaseLockedError, auth.NotAllowed) as e:
         ss["_review_draft_error"] = f"Could not discard the draft: {e}"
         return
     ss[note_key(section_id)] = saved.get(section_id, "")
@@ -235,8 +243,9 @@ def discard_draft(section_id: str) -> None:
 
 def save(section_id: str, text: str) -> None:
     try:
-        _write(lambda con: commentary.save(con, built.period, built.profile, built.scope, section_id, text))
-    except (db.DatabaseLockedError, ValueError) as e:
+        _write(lambda con, by: commentary.save(con, built.period, built.profile, built.scope, section_id, text,
+                                               by))
+    except (db.DatabaseLockedError, ValueError, auth.NotAllowed) as e:
         st.error(f"Could not save the commentary: {md_text(e)}")
         return
     st.toast("Commentary saved.", icon=":material/check_circle:")
@@ -315,6 +324,11 @@ def scorecard_table(section: review.Section) -> None:
 
 def commentary_box(section: review.Section) -> None:
     key = note_key(section.id)
+    if not auth.can_edit():  # a viewer reads the saved commentary
+        if saved.get(section.id):
+            st.caption("Commentary")
+            st.markdown(md_text(saved[section.id]).replace("\n", "  \n"))
+        return
     st.text_area(f"Commentary on {section.title}", key=key, height=90, max_chars=commentary.MAX_CHARS,
                  on_change=keep_draft, args=(section.id,),
                  placeholder="What the presenter will say about this section (saved with the review).")

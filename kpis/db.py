@@ -8,6 +8,7 @@ that says what is holding it, never a lock traceback.
 
 from __future__ import annotations
 
+import getpass
 import os
 import time
 from pathlib import Path
@@ -41,6 +42,14 @@ class DatabaseLockedError(RuntimeError):
 def default_path() -> str:
     """The database path: $KPI_DB, else kpi.duckdb in the working directory."""
     return os.environ.get("KPI_DB") or DEFAULT_DB
+
+
+def local_user() -> str:
+    """Who writes when nobody has signed in (the command line, the app without login): the OS user name."""
+    try:
+        return getpass.getuser() or "local"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "local"
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -101,6 +110,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     from kpis import rollups  # kpis.rollups reads kpis/sql; imported here to keep db free of the engine
 
     rollups.ensure(con)
+    # Who wrote it (issue 16): the editor's e-mail with login, the OS user name without. Added, not in the DDL,
+    # so a database made before it gets the column here too.
+    con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS ingested_by VARCHAR")
+    for table in ("review_commentary", "review_drafts"):  # created by review.commentary on the first save
+        con.execute(f"ALTER TABLE IF EXISTS {table} ADD COLUMN IF NOT EXISTS updated_by VARCHAR")
 
 
 def data_version(path: str | os.PathLike | None = None) -> tuple:

@@ -763,6 +763,7 @@ class _Progress:
 
 
 def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, kind: str | None = None,
+           user: str | None = None,
            source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
            progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None,
            preset: str | None = None, mapping=None, plausible: tuple | None = None,
@@ -774,6 +775,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     their reasons and the good rows load. ``dry_run`` validates and reports
     without writing (the Data page's preview). ``display_names`` maps a path to
     the name shown in reports (uploads are saved under temporary names).
+    ``user`` is who ingests, recorded in ``ingest_log.ingested_by`` (default:
+    the OS user name, ``kpis.db.local_user``).
 
     A file in canonical columns loads as it is; a known tool's export (FOCUS,
     PagerDuty, GitHub, ...) is recognised from its header and read through its
@@ -789,6 +792,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     covers (:func:`_replace_units`); ``append`` adds their rows and replaces
     nothing. Deployments, incidents and pipeline runs replace by id either way.
     """
+    user = user or db.local_user()
     if kind is not None and kind not in schema.TABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(schema.TABLES)}")
     chosen = None
@@ -834,6 +838,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
                     con.execute(f"SET TimeZone = {_lit(source_tz)}")
                 continue
             reports.append(rep)
+        # Who: on every log row of the batch at once (the file-by-file paths above do not carry it).
+        con.execute("UPDATE ingest_log SET ingested_by = ? WHERE batch_id = ?", [user, batch_id])
         if problems:
             raise IngestError(problems, total_problems)
         _replace_units(con, units)
@@ -1433,15 +1439,18 @@ def _log(con, batch_id, path: Path, name: str, digest: "str | _HashInBackground"
 
 
 def history(con, limit: int = 200):
-    """The ingest log, newest first, as a DataFrame."""
-    # A database written before rows_removed / mode existed, opened read-only, has no such columns yet.
-    have = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() "
-                                      "WHERE table_name = 'ingest_log' AND NOT internal").fetchall()}
+    """The ingest log, newest first, as a DataFrame (``ingested_by``: who; empty for rows logged before it was
+    recorded)."""
+    # A database written before rows_removed / mode / ingested_by existed, opened read-only (read-only
+    # connections do not add columns), has no such columns yet.
+    have = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+                                      "AND table_name = 'ingest_log' AND NOT internal").fetchall()}
     removed = "rows_removed" if "rows_removed" in have else "NULL::BIGINT AS rows_removed"
     mode = "mode" if "mode" in have else "NULL::VARCHAR AS mode"
+    who = "ingested_by" if "ingested_by" in have else "NULL::VARCHAR AS ingested_by"
     return con.execute(
         f"SELECT batch_id, file_name, kind, mapping->>'name' AS mapping, status, {mode}, rows_read, rows_inserted, "
-        f"rows_updated AS rows_replaced, {removed}, rows_rejected, ingested_at, content_hash, message "
+        f"rows_updated AS rows_replaced, {removed}, rows_rejected, ingested_at, {who}, content_hash, message "
         "FROM ingest_log "
         "ORDER BY batch_id DESC, ingested_at DESC LIMIT ?",
         [limit],

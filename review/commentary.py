@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 
 import duckdb
 
+from kpis.db import local_user
+
 TABLE = "review_commentary"
 DRAFTS = "review_drafts"  # typed, not saved yet: the same key and columns
 
@@ -27,7 +29,7 @@ def _ddl(table: str) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS {table} (
     period VARCHAR NOT NULL, profile VARCHAR NOT NULL, scope VARCHAR NOT NULL, section VARCHAR NOT NULL,
-    text VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,
+    text VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL, updated_by VARCHAR,
     PRIMARY KEY (period, profile, scope, section)
 )"""
 
@@ -36,6 +38,13 @@ DDL = _ddl(TABLE)
 DRAFTS_DDL = _ddl(DRAFTS)
 NO_PROFILE = "(none)"
 MAX_CHARS = 20_000  # a slide's worth many times over; protects the pack from pasted logs
+
+
+def _create(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Create ``table`` if missing; one made before ``updated_by`` existed gets the column (as in
+    ``kpis.db.ensure_schema``, for connections that did not go through it)."""
+    con.execute(_ddl(table))
+    con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS updated_by VARCHAR")
 
 
 def _profile_key(profile: str | None) -> str:
@@ -66,12 +75,15 @@ def load(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope
 
 
 def save(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str, section: str,
-         text: str) -> None:
-    """Save (or, for empty text, delete) one section's commentary. ``con`` must be writable."""
+         text: str, by: str | None = None) -> None:
+    """Save (or, for empty text, delete) one section's commentary. ``con`` must be writable.
+
+    ``by`` is who wrote it, stored in ``updated_by`` (default: the OS user name).
+    """
     text = (text or "").strip()
     if len(text) > MAX_CHARS:
         raise ValueError(f"the commentary is {len(text):,} characters; keep it under {MAX_CHARS:,}")
-    con.execute(DDL)
+    _create(con, TABLE)
     key = {"period": period, "profile": _profile_key(profile), "scope": scope, "section": section}
     if _exists(con, DRAFTS):  # what was typed is now saved: no draft left behind
         con.execute(f"DELETE FROM {DRAFTS} WHERE period = $period AND profile = $profile AND scope = $scope "
@@ -81,20 +93,21 @@ def save(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope
                     "AND section = $section", key)
         return
     con.execute(
-        f"""INSERT INTO {TABLE} (period, profile, scope, section, text, updated_at)
-            VALUES ($period, $profile, $scope, $section, $text, $updated_at)
+        f"""INSERT INTO {TABLE} (period, profile, scope, section, text, updated_at, updated_by)
+            VALUES ($period, $profile, $scope, $section, $text, $updated_at, $updated_by)
             ON CONFLICT (period, profile, scope, section) DO UPDATE
-            SET text = excluded.text, updated_at = excluded.updated_at""",
-        {**key, "text": text, "updated_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+            SET text = excluded.text, updated_at = excluded.updated_at, updated_by = excluded.updated_by""",
+        {**key, "text": text, "updated_at": datetime.now(timezone.utc).replace(tzinfo=None),
+         "updated_by": by or local_user()})
 
 
 def save_all(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str,
-             texts: dict[str, str]) -> None:
+             texts: dict[str, str], by: str | None = None) -> None:
     """Save several sections' commentary in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         for section, text in texts.items():
-            save(con, period, profile, scope, section, text)
+            save(con, period, profile, scope, section, text, by)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -110,10 +123,10 @@ def load_drafts(con: duckdb.DuckDBPyConnection, period: str, profile: str | None
 
 
 def save_draft(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str, section: str,
-               text: str) -> None:
+               text: str, by: str | None = None) -> None:
     """Keep what was typed (exactly, spaces included) until it is saved or discarded. ``con`` must be writable.
 
-    Text that equals the saved commentary is no draft: the row is dropped.
+    Text that equals the saved commentary is no draft: the row is dropped. ``by``: who typed it (``updated_by``).
     """
     text = text or ""
     if len(text) > MAX_CHARS:
@@ -121,14 +134,14 @@ def save_draft(con: duckdb.DuckDBPyConnection, period: str, profile: str | None,
     if text.strip() == load(con, period, profile, scope).get(section, ""):
         discard_draft(con, period, profile, scope, section)
         return
-    con.execute(DRAFTS_DDL)
+    _create(con, DRAFTS)
     con.execute(
-        f"""INSERT INTO {DRAFTS} (period, profile, scope, section, text, updated_at)
-            VALUES ($period, $profile, $scope, $section, $text, $updated_at)
+        f"""INSERT INTO {DRAFTS} (period, profile, scope, section, text, updated_at, updated_by)
+            VALUES ($period, $profile, $scope, $section, $text, $updated_at, $updated_by)
             ON CONFLICT (period, profile, scope, section) DO UPDATE
-            SET text = excluded.text, updated_at = excluded.updated_at""",
+            SET text = excluded.text, updated_at = excluded.updated_at, updated_by = excluded.updated_by""",
         {"period": period, "profile": _profile_key(profile), "scope": scope, "section": section, "text": text,
-         "updated_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+         "updated_at": datetime.now(timezone.utc).replace(tzinfo=None), "updated_by": by or local_user()})
 
 
 def discard_draft(con: duckdb.DuckDBPyConnection, period: str, profile: str | None, scope: str,

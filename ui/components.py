@@ -18,7 +18,7 @@ import streamlit as st
 from kpis import catalog, charts, lines
 from kpis import format as fmt
 from kpis.lines import KpiLine
-from ui import data, state
+from ui import auth, data, state
 from ui.state import View
 
 STATUS_BADGE = {"green": ("green", "On target"), "amber": ("orange", "Near target"),
@@ -169,6 +169,9 @@ def stop_if_no_data(view: View, where: str) -> None:
 
 
 def load_sample_button(key: str = "sample") -> None:
+    if not auth.can_edit():
+        auth.viewer_notice("loading data")
+        return
     if st.button("Load sample data", type="primary", key=key, icon=":material/download_for_offline:"):
         with st.spinner("Loading the sample data ..."):
             try:

@@ -42,6 +42,7 @@ import streamlit as st
 
 import kpis
 from kpis import db, details, drivers, engine, ingest, mapping, periods
+from ui import auth
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
     from kpis import targets as _targets
@@ -473,12 +474,16 @@ def validate(uploads: list[Upload], kind: str | None = None, source_tz: str = "U
 def ingest_uploads(uploads: list[Upload], kind: str | None = None, source_tz: str = "UTC",
                    skip_bad_rows: bool = False, preset: str | None = None, append: bool = False) -> list:
     """Ingest the uploads as one batch (one transaction) through the write path (``preset`` as in validate;
-    ``append``: cost, prediction and model rows are added without replacing earlier ones)."""
+    ``append``: cost, prediction and model rows are added without replacing earlier ones).
+
+    Editors only (``auth.NotAllowed`` otherwise); the log records who.
+    """
+    by = auth.require_editor("ingest files")
     with tempfile.TemporaryDirectory(prefix="kpi_upload_") as tmp:
         paths, names = _save(uploads, Path(tmp))
         return _write(lambda con: kpis.ingest_files(con, paths, kind=kind, source_tz=source_tz,
                                                     skip_bad_rows=skip_bad_rows, display_names=names,
-                                                    preset=preset, append=append))
+                                                    preset=preset, append=append, user=by))
 
 
 def sample_files() -> list[Path]:
@@ -486,11 +491,12 @@ def sample_files() -> list[Path]:
 
 
 def load_sample() -> list:
-    """Ingest the bundled sample data (the one-click start for an empty database)."""
+    """Ingest the bundled sample data (the one-click start for an empty database). Editors only."""
+    by = auth.require_editor("load the sample data")
     files = sample_files()
     if not files:
         raise FileNotFoundError(f"no sample files in {SAMPLE_DIR} (run python sample_data/generate.py)")
-    return _write(lambda con: kpis.ingest_files(con, files))
+    return _write(lambda con: kpis.ingest_files(con, files, user=by))
 
 
 def _write(fn):
