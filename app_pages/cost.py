@@ -120,13 +120,15 @@ else:
     cols = st.columns(3)
     for _, row in shown.iterrows():
         cur = row["currency"]
-        cols[0].metric(f"Unattributed cost ({cur})", fmt.fmt_money(row["unattributed_cost"], cur),
-                       help=f"category other: {fmt.fmt_money(row['other_category_cost'], cur)}; service "
-                            f"unattributed: {fmt.fmt_money(row['unattributed_service_cost'], cur)} "
-                            "(a line can be both)")
-        cols[1].metric(f"Share of all cost ({cur})", fmt.fmt_share(row["unattributed_share"]),
-                       help=f"of {fmt.fmt_money(row['total_cost'], cur)} in {span}")
-        cols[2].metric(f"Unattributed lines ({cur})", f"{int(row['unattributed_lines']):,}")
+        cur_text = components.md_text(cur)  # a currency code from the data: shown literally
+        cols[0].metric(f"Unattributed cost ({cur_text})", fmt.fmt_money(row["unattributed_cost"], cur),
+                       help=components.md_text(
+                           f"category other: {fmt.fmt_money(row['other_category_cost'], cur)}; service "
+                           f"unattributed: {fmt.fmt_money(row['unattributed_service_cost'], cur)} "
+                           "(a line can be both)"))
+        cols[1].metric(f"Share of all cost ({cur_text})", fmt.fmt_share(row["unattributed_share"]),
+                       help=components.md_text(f"of {fmt.fmt_money(row['total_cost'], cur)} in {span}"))
+        cols[2].metric(f"Unattributed lines ({cur_text})", f"{int(row['unattributed_lines']):,}")
     lines = data.query("unattributed_costs", start=view.range_start, end=view.end_exclusive, filters=view.filters)
     if lines is not None and not lines.empty:
         # One chart per currency (amounts in different currencies are never put on one axis).

@@ -24,7 +24,7 @@ def mapping_notes(reports, title: str) -> None:
     """What each preset did with its file: dropped rows, netted lines, defaulted columns (one expander per file)."""
     for r in reports:
         if r.notes:
-            with st.expander(f"{title} {r.file} ({read_with(r)})"):
+            with st.expander(components.md_text(f"{title} {r.file} ({read_with(r)})")):
                 st.markdown("\n".join(f"- {components.md_text(n)}" for n in r.notes))
 
 
@@ -128,7 +128,7 @@ if files:
             skipped = [r.file for r in done if r.status == "skipped"]
             msg = f"Ingested {len(done)} file(s): {inserted:,} rows added, {updated:,} replaced."
             if skipped:
-                msg += f" Skipped as already loaded: {', '.join(skipped)}."
+                msg += f" Skipped as already loaded: {components.md_text(', '.join(skipped))}."
             ss["_flash"] = msg
             ss["_last_ingest"] = done
             ss["upload_gen"] += 1  # a fresh uploader: the batch is done

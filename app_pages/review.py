@@ -160,7 +160,7 @@ except db.DatabaseLockedError:
     st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
     st.stop()
 except review.ReviewError as e:
-    st.info(str(e), icon=":material/info:")
+    st.info(md_text(e), icon=":material/info:")
     st.stop()
 
 slug = hashlib.sha1(f"{built.period}|{built.profile}|{built.scope}".encode()).hexdigest()[:10]
@@ -259,7 +259,7 @@ def downloads() -> None:
                 on_click="ignore", icon=":material/download:", disabled=needs_browser and not ok,
                 help="Made when you click: the review as shown here, with the commentary as typed.")
     if not ok:
-        st.info(f"{why} The HTML pack works without it (print it from a browser for a PDF).",
+        st.info(f"{md_text(why)} The HTML pack works without it (print it from a browser for a PDF).",
                 icon=":material/picture_as_pdf:")
 
 
@@ -276,12 +276,12 @@ def kpi_metrics(section: review.Section, per_row: int) -> None:
                     st.metric(line.title, line.value_text, delta=line.change_text or None,
                               delta_color=JUDGED.get(line.judgement, "gray"),
                               delta_description=(f"vs {line.compared_with}" if line.change_text
-                                                 else line.change_line),
+                                                 else md_text(line.change_line)),
                               help=line.definition)
                 else:
                     st.metric(line.title, "No data", help=line.definition)
                     st.caption(md_text(line.no_data))
-                st.markdown(f":{BADGE.get(line.status, 'gray')}-badge[{line.status_text}]")
+                st.markdown(f":{BADGE.get(line.status, 'gray')}-badge[{md_text(line.status_text)}]")
                 if line.target:
                     st.caption(f"target {md_text(line.target)}")
 
@@ -353,7 +353,7 @@ def render_section(section: review.Section) -> None:
                     if chart.caption:
                         st.caption(md_text(chart.caption))
         for table in section.tables:
-            st.subheader(table.title)
+            st.subheader(md_text(table.title))
             components.table(table.frame, f"{table.title} {built.period}", empty=table.empty,
                              key=f"review-{table.id}-{slug}")
             if table.note:
@@ -438,7 +438,7 @@ if presenting:
             ss["review_slide"] = current - 1
             st.rerun()
     with nav_where:
-        st.caption(f"{built.title} · section {current + 1} of {n}")
+        st.caption(f"{md_text(built.title)} · section {current + 1} of {n}")
     with nav_next:
         if st.button("Next", key="review-next", shortcut="Right", icon=":material/arrow_forward:",
                      disabled=current == n - 1, width="stretch"):
@@ -451,8 +451,8 @@ if presenting:
 else:
     for error in ss.pop("_review_draft_errors", []) + [ss.pop("_review_draft_error", None)]:
         if error:
-            st.warning(error, icon=":material/warning:")
-    st.caption(" · ".join(built.subtitle_lines[:4]))
+            st.warning(md_text(error), icon=":material/warning:")
+    st.caption(" · ".join(md_text(t) for t in built.subtitle_lines[:4]))
     if built.left_out:
         st.caption(md_text(built.left_out_text))
     downloads()

@@ -110,7 +110,7 @@ def rows_link(line: lines.KpiLine, dimension: str, group: str) -> str:
 def drivers_table(line: lines.KpiLine, d: drivers.Drivers | None, dimension: str) -> None:
     """The breakdown as a table (with its CSV), and links to the rows behind the top drivers."""
     if d is None or d.rows.empty:
-        st.caption(f"No {dimension} breakdown: {line.change_line or line.no_data}")
+        st.caption(f"No {dimension} breakdown: {md_text(line.change_line or line.no_data)}")
         return
     unit = d.unit
     columns = {dimension: d.rows["group"],
@@ -159,7 +159,7 @@ def triage_row(line: lines.KpiLine) -> None:
             level_text = drivers.describe(level) if level is not None else ""
             if level_text:
                 st.markdown(md_text(level_text + "."))
-        with st.expander(f"What drives it: {line.title} by team, service and model, and the rows behind it"):
+        with st.expander(f"What drives it: {md_text(line.title)} by team, service and model, and the rows behind it"):
             # One dimension at a time (a choice, not tabs: tabs would run every breakdown on every load).
             dimension = st.segmented_control("Break down by", DIMENSIONS, default=dim, key=f"drv-dim-{line.kpi}")
             dimension = dimension or dim

@@ -82,6 +82,17 @@ def spine(first: date, last: date, grain: str) -> list[date]:
     return out
 
 
+def count(first: date, last: date, grain: str) -> int:
+    """How many periods ``spine(first, last, grain)`` holds, without building it (0 when last < first)."""
+    a, b = period_start(first, grain), period_start(last, grain)
+    if b < a:
+        return 0
+    if grain == "week":
+        return (b - a).days // 7 + 1
+    months = (b.year - a.year) * 12 + b.month - a.month
+    return months // (1 if grain == "month" else 3) + 1
+
+
 def shift(start: date, grain: str, k: int) -> date:
     """Start of the period ``k`` periods after (negative: before) the one at ``start``."""
     if grain == "week":
