@@ -37,7 +37,9 @@ if last:  # the files of the batch just ingested (the page reran after the write
                      "last ingest", key="last-ingest")
     mapping_notes(last, "What the preset did with")
 
-counts = data.query("table_counts")
+counts = None
+with components.section("The table counts"):  # a failing query leaves the upload below usable
+    counts = data.query("table_counts")
 if counts is not None:
     cols = st.columns(len(counts))
     for col, (table_name, n) in zip(cols, counts.items()):
@@ -136,7 +138,8 @@ if files:
             st.rerun()
 
 st.subheader("Ingest history")
-history = data.query("history")
-components.table(history, "ingest history", key="history", empty="Nothing has been ingested yet.",
-                 column_config={"ingested_at": st.column_config.DatetimeColumn("ingested at (UTC)",
-                                                                               format="YYYY-MM-DD HH:mm:ss")})
+with components.section("Ingest history"):
+    history = data.query("history")
+    components.table(history, "ingest history", key="history", empty="Nothing has been ingested yet.",
+                     column_config={"ingested_at": st.column_config.DatetimeColumn("ingested at (UTC)",
+                                                                                   format="YYYY-MM-DD HH:mm:ss")})

@@ -152,15 +152,18 @@ frozen = tuple(sorted((k, tuple(v)) for k, v in filters.items()))
 # A commentary save (or a draft) rewrites the database file; the review built before it is still right.
 aliases = ss.setdefault("_review_versions", {})
 version = data.version()
-try:
-    built = build(aliases.get(version, version), path, period, view.profile, frozen, view.tz)
-    saved = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
-    drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz))
-except db.DatabaseLockedError:
-    st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
-    st.stop()
-except review.ReviewError as e:
-    st.info(md_text(e), icon=":material/info:")
+with components.section("The review") as whole:
+    try:
+        built = build(aliases.get(version, version), path, period, view.profile, frozen, view.tz)
+        saved = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
+        drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz))
+    except db.DatabaseLockedError:
+        st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
+        st.stop()
+    except review.ReviewError as e:
+        st.info(md_text(e), icon=":material/info:")
+        st.stop()
+if whole.failed:  # nothing of the review can be shown
     st.stop()
 
 slug = hashlib.sha1(f"{built.period}|{built.profile}|{built.scope}".encode()).hexdigest()[:10]
@@ -446,7 +449,7 @@ if presenting:
             st.rerun()
     with nav_exit:
         present_toggle()
-    with st.container(key="review_slide"):
+    with st.container(key="review_slide"), components.section(pack.sections[current].title):
         present_section(pack.sections[current])
 else:
     for error in ss.pop("_review_draft_errors", []) + [ss.pop("_review_draft_error", None)]:
@@ -455,6 +458,8 @@ else:
     st.caption(" · ".join(md_text(t) for t in built.subtitle_lines[:4]))
     if built.left_out:
         st.caption(md_text(built.left_out_text))
-    downloads()
+    with components.section("The downloads"):
+        downloads()
     for section in pack.sections:
-        render_section(section)
+        with components.section(section.title):  # one section failing leaves the others
+            render_section(section)

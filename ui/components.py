@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 SECTION_ERROR_CHARS = 200  # of the error's first line shown on the page; the whole traceback goes to the log
 
 
+class SectionOutcome:
+    """What ``section`` yields: ``failed`` is True after the section's body raised (its message is shown)."""
+
+    failed = False
+
+
 @contextmanager
 def section(title: str):
     """A page section that fails alone: an exception inside shows a short message in its place (the
@@ -39,14 +45,17 @@ def section(title: str):
 
     One implausible row (a year 9999 timestamp) or a query that breaks must not take every section of a
     page with it. Streamlit's control flow (st.stop, st.rerun, st.switch_page) passes through untouched.
+    ``with section("Lead time") as s: ...``; afterwards ``s.failed`` says whether it failed.
     """
+    outcome = SectionOutcome()
     try:
         with st.container():
-            yield
+            yield outcome
     except ScriptControlException:
         raise
     except Exception as e:  # noqa: BLE001 - the point: any failure stays inside its section
         log.exception("page section %r failed", title)
+        outcome.failed = True
         st.error(section_error_text(title, e), icon=":material/error:")
 
 
