@@ -24,7 +24,7 @@ def mapping_notes(reports, title: str) -> None:
     """What each preset did with its file: dropped rows, netted lines, defaulted columns (one expander per file)."""
     for r in reports:
         if r.notes:
-            with st.expander(components.md_text(f"{title} {r.file} ({read_with(r)})")):
+            with st.expander(f"{title} {components.md_text(r.file)} ({read_with(r)})"):
                 st.markdown("\n".join(f"- {components.md_text(n)}" for n in r.notes))
 
 

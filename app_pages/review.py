@@ -356,7 +356,7 @@ def render_section(section: review.Section) -> None:
                     if chart.caption:
                         st.caption(md_text(chart.caption))
         for table in section.tables:
-            st.subheader(md_text(table.title))
+            st.subheader(table.title)  # a fixed title (review.model), no data in it
             components.table(table.frame, f"{table.title} {built.period}", empty=table.empty,
                              key=f"review-{table.id}-{slug}")
             if table.note:

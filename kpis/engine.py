@@ -307,14 +307,13 @@ _DATE_COLUMNS = ("date", "as_of")
 
 
 def _inside(col: str) -> str:
-    lo, hi = ("$lo_day", "$hi_day") if col in _DATE_COLUMNS else ("$lo_ts", "$hi_ts")
-    return f"({col} IS NULL OR ({col} >= {lo} AND {col} < {hi}))"
+    if col in _DATE_COLUMNS:
+        return f"({col} IS NULL OR {col} BETWEEN $lo_day AND $hi_day)"
+    return f"({col} IS NULL OR ({col} >= $lo_ts AND {col}::DATE <= $hi_day))"
 
 
 def _window_params(window: tuple[date, date]) -> dict:
-    lo, hi = window[0], window[1] + timedelta(days=1)
-    return {"lo_day": lo, "hi_day": hi, "lo_ts": datetime.combine(lo, datetime.min.time()),
-            "hi_ts": datetime.combine(hi, datetime.min.time())}
+    return {"lo_day": window[0], "hi_day": window[1], "lo_ts": datetime.combine(window[0], datetime.min.time())}
 
 
 def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC",
