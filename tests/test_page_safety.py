@@ -364,3 +364,128 @@ def test_stop_and_rerun_pass_through_a_section():
     at = AppTest.from_function(_script_rerun).run()
     assert not at.error and not at.exception
     assert [m.value for m in at.markdown] == ["run 2"]  # the rerun happened, not an error message
+
+
+# --------------------------------------------------------------------------- data values never become markup
+
+TEAM = "![t](http://host/x.png)"  # markdown that makes every viewer's browser fetch the image
+SERVICE = "<img src=x onerror=alert(1)>"  # HTML
+MODEL = "[click](http://evil)"  # a link
+# Unescaped, each of these is markup (checked after the escaped characters are taken out).
+MARKUP = ("![t](", "<img", "[click](", "](http://evil)", "](http://host", "http://host", "http://evil")
+TEXT_FIELDS = ("body", "label", "help", "caption", "delta", "delta_description", "placeholder")
+NOT_MARKDOWN = ("Code", "Text", "Html", "PlotlyChart", "Arrow", "Json")
+
+
+def make_evil_db(sample_db, path: Path) -> Path:
+    """The sample data with the team 'search' renamed TEAM, the service 'query-understanding' SERVICE and the
+    model 'query-bert' MODEL in every table (the daily rollups rebuilt), so the names reach every page."""
+    from kpis import rollups
+
+    shutil.copy(sample_db, path)
+    con = kpis.connect(path)
+    for table in ("deployments", "incidents", "costs", "predictions", "pipeline_runs", "models"):
+        con.execute(f"UPDATE {table} SET team = $v WHERE team = 'search'", {"v": TEAM})
+        con.execute(f"UPDATE {table} SET service = $v WHERE service = 'query-understanding'", {"v": SERVICE})
+        con.execute(f"UPDATE {table} SET model = $v WHERE model = 'query-bert'", {"v": MODEL})
+    for r in rollups.ROLLUPS:
+        rollups.rebuild(con, r)
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def evil_db(sample_db, tmp_path_factory) -> Path:
+    return make_evil_db(sample_db, tmp_path_factory.mktemp("evil") / "evil.duckdb")
+
+
+def _texts(proto, kind: str):
+    """(field, text) of every markdown text field in ``proto`` and the messages inside it."""
+    for field, value in proto.ListFields():
+        if field.type == field.TYPE_MESSAGE:
+            for v in ([value] if hasattr(value, "ListFields") else value):
+                yield from _texts(v, kind)
+        elif field.type == field.TYPE_STRING and field.name in TEXT_FIELDS:
+            for v in ([value] if isinstance(value, str) else value):
+                yield f"{kind}.{field.name}", v
+
+
+def markup_leaks(at: AppTest) -> list[tuple[str, str]]:
+    """Every text the page renders as markdown that still holds markup from the data, and every st.html body
+    with a raw tag from it."""
+    leaks = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        kind = type(proto).__name__ if proto is not None else ""
+        if kind == "Html":
+            if SERVICE in proto.body:
+                leaks.append(("Html.body", proto.body))
+        elif proto is not None and kind not in NOT_MARKDOWN:
+            for name, text in _texts(proto, kind):
+                bare = re.sub(r"\\.", "·", text)  # an escaped character shows literally
+                if any(m in bare for m in MARKUP):
+                    leaks.append((name, text))
+        children = getattr(node, "children", None) or {}
+        for child in (children.values() if isinstance(children, dict) else children):
+            walk(child)
+
+    walk(at._tree)
+    return leaks
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_names_with_markup_are_shown_literally_on_every_page(evil_db, page):
+    # Chosen in the sidebar (the URL selects it, as a shared link would): the page caption names it.
+    at = run_app(evil_db, page, query={"team": TEAM, "grain": "month", "period": "2026-10"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.multiselect[0].value == [TEAM]
+    assert not markup_leaks(at)
+    captions = [_literal(c.value) for c in at.caption]
+    if page != "app_pages/data.py":
+        assert any(f"team: {TEAM}" in c for c in captions), captions  # the literal characters
+    # Unfiltered: the service and the model show up in drivers, cards and tables of the whole organisation.
+    at = run_app(evil_db, page, query={"grain": "month", "period": "2026-10"})
+    assert not at.exception
+    assert not markup_leaks(at)
+
+
+def test_the_checker_finds_unescaped_markup(evil_db):
+    # The check above can fail: a caption written without kpis.format.md_text is caught.
+    def script():
+        import streamlit as st
+
+        from kpis import format as fmt
+
+        st.caption(f"team: {fmt.md_text('![t](http://host/x.png)')}")
+        st.caption("team: ![t](http://host/x.png)")
+        st.markdown("<img src=x onerror=alert(1)>")
+        with st.expander("[click](http://evil)"):
+            st.write("x")
+
+    at = AppTest.from_function(script).run()
+    assert [name for name, _ in markup_leaks(at)] == ["Markdown.body", "Markdown.body", "Expandable.label"]
+
+
+def test_the_selected_service_and_model_are_literal_in_captions(evil_db):
+    at = run_app(evil_db, "app_pages/delivery.py", query={"service": SERVICE, "model": MODEL})
+    assert not at.exception and not markup_leaks(at)
+    captions = " ".join(_literal(c.value) for c in at.caption)
+    assert f"service: {SERVICE}" in captions and f"model: {MODEL}" in captions
+
+
+def test_the_review_pack_html_escapes_the_names(evil_db):
+    import review
+
+    con = _read(evil_db)
+    try:
+        packs = [review.build_review(con, period="2026-10", profile="lead", filters=f)
+                 for f in ({}, {"team": [TEAM]}, {"service": [SERVICE]}, {"model": [MODEL]})]
+    finally:
+        con.close()
+    html = [review.render(p, "html").decode("utf-8") for p in packs]
+    for text in html:
+        assert "<img src=x" not in text and 'src="http://host' not in text and 'href="http://evil' not in text
+    assert f"<td>{TEAM}</td>" in html[0]  # the team in a table cell: markdown is plain text in HTML
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html[2]  # the chosen service, in the pack's subtitle
+    assert "[click](http://evil)" in html[3]
