@@ -73,7 +73,10 @@ def test_names_with_markup_fetch_nothing_and_show_as_text(evil_server, browser):
     for path in PAGES:
         page.goto(f"{url}/{path}?{query}")
         _settle(page)
-        if path not in ("data", "review"):
+        if path == "review":  # built once per selection: wait for its sections
+            page.get_by_text("Worst incidents", exact=False).first.wait_for(timeout=180_000)
+            _settle(page)
+        elif path != "data":
             page.wait_for_selector(".js-plotly-plot")
             _settle(page)
         _check_clean(page, path or "scorecard")

@@ -489,3 +489,69 @@ def test_the_review_pack_html_escapes_the_names(evil_db):
     assert f"<td>{TEAM}</td>" in html[0]  # the team in a table cell: markdown is plain text in HTML
     assert "&lt;img src=x onerror=alert(1)&gt;" in html[2]  # the chosen service, in the pack's subtitle
     assert "[click](http://evil)" in html[3]
+
+
+# --------------------------------------------------------------------------- CSV formula cells
+
+# OWASP's CSV-injection rule: a cell beginning with any of these is prefixed with an apostrophe.
+FORMULA_TEAMS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]
+
+
+@pytest.fixture(scope="module")
+def formula_db(sample_db, tmp_path_factory) -> Path:
+    """The sample data with its teams renamed to cells a spreadsheet would run as formulas."""
+    from kpis import rollups
+
+    path = tmp_path_factory.mktemp("formula") / "formula.duckdb"
+    shutil.copy(sample_db, path)
+    con = kpis.connect(path)
+    teams = [r[0] for r in con.execute("SELECT DISTINCT team FROM deployments WHERE team IS NOT NULL ORDER BY 1")
+             .fetchall()]
+    renames = dict(zip(teams, FORMULA_TEAMS))
+    for table in ("deployments", "incidents", "costs", "predictions", "pipeline_runs", "models"):
+        for old, new in renames.items():
+            con.execute(f"UPDATE {table} SET team = $new WHERE team = $old", {"new": new, "old": old})
+    for r in rollups.ROLLUPS:
+        rollups.rebuild(con, r)
+    con.close()
+    return path
+
+
+def test_the_formula_rule_covers_the_six_leading_characters():
+    from kpis import format as fmt
+
+    assert set(fmt.FORMULA_START) == {"=", "+", "-", "@", "\t", "\r"}
+    for cell in FORMULA_TEAMS:
+        assert fmt.neutralise(cell) == "'" + cell
+    assert fmt.neutralise(-2.5) == -2.5 and fmt.neutralise("fraud") == "fraud"
+
+
+def test_cli_csv_neutralises_every_formula_cell_and_keeps_negative_numbers(formula_db):
+    r = _cli("compute", "--db", formula_db, "--by", "team", "--kpi", "deployment_count", "--kpi",
+             "error_budget_remaining", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    teams = {row["team"] for row in rows if row["team"]}
+    assert teams == {"'" + t for t in FORMULA_TEAMS[:len(teams)]} and len(teams) == 4  # the sample's four teams
+    assert not [row for row in rows for v in row.values() if v and v[0] in "=+@\t\r"]
+    negative = [row["value"] for row in rows if row["value"].startswith("-")]
+    assert negative and all(float(v) < 0 for v in negative)  # an overspent error budget stays a number
+
+
+def test_a_page_download_neutralises_every_formula_cell(formula_db, monkeypatch, fresh_cache):
+    downloads = {}
+    real = st.download_button
+
+    def keep(label, data, *args, **kwargs):
+        downloads[kwargs.get("key")] = data() if callable(data) else data
+        return real(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", keep)
+    at = run_app(formula_db, "app_pages/delivery.py", query={"grain": "month", "period": "2026-10"})
+    assert not at.exception
+    import pandas as pd
+
+    rows = pd.read_csv(io.BytesIO(downloads["dl-deployments"]), dtype=str, keep_default_na=False)
+    teams = set(rows["team"]) - {""}
+    assert teams == {"'" + t for t in FORMULA_TEAMS[:4]}
+    assert not [v for col in rows.columns for v in rows[col] if v and v[0] in "=+-@\t\r"]
