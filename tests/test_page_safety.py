@@ -555,3 +555,10 @@ def test_a_page_download_neutralises_every_formula_cell(formula_db, monkeypatch,
     teams = set(rows["team"]) - {""}
     assert teams == {"'" + t for t in FORMULA_TEAMS[:4]}
     assert not [v for col in rows.columns for v in rows[col] if v and v[0] in "=+-@\t\r"]
+
+
+def test_the_tables_own_export_is_off_so_every_csv_is_neutralised():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True
