@@ -48,9 +48,8 @@ def section(title: str):
     ``with section("Lead time") as s: ...``; afterwards ``s.failed`` says whether it failed.
     """
     outcome = SectionOutcome()
-    try:
-        with st.container():
-            yield outcome
+    try:  # no container of its own: the layout (a presentation slide's height) is the page's
+        yield outcome
     except ScriptControlException:
         raise
     except Exception as e:  # noqa: BLE001 - the point: any failure stays inside its section
