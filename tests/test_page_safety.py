@@ -260,6 +260,28 @@ def test_the_incident_resolved_in_year_10000_is_listed(odd_db):
     assert "odd-service" in texts and "10000-01-01" in texts
 
 
+@pytest.mark.parametrize("page", ["app_pages/scorecard.py", "app_pages/delivery.py", "app_pages/reliability.py",
+                                  "app_pages/review.py"])
+def test_implausible_times_inside_a_plausible_row(sample_db, tmp_path, page):
+    # A deployment of October 2026 whose work started in year 0 (a lead time of 2,026 years) and an incident
+    # detected in 9999: counted, listed, and no page breaks on them.
+    path = tmp_path / "inside.duckdb"
+    shutil.copy(sample_db, path)
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO deployments (deployment_id, service, deployed_at, environment, status, "
+                "change_started_at, team) VALUES ('year-zero-start', 'odd-service', '2026-10-05 10:00:00', "
+                "'production', 'success', '0000-01-01 00:00:00'::TIMESTAMP, 'fraud')")
+    con.execute("INSERT INTO incidents (incident_id, service, started_at, detected_at, ml_related) VALUES "
+                "('detected-9999', 'odd-service', '2026-10-05 10:00:00', '9999-12-31 00:00:00', true)")
+    con.close()
+    at = run_app(path, page, query={"grain": "month", "period": "2026-10"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    if page.endswith(("delivery.py", "reliability.py")):
+        shown = " ".join(df.value.astype(str).to_string() for df in at.dataframe)
+        assert ("year-zero-start" if page.endswith("delivery.py") else "detected-9999") in shown
+
+
 # --------------------------------------------------------------------------- a failing section
 
 
