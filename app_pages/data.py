@@ -24,7 +24,7 @@ def mapping_notes(reports, title: str) -> None:
     """What each preset did with its file: dropped rows, netted lines, defaulted columns (one expander per file)."""
     for r in reports:
         if r.notes:
-            with st.expander(f"{title} {r.file} ({read_with(r)})"):
+            with st.expander(f"{title} {components.md_text(r.file)} ({read_with(r)})"):
                 st.markdown("\n".join(f"- {components.md_text(n)}" for n in r.notes))
 
 
@@ -38,7 +38,9 @@ if last:  # the files of the batch just ingested (the page reran after the write
                      "last ingest", key="last-ingest")
     mapping_notes(last, "What the preset did with")
 
-counts = data.query("table_counts")
+counts = None
+with components.section("The table counts"):  # a failing query leaves the upload below usable
+    counts = data.query("table_counts")
 if counts is not None:
     cols = st.columns(len(counts))
     for col, (table_name, n) in zip(cols, counts.items()):
@@ -53,14 +55,14 @@ elif view.data_first:
     st.caption(f"Events from {view.data_first} to {view.data_last}.")
 
 
-
 def ingest_history() -> None:
     st.subheader("Ingest history")
-    history = data.query("history")
-    components.table(history, "ingest history", key="history", empty="Nothing has been ingested yet.",
-                     column_config={"ingested_at": st.column_config.DatetimeColumn("ingested at (UTC)",
-                                                                                   format="YYYY-MM-DD HH:mm:ss"),
-                                    "ingested_by": st.column_config.TextColumn("ingested by")})
+    with components.section("Ingest history"):
+        history = data.query("history")
+        components.table(history, "ingest history", key="history", empty="Nothing has been ingested yet.",
+                         column_config={"ingested_at": st.column_config.DatetimeColumn("ingested at (UTC)",
+                                                                                       format="YYYY-MM-DD HH:mm:ss"),
+                                        "ingested_by": st.column_config.TextColumn("ingested by")})
 
 
 st.subheader("Upload exports")
@@ -154,7 +156,7 @@ if files:
                 msg += (" Removed rows are earlier rows of a restated source and period that the new files no "
                         "longer list (choose Append to keep them).")
             if skipped:
-                msg += f" Skipped as already loaded: {', '.join(skipped)}."
+                msg += f" Skipped as already loaded: {components.md_text(', '.join(skipped))}."
             ss["_flash"] = msg
             ss["_last_ingest"] = done
             ss["upload_gen"] += 1  # a fresh uploader: the batch is done

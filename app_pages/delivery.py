@@ -12,63 +12,76 @@ components.stop_if_no_data(view, "delivery")
 
 DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours", "lead_time_p90_hours",
             "change_failure_rate", "rollback_rate"]
-frame = data.query("compute", **view.compute_args(kpis=DELIVERY))
 span = components.span_text(view)
 
-st.subheader("Deployment frequency")
-by = st.segmented_control("Deployments by", ["team", "service"], default="team", key="delivery_by",
-                          required=True) or "team"
-per_group = data.query("compute", **view.compute_args(kpis=["deployment_count"], by=by, profile=None))
-if not components.no_data_message(["deployment_count"], per_group, span):
-    components.chart(charts.stacked_bars,
-        per_group.dropna(subset=["value"]), x="period", y="value", colour=by,
-        title=f"Production deployments per {view.grain} by {by} — volume: neither better nor worse",
-        y_title=f"deployments per {view.grain}", partial=view.in_progress, key="deploys-by")
-judged = frame[(frame["kpi"] == "deployment_count") & (frame["period"] == view.period)] if frame is not None else None
-if judged is not None and "scope" in judged and len(judged) and judged["scope"].iloc[0] == f"per {by}":
-    # A per-team target is about each team's bars, not the stack's height.
-    row = judged.iloc[0]
-    text = row["status_text"] or row["note"] or ""
-    outside = f" (outside: {row['outside']})" if isinstance(row["outside"], str) and row["outside"] else ""
-    st.caption(f"Target per {by}: {components.md_text(row['target'])}. {view.period_text(view.period)}: "
-               f"{components.md_text(text)}{components.md_text(outside)}.")
-components.trend_chart(frame, ["deployments_per_week"], view, key="per-week")
 
-st.subheader("Lead time for change")
-left, right = st.columns(2)
-with left:
-    components.trend_chart(frame, ["lead_time_median_hours", "lead_time_p90_hours"], view,
-                           title="Lead time, median and p90 — lower is better",
-                           names={"lead_time_median_hours": "median", "lead_time_p90_hours": "p90"},
-                           key="lead-time")
-with right:
-    bins = data.query("lead_time_distribution", start=view.range_start, end=view.end_exclusive,
-                      filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start)
-    if bins is None or bins["deployments"].sum() == 0:
-        st.info(fmt.no_data("lead_time_median_hours", span) + ".")
-    else:
-        components.chart(charts.lead_time_histogram, bins, f"Lead-time distribution, {span} — shorter is better",
-                         key="lead-hist")
-st.caption(f"Lead time runs from {view.lead_time_start.replace('_', ' ')} to the production deployment "
-           "(successful deployments only).")
+def delivery_frame():
+    """The delivery KPIs over the range: each section asks (cached after the first), so one failing section
+    never leaves the others without it."""
+    return data.query("compute", **view.compute_args(kpis=DELIVERY))
 
-st.subheader("Change failure and rollback")
-left, right = st.columns(2)
-with left:
-    components.trend_chart(frame, ["change_failure_rate"], view, key="cfr")
-with right:
-    components.trend_chart(frame, ["rollback_rate"], view, key="rollback")
 
-st.subheader("The deployments behind the numbers")
-scope = st.segmented_control("Show", [f"period {view.period}", f"date range {span}"], key="delivery_scope",
-                             default=f"period {view.period}", required=True) or f"period {view.period}"
-whole = scope.startswith("date range")
-start, end = (view.range_start, view.end_exclusive) if whole else (view.period_start, view.period_end)
-rows = data.query("deployments", start=start, end=end, filters=view.filters, tz=view.tz,
-                  lead_time_start=view.lead_time_start)
-st.caption("Production deployments, newest first; click a column to sort. Failed = status failed or rolled "
-           "back, a hotfix, a regression, or named by an incident (its id is in the Incidents column).")
-components.table(
-    rows, f"deployments {view.period if not whole else span}", key="deployments", kind="deployments",
-    order="newest first",
-    empty=f"No production deployments in {view.period if not whole else span} match the filters.")
+with components.section("Deployment frequency"):
+    st.subheader("Deployment frequency")
+    by = st.segmented_control("Deployments by", ["team", "service"], default="team", key="delivery_by",
+                              required=True) or "team"
+    per_group = data.query("compute", **view.compute_args(kpis=["deployment_count"], by=by, profile=None))
+    if not components.no_data_message(["deployment_count"], per_group, span):
+        components.chart(charts.stacked_bars,
+            per_group.dropna(subset=["value"]), x="period", y="value", colour=by,
+            title=f"Production deployments per {view.grain} by {by} — volume: neither better nor worse",
+            y_title=f"deployments per {view.grain}", partial=view.in_progress, key="deploys-by")
+    frame = delivery_frame()
+    judged = frame[(frame["kpi"] == "deployment_count") & (frame["period"] == view.period)] if frame is not None else None
+    if judged is not None and "scope" in judged and len(judged) and judged["scope"].iloc[0] == f"per {by}":
+        # A per-team target is about each team's bars, not the stack's height.
+        row = judged.iloc[0]
+        text = row["status_text"] or row["note"] or ""
+        outside = f" (outside: {row['outside']})" if isinstance(row["outside"], str) and row["outside"] else ""
+        st.caption(f"Target per {by}: {components.md_text(row['target'])}. {view.period_text(view.period)}: "
+                   f"{components.md_text(text)}{components.md_text(outside)}.")
+    components.trend_chart(frame, ["deployments_per_week"], view, key="per-week")
+
+with components.section("Lead time for change"):
+    st.subheader("Lead time for change")
+    frame = delivery_frame()
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["lead_time_median_hours", "lead_time_p90_hours"], view,
+                               title="Lead time, median and p90 — lower is better",
+                               names={"lead_time_median_hours": "median", "lead_time_p90_hours": "p90"},
+                               key="lead-time")
+    with right:
+        bins = data.query("lead_time_distribution", start=view.range_start, end=view.end_exclusive,
+                          filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start)
+        if bins is None or bins["deployments"].sum() == 0:
+            st.info(fmt.no_data("lead_time_median_hours", span) + ".")
+        else:
+            components.chart(charts.lead_time_histogram, bins, f"Lead-time distribution, {span} — shorter is better",
+                             key="lead-hist")
+    st.caption(f"Lead time runs from {view.lead_time_start.replace('_', ' ')} to the production deployment "
+               "(successful deployments only).")
+
+with components.section("Change failure and rollback"):
+    st.subheader("Change failure and rollback")
+    frame = delivery_frame()
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["change_failure_rate"], view, key="cfr")
+    with right:
+        components.trend_chart(frame, ["rollback_rate"], view, key="rollback")
+
+with components.section("The deployments behind the numbers"):
+    st.subheader("The deployments behind the numbers")
+    scope = st.segmented_control("Show", [f"period {view.period}", f"date range {span}"], key="delivery_scope",
+                                 default=f"period {view.period}", required=True) or f"period {view.period}"
+    whole = scope.startswith("date range")
+    start, end = (view.range_start, view.end_exclusive) if whole else (view.period_start, view.period_end)
+    rows = data.query("deployments", start=start, end=end, filters=view.filters, tz=view.tz,
+                      lead_time_start=view.lead_time_start)
+    st.caption("Production deployments, newest first; click a column to sort. Failed = status failed or rolled "
+               "back, a hotfix, a regression, or named by an incident (its id is in the Incidents column).")
+    components.table(
+        rows, f"deployments {view.period if not whole else span}", key="deployments", kind="deployments",
+        order="newest first",
+        empty=f"No production deployments in {view.period if not whole else span} match the filters.")

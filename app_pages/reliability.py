@@ -11,90 +11,103 @@ components.stop_if_no_data(view, "reliability")
 
 span = components.span_text(view)
 RELIABILITY = ["incident_count", "mttr_hours", "mttr_median_hours", "ttd_median_hours", "open_incidents"]
-frame = data.query("compute", **view.compute_args(kpis=RELIABILITY))
 
-st.subheader("Incidents")
-by_severity = data.incidents_by_severity(view)
-if not components.no_data_message(["incident_count"], by_severity, span):
-    components.chart(charts.stacked_bars,
-        by_severity.dropna(subset=["value"]), x="period", y="value", colour="severity",
-        title=f"ML incidents per {view.grain} by severity — lower is better", y_title="incidents",
-        colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS), partial=view.in_progress,
-        key="by-severity")
 
-st.subheader("Time to recover and time to detect")
-# Mean and median on charts of their own: a target judges one of them, often on a scope (senior: sev1 and sev2
-# incidents), and that series must be the chart's own, fully on its scale.
-left, right = st.columns(2)
-with left:
-    components.trend_chart(frame, ["mttr_hours"], view, title="Time to recover, mean (MTTR) — lower is better",
-                           names={"mttr_hours": "MTTR"}, key="mttr")
-with right:
-    components.trend_chart(frame, ["mttr_median_hours"], view, title="Time to recover, median — lower is better",
-                           names={"mttr_median_hours": "median"}, key="mttr-median")
-left, right = st.columns(2)
-with left:
-    components.trend_chart(frame, ["ttd_median_hours"], view, key="ttd")
-with right:
-    st.caption("Where the profile's target has a scope (sev1 and sev2 incidents, tier-1), the chart's main line is "
-               "that scope's value, the one judged, with markers in its status colours; the grey dotted line is the "
-               "same KPI over all incidents selected, for context. The shaded band is the target, labelled in the "
-               "profile's words. A hollow marker on a dotted segment is the period still in progress (to date).")
+def reliability_frame():
+    """The reliability KPIs over the range (each section asks; cached after the first)."""
+    return data.query("compute", **view.compute_args(kpis=RELIABILITY))
 
-st.subheader("Serving health")
-SERVING = ["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]
-serving = data.query("compute", **view.compute_args(kpis=SERVING))
-left, right = st.columns(2)
-with left:
-    components.trend_chart(serving, ["availability"], view, key="availability")
-with right:
-    components.trend_chart(serving, ["latency_p95_ms", "latency_p99_ms"], view, key="latency",
-                           title="Inference latency p95 and p99 — lower is better",
-                           names={"latency_p95_ms": "p95", "latency_p99_ms": "p99"})
 
-st.subheader(f"Open incidents at the end of {view.period}")
-as_of = view.open_at()
-open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view.tz)
-if open_rows is not None and not open_rows.empty:
-    st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} ({view.tz})", f"{len(open_rows)}",
-              help="Started before this moment and not resolved by then.")
-components.table(open_rows, f"open incidents {view.period}", key="open", kind="open_incidents", order="oldest first",
-                 empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} ({view.tz}).")
+with components.section("Incidents"):
+    st.subheader("Incidents")
+    by_severity = data.incidents_by_severity(view)
+    if not components.no_data_message(["incident_count"], by_severity, span):
+        components.chart(charts.stacked_bars,
+            by_severity.dropna(subset=["value"]), x="period", y="value", colour="severity",
+            title=f"ML incidents per {view.grain} by severity — lower is better", y_title="incidents",
+            colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS), partial=view.in_progress,
+            key="by-severity")
 
-st.subheader(f"Worst services in {view.period_text(view.period)}")
-worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
-                   tz=view.tz, limit=10)
-if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
-    components.chart(charts.ranked_bars, worst[worst["incidents"] > 0], "service", "incidents",
-                     f"Incidents by service, {view.period_text(view.period)} — fewer is better", "incidents",
-                     key="worst")
-components.table(worst, f"worst services {view.period}", key="worst-table", kind="worst_services",
-                 empty=f"No ML incidents started or resolved in {view.period}.")
+with components.section("Time to recover and time to detect"):
+    st.subheader("Time to recover and time to detect")
+    frame = reliability_frame()
+    # Mean and median on charts of their own: a target judges one of them, often on a scope (senior: sev1 and sev2
+    # incidents), and that series must be the chart's own, fully on its scale.
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["mttr_hours"], view, title="Time to recover, mean (MTTR) — lower is better",
+                               names={"mttr_hours": "MTTR"}, key="mttr")
+    with right:
+        components.trend_chart(frame, ["mttr_median_hours"], view, title="Time to recover, median — lower is better",
+                               names={"mttr_median_hours": "median"}, key="mttr-median")
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["ttd_median_hours"], view, key="ttd")
+    with right:
+        st.caption("Where the profile's target has a scope (sev1 and sev2 incidents, tier-1), the chart's main line is "
+                   "that scope's value, the one judged, with markers in its status colours; the grey dotted line is the "
+                   "same KPI over all incidents selected, for context. The shaded band is the target, labelled in the "
+                   "profile's words. A hollow marker on a dotted segment is the period still in progress (to date).")
 
-quarter = periods.label(periods.period_start(view.period_start, "quarter"), "quarter")
-previous_quarter = periods.label(periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-                                 "quarter")
+with components.section("Serving health"):
+    st.subheader("Serving health")
+    SERVING = ["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]
+    serving = data.query("compute", **view.compute_args(kpis=SERVING))
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(serving, ["availability"], view, key="availability")
+    with right:
+        components.trend_chart(serving, ["latency_p95_ms", "latency_p99_ms"], view, key="latency",
+                               title="Inference latency p95 and p99 — lower is better",
+                               names={"latency_p95_ms": "p95", "latency_p99_ms": "p99"})
 
-qoq = data.query("compute", **view.compute_args(
-    grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-    end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
-quarter_in_progress = quarter if periods.is_partial(periods.period_start(view.period_start, "quarter"), "quarter",
-                                                    view.as_of) else None
-# A quarter in progress against the same days of the one before (equal spans), never all of it.
-q_span = view.span_days(quarter)
-qoq_span = None if q_span is None else data.query("compute", **view.compute_args(
-    grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-    end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"],
-    span_days=q_span, profile=None))
-st.subheader(f"Quarter over quarter: {quarter}{' (to date)' if quarter_in_progress else ''} vs {previous_quarter}")
-components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
-                            name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
-                            partial=quarter_in_progress, span_frame=qoq_span)
+with components.section("Open incidents"):
+    st.subheader(f"Open incidents at the end of {view.period}")
+    as_of = view.open_at()
+    open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view.tz)
+    if open_rows is not None and not open_rows.empty:
+        st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} ({view.tz})", f"{len(open_rows)}",
+                  help="Started before this moment and not resolved by then.")
+    components.table(open_rows, f"open incidents {view.period}", key="open", kind="open_incidents", order="oldest first",
+                     empty=f"No incidents were open at {as_of:%Y-%m-%d %H:%M} ({view.tz}).")
 
-st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")
-incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
-                       tz=view.tz)
-st.caption("ML-related incidents that started or were resolved in the period. Rows started in the period are "
-           "the incident count and time to detect; rows resolved in the period are the time to recover.")
-components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents", order="newest first",
-                 empty=f"No ML incidents started or resolved in {view.period} match the filters.")
+with components.section("Worst services"):
+    st.subheader(f"Worst services in {view.period_text(view.period)}")
+    worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
+                       tz=view.tz, limit=10)
+    if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
+        components.chart(charts.ranked_bars, worst[worst["incidents"] > 0], "service", "incidents",
+                         f"Incidents by service, {view.period_text(view.period)} — fewer is better", "incidents",
+                         key="worst")
+    components.table(worst, f"worst services {view.period}", key="worst-table", kind="worst_services",
+                     empty=f"No ML incidents started or resolved in {view.period}.")
+
+with components.section("Quarter over quarter"):
+    quarter = periods.label(periods.period_start(view.period_start, "quarter"), "quarter")
+    previous_quarter = periods.label(periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
+                                     "quarter")
+
+    qoq = data.query("compute", **view.compute_args(
+        grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
+        end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
+    quarter_in_progress = quarter if periods.is_partial(periods.period_start(view.period_start, "quarter"), "quarter",
+                                                        view.as_of) else None
+    # A quarter in progress against the same days of the one before (equal spans), never all of it.
+    q_span = view.span_days(quarter)
+    qoq_span = None if q_span is None else data.query("compute", **view.compute_args(
+        grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
+        end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"],
+        span_days=q_span, profile=None))
+    st.subheader(f"Quarter over quarter: {quarter}{' (to date)' if quarter_in_progress else ''} vs {previous_quarter}")
+    components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
+                                name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
+                                partial=quarter_in_progress, span_frame=qoq_span)
+
+with components.section("The incidents behind the numbers"):
+    st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")
+    incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
+                           tz=view.tz)
+    st.caption("ML-related incidents that started or were resolved in the period. Rows started in the period are "
+               "the incident count and time to detect; rows resolved in the period are the time to recover.")
+    components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents", order="newest first",
+                     empty=f"No ML incidents started or resolved in {view.period} match the filters.")

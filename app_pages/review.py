@@ -152,15 +152,18 @@ frozen = tuple(sorted((k, tuple(v)) for k, v in filters.items()))
 # A commentary save (or a draft) rewrites the database file; the review built before it is still right.
 aliases = ss.setdefault("_review_versions", {})
 version = data.version()
-try:
-    built = build(aliases.get(version, version), path, period, view.profile, frozen, view.tz)
-    saved = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
-    drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz))
-except db.DatabaseLockedError:
-    st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
-    st.stop()
-except review.ReviewError as e:
-    st.info(str(e), icon=":material/info:")
+with components.section("The review") as whole:
+    try:
+        built = build(aliases.get(version, version), path, period, view.profile, frozen, view.tz)
+        saved = saved_commentary(version, path, period, view.profile, review.scope_key(filters, view.tz))
+        drafts = unsaved_drafts(path, period, view.profile, review.scope_key(filters, view.tz))
+    except db.DatabaseLockedError:
+        st.warning(data.LOCKED_NOTICE, icon=":material/hourglass_top:")
+        st.stop()
+    except review.ReviewError as e:
+        st.info(md_text(e), icon=":material/info:")
+        st.stop()
+if whole.failed:  # nothing of the review can be shown
     st.stop()
 
 slug = hashlib.sha1(f"{built.period}|{built.profile}|{built.scope}".encode()).hexdigest()[:10]
@@ -268,7 +271,7 @@ def downloads() -> None:
                 on_click="ignore", icon=":material/download:", disabled=needs_browser and not ok,
                 help="Made when you click: the review as shown here, with the commentary as typed.")
     if not ok:
-        st.info(f"{why} The HTML pack works without it (print it from a browser for a PDF).",
+        st.info(f"{md_text(why)} The HTML pack works without it (print it from a browser for a PDF).",
                 icon=":material/picture_as_pdf:")
 
 
@@ -285,12 +288,12 @@ def kpi_metrics(section: review.Section, per_row: int) -> None:
                     st.metric(line.title, line.value_text, delta=line.change_text or None,
                               delta_color=JUDGED.get(line.judgement, "gray"),
                               delta_description=(f"vs {line.compared_with}" if line.change_text
-                                                 else line.change_line),
+                                                 else md_text(line.change_line)),
                               help=line.definition)
                 else:
                     st.metric(line.title, "No data", help=line.definition)
                     st.caption(md_text(line.no_data))
-                st.markdown(f":{BADGE.get(line.status, 'gray')}-badge[{line.status_text}]")
+                st.markdown(f":{BADGE.get(line.status, 'gray')}-badge[{md_text(line.status_text)}]")
                 if line.target:
                     st.caption(f"target {md_text(line.target)}")
 
@@ -367,7 +370,7 @@ def render_section(section: review.Section) -> None:
                     if chart.caption:
                         st.caption(md_text(chart.caption))
         for table in section.tables:
-            st.subheader(table.title)
+            st.subheader(table.title)  # a fixed title (review.model), no data in it
             components.table(table.frame, f"{table.title} {built.period}", empty=table.empty,
                              key=f"review-{table.id}-{slug}")
             if table.note:
@@ -452,7 +455,7 @@ if presenting:
             ss["review_slide"] = current - 1
             st.rerun()
     with nav_where:
-        st.caption(f"{built.title} · section {current + 1} of {n}")
+        st.caption(f"{md_text(built.title)} · section {current + 1} of {n}")
     with nav_next:
         if st.button("Next", key="review-next", shortcut="Right", icon=":material/arrow_forward:",
                      disabled=current == n - 1, width="stretch"):
@@ -460,15 +463,17 @@ if presenting:
             st.rerun()
     with nav_exit:
         present_toggle()
-    with st.container(key="review_slide"):
+    with st.container(key="review_slide"), components.section(pack.sections[current].title):
         present_section(pack.sections[current])
 else:
     for error in ss.pop("_review_draft_errors", []) + [ss.pop("_review_draft_error", None)]:
         if error:
-            st.warning(error, icon=":material/warning:")
-    st.caption(" · ".join(built.subtitle_lines[:4]))
+            st.warning(md_text(error), icon=":material/warning:")
+    st.caption(" · ".join(md_text(t) for t in built.subtitle_lines[:4]))
     if built.left_out:
         st.caption(md_text(built.left_out_text))
-    downloads()
+    with components.section("The downloads"):
+        downloads()
     for section in pack.sections:
-        render_section(section)
+        with components.section(section.title):  # one section failing leaves the others
+            render_section(section)

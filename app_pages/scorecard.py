@@ -21,31 +21,34 @@ view = state.current()
 components.page_header(f"Scorecard · {view.period}", view, "Every KPI for the chosen period, most urgent first")
 components.stop_if_no_data(view, "scorecard")
 
-# Twelve periods ending with the chosen one: the value, the previous period and the sparkline.
-first = periods.shift(view.period_start, view.grain, -11)
-frame = data.query("compute", **view.compute_args(start=first, end=view.period_last_day))
-if frame is None:
+with components.section("The scorecard") as whole:
+    # Twelve periods ending with the chosen one: the value, the previous period and the sparkline.
+    first = periods.shift(view.period_start, view.grain, -11)
+    frame = data.query("compute", **view.compute_args(start=first, end=view.period_last_day))
+    if frame is None:
+        st.stop()
+
+    FAMILY_PAGES = {"delivery": "delivery", "reliability": "reliability", "cost": "cost", "serving": "serving",
+                    "pipelines": "serving", "coverage": "serving"}
+    DIMENSIONS = ("team", "service", "model")
+
+    # The period in progress is compared with the same elapsed days of the previous one (equal spans), never
+    # with the whole of it.
+    span = lines.span_days(view.period, view.as_of)
+    span_frame = None
+    if span is not None:
+        span_frame = data.query("compute", **view.compute_args(
+            start=periods.shift(view.period_start, view.grain, -1), end=view.period_last_day, span_days=span,
+            profile=None))
+    all_lines = lines.build_lines(frame, view.period, view.previous_period, as_of=view.as_of, span_rows=span_frame)
+    by_kpi = {kpi_id: rows for kpi_id, rows in frame.groupby("kpi", sort=False)}
+
+    if span is not None:
+        st.info(f"{view.period_text(view.period)} is in progress: its values are to date and are compared with the "
+                f"same {span} days of {view.previous_period}, never with the whole of it.",
+                icon=":material/hourglass_top:")
+if whole.failed:  # nothing below can be shown without the KPIs
     st.stop()
-
-FAMILY_PAGES = {"delivery": "delivery", "reliability": "reliability", "cost": "cost", "serving": "serving",
-                "pipelines": "serving", "coverage": "serving"}
-DIMENSIONS = ("team", "service", "model")
-
-# The period in progress is compared with the same elapsed days of the previous one (equal spans), never
-# with the whole of it.
-span = lines.span_days(view.period, view.as_of)
-span_frame = None
-if span is not None:
-    span_frame = data.query("compute", **view.compute_args(
-        start=periods.shift(view.period_start, view.grain, -1), end=view.period_last_day, span_days=span,
-        profile=None))
-all_lines = lines.build_lines(frame, view.period, view.previous_period, as_of=view.as_of, span_rows=span_frame)
-by_kpi = {kpi_id: rows for kpi_id, rows in frame.groupby("kpi", sort=False)}
-
-if span is not None:
-    st.info(f"{view.period_text(view.period)} is in progress: its values are to date and are compared with the "
-            f"same {span} days of {view.previous_period}, never with the whole of it.",
-            icon=":material/hourglass_top:")
 
 if not any(line.has_value for line in all_lines):
     st.info(f"No events match the filters ({md_text(view.filters_text())}) in {view.period}. "
@@ -110,7 +113,7 @@ def rows_link(line: lines.KpiLine, dimension: str, group: str) -> str:
 def drivers_table(line: lines.KpiLine, d: drivers.Drivers | None, dimension: str) -> None:
     """The breakdown as a table (with its CSV), and links to the rows behind the top drivers."""
     if d is None or d.rows.empty:
-        st.caption(f"No {dimension} breakdown: {line.change_line or line.no_data}")
+        st.caption(f"No {dimension} breakdown: {md_text(line.change_line or line.no_data)}")
         return
     unit = d.unit
     columns = {dimension: d.rows["group"],
@@ -159,7 +162,7 @@ def triage_row(line: lines.KpiLine) -> None:
             level_text = drivers.describe(level) if level is not None else ""
             if level_text:
                 st.markdown(md_text(level_text + "."))
-        with st.expander(f"What drives it: {line.title} by team, service and model, and the rows behind it"):
+        with st.expander(f"What drives it: {md_text(line.title)} by team, service and model, and the rows behind it"):
             # One dimension at a time (a choice, not tabs: tabs would run every breakdown on every load).
             dimension = st.segmented_control("Break down by", DIMENSIONS, default=dim, key=f"drv-dim-{line.kpi}")
             dimension = dimension or dim
@@ -189,14 +192,17 @@ if tiers["red"]:
     st.caption("Furthest from the green region first. What drives each: the groups that contribute most to its "
                f"change since {since} (or to its value, when there is nothing to compare).")
     for line in tiers["red"]:
-        triage_row(line)
+        with components.section(line.title):  # one KPI's breakdown failing leaves the others
+            triage_row(line)
 if tiers["amber"]:
     st.subheader(f"Near target ({len(tiers['amber'])})", anchor="near-target")
     for line in tiers["amber"]:
-        triage_row(line)
+        with components.section(line.title):
+            triage_row(line)
 if tiers["green"]:
     st.subheader(f"On target ({len(tiers['green'])})", anchor="on-target")
-    grid(sorted(tiers["green"], key=lambda x: catalog.KPI_IDS.index(x.kpi)))
+    with components.section("The KPIs on target"):
+        grid(sorted(tiers["green"], key=lambda x: catalog.KPI_IDS.index(x.kpi)))
 
 rest = sorted(tiers["none"], key=lambda x: catalog.KPI_IDS.index(x.kpi))
 if rest:
@@ -213,4 +219,5 @@ if rest:
                 st.info(f"{fmt.no_data(fam_lines[0].kpi, view.period)} or the 11 periods before it, so these KPIs "
                         f"have no value: {titles}.", icon=":material/info:")
                 continue
-            grid(fam_lines)
+            with components.section(catalog.FAMILY_TITLES.get(family, family.capitalize())):
+                grid(fam_lines)

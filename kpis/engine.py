@@ -268,23 +268,107 @@ def _bounds(first: date, end: date) -> dict:
     return {"lo_date": first, "hi_date": end, "lo_ts": lo - _ZONE_MARGIN, "hi_ts": hi + _ZONE_MARGIN}
 
 
-def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC") -> tuple[date, date] | None:
-    """First and last day with any event, in the reporting time zone (None when empty)."""
+# The days a range taken from the data (no start or end given) may cover: kpis.periods.plausible_window, the
+# ingest's window. An event dated outside (a year 0000 or 9999 written by another tool, or ingested before the
+# ingest checked its dates) is left out of that range and counted by outside_window, so one such row can
+# neither widen every trend to centuries nor overflow a date.
+EARLIEST_PLAUSIBLE = periods.EARLIEST_PLAUSIBLE
+# A requested range may span at most MAX_PERIODS periods (38 years of weeks, 166 of months) and must lie in
+# SUPPORTED_DAYS, so that every period's end and the time-zone margins stay representable dates.
+MAX_PERIODS = 2000
+SUPPORTED_DAYS = (date(1900, 1, 1), date(9998, 12, 31))
+
+
+class RangeError(ValueError):
+    """A requested date range the engine refuses (too many periods, or days it cannot represent)."""
+
+
+def plausible_window(today: date | None = None) -> tuple[date, date]:
+    """The first and last day a range taken from the data may cover: ``kpis.periods.plausible_window``."""
+    return periods.plausible_window(today=today)
+
+
+# Per table: the day expressions (SQL on the row alias d, {conv} converts a UTC timestamp to the reporting
+# zone) whose first and last values make the data range, and the columns they read, which must lie in the
+# window for the row to count.
+_EXTENT = {
+    "deployments": (("deployed_at",), "deployed_at", "deployed_at"),
+    "incidents": (("started_at", "resolved_at"), "started_at", "coalesce(resolved_at, started_at)"),
+    "costs": (("date",), "date", "date"),
+    "predictions": (("date",), "date", "date"),
+    "pipeline_runs": (("started_at", "scheduled_at"), "coalesce(started_at, scheduled_at)",
+                      "coalesce(started_at, scheduled_at)"),
+    "models": (("as_of",), "as_of", "as_of"),
+}
+_DATE_COLUMNS = ("date", "as_of")
+
+
+def _inside(col: str) -> str:
+    if col in _DATE_COLUMNS:
+        return f"({col} IS NULL OR {col} BETWEEN $lo_day AND $hi_day)"
+    return f"({col} IS NULL OR ({col} >= $lo_ts AND {col}::DATE <= $hi_day))"
+
+
+def _window_params(window: tuple[date, date]) -> dict:
+    return {"lo_day": window[0], "hi_day": window[1], "lo_ts": datetime.combine(window[0], datetime.min.time())}
+
+
+def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC",
+               window: tuple[date, date] | None = None) -> tuple[date, date] | None:
+    """First and last day with any event, in the reporting time zone (None when empty).
+
+    Only events inside ``window`` (default: ``plausible_window()``) count; those outside are reported by
+    ``outside_window``. The result lies within the window, widened by a day for the time zone.
+    """
+    window = window or plausible_window()
     conv = "" if tz == "UTC" else " AT TIME ZONE 'UTC' AT TIME ZONE $tz"
-    row = con.execute(
-        f"""SELECT min(lo), max(hi) FROM (
-            SELECT min(deployed_at{conv})::DATE lo, max(deployed_at{conv})::DATE hi FROM deployments
-            UNION ALL SELECT min(started_at{conv})::DATE, max(coalesce(resolved_at, started_at){conv})::DATE FROM incidents
-            UNION ALL SELECT min(date), max(date) FROM costs
-            UNION ALL SELECT min(date), max(date) FROM predictions
-            UNION ALL SELECT min(coalesce(started_at, scheduled_at){conv})::DATE,
-                             max(coalesce(started_at, scheduled_at){conv})::DATE FROM pipeline_runs
-            UNION ALL SELECT min(as_of), max(as_of) FROM models)""",
-        {"tz": tz} if conv else {},
-    ).fetchone()
+    parts = []
+    for table, (cols, first, last) in _EXTENT.items():
+        def day(expr: str) -> str:
+            return expr if expr in _DATE_COLUMNS else f"({expr}){conv}"
+        # the WHERE keeps out-of-window rows away from the time-zone conversion, which could overflow
+        parts.append(f"SELECT min({day(first)})::DATE lo, max({day(last)})::DATE hi FROM {table} "
+                     f"WHERE {' AND '.join(_inside(c) for c in cols)}")
+    sql = f"SELECT min(lo), max(hi) FROM ({' UNION ALL '.join(parts)})"
+    params = _window_params(window) | ({"tz": tz} if conv else {})
+    row = con.execute(sql, _referenced(sql, params)).fetchone()
     if row is None or row[0] is None:
         return None
     return row[0], row[1]
+
+
+@dataclass(frozen=True)
+class OutsideRows:
+    """Rows of one table dated outside the plausible window (left out of the data range)."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: int
+    earliest: str  # the extreme values as DuckDB writes them ('0001-01-01 (BC) 00:00:00'): not always a date
+    latest: str
+
+    def describe(self) -> str:
+        return (f"{self.rows:,} row{'s' if self.rows != 1 else ''} of {self.table} with "
+                f"{' / '.join(self.columns)} from {self.earliest} to {self.latest}")
+
+
+def outside_window(con: duckdb.DuckDBPyConnection,
+                   window: tuple[date, date] | None = None) -> list[OutsideRows]:
+    """Per table, the rows whose dates lie outside ``window`` (default: ``plausible_window()``)."""
+    window = window or plausible_window()
+    params = _window_params(window)
+    out = []
+    for table, (cols, _, _) in _EXTENT.items():
+        outside = " OR ".join(f"NOT {_inside(c)}" for c in cols)
+        # the extremes over the offending columns only, as text: a year 0 has no Python date
+        values = ", ".join(f"CASE WHEN NOT {_inside(c)} THEN {c}::TIMESTAMP END" for c in cols)
+        pick = f"[{values}]"
+        sql = (f"SELECT count(*), min(list_min({pick}))::VARCHAR, max(list_max({pick}))::VARCHAR "
+               f"FROM {table} WHERE {outside}")
+        n, lo, hi = con.execute(sql, _referenced(sql, params)).fetchone()
+        if n:
+            out.append(OutsideRows(table, cols, n, lo, hi))
+    return out
 
 
 def through_date(con: duckdb.DuckDBPyConnection, tz: str = "UTC", today: date | None = None) -> date | None:
@@ -299,6 +383,20 @@ def through_date(con: duckdb.DuckDBPyConnection, tz: str = "UTC", today: date | 
     if today is None:
         today = pd.Timestamp(datetime.now(timezone.utc)).tz_convert(tz).date()
     return min(rng[1], today)
+
+
+def check_range(start: date, end: date, grain: str) -> None:
+    """Refuse a range the engine cannot or should not lay a spine over, with a message saying why."""
+    lo, hi = SUPPORTED_DAYS
+    for day in (start, end):
+        if not lo <= day <= hi:
+            raise RangeError(f"the date {day} is outside the supported days ({lo} to {hi})")
+    if start > end:
+        raise RangeError(f"the range starts ({start}) after it ends ({end})")
+    n = periods.count(start, end, grain)
+    if n > MAX_PERIODS:
+        raise RangeError(f"the range {start} to {end} spans {n:,} {grain}s; at most {MAX_PERIODS:,} periods are "
+                         "computed at once: choose a shorter range or a coarser grain")
 
 
 def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
@@ -352,8 +450,7 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
             return _empty(req)
         lo, hi = rng if rng else (start or end, start or end)
         start, end = start or lo, end or hi
-    if start > end:
-        raise ValueError(f"the range starts ({start}) after it ends ({end})")
+    check_range(start, end, grain)
     spine = periods.spine(start, end, grain)
     first, last = spine[0], spine[-1]
     # Periods that all end before the data's first day (a year-over-year comparison's earlier year) have no

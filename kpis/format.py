@@ -315,6 +315,15 @@ def md_text(text) -> str:
     return re.sub(r"([\\`*_\[\]{}()<>#+!|~:$-])", r"\\\1", str(text))
 
 
+def _moment_text(value, pattern: str) -> str:
+    """A time or day as text; one beyond what strftime can write (year 10000 after a time-zone shift, an
+    implausible row written by another tool) is written as pandas or DuckDB gave it, never an error."""
+    try:
+        return f"{pd.Timestamp(value):{pattern}}"
+    except (ValueError, OverflowError, NotImplementedError):
+        return str(value)
+
+
 def words(value) -> str:
     """A code as words: 'data_quality' -> 'data quality', 'rolled_back' -> 'rolled back'."""
     return "" if is_missing(value) else str(value).replace("_", " ")
@@ -466,9 +475,9 @@ def _writer(col: Column, currency: str | None = None) -> Callable[[object], str]
         if kind == "status":
             return STATUS_WORDS.get(str(v), words(v))
         if kind == "time":
-            return f"{pd.Timestamp(v):%Y-%m-%d %H:%M}"
+            return _moment_text(v, "%Y-%m-%d %H:%M")
         if kind == "date":
-            return f"{pd.Timestamp(v):%Y-%m-%d}"
+            return _moment_text(v, "%Y-%m-%d")
         if kind == "hours":
             return fmt_hours(v)
         if kind == "duration":

@@ -37,6 +37,7 @@ from pathlib import Path
 import duckdb
 
 from kpis import db, rollups, schema
+from kpis.periods import plausible_window  # noqa: F401  (the rule lives in kpis.periods)
 from kpis.schema import Column, Table
 
 READABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".json.gz",
@@ -75,40 +76,6 @@ class Limits:
         d = cls()
         return cls(_env_int("KPI_MAX_COLUMNS", d.max_columns), _env_int("KPI_MAX_LINE_BYTES", d.max_line_bytes),
                    _env_int("KPI_MAX_JSON_DEPTH", d.max_json_depth))
-
-
-def plausible_window(start: "date | str | None" = None, end: "date | str | None" = None) -> tuple[date, date]:
-    """The dates a timestamp or date value may fall on (both ends included).
-
-    Each end not given comes from KPI_PLAUSIBLE_FROM / KPI_PLAUSIBLE_TO, else
-    2000-01-01 and today + 1 year. A year such as 0000, 1500 or 9999 is a typo
-    or a placeholder, and would make every period query span centuries.
-    """
-    def parse(value, env: str, default: date) -> date:
-        if value is None:
-            value = os.environ.get(env, "").strip() or default
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            raise ValueError(f"{env} must be a date such as 2000-01-01, not {value!r}") from None
-
-    today = datetime.now(timezone.utc).date()
-    try:
-        a_year_on = today.replace(year=today.year + 1)
-    except ValueError:  # 29 February
-        a_year_on = today + timedelta(days=365)
-    lo = parse(start, "KPI_PLAUSIBLE_FROM", date(2000, 1, 1))
-    hi = parse(end, "KPI_PLAUSIBLE_TO", a_year_on)
-    if lo > hi:
-        raise ValueError(f"the plausible window starts ({lo}) after it ends ({hi}); "
-                         f"check KPI_PLAUSIBLE_FROM and KPI_PLAUSIBLE_TO")
-    if hi.year >= 9999:  # the day after the window must still be a timestamp Python can hold
-        raise ValueError(f"the plausible window must end before 9999-12-31, not on {hi}")
-    return lo, hi
 
 
 @dataclass(frozen=True)

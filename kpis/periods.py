@@ -6,8 +6,9 @@ Bounds are dates in the reporting time zone; ``end`` is exclusive.
 
 from __future__ import annotations
 
+import os
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 GRAINS = ("week", "month", "quarter")
 
@@ -82,6 +83,17 @@ def spine(first: date, last: date, grain: str) -> list[date]:
     return out
 
 
+def count(first: date, last: date, grain: str) -> int:
+    """How many periods ``spine(first, last, grain)`` holds, without building it (0 when last < first)."""
+    a, b = period_start(first, grain), period_start(last, grain)
+    if b < a:
+        return 0
+    if grain == "week":
+        return (b - a).days // 7 + 1
+    months = (b.year - a.year) * 12 + b.month - a.month
+    return months // (1 if grain == "month" else 3) + 1
+
+
 def shift(start: date, grain: str, k: int) -> date:
     """Start of the period ``k`` periods after (negative: before) the one at ``start``."""
     if grain == "week":
@@ -129,3 +141,41 @@ def to_date_label(start: date, grain: str, as_of: date | None) -> str:
     if not is_partial(start, grain, as_of):
         return text
     return f"{text} (to date: {elapsed_days(start, grain, as_of)} of {days_in(start, grain)} days)"
+
+
+EARLIEST_PLAUSIBLE = date(2000, 1, 1)
+
+
+def plausible_window(start: "date | str | None" = None, end: "date | str | None" = None, *,
+                     today: date | None = None) -> tuple[date, date]:
+    """The dates a timestamp or date value may fall on (both ends included).
+
+    Each end not given comes from KPI_PLAUSIBLE_FROM / KPI_PLAUSIBLE_TO, else
+    EARLIEST_PLAUSIBLE (2000-01-01) and today + 1 year. A year such as 0000, 1500 or 9999 is a typo
+    or a placeholder, and would make every period query span centuries.
+    """
+    def parse(value, env: str, default: date) -> date:
+        if value is None:
+            value = os.environ.get(env, "").strip() or default
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{env} must be a date such as 2000-01-01, not {value!r}") from None
+
+    today = today or datetime.now(timezone.utc).date()
+    try:
+        a_year_on = today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        a_year_on = today + timedelta(days=365)
+    lo = parse(start, "KPI_PLAUSIBLE_FROM", EARLIEST_PLAUSIBLE)
+    hi = parse(end, "KPI_PLAUSIBLE_TO", a_year_on)
+    if lo > hi:
+        raise ValueError(f"the plausible window starts ({lo}) after it ends ({hi}); "
+                         f"check KPI_PLAUSIBLE_FROM and KPI_PLAUSIBLE_TO")
+    if hi.year >= 9999:  # the day after the window must still be a timestamp Python can hold
+        raise ValueError(f"the plausible window must end before 9999-12-31, not on {hi}")
+    return lo, hi

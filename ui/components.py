@@ -8,12 +8,15 @@ here once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 import re
+from contextlib import contextmanager
 from datetime import date
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from kpis import catalog, charts, lines
 from kpis import format as fmt
@@ -23,6 +26,46 @@ from ui.state import View
 
 STATUS_BADGE = {"green": ("green", "On target"), "amber": ("orange", "Near target"),
                 "red": ("red", "Off target"), "none": ("gray", "No target")}
+
+
+log = logging.getLogger(__name__)
+SECTION_ERROR_CHARS = 200  # of the error's first line shown on the page; the whole traceback goes to the log
+
+
+class SectionOutcome:
+    """What ``section`` yields: ``failed`` is True after the section's body raised (its message is shown)."""
+
+    failed = False
+
+
+@contextmanager
+def section(title: str):
+    """A page section that fails alone: an exception inside shows a short message in its place (the
+    traceback goes to the server log) and the rest of the page renders.
+
+    One implausible row (a year 9999 timestamp) or a query that breaks must not take every section of a
+    page with it. Streamlit's control flow (st.stop, st.rerun, st.switch_page) passes through untouched.
+    ``with section("Lead time") as s: ...``; afterwards ``s.failed`` says whether it failed.
+    """
+    outcome = SectionOutcome()
+    try:  # no container of its own: the layout (a presentation slide's height) is the page's
+        yield outcome
+    except ScriptControlException:
+        raise
+    except Exception as e:  # noqa: BLE001 - the point: any failure stays inside its section
+        log.exception("page section %r failed", title)
+        outcome.failed = True
+        st.error(section_error_text(title, e), icon=":material/error:")
+
+
+def section_error_text(title: str, error: BaseException) -> str:
+    """What a failed section says: which section, the error's first line (escaped, shortened), what to do."""
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if len(first) > SECTION_ERROR_CHARS:
+        first = first[:SECTION_ERROR_CHARS - 1] + "…"
+    return (f"{md_text(title)} could not be shown: {md_text(first)} "
+            f"({type(error).__name__}). The rest of the page is unaffected. Try a narrower date range or "
+            "other filters; the full error is in the server log.")
 
 
 def _slug(text: str) -> str:
@@ -76,7 +119,7 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
     # on_click="ignore": a download changes nothing on the page, so it does not rerun it (a rerun of a page
     # with a big table cost seconds, and one still running when the server stopped left a traceback). The CSV
     # is written when the button is clicked (a callable), not on every rerun of the page.
-    st.download_button(f"Download {name} (CSV)", csv_bytes,
+    st.download_button(f"Download {md_text(name)} (CSV)", csv_bytes,
                        file_name=f"{_slug(name)}.csv", mime="text/csv", key=f"dl-{key or _slug(name)}",
                        icon=":material/download:", on_click="ignore")
 

@@ -201,6 +201,10 @@ def _data_range(con, tz: str = "UTC"):
     return kpis.data_range(con, tz) or ()
 
 
+def _outside_window(con) -> list:
+    return engine.outside_window(con)
+
+
 QUERIES = {
     "compute": _compute,
     "drivers": drivers.drivers,
@@ -221,6 +225,7 @@ QUERIES = {
     "table_counts": details.table_counts,
     "last_event": details.last_event,
     "data_range": _data_range,
+    "outside_window": _outside_window,
     "history": _history,
 }
 

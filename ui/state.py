@@ -170,6 +170,16 @@ def clamp_range(chosen, first: date, last: date) -> tuple[date, date] | None:
     return (lo, hi) if lo <= hi else None
 
 
+def outside_text(outside: list) -> str:
+    """Which rows lie outside the plausible window (kpis.engine.outside_window), for the sidebar."""
+    lo, hi = engine.plausible_window()
+    total = sum(o.rows for o in outside)
+    return (f"{total:,} row{'s' if total != 1 else ''} dated outside {lo} to {hi} "
+            f"{'are' if total != 1 else 'is'} left out of the date range: "
+            + "; ".join(o.describe() for o in outside)
+            + ". Correct them at the source and ingest again, or remove them from the database.")
+
+
 def _read_url(ss, grain_options, profiles) -> None:
     """Seed the widgets' state from the URL on a session's first run (invalid values are ignored)."""
     qp = st.query_params
@@ -360,7 +370,10 @@ def sidebar() -> View:
                      help="Events fall into days, weeks, months and quarters in this time zone; times in the "
                           "tables are shown in it. The default comes from $KPI_TZ.")
         if first:
-            st.caption(f"Data from {first} to {last} ({tz}) · database `{data.db_path()}`")
+            st.caption(f"Data from {first} to {last} ({tz}) · database {fmt.md_text(data.db_path())}")
+        outside = data.query("outside_window") or []
+        if outside:
+            st.warning(fmt.md_text(outside_text(outside)), icon=":material/event_busy:")
 
     p_start, p_end = data.period_bounds(period)
     view = View(grain=grain, period=period, period_start=p_start, period_end=p_end, start=start, end=end,
