@@ -9,6 +9,7 @@ of ``kpis.details``.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -133,13 +134,20 @@ def _fit_legend(fig: _Fig) -> _Fig:
     return fig
 
 
+def esc(value) -> str:
+    """A name from the data (a team, service, resource, currency, a profile's words) as plotly text: plotly
+    draws <a href>, <b>, <br> and entities in titles, legends, ticks and hover labels, so < > & are escaped
+    (plotly shows the entities as the characters). The review's slides unescape them (review.pptx)."""
+    return html.escape(str(value), quote=False)
+
+
 def status_colour(status) -> str:
     return STATUS_COLOURS.get(status if isinstance(status, str) else "none", STATUS_COLOURS["none"])
 
 
 def _layout(fig: _Fig, title: str, y_title: str, height: int = 330, x_title: str = "") -> _Fig:
     fig.update_layout(
-        title=dict(text=title, x=0, xanchor="left", y=1.0, yref="container", yanchor="top", pad=dict(t=8),
+        title=dict(text=esc(title), x=0, xanchor="left", y=1.0, yref="container", yanchor="top", pad=dict(t=8),
                    font=dict(size=16)),
         height=height, font=FONT,
         margin=dict(l=10, r=10, t=44, b=10),
@@ -147,8 +155,10 @@ def _layout(fig: _Fig, title: str, y_title: str, height: int = 330, x_title: str
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=12)),
         hovermode="x unified",
         # One update: each plotly update call re-validates and re-dispatches (a third of a chart's time).
-        yaxis=dict(title_text=y_title, rangemode="tozero", zeroline=True, automargin=True),
-        xaxis=dict(title_text=x_title, type="category", tickangle=-45, automargin=True),
+        # titles are escaped (a currency or a team may be in them); a y title may break its line with <br>
+        yaxis=dict(title_text=esc(y_title).replace("&lt;br&gt;", "<br>"), rangemode="tozero", zeroline=True,
+                   automargin=True),
+        xaxis=dict(title_text=esc(x_title), type="category", tickangle=-45, automargin=True),
     )
     return _fit_legend(fig)
 
@@ -305,7 +315,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     if scoped:
         y = brows["scoped_value"] / div
         text = [fmt.fmt_value(v, u, band_kpi) for v, u in zip(brows["scoped_value"], brows["unit"])]
-        _series(fig, periods, y, name=f"{label_of(band_kpi)}, {scope} — judged", colour=SERIES[0], width=2.6,
+        _series(fig, periods, y, name=f"{label_of(band_kpi)}, {esc(scope)} — judged", colour=SERIES[0], width=2.6,
                 size=9, marker_colours=status_marks(brows), text=text, partial=partial)
         plotted += [v for v in y if not _missing(v)]
     series = []
@@ -317,7 +327,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
                 series.append((label, rows, k))
     else:
         for g, rows in frame.groupby(by, sort=True, dropna=False):
-            series.append(("(none)" if fmt.is_missing(g) else str(g), rows, kpi_ids[0]))
+            series.append(("(none)" if fmt.is_missing(g) else esc(g), rows, kpi_ids[0]))
     for i, (label, rows, k) in enumerate(series):
         rows = rows.drop_duplicates("period").set_index("period").reindex(periods).reset_index()
         y = rows["value"] / div
@@ -343,7 +353,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
             finite = [v for v in b[0] + b[1] if v is not None]
             top = max([top] + [v * 1.15 for v in finite])
             words = _first_text(brows, "band_text") or "target"
-            _add_band(fig, periods, b, top, label=words + (f" ({scope})" if scope else ""))
+            _add_band(fig, periods, b, top, label=esc(words + (f" ({scope})" if scope else "")))
     _layout(fig, title, y_title, height)
     _period_ticks(fig, periods, partial)
     fig.update_yaxes(tickformat=tickformat, range=[0, top] if top > 0 else None,
@@ -377,10 +387,10 @@ def stacked_bars(frame: pd.DataFrame, x: str, y: str, colour: str, title: str, y
     groups = order or sorted(frame[colour].dropna().unique())
     for i, g in enumerate(groups):
         rows = frame[frame[colour] == g]
-        fig.add_trace(_trace("bar", x=rows[x], y=rows[y], name=str(g),
+        fig.add_trace(_trace("bar", x=rows[x], y=rows[y], name=esc(g),
                              marker=dict(color=(colours or {}).get(g, SERIES[i % len(SERIES)]),
                                          pattern=_hatch(list(rows[x]), partial)),
-                             hovertemplate="%{y:,.0f}<extra>" + str(g) + "</extra>"))
+                             hovertemplate="%{y:,.0f}<extra>" + esc(g) + "</extra>"))
     fig.update_layout(barmode="stack")
     _layout(fig, title, y_title, height)
     _period_ticks(fig, sorted(frame[x].dropna().unique()), partial)
@@ -404,7 +414,7 @@ def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial:
     fig = _Fig()
     currencies = list(cost["unit"].dropna().unique())
     for i, (cur, rows) in enumerate(cost.groupby("unit", sort=False)):
-        fig.add_trace(_trace("bar", x=rows["period"], y=rows["value"], name=f"inference cost ({cur})",
+        fig.add_trace(_trace("bar", x=rows["period"], y=rows["value"], name=f"inference cost ({esc(cur)})",
                              marker=dict(color=SERIES[i], pattern=_hatch(list(rows["period"]), partial)),
                              opacity=0.85, text=[fmt.fmt_money(v, cur) for v in rows["value"]], textposition="none",
                              hovertemplate="%{text}<extra>inference cost</extra>"))
@@ -412,7 +422,7 @@ def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial:
     vdiv, v_title, v_ticks = fmt.axis_for(catalog.PREDICTIONS_UNIT, vol["value"].tolist(), "predictions")
     _series(fig, list(vol["period"]), list(vol["value"] / vdiv), name="predictions", colour=SERIES[1], yaxis="y2",
             text=[fmt.fmt_value(v, catalog.PREDICTIONS_UNIT, "predictions") for v in vol["value"]], partial=partial)
-    _layout(fig, title, f"inference cost ({' / '.join(currencies) or 'USD'})", height)
+    _layout(fig, title, f"inference cost ({esc(' / '.join(currencies)) or 'USD'})", height)
     _period_ticks(fig, list(dict.fromkeys(frame["period"])), partial)
     fig.update_layout(yaxis2=dict(title=v_title, overlaying="y", side="right", rangemode="tozero",
                                   tickformat=v_ticks, showgrid=False))
@@ -497,7 +507,7 @@ def training_runs(runs: pd.DataFrame, title: str, height: int = 350) -> go.Figur
         fig.add_trace(_trace("scatter",
             x=rows["first_date"], y=rows["cost"], mode="markers", name=name,
             marker=dict(color=colour, size=9 if flag else 6, symbol="diamond" if flag else "circle"),
-            text=[f"{r} · {s} · {fmt.fmt_money(c, cur)}" for r, s, c, cur in
+            text=[esc(f"{r} · {s} · {fmt.fmt_money(c, cur)}") for r, s, c, cur in
                   zip(rows["run_id"], rows["service"], rows["cost"], rows["currency"])],
             hovertemplate="%{text}<extra></extra>"))
     fence = runs["outlier_threshold"].dropna()
@@ -505,7 +515,7 @@ def training_runs(runs: pd.DataFrame, title: str, height: int = 350) -> go.Figur
         fig.add_hline(y=float(fence.iloc[0]), line=dict(color=STATUS_COLOURS["red"], dash="dash", width=1),
                       annotation_text="outlier fence (Q3 + 1.5 IQR)")
     cur = " / ".join(runs["currency"].dropna().unique()) or "USD"
-    _layout(fig, title, f"cost per run ({cur})", height, x_title="run start")
+    _layout(fig, title, f"cost per run ({esc(cur)})", height, x_title="run start")
     fig.update_xaxes(type="date")
     fig.update_yaxes(tickformat=",.0f")
     fig.update_layout(hovermode="closest")
@@ -516,7 +526,8 @@ def ranked_bars(frame: pd.DataFrame, label: str, value: str, title: str, x_title
                 height: int = 330) -> go.Figure:
     """Horizontal bars, largest on top (worst services)."""
     rows = frame.sort_values(value, ascending=True)
-    fig = _Fig(_trace("bar", x=rows[value], y=rows[label], orientation="h", marker_color=STATUS_COLOURS["red"],
+    fig = _Fig(_trace("bar", x=rows[value], y=[esc(v) for v in rows[label]], orientation="h",
+                      marker_color=STATUS_COLOURS["red"],
                            opacity=0.8, hovertemplate="%{y}: %{x:,}<extra></extra>"))
     _layout(fig, title, "", height, x_title=x_title)
     fig.update_yaxes(type="category", rangemode=None)
@@ -606,7 +617,7 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
         words = _first_text(rows, "band_text") or "target"
         fig.add_hline(y=float(green.iloc[0]) * 100, line=dict(color=BAND_LINE, width=1.2, dash="dash"))
         # named in the legend, not by an annotation that the bars would cover
-        fig.add_trace(_trace("scatter", x=[periods[0]], y=[None], mode="lines", name=f"{words}: green above the line",
+        fig.add_trace(_trace("scatter", x=[periods[0]], y=[None], mode="lines", name=f"{esc(words)}: green above the line",
                                  line=dict(color=BAND_LINE, width=1.2, dash="dash"), hoverinfo="skip"))
     _layout(fig, title, f"% of the budget left (SLO {fmt.fmt_percent(slo, 1)});<br>below 0: overspent", height)
     _period_ticks(fig, periods, partial)

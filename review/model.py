@@ -24,6 +24,7 @@ Nothing here imports streamlit.
 from __future__ import annotations
 
 import dataclasses
+import html
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -530,7 +531,9 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
             elif len([n for n in notes if n.startswith(fmt.no_data(ids[0], ctx.window))]) == 0:
                 notes.append(fmt.no_data(ids[0], ctx.window) + ".")
         if fig is not None:
-            made.append(Chart(id=f"{family}-{chart_id}", title=fig.layout.title.text or chart_id, figure=fig,
+            # the figure's title is plotly text (kpis.charts.esc); the pack writes it as plain text
+            made.append(Chart(id=f"{family}-{chart_id}", title=html.unescape(fig.layout.title.text or chart_id),
+                              figure=fig,
                               caption=caption))
     if family == "cost":
         kinds = ctx.detail(details.prediction_count_kinds, ctx.window_start, ctx.end, filters=ctx.filters)

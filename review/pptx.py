@@ -19,6 +19,7 @@ is in each slide's notes and, when there is some, in a text box on the slide.
 
 from __future__ import annotations
 
+import html
 import io
 from pathlib import Path
 
@@ -343,7 +344,7 @@ def native_chart(fig) -> tuple | None:
     series = []
     for t in traces:
         values = dict(zip(t.x, t.y))
-        name = str(t.name or "").replace("<br>", " ")
+        name = html.unescape(str(t.name or "").replace("<br>", " "))  # plotly text (kpis.charts.esc) as plain text
         series.append((name, [None if values.get(c) is None or values.get(c) != values.get(c) else
                               float(values[c]) for c in categories], name == "target bound"))
     tickformat = layout.yaxis.tickformat or ",.1f"
@@ -351,7 +352,7 @@ def native_chart(fig) -> tuple | None:
     number_format = "#,##0" + ("." + "0" * int(decimals) if decimals.isdigit() and int(decimals) else "")
     if layout.yaxis.ticksuffix == "%":
         number_format += '"%"'
-    return kind, categories, series, number_format, layout.yaxis.title.text or ""
+    return kind, categories, series, number_format, html.unescape(layout.yaxis.title.text or "")
 
 
 def _native(slide, x, y, w, h, spec) -> None:

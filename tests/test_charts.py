@@ -150,7 +150,42 @@ def test_the_kpi_with_a_target_leads_though_listed_second():
                        names={"pipeline_success_rate": "all pipelines", "training_success_rate": "training"})
     assert fig.data[0].name == "training" and list(fig.data[0].marker.color) == [AMBER]
     assert fig.data[1].name == "all pipelines" and fig.data[1].line.width < fig.data[0].line.width
-    assert "target > 99% (amber ≥ 95%)" in [t.name for t in fig.data]
+    # plotly text: ">" is written as an entity, which plotly draws as ">"
+    assert "target &gt; 99% (amber ≥ 95%)" in [t.name for t in fig.data]
+
+
+MARKUP = '<a href="http://evil.example/">x</a> & <b>y</b><br><img src=x>'
+
+
+def test_names_from_the_data_are_plotly_text_not_markup():
+    """Plotly draws <a href>, <b>, <br> and entities in legends, ticks, hover labels and titles: a team, a
+    service, a run or a currency from the data is escaped (and shown as typed); the review's slides unescape."""
+    import html
+    import json
+
+    from review import pptx as review_pptx
+
+    by_team = pd.DataFrame({"period": ["2026-09", "2026-10"] * 2, "team": [MARKUP] * 2 + ["plain"] * 2,
+                            "kpi": "deployment_count", "value": [3.0, 4.0, 1.0, 2.0], "n": [3, 4, 1, 2],
+                            "unit": "count"})
+    figs = [charts.trend(by_team, ["deployment_count"], f"Deployments of {MARKUP}", by="team"),
+            charts.stacked_bars(by_team, x="period", y="value", colour="team", title=MARKUP, y_title="deployments"),
+            charts.ranked_bars(pd.DataFrame({"service": [MARKUP, "b"], "incidents": [3, 1]}), "service", "incidents",
+                               "Incidents", MARKUP)]
+    def strings(x):  # every text of the figure as plotly.js receives it
+        if isinstance(x, dict):
+            return [s for v in x.values() for s in strings(v)]
+        if isinstance(x, list):
+            return [s for v in x for s in strings(v)]
+        return [x] if isinstance(x, str) else []
+
+    for fig in figs:
+        texts = strings(json.loads(fig.to_json()))
+        assert not [t for t in texts if "<a href" in t or "<b>y" in t or "<img" in t]  # no markup reaches plotly
+        assert [t for t in texts if MARKUP in html.unescape(t)]  # the name, shown as typed
+    # the slides show the names as typed
+    kind, categories, series, _, _ = review_pptx.native_chart(figs[1])
+    assert MARKUP in [name for name, _, _ in series]
 
 
 def test_prediction_volume_axis_names_its_scale_and_hover_writes_counts_in_full():
