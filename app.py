@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from ui import auth, data, state
+from ui import auth, components, data, state
 
 st.set_page_config(page_title="ML engineering KPIs", page_icon=":material/monitoring:", layout="wide")
 
@@ -35,7 +35,10 @@ auth.gate()
 pg = st.navigation(PAGES)
 data.begin_run()
 try:
-    state.sidebar()
+    with components.section("The sidebar (period, range, filters)") as sidebar:
+        state.sidebar()
+    if sidebar.failed:  # every page reads the sidebar's selection: say so once, not as each page's error
+        st.stop()
     pg.run()
 finally:
     data.end_run()  # the run's connection closes with the run (also on st.stop, a rerun or an error)

@@ -320,6 +320,16 @@ def test_a_failing_section_shows_its_error_and_the_rest_renders(sample_db, monke
     assert "Traceback" in caplog.text and "year 10000 is out of range" in caplog.text
 
 
+def test_a_failing_sidebar_says_so_instead_of_the_apps_error_page(sample_db, monkeypatch, fresh_cache):
+    """The sidebar's own queries (the data range, the filter lists) failing: one message, no traceback."""
+    monkeypatch.setitem(data.QUERIES, "data_range", _boom)
+    at = run_app(sample_db, "app_pages/delivery.py")
+    assert not at.exception
+    assert [_literal(e.value).split(":")[0] for e in at.error] == ["The sidebar (period, range, filters) could "
+                                                                    "not be shown"]
+    assert not at.subheader  # the page itself did not run on a selection it does not have
+
+
 def test_a_failing_detail_function_on_delivery(sample_db, monkeypatch, fresh_cache):
     from kpis import details
 
