@@ -103,9 +103,10 @@ if files:
     check_key = (tuple((u.name, u.digest) for u in uploads), kind_arg, source_tz, skip_bad, preset_arg)
     if ss.get("_checked", (None,))[0] != check_key:
         bar = st.progress(0.0, text="Validating ...")
-        reports, error = data.validate(uploads, kind=kind_arg, source_tz=source_tz, skip_bad_rows=skip_bad,
-                                       progress=lambda i, n, name: bar.progress(i / n, text=f"Validated {name}"),
-                                       preset=preset_arg)
+        # the progress text is markdown: a file name is data
+        reports, error = data.validate(
+            uploads, kind=kind_arg, source_tz=source_tz, skip_bad_rows=skip_bad, preset=preset_arg,
+            progress=lambda i, n, name: bar.progress(i / n, text=f"Validated {components.md_text(name)}"))
         bar.empty()
         ss["_checked"] = (check_key, reports, error)
     _, reports, error = ss["_checked"]
