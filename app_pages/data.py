@@ -59,10 +59,14 @@ def ingest_history() -> None:
     st.subheader("Ingest history")
     with components.section("Ingest history"):
         history = data.query("history")
+        titles = {"batch_id": "batch", "file_name": "file", "mapping": "preset", "rows_read": "rows read",
+                  "rows_inserted": "added", "rows_replaced": "replaced", "rows_removed": "removed",
+                  "rows_rejected": "rejected", "content_hash": "content hash"}
+        config = {col: st.column_config.Column(title) for col, title in titles.items()}
+        config["ingested_at"] = st.column_config.DatetimeColumn("ingested at (UTC)", format="YYYY-MM-DD HH:mm:ss")
+        config["ingested_by"] = st.column_config.TextColumn("ingested by")
         components.table(history, "ingest history", key="history", empty="Nothing has been ingested yet.",
-                         column_config={"ingested_at": st.column_config.DatetimeColumn("ingested at (UTC)",
-                                                                                       format="YYYY-MM-DD HH:mm:ss"),
-                                        "ingested_by": st.column_config.TextColumn("ingested by")})
+                         column_config=config)
 
 
 st.subheader("Upload exports")
