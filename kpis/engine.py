@@ -264,7 +264,8 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     reads = " ".join(f"{k.value} {k.n}" for k in kpis)
     parts = frozenset(p for p, col in UNION_PARTS.items() if re.search(rf"\b{col}\b", reads))
     body = _render(source, req, table, bounded=True, parts=parts)
-    ctes = f"src AS ({body})"
+    src = f"src_{source}"  # a name of its own: Spark has one scope for the CTEs of every source
+    ctes = f"{src} AS ({body})"
     if source == "deployments":
         ctes = f"incident_links AS ({_render('incident_links', req, 'incidents')}), " + ctes
     currency = ", currency" if source in CURRENCY_SOURCES else ""
@@ -278,7 +279,7 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     aggs = ", ".join(f"{k.value} AS \"v:{k.id}\", {k.n} AS \"n:{k.id}\"" for k in kpis)
     sql = (
         f"WITH {ctes} SELECT period_start, grp{currency}, {aggs} "
-        f"FROM (SELECT *{weeks} FROM src) e WHERE period_start BETWEEN $first AND $last "
+        f"FROM (SELECT *{weeks} FROM {src}) e WHERE period_start BETWEEN $first AND $last "
         f"GROUP BY period_start, grp{currency}"
     )
     extra = {"first": first, "last": last, **_bounds(first, periods.next_start(last, req.grain))}
