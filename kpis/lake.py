@@ -66,30 +66,31 @@ def filesystem(url: str):
         raise ValueError(f"reading {s}:// needs the {SCHEMES[s]} package (pip install {SCHEMES[s]})") from None
 
 
-def fetch(urls: list[str], folder: str, suffixes: tuple[str, ...]) -> dict[str, str]:
-    """Copy the objects ``urls`` name into ``folder``: an object, or the objects under a prefix whose names
-    end with one of ``suffixes`` (sorted by name). Returns {local path: URL}, in order."""
+def fetch(url: str, folder: str, suffixes: tuple[str, ...]) -> dict[str, str]:
+    """Copy the object ``url`` names, or the objects under the prefix ``url`` whose names end with one of
+    ``suffixes`` (sorted by key), into new subfolders of ``folder``. Returns {local path: object URL}."""
+    fs = filesystem(url)
+    s = scheme(url)
+    try:
+        if fs.isfile(url):
+            keys = [url]
+        else:
+            keys = sorted(k for k in fs.find(url) if k.lower().endswith(suffixes))
+            keys = [k if is_url(k) else f"{s}://{k}" for k in keys]
+    except OSError as e:  # no such bucket, no access (s3fs says which as PermissionError / FileNotFoundError)
+        raise OSError(f"cannot list or read it: {type(e).__name__}: {e}") from None
+    if not keys:
+        raise FileNotFoundError("no such object, and no .csv or .parquet objects under it")
     out: dict[str, str] = {}
-    for url in urls:
-        fs = filesystem(url)
-        s = scheme(url)
+    start = len(list(Path(folder).iterdir()))
+    for i, key in enumerate(keys):
+        local = Path(folder) / f"{start + i:05d}" / key.rstrip("/").rsplit("/", 1)[-1]
+        local.parent.mkdir(parents=True)
         try:
-            if fs.isfile(url):
-                keys = [url]
-            else:
-                keys = sorted(k for k in fs.find(url) if k.lower().endswith(suffixes))
-                keys = [k if is_url(k) else f"{s}://{k}" for k in keys]
-                if not keys:
-                    raise FileNotFoundError(f"{url}: no such object, and no .csv or .parquet objects under it")
-        except (PermissionError, OSError) as e:
-            if isinstance(e, FileNotFoundError) and str(e).startswith(url):
-                raise
-            raise FileNotFoundError(f"{url}: cannot list or read it ({type(e).__name__}: {e})") from None
-        for key in keys:
-            local = Path(folder) / f"{len(out):05d}" / key.rstrip("/").rsplit("/", 1)[-1]
-            local.parent.mkdir(parents=True)
             fs.get(key, str(local))
-            out[str(local)] = key
+        except OSError as e:
+            raise OSError(f"cannot read {key}: {type(e).__name__}: {e}") from None
+        out[str(local)] = key
     return out
 
 

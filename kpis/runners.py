@@ -14,6 +14,7 @@ parameters and returns rows: a :class:`Runner`. The SQL is written once
 from __future__ import annotations
 
 import tempfile
+import warnings
 import weakref
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
@@ -98,6 +99,8 @@ LOCAL_CONF = {
 
 def spark_session(remote: str | None = None, master: str = "local[2]"):
     """A Spark session: over Spark Connect to ``remote`` (sc://host:port), else local mode."""
+    # pyspark warns that it does not yet fully support pandas 3: the runner never hands pandas to Spark
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError:
