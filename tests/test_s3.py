@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import math
 
+import golden
 import pytest
 
-import golden
 import kpis
 from kpis import __main__ as cli
 from kpis import engine, ingest
