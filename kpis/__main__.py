@@ -200,14 +200,16 @@ def _open_for_compute(args):
 
     if args.spark_remote and args.engine != "spark":
         raise ValueError("--spark-remote needs --engine spark")
-    if args.engine == "spark" and args.lake:
-        spark = runners.spark_session(args.spark_remote)
-        return None, runners.spark_from_lake(spark, args.lake), spark
-    con = lake.connect(args.lake) if args.lake else db.connect(args.db, read_only=True, wait_seconds=30)
-    if args.engine == "spark":
-        spark = runners.spark_session(args.spark_remote)
-        return con, runners.spark_from_db(spark, con, local=not args.spark_remote), spark
-    return con, con, None
+    if args.engine == "duckdb":
+        con = lake.connect(args.lake) if args.lake else db.connect(args.db, read_only=True, wait_seconds=30)
+        return con, con, None
+    running = None if args.spark_remote else runners.active_spark()
+    spark = running or runners.spark_session(args.spark_remote)
+    owned = None if running else spark  # a session this command started is stopped at its end
+    if args.lake:
+        return None, runners.spark_from_lake(spark, args.lake), owned
+    con = db.connect(args.db, read_only=True, wait_seconds=30)
+    return con, runners.spark_from_db(spark, con, local=not args.spark_remote), owned
 
 
 def _compute(args) -> int:

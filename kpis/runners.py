@@ -97,6 +97,15 @@ LOCAL_CONF = {
 }
 
 
+def active_spark():
+    """The Spark session already running in this process (a test's, a notebook's), or None."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
+
+
 def spark_session(remote: str | None = None, master: str = "local[2]"):
     """A Spark session: over Spark Connect to ``remote`` (sc://host:port), else local mode."""
     # pyspark warns that it does not yet fully support pandas 3: the runner never hands pandas to Spark
