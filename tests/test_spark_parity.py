@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
-
 import golden
-import kpis
+import pytest
 from conftest import PARITY
+
+import kpis
 from kpis import __main__ as cli
 from kpis import catalog, engine, lake, runners
 
