@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from kpis import catalog, periods, rollups
+from kpis import catalog, db, periods, rollups
 from kpis.catalog import KPI
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -321,6 +321,10 @@ def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC",
     ``outside_window``. The result lies within the window, widened by a day for the time zone.
     """
     window = window or plausible_window()
+    return db.once_per_snapshot(con, ("data_range", tz, window), lambda: _data_range(con, tz, window))
+
+
+def _data_range(con: duckdb.DuckDBPyConnection, tz: str, window: tuple[date, date]) -> tuple[date, date] | None:
     conv = "" if tz == "UTC" else " AT TIME ZONE 'UTC' AT TIME ZONE $tz"
     parts = []
     for table, (cols, first, last) in _EXTENT.items():
@@ -400,7 +404,8 @@ def check_range(start: date, end: date, grain: str) -> None:
 
 
 def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
-    ok = con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0]
+    ok = db.once_per_snapshot(con, ("timezone", tz), lambda: con.execute(
+        "SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0])
     if not ok:
         raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Berlin)")
 
