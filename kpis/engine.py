@@ -40,6 +40,9 @@ FILTER_COLUMNS = {
     "models": ("team", "service", "model", "tier"),
 }
 FILTER_KEYS = ("team", "service", "model", "tier", "severity", "category")
+# Further columns a compute may group by (the Reliability page's incidents per severity, one statement), where
+# every source it reads has the column (FILTER_COLUMNS); the command line offers the DIMENSIONS.
+GROUPINGS = ("tier", "severity", "category")
 SOURCE_TABLE = {
     "deployments": "deployments",
     "incidents_started": "incidents",
@@ -74,7 +77,7 @@ class Request:
 
     def __post_init__(self):
         periods.check_grain(self.grain)
-        if self.by is not None and self.by not in DIMENSIONS:
+        if self.by is not None and self.by not in DIMENSIONS + GROUPINGS:
             raise ValueError(f"cannot group by {self.by!r}; choose one of {', '.join(DIMENSIONS)}")
         if self.lead_time_start not in LEAD_TIME_STARTS:
             raise ValueError(f"lead time start must be one of {', '.join(LEAD_TIME_STARTS)}")
@@ -468,6 +471,10 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
         if not k.ratio:
             by_source.setdefault(k.source, []).append(k)
 
+    if req.by is not None:
+        for src, ks in by_source.items():
+            if req.by not in FILTER_COLUMNS[SOURCE_TABLE[src]]:
+                raise ValueError(f"cannot group {ks[0].id} by {req.by}: {SOURCE_TABLE[src]} have no {req.by}")
     sources = {src: ks for src, ks in by_source.items() if not before_data or src == "models"}
     frame = _on_spine(con, sources, [k for k in needed.values() if not k.ratio], spine, req, first, last)
     frame = _add_ratios(frame, [k for k in needed.values() if k.ratio])

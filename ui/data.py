@@ -526,29 +526,14 @@ def period_bounds(label: str) -> tuple[date, date]:
     return start, end
 
 
-SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 
 
 def incidents_by_severity(view) -> pd.DataFrame | None:
-    """incident_count per period for each severity (the engine, filtered by severity), plus the
-    incidents without a severity as 'unspecified' (the total minus the severities)."""
-    args = view.compute_args(kpis=["incident_count"], profile=None)
-    total = query("compute", **args)
-    if total is None:
+    """incident_count per period for each severity (one compute grouped by severity; the incidents without
+    a severity as 'unspecified'), periods without incidents of a severity left out."""
+    out = query("compute", **view.compute_args(kpis=["incident_count"], profile=None, by="severity"))
+    if out is None:
         return None
-    parts = []
-    for sev in SEVERITIES:
-        filters = {**view.filters, "severity": [sev]}
-        part = query("compute", **{**args, "filters": filters})
-        if part is None:
-            return None
-        parts.append(part.assign(severity=sev))
-    out = pd.concat(parts, ignore_index=True)
-    known = out.groupby("period")["value"].sum(min_count=1)
-    rest = total.set_index("period")["value"].sub(known.reindex(total["period"]).fillna(0).values)
-    rest = rest[rest > 0]
-    if len(rest):
-        out = pd.concat([out, pd.DataFrame({"period": rest.index, "kpi": "incident_count", "value": rest.values,
-                                            "n": rest.values.astype("int64"), "unit": "count",
-                                            "severity": "unspecified"})], ignore_index=True)
-    return out
+    out = out[out["n"] > 0].copy()
+    out["severity"] = out["severity"].where(out["severity"].notna(), "unspecified")
+    return out.reset_index(drop=True)
