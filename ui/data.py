@@ -25,6 +25,7 @@ Nothing here computes a KPI: it calls ``kpis`` and caches what it returns.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -37,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -263,22 +265,24 @@ def _cached(data_version: tuple, path: str, name: str, frozen_kwargs: tuple):
 _AHEAD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kpi-ahead")
 
 
-def ahead(name: str, **kwargs) -> None:
+def ahead(name: str, **kwargs) -> Callable[[], object]:
     """Start ``query(name, **kwargs)`` now on a worker thread, so that it runs while this run draws what it
-    has; ``query`` with the same arguments then takes its result, waiting for it if need be.
+    has; ``query`` with the same arguments then takes its result, waiting for it if need be. Returns that
+    ``query`` call, for the section that reads it.
 
     A first visit asks a dozen independent queries; DuckDB runs each outside Python's lock, so on two cores
     the next ones run while this thread builds charts and tables. Nothing is computed twice: the worker fills
     the same cache ``query`` reads (a cached result comes back at once).
     """
+    later = functools.partial(query, name, **kwargs)
     pending = getattr(_run_state, "pending", None)
     if pending is None:  # outside an app run (tests, scripts): query computes it when asked
-        return
+        return later
     path = db_path()
     frozen = tuple(sorted((k, _freeze(v)) for k, v in kwargs.items()))
     key = (path, name, frozen)
     if key in pending:
-        return
+        return later
     ctx, data_version = get_script_run_ctx(), version()
 
     def work():
@@ -286,6 +290,7 @@ def ahead(name: str, **kwargs) -> None:
         return _cached(data_version, path, name, frozen)
 
     pending[key] = _AHEAD_POOL.submit(work)
+    return later
 
 
 def query(name: str, **kwargs):
@@ -567,10 +572,15 @@ def period_bounds(label: str) -> tuple[date, date]:
 
 
 
+def severity_args(view) -> dict:
+    """The compute behind ``incidents_by_severity``."""
+    return view.compute_args(kpis=["incident_count"], profile=None, by="severity")
+
+
 def incidents_by_severity(view) -> pd.DataFrame | None:
     """incident_count per period for each severity (one compute grouped by severity; the incidents without
     a severity as 'unspecified'), periods without incidents of a severity left out."""
-    out = query("compute", **view.compute_args(kpis=["incident_count"], profile=None, by="severity"))
+    out = query("compute", **severity_args(view))
     if out is None:
         return None
     out = out[out["n"] > 0].copy()
