@@ -358,12 +358,21 @@ class _Ctx:
     slo: float = 0.999  # the error budget's availability objective (the profile's, else the engine's)
     ahead: _Ahead | None = None  # the detail queries started ahead (``detail`` reads them)
     _by_kpi: dict | None = dataclasses.field(default=None, repr=False)
+    _span_by_kpi: dict | None = dataclasses.field(default=None, repr=False)
 
-    def kpi_rows(self, kpi_id: str) -> pd.DataFrame:
-        """The frame's rows of one KPI (grouped once)."""
+    def kpi_rows(self, kpi_id: str) -> list[dict]:
+        """The frame's rows of one KPI, as dicts (grouped once)."""
         if self._by_kpi is None:
-            self._by_kpi = dict(tuple(self.frame.groupby("kpi", sort=False)))
-        return self._by_kpi.get(kpi_id, self.frame.iloc[0:0])
+            self._by_kpi = lines.by_kpi(self.frame)
+        return self._by_kpi.get(kpi_id, [])
+
+    def span_rows(self, kpi_id: str) -> list[dict] | None:
+        """The span frame's rows of one KPI, as dicts (grouped once); None without a span frame."""
+        if self.span_frame is None:
+            return None
+        if self._span_by_kpi is None:
+            self._span_by_kpi = lines.by_kpi(self.span_frame)
+        return self._span_by_kpi.get(kpi_id, [])
 
     def detail(self, fn, *args, **kw):
         """``fn(con, *args, **kw)``: the result of the same call started ahead, else run now."""
@@ -401,10 +410,10 @@ def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
     scorecard card picks it; the period in progress on ``as_of`` compared with the same elapsed days of the
     previous period (``ctx.span_frame``), never with a whole one."""
     rows = ctx.kpi_rows(k.id)
-    window = [periods.label(periods.shift(ctx.start, ctx.grain, -i), ctx.grain) for i in range(SCORECARD_PERIODS)]
-    in_window = rows[rows["period"].isin(window)]  # the frame ends with the period
+    window = {periods.label(periods.shift(ctx.start, ctx.grain, -i), ctx.grain) for i in range(SCORECARD_PERIODS)}
+    in_window = [r for r in rows if r["period"] in window]  # the frame ends with the period
     return lines.build_line(rows, k.id, ctx.period, ctx.previous, as_of=ctx.as_of, unit=lines.pick_unit(in_window),
-                            span_rows=ctx.span_frame)
+                            span_rows=ctx.span_rows(k.id))
 
 
 def _drivers_args(ctx: _Ctx, line: KpiLine) -> tuple[tuple, dict]:
