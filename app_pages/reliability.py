@@ -11,11 +11,25 @@ components.stop_if_no_data(view, "reliability")
 
 span = components.span_text(view)
 RELIABILITY = ["incident_count", "mttr_hours", "mttr_median_hours", "ttd_median_hours", "open_incidents"]
+QOQ = [*RELIABILITY, "change_failure_rate", "availability", "error_rate"]
+quarter_start = periods.period_start(view.period_start, "quarter")
+q_span = view.span_days(periods.label(quarter_start, "quarter"))  # a quarter in progress: the same days before
+qoq_args = view.compute_args(grain="quarter", start=periods.shift(quarter_start, "quarter", -1),
+                             end=view.period_last_day, kpis=QOQ)
 
-
-def reliability_frame():
-    """The reliability KPIs over the range (each section asks; cached after the first)."""
-    return data.query("compute", **view.compute_args(kpis=RELIABILITY))
+# Every section's query, started now: each runs while the sections above it are drawn (ui.data.ahead).
+data.ahead("compute", **data.severity_args(view))
+reliability_frame = data.ahead("compute", **view.compute_args(kpis=RELIABILITY))  # the sections ask; cached
+serving_frame = data.ahead("compute", **view.compute_args(
+    kpis=["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]))
+open_at = view.open_at()
+open_rows_later = data.ahead("open_incidents", at=open_at, filters=view.filters, tz=view.tz)
+worst_later = data.ahead("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
+                         tz=view.tz, limit=10)
+qoq_later = data.ahead("compute", **qoq_args)
+qoq_span_later = None if q_span is None else data.ahead("compute", **{**qoq_args, "span_days": q_span, "profile": None})
+incidents_later = data.ahead("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
+                             tz=view.tz)
 
 
 with components.section("Incidents"):
@@ -51,8 +65,7 @@ with components.section("Time to recover and time to detect"):
 
 with components.section("Serving health"):
     st.subheader("Serving health")
-    SERVING = ["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]
-    serving = data.query("compute", **view.compute_args(kpis=SERVING))
+    serving = serving_frame()
     left, right = st.columns(2)
     with left:
         components.trend_chart(serving, ["availability"], view, key="availability")
@@ -63,8 +76,8 @@ with components.section("Serving health"):
 
 with components.section("Open incidents"):
     st.subheader(f"Open incidents at the end of {view.period}")
-    as_of = view.open_at()
-    open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view.tz)
+    as_of = open_at
+    open_rows = open_rows_later()
     if open_rows is not None and not open_rows.empty:
         st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} ({view.tz})", f"{len(open_rows)}",
                   help="Started before this moment and not resolved by then.")
@@ -73,8 +86,7 @@ with components.section("Open incidents"):
 
 with components.section("Worst services"):
     st.subheader(f"Worst services in {view.period_text(view.period)}")
-    worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
-                       tz=view.tz, limit=10)
+    worst = worst_later()
     if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
         components.chart(charts.ranked_bars, worst[worst["incidents"] > 0], "service", "incidents",
                          f"Incidents by service, {view.period_text(view.period)} — fewer is better", "incidents",
@@ -83,30 +95,20 @@ with components.section("Worst services"):
                      empty=f"No ML incidents started or resolved in {view.period}.")
 
 with components.section("Quarter over quarter"):
-    quarter = periods.label(periods.period_start(view.period_start, "quarter"), "quarter")
-    previous_quarter = periods.label(periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-                                     "quarter")
-
-    qoq = data.query("compute", **view.compute_args(
-        grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-        end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
-    quarter_in_progress = quarter if periods.is_partial(periods.period_start(view.period_start, "quarter"), "quarter",
-                                                        view.as_of) else None
+    quarter = periods.label(quarter_start, "quarter")
+    previous_quarter = periods.label(periods.shift(quarter_start, "quarter", -1), "quarter")
+    qoq = qoq_later()
+    quarter_in_progress = quarter if periods.is_partial(quarter_start, "quarter", view.as_of) else None
     # A quarter in progress against the same days of the one before (equal spans), never all of it.
-    q_span = view.span_days(quarter)
-    qoq_span = None if q_span is None else data.query("compute", **view.compute_args(
-        grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-        end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"],
-        span_days=q_span, profile=None))
+    qoq_span = None if qoq_span_later is None else qoq_span_later()
     st.subheader(f"Quarter over quarter: {quarter}{' (to date)' if quarter_in_progress else ''} vs {previous_quarter}")
-    components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
+    components.comparison_table(qoq, QOQ, quarter, previous_quarter,
                                 name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
                                 partial=quarter_in_progress, span_frame=qoq_span)
 
 with components.section("The incidents behind the numbers"):
     st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")
-    incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
-                           tz=view.tz)
+    incidents = incidents_later()
     st.caption("ML-related incidents that started or were resolved in the period. Rows started in the period are "
                "the incident count and time to detect; rows resolved in the period are the time to recover.")
     components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents", order="newest first",

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from kpis import catalog, periods, rollups, runners
+from kpis import catalog, db, periods, rollups, runners
 from kpis.catalog import KPI
 from kpis.dialect import DUCKDB, SPARK, Dialect
 
@@ -45,6 +45,9 @@ FILTER_COLUMNS = {
     "models": ("team", "service", "model", "tier"),
 }
 FILTER_KEYS = ("team", "service", "model", "tier", "severity", "category")
+# Further columns a compute may group by (the Reliability page's incidents per severity, one statement), where
+# every source it reads has the column (FILTER_COLUMNS); the command line offers the DIMENSIONS.
+GROUPINGS = ("tier", "severity", "category")
 SOURCE_TABLE = {
     "deployments": "deployments",
     "incidents_started": "incidents",
@@ -80,7 +83,7 @@ class Request:
 
     def __post_init__(self):
         periods.check_grain(self.grain)
-        if self.by is not None and self.by not in DIMENSIONS:
+        if self.by is not None and self.by not in DIMENSIONS + GROUPINGS:
             raise ValueError(f"cannot group by {self.by!r}; choose one of {', '.join(DIMENSIONS)}")
         if self.lead_time_start not in LEAD_TIME_STARTS:
             raise ValueError(f"lead time start must be one of {', '.join(LEAD_TIME_STARTS)}")
@@ -351,6 +354,11 @@ def data_range(con: duckdb.DuckDBPyConnection | runners.Runner, tz: str = "UTC",
     """
     window = window or plausible_window()
     run = runners.of(con)
+    return db.once_per_snapshot(getattr(run, "con", run), ("data_range", tz, window),
+                                lambda: _data_range(run, tz, window))
+
+
+def _data_range(run: runners.Runner, tz: str, window: tuple[date, date]) -> tuple[date, date] | None:
     parts = []
     for table, (cols, first, last) in _EXTENT.items():
         def day(expr: str) -> str:
@@ -494,6 +502,10 @@ def compute(con: duckdb.DuckDBPyConnection | runners.Runner, grain: str = "month
         if not k.ratio:
             by_source.setdefault(k.source, []).append(k)
 
+    if req.by is not None:
+        for src, ks in by_source.items():
+            if req.by not in FILTER_COLUMNS[SOURCE_TABLE[src]]:
+                raise ValueError(f"cannot group {ks[0].id} by {req.by}: {SOURCE_TABLE[src]} have no {req.by}")
     sources = {src: ks for src, ks in by_source.items() if not before_data or src == "models"}
     frame = _on_spine(con, sources, [k for k in needed.values() if not k.ratio], spine, req, first, last)
     frame = _add_ratios(frame, [k for k in needed.values() if k.ratio])
@@ -503,8 +515,8 @@ def compute(con: duckdb.DuckDBPyConnection | runners.Runner, grain: str = "month
 
 def _currencies(con, req: Request) -> list[str]:
     table = "costs_daily" if "costs_daily" in req.rollups else "costs"  # every currency of costs is in its rollup
-    rows = con.rows(f"SELECT DISTINCT currency FROM {table} WHERE currency IS NOT NULL ORDER BY 1", {})
-    return [r[0] for r in rows] or ["USD"]
+    rows = con.frame(f"SELECT DISTINCT currency FROM {table} WHERE currency IS NOT NULL ORDER BY 1", {})
+    return rows["currency"].tolist() or ["USD"]
 
 
 def _on_spine(con, sources: dict[str, list[KPI]], ks: list[KPI], spine: list[date], req: Request, first: date,

@@ -56,10 +56,10 @@ class DuckDBRunner:
         self.con = con
 
     def rows(self, sql: str, params: dict) -> list[tuple]:
-        return self.con.execute(sql, params).fetchall()
+        return self.con.execute(sql, params).fetchall()  # on the connection: its transaction's view
 
     def frame(self, sql: str, params: dict) -> pd.DataFrame:
-        return self.con.cursor().execute(sql, params).df()
+        return self.con.cursor().execute(sql, params).df()  # a cursor of its own: safe beside other threads
 
     def rollups(self) -> frozenset[str]:
         from kpis import rollups
@@ -67,7 +67,10 @@ class DuckDBRunner:
         return rollups.current(self.con)
 
     def check_timezone(self, tz: str) -> None:
-        ok = self.con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0]
+        from kpis import db
+
+        ok = db.once_per_snapshot(self.con, ("timezone", tz), lambda: self.con.execute(
+            "SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0])
         if not ok:
             raise _bad_zone(tz)
 
