@@ -83,7 +83,7 @@ def of(con) -> Runner:
 # ---------------------------------------------------------------------------
 # Spark
 
-# Local mode for the tests and the benchmark: two cores, few shuffle partitions, no UI. UTC session and
+# Local mode for the tests and the benchmark: two cores, few shuffle partitions, no UI, on 127.0.0.1. UTC session and
 # timestamps without a zone (TIMESTAMP_NTZ), as DuckDB's TIMESTAMP: the reporting zone is applied by the SQL.
 SPARK_CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -91,6 +91,8 @@ SPARK_CONF = {
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
 }
 LOCAL_CONF = {
+    "spark.driver.bindAddress": "127.0.0.1",  # local mode listens on the loopback only (random free ports)
+    "spark.driver.host": "127.0.0.1",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "2",
