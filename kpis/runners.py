@@ -208,7 +208,7 @@ def spark_from_db(spark, con, local: bool = True) -> SparkRunner:
         return runner
     runner = SparkRunner(spark)
     for table in lake.TABLES:
-        arrow = con.execute(f"SELECT * FROM {table}").fetch_arrow_table()
+        arrow = con.sql(f"SELECT * FROM {table}").to_arrow_table()
         runner.register(table, spark.createDataFrame(arrow))
     return runner
 
