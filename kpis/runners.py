@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-import weakref
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -203,8 +202,7 @@ def spark_from_db(spark, con, local: bool = True) -> SparkRunner:
         folder = tempfile.TemporaryDirectory(prefix="kpis-spark-")
         lake.export(con, folder.name)
         runner = spark_from_lake(spark, folder.name)
-        runner._folder = folder
-        weakref.finalize(runner, folder.cleanup)
+        runner._folder = folder  # removed with the runner (TemporaryDirectory's own finalizer)
         return runner
     runner = SparkRunner(spark)
     for table in lake.TABLES:
