@@ -1,4 +1,4 @@
-"""The command line: python -m kpis ingest | compute | presets | report.
+"""The command line: python -m kpis ingest | compute | export | presets | report.
 
 Errors a user can act on (a bad file, a locked database, an unknown option
 value) are printed as messages with exit status 2, never as tracebacks.
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     i = sub.add_parser("ingest", help="load CSV / Parquet exports into the database (one transaction)")
-    i.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="files, or folders of .csv / .parquet files")
+    i.add_argument("paths", nargs="+", metavar="FILE_OR_DIR",
+                   help="files, or folders of .csv / .parquet files; or s3:// (gs://, az://) objects or prefixes")
     i.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
     i.add_argument("--kind", choices=sorted(schema.TABLES), help="what the files hold (default: from the columns)")
     how = i.add_mutually_exclusive_group()
@@ -60,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("name", nargs="?", metavar="NAME_OR_FILE", help="a preset name or a mapping file to show in full")
 
     c = sub.add_parser("compute", help="compute KPIs per period (and per team / service / model)")
-    c.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    src = c.add_mutually_exclusive_group()
+    src.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    src.add_argument("--lake", metavar="DIR|URL",
+                     help="read the Parquet tables that python -m kpis export wrote (a folder, or s3:// ...), "
+                          "read-only, in place")
+    c.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="run the KPI SQL on DuckDB (default) or Spark (local mode, or --spark-remote)")
+    c.add_argument("--spark-remote", metavar="sc://HOST:PORT",
+                   help="with --engine spark: the Spark Connect address of a cluster (default: local mode)")
     c.add_argument("--grain", choices=GRAINS, default="month")
     c.add_argument("--from", dest="start", type=_date, help="first day (YYYY-MM-DD); whole periods are computed")
     c.add_argument("--to", dest="end", type=_date, help="last day (YYYY-MM-DD)")
@@ -82,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "deployments per week over the weeks elapsed). Default 'data': the data's last day, or "
                         "today if earlier; 'none': every period whole")
     c.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    e = sub.add_parser("export", help="write the canonical tables as Parquet partitioned by month (for Spark, "
+                                      "compute --lake)")
+    e.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    e.add_argument("--to", required=True, metavar="DIR|URL", help="a folder, or s3:// (gs://, az://) prefix")
 
     r = sub.add_parser("report", help="write the review pack of a month or quarter (HTML, PDF or PowerPoint)")
     r.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
@@ -106,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             return _presets(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "export":
+            return _export(args)
         return _compute(args)
     except ingest.IngestError as e:
         print(str(e), file=sys.stderr)
@@ -165,8 +181,49 @@ def _presets(args) -> int:
     return 0
 
 
-def _compute(args) -> int:
+def _export(args) -> int:
+    from kpis import lake
+
     con = db.connect(args.db, read_only=True, wait_seconds=30)
+    try:
+        counts = lake.export(con, args.to)
+    finally:
+        con.close()
+    print(_table(("table", "rows", "written to"), [(t, f"{n:,}", lake.table_url(args.to, t)) for t, n in counts.items()]))
+    return 0
+
+
+def _open_for_compute(args):
+    """The DuckDB connection the request reads (a database file, or views over a lake), and the engine that
+    computes: the same connection, or a Spark runner over the same tables. Returns (con, runner, spark)."""
+    from kpis import lake, runners
+
+    if args.spark_remote and args.engine != "spark":
+        raise ValueError("--spark-remote needs --engine spark")
+    if args.engine == "duckdb":
+        con = lake.connect(args.lake) if args.lake else db.connect(args.db, read_only=True, wait_seconds=30)
+        return con, con, None
+    running = None if args.spark_remote else runners.active_spark()
+    spark = running or runners.spark_session(args.spark_remote)
+    owned = None if running else spark  # a session this command started is stopped at its end
+    if args.lake:
+        return None, runners.spark_from_lake(spark, args.lake), owned
+    con = db.connect(args.db, read_only=True, wait_seconds=30)
+    return con, runners.spark_from_db(spark, con, local=not args.spark_remote), owned
+
+
+def _compute(args) -> int:
+    con, run, spark = _open_for_compute(args)
+    try:
+        return _compute_on(args, run)
+    finally:
+        if con is not None:
+            con.close()
+        if spark is not None:
+            spark.stop()
+
+
+def _compute_on(args, con) -> int:
     filters = {k: getattr(args, k) for k in ("team", "service", "model") if getattr(args, k)}
     as_of = engine.through_date(con, args.tz) if args.as_of == "data" else None if args.as_of == "none" else args.as_of
     kwargs = dict(grain=args.grain, by=args.by, start=args.start, end=args.end, filters=filters, kpis=args.kpi,
@@ -185,7 +242,6 @@ def _compute(args) -> int:
         df = df[[c for c in df.columns if c in (*engine.OUTPUT_COLUMNS, args.by, *extra)]]
     else:
         df = engine.compute(con, lead_time_start=args.lead_time_start or "change_started_at", **kwargs)
-    con.close()
     df = engine.mark_in_progress(df, args.grain, as_of)
     records = engine.to_records(df)
     if args.format == "json":

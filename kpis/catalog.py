@@ -140,7 +140,7 @@ CATALOG: tuple[KPI, ...] = (
             "(counted once however many incidents name it)."
         ),
         period_by="deployed_at",
-        value="avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END)",
+        value="avg(CASE WHEN failed THEN 1 ELSE 0 END)",
     ),
     KPI(
         id="rollback_rate",
@@ -154,7 +154,7 @@ CATALOG: tuple[KPI, ...] = (
         axis_title="rolled-back deployments",
         definition="Deployments with status rolled_back / all production deployments.",
         period_by="deployed_at",
-        value="avg(CASE WHEN status = 'rolled_back' THEN 1.0 ELSE 0.0 END)",
+        value="avg(CASE WHEN status = 'rolled_back' THEN 1 ELSE 0 END)",
     ),
     KPI(
         id="incident_count",
@@ -407,7 +407,7 @@ CATALOG += (
         chart_group="pipeline_success",
         definition="Runs with status success / finished runs (success, failed or cancelled) of every kind.",
         period_by="started_at (scheduled_at when it never started)",
-        value="avg(CASE WHEN status = 'success' THEN 1.0 ELSE 0.0 END) FILTER (WHERE status <> 'running')",
+        value="avg(CASE WHEN status = 'success' THEN 1 ELSE 0 END) FILTER (WHERE status <> 'running')",
         n="count(*) FILTER (WHERE status <> 'running')",
     ),
     KPI(
@@ -424,7 +424,7 @@ CATALOG += (
         definition="The same, over training runs only.",
         period_by="started_at (scheduled_at when it never started)",
         value=(
-            "avg(CASE WHEN status = 'success' THEN 1.0 ELSE 0.0 END) "
+            "avg(CASE WHEN status = 'success' THEN 1 ELSE 0 END) "
             "FILTER (WHERE status <> 'running' AND kind = 'training')"
         ),
         n="count(*) FILTER (WHERE status <> 'running' AND kind = 'training')",
@@ -441,7 +441,7 @@ CATALOG += (
         axis_title="runs with fresh data",
         definition="Runs whose input data met its freshness SLA (data_fresh) / runs that report data_fresh.",
         period_by="started_at (scheduled_at when it never started)",
-        value="avg(CASE WHEN data_fresh THEN 1.0 ELSE 0.0 END) FILTER (WHERE data_fresh IS NOT NULL)",
+        value="avg(CASE WHEN data_fresh THEN 1 ELSE 0 END) FILTER (WHERE data_fresh IS NOT NULL)",
         n="count(data_fresh)",
     ),
     KPI(
@@ -457,7 +457,7 @@ CATALOG += (
         definition="Runs whose data validation failed / runs that report validation_passed.",
         period_by="started_at (scheduled_at when it never started)",
         value=(
-            "avg(CASE WHEN validation_passed THEN 0.0 ELSE 1.0 END) FILTER (WHERE validation_passed IS NOT NULL)"
+            "avg(CASE WHEN validation_passed THEN 0 ELSE 1 END) FILTER (WHERE validation_passed IS NOT NULL)"
         ),
         n="count(validation_passed)",
     ),
@@ -473,7 +473,7 @@ CATALOG += (
         axis_title="training runs on time",
         definition="Scheduled training runs completed on time (on_time) / training runs that report on_time.",
         period_by="started_at (scheduled_at when it never started)",
-        value="avg(CASE WHEN on_time THEN 1.0 ELSE 0.0 END) FILTER (WHERE kind = 'training' AND on_time IS NOT NULL)",
+        value="avg(CASE WHEN on_time THEN 1 ELSE 0 END) FILTER (WHERE kind = 'training' AND on_time IS NOT NULL)",
         n="count(on_time) FILTER (WHERE kind = 'training')",
     ),
     KPI(
@@ -523,7 +523,7 @@ CATALOG += (
         definition="Training runs flagged reproducible / training runs that report the flag.",
         period_by="started_at (scheduled_at when it never started)",
         value=(
-            "avg(CASE WHEN reproducible THEN 1.0 ELSE 0.0 END) "
+            "avg(CASE WHEN reproducible THEN 1 ELSE 0 END) "
             "FILTER (WHERE kind = 'training' AND reproducible IS NOT NULL)"
         ),
         n="count(reproducible) FILTER (WHERE kind = 'training')",
@@ -542,7 +542,7 @@ CATALOG += (
         chart_group="monitoring",
         definition="Production models with monitoring / production models that report it, in the period's latest inventory.",
         period_by="inventory as_of",
-        value="avg(CASE WHEN monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE monitored IS NOT NULL)",
+        value="avg(CASE WHEN monitored THEN 1 ELSE 0 END) FILTER (WHERE monitored IS NOT NULL)",
         n="count(monitored)",
     ),
     KPI(
@@ -558,7 +558,7 @@ CATALOG += (
         chart_group="monitoring",
         definition="The same over tier-1 models (tier written tier-1, tier1, T1 or 1).",
         period_by="inventory as_of",
-        value="avg(CASE WHEN monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE monitored IS NOT NULL AND is_tier1)",
+        value="avg(CASE WHEN monitored THEN 1 ELSE 0 END) FILTER (WHERE monitored IS NOT NULL AND is_tier1)",
         n="count(monitored) FILTER (WHERE is_tier1)",
     ),
     KPI(
@@ -574,7 +574,7 @@ CATALOG += (
         chart_group="drift_monitoring",
         definition="Production models with drift monitoring / production models that report it.",
         period_by="inventory as_of",
-        value="avg(CASE WHEN drift_monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE drift_monitored IS NOT NULL)",
+        value="avg(CASE WHEN drift_monitored THEN 1 ELSE 0 END) FILTER (WHERE drift_monitored IS NOT NULL)",
         n="count(drift_monitored)",
     ),
     KPI(
@@ -591,7 +591,7 @@ CATALOG += (
         definition="The same over tier-1 models.",
         period_by="inventory as_of",
         value=(
-            "avg(CASE WHEN drift_monitored THEN 1.0 ELSE 0.0 END) FILTER (WHERE drift_monitored IS NOT NULL AND is_tier1)"
+            "avg(CASE WHEN drift_monitored THEN 1 ELSE 0 END) FILTER (WHERE drift_monitored IS NOT NULL AND is_tier1)"
         ),
         n="count(drift_monitored) FILTER (WHERE is_tier1)",
     ),
@@ -607,7 +607,7 @@ CATALOG += (
         axis_title="models documented",
         definition="Production models documented / production models that report it.",
         period_by="inventory as_of",
-        value="avg(CASE WHEN documented THEN 1.0 ELSE 0.0 END) FILTER (WHERE documented IS NOT NULL)",
+        value="avg(CASE WHEN documented THEN 1 ELSE 0 END) FILTER (WHERE documented IS NOT NULL)",
         n="count(documented)",
     ),
     # --- Drift (incidents) ----------------------------------------------------

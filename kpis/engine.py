@@ -9,6 +9,10 @@ reaches pandas, for the ratio KPIs and the labels.
 
 Templates in the SQL files take only allow-listed identifiers (grain, dimension,
 lead-time start); every user value is a bound parameter.
+
+The SQL is portable (kpis/dialect.py): ``compute`` runs it on anything that
+executes SQL with parameters and returns rows (kpis/runners.py: DuckDB by
+default, Spark), with the same results.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from kpis import catalog, db, periods, rollups
+from kpis import catalog, db, periods, rollups, runners
 from kpis.catalog import KPI
+from kpis.dialect import DUCKDB, SPARK, Dialect
 
 SQL_DIR = Path(__file__).parent / "sql"
 DIMENSIONS = ("team", "service", "model")
@@ -74,6 +79,7 @@ class Request:
     as_of: date | None = None  # the data runs through this day: a period in progress counts its elapsed weeks
     span_days: int | None = None  # count only the first span_days days of every period (equal spans)
     rollups: frozenset[str] = frozenset()  # the daily rollups that are current (kpis.rollups.current)
+    dialect: Dialect = DUCKDB  # the engine the SQL runs on (kpis.dialect: DUCKDB or SPARK)
 
     def __post_init__(self):
         periods.check_grain(self.grain)
@@ -90,6 +96,8 @@ class Request:
             raise ValueError("the SLO must be a ratio between 0 and 1, e.g. 0.999")
         if self.span_days is not None and not (isinstance(self.span_days, int) and self.span_days >= 1):
             raise ValueError("span_days must be a whole number of days, at least 1")
+        if self.dialect not in (DUCKDB, SPARK):
+            raise ValueError(f"unknown SQL dialect {self.dialect!r}")
 
 
 def _normalise_filters(filters) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -138,14 +146,15 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
     def local(col: str) -> str:
         if col not in ("deployed_at", "started_at", "resolved_at", "run_at"):
             raise ValueError(col)
-        return f"d.{col}" if req.tz == "UTC" else f"timezone($tz, timezone('UTC', d.{col}))"
+        return f"d.{col}" if req.tz == "UTC" else req.dialect.to_local(f"d.{col}")
 
     def period_of(moment: str) -> str:
         start = f"date_trunc('{req.grain}', {moment})"
         if req.span_days is None:
             return f"{start}::DATE"
-        # Equal spans: an event after the period's first span_days days belongs to no period.
-        return f"CASE WHEN {moment} < {start} + to_days($span_days) THEN {start}::DATE END"
+        # Equal spans: an event after the period's first span_days days belongs to no period (the period
+        # starts at midnight, so the days between are the whole days elapsed on any engine).
+        return f"CASE WHEN date_diff('day', {start}, {moment}) < $span_days THEN {start}::DATE END"
 
     def sub(m: re.Match) -> str:
         key, arg = m.group(1), m.group(2)
@@ -178,6 +187,13 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
             if arg not in UNION_PARTS:
                 raise ValueError(arg)
             return f"UNION ALL {_PLACEHOLDER.sub(sub, _template(arg))}" if arg in parts else ""
+        if key == "spine":  # the periods as a relation: period_start, period_end (exclusive, equal spans)
+            return (f"(SELECT period_start, {_period_end(req)} AS period_end "
+                    f"FROM (SELECT unnest($spine_starts::DATE[]) AS period_start) s)")
+        if key == "utc":  # a day in the reporting zone (its midnight) as a UTC timestamp
+            if arg != "period_end":
+                raise ValueError(arg)
+            return req.dialect.to_utc(f"CAST({arg} AS TIMESTAMP)")
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -205,13 +221,31 @@ def relation(name: str, current: frozenset[str]) -> str:
     return name if name in current else rollups.BY_NAME[name].events()
 
 
+def _period_end(req: Request) -> str:
+    """SQL: the first day after the period that starts at the DATE ``period_start`` (its first span_days days
+    with equal spans): kpis.periods.next_start."""
+    step = {"week": "INTERVAL 7 DAY", "month": "INTERVAL 1 MONTH", "quarter": "INTERVAL 3 MONTH"}[req.grain]
+    end = f"CAST(period_start + {step} AS DATE)"
+    if req.span_days is not None:
+        end = f"least({end}, CAST(period_start + $span_days AS DATE))"
+    return end
+
+
+# The latest successful production deployment of the incident's service at or before its start, if it went
+# out within the window: the deployments within the window before the start, the latest kept (the latest at
+# or before the start is within the window exactly when one is). A join and a window function, where DuckDB
+# alone has ASOF JOIN; among deployments at the same moment the lowest id is taken.
 _LINK_WINDOW_SQL = """UNION ALL
-SELECT dep.deployment_id, i.incident_id
-FROM (SELECT incident_id, service, started_at FROM incidents WHERE deployment_id IS NULL) i
-ASOF JOIN (SELECT deployment_id, service, deployed_at FROM deployments
-           WHERE environment = 'production' AND status = 'success') dep
-  ON i.service = dep.service AND i.started_at >= dep.deployed_at
-WHERE date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours * 3600"""
+SELECT deployment_id, incident_id FROM (
+    SELECT dep.deployment_id, i.incident_id,
+           row_number() OVER (PARTITION BY i.incident_id ORDER BY dep.deployed_at DESC, dep.deployment_id) AS nth
+    FROM (SELECT incident_id, service, started_at FROM incidents WHERE deployment_id IS NULL) i
+    JOIN (SELECT deployment_id, service, deployed_at FROM deployments
+          WHERE environment = 'production' AND status = 'success') dep
+      ON i.service = dep.service AND i.started_at >= dep.deployed_at
+     AND date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours * 3600
+) linked
+WHERE nth = 1"""
 
 
 def _params(sql: str, req: Request, extra: dict) -> dict:
@@ -233,34 +267,29 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     reads = " ".join(f"{k.value} {k.n}" for k in kpis)
     parts = frozenset(p for p, col in UNION_PARTS.items() if re.search(rf"\b{col}\b", reads))
     body = _render(source, req, table, bounded=True, parts=parts)
-    ctes = f"src AS ({body})"
+    src = f"src_{source}"  # a name of its own: Spark has one scope for the CTEs of every source
+    ctes = f"{src} AS ({body})"
     if source == "deployments":
         ctes = f"incident_links AS ({_render('incident_links', req, 'incidents')}), " + ctes
     currency = ", currency" if source in CURRENCY_SOURCES else ""
     weeks = ""
     if source == "deployments":
         # Weeks elapsed: the whole period, or up to and including as_of for the period in progress.
-        period_end = f"(period_start + INTERVAL 1 {req.grain})::DATE"
-        if req.span_days is not None:
-            period_end = f"least({period_end}, (period_start + to_days($span_days))::DATE)"
+        period_end = _period_end(req)
         if req.as_of is not None:
             period_end = f"least({period_end}, $as_of_next)"
-        weeks = f", greatest(date_diff('day', period_start, {period_end}), 1) / 7.0 AS weeks_in_period"
+        weeks = f", CAST(greatest(date_diff('day', period_start, {period_end}), 1) AS DOUBLE) / 7 AS weeks_in_period"
     aggs = ", ".join(f"{k.value} AS \"v:{k.id}\", {k.n} AS \"n:{k.id}\"" for k in kpis)
     sql = (
         f"WITH {ctes} SELECT period_start, grp{currency}, {aggs} "
-        f"FROM (SELECT *{weeks} FROM src) WHERE period_start BETWEEN $first AND $last "
-        f"GROUP BY ALL"
+        f"FROM (SELECT *{weeks} FROM {src}) e WHERE period_start BETWEEN $first AND $last "
+        f"GROUP BY period_start, grp{currency}"
     )
     extra = {"first": first, "last": last, **_bounds(first, periods.next_start(last, req.grain))}
     if req.as_of is not None:
         extra["as_of_next"] = req.as_of + timedelta(days=1)
     if source == "incidents_open":
-        starts = periods.spine(first, last, req.grain)
-        extra["spine_starts"] = starts
-        extra["spine_ends"] = [periods.next_start(s, req.grain) if req.span_days is None else
-                               min(periods.next_start(s, req.grain), s + timedelta(days=req.span_days))
-                               for s in starts]
+        extra["spine_starts"] = periods.spine(first, last, req.grain)
     return sql, _params(sql, req, extra)
 
 
@@ -316,7 +345,7 @@ def _window_params(window: tuple[date, date]) -> dict:
     return {"lo_day": window[0], "hi_day": window[1], "lo_ts": datetime.combine(window[0], datetime.min.time())}
 
 
-def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC",
+def data_range(con: duckdb.DuckDBPyConnection | runners.Runner, tz: str = "UTC",
                window: tuple[date, date] | None = None) -> tuple[date, date] | None:
     """First and last day with any event, in the reporting time zone (None when empty).
 
@@ -324,21 +353,22 @@ def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC",
     ``outside_window``. The result lies within the window, widened by a day for the time zone.
     """
     window = window or plausible_window()
-    return db.once_per_snapshot(con, ("data_range", tz, window), lambda: _data_range(con, tz, window))
+    run = runners.of(con)
+    return db.once_per_snapshot(getattr(run, "con", run), ("data_range", tz, window),
+                                lambda: _data_range(run, tz, window))
 
 
-def _data_range(con: duckdb.DuckDBPyConnection, tz: str, window: tuple[date, date]) -> tuple[date, date] | None:
-    conv = "" if tz == "UTC" else " AT TIME ZONE 'UTC' AT TIME ZONE $tz"
+def _data_range(run: runners.Runner, tz: str, window: tuple[date, date]) -> tuple[date, date] | None:
     parts = []
     for table, (cols, first, last) in _EXTENT.items():
         def day(expr: str) -> str:
-            return expr if expr in _DATE_COLUMNS else f"({expr}){conv}"
+            return expr if expr in _DATE_COLUMNS or tz == "UTC" else run.dialect.to_local(f"({expr})")
         # the WHERE keeps out-of-window rows away from the time-zone conversion, which could overflow
         parts.append(f"SELECT min({day(first)})::DATE lo, max({day(last)})::DATE hi FROM {table} "
                      f"WHERE {' AND '.join(_inside(c) for c in cols)}")
-    sql = f"SELECT min(lo), max(hi) FROM ({' UNION ALL '.join(parts)})"
-    params = _window_params(window) | ({"tz": tz} if conv else {})
-    row = con.execute(sql, _referenced(sql, params)).fetchone()
+    sql = f"SELECT min(lo), max(hi) FROM ({' UNION ALL '.join(parts)}) extent"
+    params = _window_params(window) | {"tz": tz}
+    row = next(iter(run.rows(sql, _referenced(sql, params))), None)
     if row is None or row[0] is None:
         return None
     return row[0], row[1]
@@ -406,14 +436,11 @@ def check_range(start: date, end: date, grain: str) -> None:
                          "computed at once: choose a shorter range or a coarser grain")
 
 
-def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
-    ok = db.once_per_snapshot(con, ("timezone", tz), lambda: con.execute(
-        "SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0])
-    if not ok:
-        raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Berlin)")
+def check_timezone(con: duckdb.DuckDBPyConnection | runners.Runner, tz: str) -> None:
+    runners.of(con).check_timezone(tz)
 
 
-def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None = None,
+def compute(con: duckdb.DuckDBPyConnection | runners.Runner, grain: str = "month", by: str | None = None,
             start: date | None = None, end: date | None = None, filters: dict | None = None,
             kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
             lead_time_start: str = "change_started_at", slo: float = 0.999,
@@ -438,10 +465,14 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
     Sums, counts and traffic-weighted means over costs and predictions read
     their daily rollups when current (``kpis.rollups``); ``use_rollups=False``
     reads the events instead, with the same results.
+
+    ``con`` is a DuckDB connection, or any runner of kpis.runners (Spark): the
+    same SQL, translated (kpis.dialect), gives the same records.
     """
+    con = runners.of(con)
     req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
                   link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of,
-                  span_days=span_days, rollups=rollups.current(con) if use_rollups else frozenset())
+                  span_days=span_days, rollups=con.rollups() if use_rollups else frozenset(), dialect=con.dialect)
     if tz != "UTC":
         check_timezone(con, tz)
     wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]
@@ -484,8 +515,8 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
 
 def _currencies(con, req: Request) -> list[str]:
     table = "costs_daily" if "costs_daily" in req.rollups else "costs"  # every currency of costs is in its rollup
-    rows = con.cursor().execute(f"SELECT DISTINCT currency FROM {table} WHERE currency IS NOT NULL ORDER BY 1").fetchall()
-    return [r[0] for r in rows] or ["USD"]
+    rows = con.frame(f"SELECT DISTINCT currency FROM {table} WHERE currency IS NOT NULL ORDER BY 1", {})
+    return rows["currency"].tolist() or ["USD"]
 
 
 def _on_spine(con, sources: dict[str, list[KPI]], ks: list[KPI], spine: list[date], req: Request, first: date,
@@ -525,7 +556,8 @@ def _on_spine(con, sources: dict[str, list[KPI]], ks: list[KPI], spine: list[dat
     obs (period_start, grp, currency, kpi, value, n) AS ({" UNION ALL ".join(observed)}),
     grp_list AS ({groups}),
     groups AS (SELECT grp FROM grp_list UNION ALL SELECT NULL::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM grp_list)),
-    kpi_list AS (SELECT unnest($grid_kpis::VARCHAR[]) AS kpi, generate_subscripts($grid_kpis::VARCHAR[], 1) AS k),
+    kpi_list AS (SELECT kpi, array_position($grid_kpis::VARCHAR[], kpi) AS k
+                 FROM (SELECT unnest($grid_kpis::VARCHAR[]) AS kpi) ks),
     grid AS (
         SELECT s.period_start, g.grp, c.currency, l.kpi, l.k
         FROM (SELECT unnest($spine_periods::DATE[]) AS period_start) s
@@ -541,7 +573,7 @@ def _on_spine(con, sources: dict[str, list[KPI]], ks: list[KPI], spine: list[dat
                    AND o.currency IS NOT DISTINCT FROM g.currency AND o.kpi = g.kpi
     ORDER BY g.k, g.period_start, g.grp NULLS LAST, g.currency"""
     params = _referenced(sql, params)
-    frame = con.cursor().execute(sql, params).df()
+    frame = con.frame(sql, params)
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
     frame["value"] = frame["value"].astype("float64")
     frame["n"] = frame["n"].astype("int64")

@@ -774,6 +774,43 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     _check_timezone(con, source_tz)
     window = plausible_window(*(plausible or (None, None)))
     limits = limits or Limits.from_env()
+    with _fetched(paths) as (local_paths, origin):
+        return _ingest_batch(con, local_paths, origin, kind=kind, user=user, chosen=chosen, source_tz=source_tz,
+                             skip_bad_rows=skip_bad_rows, delimiter=delimiter, progress=progress, dry_run=dry_run,
+                             display_names=display_names, window=window, limits=limits, append=append)
+
+
+@contextmanager
+def _fetched(paths: list):
+    """``paths`` with every object store URL (s3://, gs://, az://: an object, or a prefix's .csv / .parquet /
+    .json objects) copied to a private temporary folder (kpis.lake.fetch), removed afterwards; and
+    {local copy: URL}. The copy is what DuckDB reads and hashes; reports and the ingest log name the URL."""
+    from kpis import lake
+
+    if not any(lake.is_url(p) for p in paths):
+        yield list(paths), {}
+        return
+    folder = tempfile.mkdtemp(prefix="kpi_fetch_")
+    try:
+        out, origin = [], {}
+        for p in paths:
+            if not lake.is_url(p):
+                out.append(p)
+                continue
+            try:
+                got = lake.fetch(str(p), folder, READABLE_SUFFIXES)
+            except (OSError, ValueError) as e:
+                raise IngestError([RowError(str(p), None, None, str(e))]) from None
+            origin.update(got)
+            out.extend(got)
+        yield out, origin
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ingest_batch(con, paths, origin: dict[str, str], *, kind, user, chosen, source_tz, skip_bad_rows, delimiter,
+                  progress, dry_run, display_names, window, limits, append) -> list[FileReport]:
+    display_names = {**origin, **(display_names or {})}
     files = expand(paths)
     db.ensure_schema(con)
     old_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
@@ -810,6 +847,9 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
         if problems:
             raise IngestError(problems, total_problems)
         _replace_units(con, units)
+        for local, url in origin.items():  # the log says where the file lives, not the temporary copy
+            con.execute("UPDATE ingest_log SET file_path = ? WHERE batch_id = ? AND file_path = ?",
+                        [url, batch_id, local])
         if dry_run:
             con.execute("ROLLBACK")
         else:

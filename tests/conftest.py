@@ -59,3 +59,14 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+# What the Spark parity tests (tests/test_spark_parity.py, marked spark) compared: printed at the end of the run.
+PARITY: dict[str, set | int] = {"kpis": set(), "values": 0, "requests": 0}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PARITY["requests"]:
+        terminalreporter.write_line(
+            f"spark parity: {len(PARITY['kpis'])} KPIs, {PARITY['values']:,} values (value and n) compared "
+            f"over {PARITY['requests']} requests, DuckDB vs Spark")

@@ -11,7 +11,7 @@ SELECT
     d.deployment_id, d.deployed_at, d.service, d.team, d.model, d.model_version, d.tier,
     d.status,
     CASE WHEN {lead_start} IS NOT NULL
-         THEN date_diff('second', {lead_start}, d.deployed_at) / 3600.0 END AS lead_time_hours,
+         THEN CAST(date_diff('second', {lead_start}, d.deployed_at) AS DOUBLE) / 3600 END AS lead_time_hours,
     d.status IN ('failed', 'rolled_back') AS status_failed,
     coalesce(d.is_hotfix, FALSE) AS hotfix,
     coalesce(d.caused_regression, FALSE) AS regression,

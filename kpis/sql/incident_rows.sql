@@ -5,9 +5,9 @@
 SELECT
     i.*,
     CASE WHEN i.detected_at IS NOT NULL
-         THEN date_diff('second', i.started_at, i.detected_at) / 3600.0 END AS detect_hours,
+         THEN CAST(date_diff('second', i.started_at, i.detected_at) AS DOUBLE) / 3600 END AS detect_hours,
     CASE WHEN i.resolved_at IS NOT NULL
-         THEN date_diff('second', i.started_at, i.resolved_at) / 3600.0 END AS recovery_hours,
+         THEN CAST(date_diff('second', i.started_at, i.resolved_at) AS DOUBLE) / 3600 END AS recovery_hours,
     i.category = 'drift' AS is_drift
 FROM incidents i
 WHERE i.ml_related

@@ -7,5 +7,5 @@ SELECT
     r.*,
     coalesce(r.started_at, r.scheduled_at) AS run_at,
     CASE WHEN r.started_at IS NOT NULL AND r.finished_at IS NOT NULL
-         THEN date_diff('second', r.started_at, r.finished_at) / 3600.0 END AS duration_hours
+         THEN CAST(date_diff('second', r.started_at, r.finished_at) AS DOUBLE) / 3600 END AS duration_hours
 FROM pipeline_runs r
