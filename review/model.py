@@ -38,6 +38,7 @@ import plotly.graph_objects as go
 from kpis import catalog, charts, details, drivers, engine, lines, periods
 from kpis import format as fmt
 from kpis.lines import KpiLine
+from kpis.triage import scope_key  # noqa: F401  (review.scope_key: the commentary's key)
 
 GRAINS = ("month", "quarter")
 TREND_PERIODS = 12  # earlier periods in the trends (a year of months; three years of quarters)
@@ -201,14 +202,6 @@ def parse_period(period: str) -> tuple[str, date, date]:
     if grain not in GRAINS:
         raise ReviewError(f"a review is for a month (2026-10) or a quarter (2026-Q3), not a {grain} ({period})")
     return grain, start, end
-
-
-def scope_key(filters: dict | None, tz: str = "UTC") -> str:
-    """Canonical text of the filters (and a non-UTC time zone): 'all', 'team=fraud,search'."""
-    parts = [f"{k}={','.join(sorted(set(v)))}" for k, v in engine._normalise_filters(filters)]
-    if tz and tz != "UTC":
-        parts.append(f"tz={tz}")
-    return ";".join(parts) or "all"
 
 
 def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profile: str | None = "lead",
