@@ -23,11 +23,11 @@ from kpis.lines import TIER_TITLES, KpiLine
 from kpis.triage import DIMENSIONS, Triage
 
 DASHBOARD_URL_ENV = "KPI_DASHBOARD_URL"
-SCORECARD_PATH = "scorecard"  # app.py's url_path of the Scorecard page
+SCORECARD_PATH = ""  # the Scorecard is app.py's default page: the app's root (/scorecard is "Page not found")
 
 
 def dashboard_link(base: str | None, t: Triage) -> str:
-    """The Scorecard of ``t``'s view in the app: ``BASE/scorecard?grain=month&period=2026-10&profile=lead&team=..``
+    """The Scorecard of ``t``'s view in the app: ``BASE/?grain=month&period=2026-10&profile=lead&team=..``
     with the URL state the app reads (``ui.state``); '' without a base URL. Raises ValueError for a base that
     is not an http(s) URL."""
     if not base:

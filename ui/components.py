@@ -280,6 +280,10 @@ def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, t
 JUDGED_COLOURS = {"better": "green", "worse": "red"}
 
 
+REACH_ICONS = {"on pace": ":green[:material/check_circle:]", "reachable": ":orange[:material/schedule:]",
+               "off pace": ":orange[:material/trending_down:]", "not reachable": ":red[:material/block:]"}
+
+
 def scorecard_card(line: KpiLine, rows: pd.DataFrame, *, key: str | None = None) -> None:
     """One KPI of the scorecard: its line (value, change, status, target, small sample) and a sparkline."""
     line_card(line, rows, sparkline=True, key=key)
@@ -308,6 +312,9 @@ def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, valu
                 st.caption(md_text(f"to date · {line.withheld}" if line.withheld else line.change_line))
             if line.sample_text:
                 st.caption(md_text(f"few events: {line.sample_text}"))
+            for p in line.projections:  # the period in progress: where it is heading (kpis.projection)
+                icon = REACH_ICONS.get(p.reach, ":material/trending_flat:")
+                st.caption(f"{icon} **{md_text(p.label)}**: {md_text(p.text)}")
         badge_colour, word = STATUS_BADGE.get(line.status, STATUS_BADGE["none"])
         if line.target and line.status == "none":
             word = "Not judged"  # a target exists: say it was not applied (and why), never "No target"
