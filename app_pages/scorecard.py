@@ -54,7 +54,8 @@ with components.section("The scorecard") as whole:
                 q_prev = periods.label(periods.shift(q_start, "quarter", -1), "quarter")
                 quarter_lines = {line.kpi: line for line in lines.build_lines(q_frame, quarter, q_prev,
                                                                               as_of=view.as_of)}
-        all_lines = triage.attach_projections(all_lines, view.as_of, quarter_lines)
+        all_lines = triage.attach_projections(all_lines, view.as_of, quarter_lines,
+                                              data.load_profile(view.profile) if view.profile else None)
     by_kpi = {kpi_id: rows for kpi_id, rows in frame.groupby("kpi", sort=False)}
 
     if span is not None:

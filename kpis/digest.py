@@ -15,6 +15,7 @@ through ``kpis.format.md_text``, Slack's mrkdwn by its three entities, HTML by
 from __future__ import annotations
 
 import json
+import re
 from email.message import EmailMessage
 from urllib.parse import urlencode, urlsplit
 
@@ -214,10 +215,16 @@ def slack_body(t: Triage, link: str = "") -> dict:
     return {"text": title(t), "blocks": blocks}
 
 
+def _teams_escape(s: str) -> str:
+    """The characters that make emphasis, links or HTML in an Adaptive Card's markdown, backslash-escaped (the
+    rest, such as '-' and ':', left as they are so the card reads cleanly)."""
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", str(s))
+
+
 def teams_body(t: Triage, link: str = "") -> dict:
     """A Microsoft Teams webhook body (a Workflows 'post to a channel when a webhook request is received'
     flow, or an incoming webhook): a message with one Adaptive Card."""
-    e = fmt.md_text
+    e = _teams_escape
 
     def block(s: str, **kw) -> dict:
         return {"type": "TextBlock", "text": s, "wrap": True, **kw}

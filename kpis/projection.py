@@ -107,9 +107,13 @@ def _bound(x) -> float | None:
     return None if fmt.is_missing(x) else float(x)
 
 
-def project(line: KpiLine, as_of: date | None) -> Projection | None:
+def project(line: KpiLine, as_of: date | None, target=None) -> Projection | None:
     """The projection of ``line`` (a KPI of the period in progress on ``as_of``), or None when its period is not
-    in progress, it has no value, or it is a level (open incidents)."""
+    in progress, it has no value, or it is a level (open incidents, coverage).
+
+    ``target`` is the profile's ``kpis.targets.Target`` for the KPI: a total (a count, a cost) is not judged
+    until its period is over, so its line carries no bounds; the target's bounds for the whole period are then
+    taken from judging the projected value (``kpis.targets.judge``)."""
     grain, start, _ = periods.parse_label(line.period)
     if not periods.is_partial(start, grain, as_of) or line.value is None or line.kpi in LEVELS \
             or line.family == "coverage":
@@ -128,10 +132,23 @@ def project(line: KpiLine, as_of: date | None) -> Projection | None:
                    to_date=v, projected=projected, method=method, n=line.n, interval=interval, reach="",
                    reach_text="")
     low, high = _bound(line.green_low), _bound(line.green_high)
-    if line.status == "none" or (low is None and high is None) or line.scope:
+    if low is None and high is None and _judged_whole(target):
+        from kpis import targets
+
+        verdict = targets.judge(target, projected, period=line.period, unit=line.unit)
+        low, high = _bound(verdict.green_low), _bound(verdict.green_high)
+    elif line.status == "none":
+        return p
+    if (low is None and high is None) or line.scope:
         return p  # no target, or one judged on a scoped value (sev1 incidents, per team) the line does not project
     reach, why = _reach(p, low, high)
     return Projection(**{**p.__dict__, "reach": reach, "reach_text": why})
+
+
+def _judged_whole(target) -> bool:
+    """A target on the KPI's own value for the whole period (not a trend, a cluster, a scope or per team)."""
+    return (target is not None and target.form in ("band", "threshold", "range") and not target.filters
+            and not target.per)
 
 
 def _v(p: Projection, x: float) -> str:

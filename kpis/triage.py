@@ -196,18 +196,20 @@ def heading_lines(con: duckdb.DuckDBPyConnection, prof, grain: str, *, filters: 
     if q is not None and periods.is_partial(periods.parse_label(q)[1], "quarter", as_of):
         q_lines, _ = period_lines(con, prof, q, filters=filters, tz=tz, as_of=as_of)
         quarters = {line.kpi: line for line in q_lines}
-    return periods.to_date_label(start, grain, as_of), attach_projections(current, as_of, quarters)
+    return periods.to_date_label(start, grain, as_of), attach_projections(current, as_of, quarters, prof)
 
 
 def attach_projections(period_lines_: list[KpiLine], as_of: date | None,
-                       quarter_lines: dict[str, KpiLine] | None = None) -> list[KpiLine]:
-    """Each line with the projection of its period in progress, and of its quarter's line when given."""
+                       quarter_lines: dict[str, KpiLine] | None = None, profile=None) -> list[KpiLine]:
+    """Each line with the projection of its period in progress, and of its quarter's line when given;
+    ``profile`` (a ``kpis.targets.Profile``) judges the projected totals."""
     quarter_lines = quarter_lines or {}
     out = []
     for line in period_lines_:
         q = quarter_lines.get(line.kpi)
-        out.append(lines.with_projections(line, (projection.project(line, as_of),
-                                                 projection.project(q, as_of) if q is not None else None)))
+        target = profile.target_for(line.kpi) if profile is not None else None
+        out.append(lines.with_projections(line, (projection.project(line, as_of, target),
+                                                 projection.project(q, as_of, target) if q is not None else None)))
     return out
 
 

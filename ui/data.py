@@ -322,6 +322,14 @@ def profile_info(name: str) -> dict:
             "slo": p.slo}
 
 
+@st.cache_resource(show_spinner=False)
+def load_profile(name: str):
+    """The profile ``name`` (a frozen ``kpis.targets.Profile``, loaded once per process), or None."""
+    if _targets is None or not name:
+        return None
+    return _targets.load_profile(name)
+
+
 def lead_time_start(profile: str | None) -> str:
     if not profile:
         return "change_started_at"
