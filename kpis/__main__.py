@@ -126,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send even if this period's digest already went to the same place")
     k.add_argument("--as-of", type=_date, default=None, metavar="DATE",
                    help="the last day the data covers (default: the data's last day, or today if earlier)")
+
+    a = sub.add_parser("annotate", help="add dated notes (a reorg, a freeze) marked on the trend charts, from a CSV "
+                                        "or one at a time; or list them")
+    a.add_argument("csv", nargs="?", metavar="FILE", help="a CSV with the columns date, text and optionally team, "
+                                                          "service (all rows or none are added)")
+    a.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    a.add_argument("--date", type=_date, help="the note's day (YYYY-MM-DD), with --text")
+    a.add_argument("--text", help="the note, with --date")
+    a.add_argument("--team", default="", help="the team it is about (default: everyone)")
+    a.add_argument("--service", default="", help="the service it is about (default: every service)")
+    a.add_argument("--list", action="store_true", help="list the notes")
     return p
 
 
@@ -140,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "annotate":
+            return _annotate(args)
         return _compute(args)
     except notify_errors() as e:
         print(f"error: {e}", file=sys.stderr)
@@ -263,6 +276,41 @@ def _report(args) -> int:
         return 2
     for path in written:
         print(f"wrote {path} ({review.FORMATS[path.suffix.lower()]}, {path.stat().st_size:,} bytes)")
+    return 0
+
+
+def _annotate(args) -> int:
+    from kpis import annotations
+
+    if args.csv and (args.date or args.text):
+        raise ValueError("give a CSV file or --date and --text, not both")
+    if (args.date is None) != (args.text is None):
+        raise ValueError("--date and --text go together")
+    if args.csv:
+        notes = annotations.read_csv(args.csv)  # every bad row reported before the database is opened
+    elif args.date is not None:
+        notes = [annotations.Note(args.date, args.text, args.team, args.service)]
+    elif not args.list:
+        raise ValueError("give a CSV file, or --date and --text, or --list")
+    else:
+        notes = []
+    if notes:
+        con = db.connect(args.db, wait_seconds=60, on_wait=lambda m: print(m, file=sys.stderr))
+        try:
+            added = annotations.add(con, notes)
+        finally:
+            con.close()
+        print(f"added {added} of {len(notes)} note(s)" + (f"; {len(notes) - added} were there already"
+                                                           if added < len(notes) else ""))
+    if args.list:
+        con = db.connect(args.db, read_only=True, wait_seconds=30)
+        try:
+            rows = annotations.notes(con)
+        finally:
+            con.close()
+        print(_table(("date", "team", "service", "text", "added by"),
+                     [(f"{r['day']:%Y-%m-%d}", r["team"] or "—", r["service"] or "—", r["text"], r["added_by"] or "")
+                      for r in rows.to_dict("records")]))
     return 0
 
 

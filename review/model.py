@@ -35,7 +35,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpis import catalog, charts, details, drivers, engine, lines, periods
+from kpis import annotations, catalog, charts, details, drivers, engine, lines, periods
 from kpis import format as fmt
 from kpis.lines import KpiLine
 from kpis.triage import scope_key  # noqa: F401  (review.scope_key: the commentary's key)
@@ -263,7 +263,8 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
                                                           "span_days": span})
     ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
                window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
-               as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead)
+               as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead,
+               notes=annotations.notes(con, window_start, last_day, filters))
     base = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}  # their drivers come below
     # On the second cursor, while this thread writes the charts: the drivers of the KPIs that moved much, then
     # the detail queries, in the order the sections read them (started before the KPI queries, they slowed
@@ -350,6 +351,7 @@ class _Ctx:
     span_frame: pd.DataFrame | None = None  # the period in progress and the one before, cut to the days elapsed
     slo: float = 0.999  # the error budget's availability objective (the profile's, else the engine's)
     ahead: _Ahead | None = None  # the detail queries started ahead (``detail`` reads them)
+    notes: pd.DataFrame | None = None  # the annotations of the trend window (kpis.annotations), marked on the charts
     _by_kpi: dict | None = dataclasses.field(default=None, repr=False)
 
     def kpi_rows(self, kpi_id: str) -> pd.DataFrame:
@@ -520,7 +522,7 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
             sub = frame[frame["kpi"].isin(ids)]
             if charts.has_values(sub):
                 fig = charts.trend(sub, ids, title or fmt.chart_title(ids[0]), names=names, band_kpi=band,
-                                   partial=ctx.partial_label)
+                                   partial=ctx.partial_label, notes=ctx.notes)
             elif len([n for n in notes if n.startswith(fmt.no_data(ids[0], ctx.window))]) == 0:
                 notes.append(fmt.no_data(ids[0], ctx.window) + ".")
         if fig is not None:
@@ -696,9 +698,29 @@ def _cost_changes(ctx: _Ctx) -> Table:
     return Table(id="cost_changes", title=title, frame=frame, empty="", note=note)
 
 
+def _annotations(ctx: _Ctx) -> Table:
+    """The period's annotations (kpis.annotations): what happened that may explain a change."""
+    title = "Annotations"
+    notes = ctx.notes if ctx.notes is not None else pd.DataFrame(columns=["day"])
+    days = pd.to_datetime(notes["day"]).dt.date if len(notes) else notes["day"]
+    rows = notes[(days >= ctx.start) & (days < ctx.end)] if len(notes) else notes
+    if rows.empty:
+        return Table(id="annotations", title=title, frame=pd.DataFrame(),
+                     empty=f"No annotations in {ctx.period} (add them on the Data page or with python -m kpis "
+                           "annotate).")
+    frame = pd.DataFrame({
+        "Date": [f"{pd.Timestamp(d):%Y-%m-%d}" for d in rows["day"]],
+        "Team": [t or "all" for t in rows["team"]],
+        "Service": [s_ or "all" for s_ in rows["service"]],
+        "Note": rows["text"].map(_text),
+    })
+    return Table(id="annotations", title=title, frame=frame.reset_index(drop=True), empty="",
+                 note="Notes added by editors; the trend charts mark them at their period.")
+
+
 def _events(ctx: _Ctx, lines: dict[str, KpiLine]) -> Section:
     tables = (_worst_incidents(ctx), _failed_deployments(ctx, lines["change_failure_rate"]),
-              _cost_outliers(ctx), _cost_changes(ctx))
+              _cost_outliers(ctx), _cost_changes(ctx), _annotations(ctx))
     dates = "" if ctx.tz == "UTC" else f" · dates in {ctx.tz}"
     return Section(id="events", title=f"Notable events · {ctx.period}",
                    subtitle=f"The incidents, failed changes and cost movements behind the numbers{dates}",

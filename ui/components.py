@@ -270,8 +270,10 @@ def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, t
     progress is marked 'to date'."""
     if no_data_message(kpi_ids, frame, span_text(view)):
         return
+    # The annotations of the view (kpis.annotations), marked at their periods.
+    notes = data.query("annotations", start=view.range_start, end=view.end_exclusive, filters=view.filters)
     chart(charts.trend, frame, kpi_ids, title or fmt.chart_title(kpi_ids[0]), by=by, names=names,
-                       partial=view.in_progress, key=key)
+          partial=view.in_progress, notes=notes, key=key)
 
 
 # --- the scorecard card ---------------------------------------------------------------------

@@ -41,7 +41,7 @@ import pandas as pd
 import streamlit as st
 
 import kpis
-from kpis import db, details, drivers, engine, ingest, mapping, periods
+from kpis import annotations, db, details, drivers, engine, ingest, mapping, periods
 from ui import auth
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
@@ -227,6 +227,7 @@ QUERIES = {
     "data_range": _data_range,
     "outside_window": _outside_window,
     "history": _history,
+    "annotations": annotations.notes,
 }
 
 
@@ -521,6 +522,14 @@ def _write(fn):
             return fn(con)
         finally:
             con.close()
+
+
+def add_annotation(note: annotations.Note) -> int:
+    """Store one annotation (editors only); 1 when added, 0 when the same note was there already."""
+    by = auth.require_editor("add annotations")
+    added = _write(lambda con: annotations.add(con, [note], by=by))
+    clear_cache()
+    return added
 
 
 def is_empty() -> bool:
