@@ -288,16 +288,21 @@ def _add_notes(fig: _Fig, x: list, notes: pd.DataFrame | None) -> None:
         label = kperiods.label(kperiods.period_start(pd.Timestamp(row["day"]).date(), grain), grain)
         if label in x:
             by_period.setdefault(label, []).append(row)
-    for label, rows in by_period.items():
+    for i, label in enumerate(sorted(by_period, key=x.index)):
+        rows = by_period[label]
         fig.layout.setdefault("shapes", []).append(
             dict(type="line", xref="x", x0=label, x1=label, yref="paper", y0=0, y1=1,
                  line=dict(color=NOTE_COLOUR, width=1.5, dash="dot")))
-        # Inside the plot's top edge (the legend sits above it), on a light background over the lines.
+        # Inside the plot's top edge (the legend sits above it), on a light background over the lines; a label
+        # in the right half reads leftwards from its line, and neighbours step down so they do not overlap.
+        right = x.index(label) > (len(x) - 1) / 2
         fig.layout.setdefault("annotations", []).append(
             dict(text="✎ " + esc(note_label([str(r["text"]) for r in rows])),
                  hovertext="<br>".join(esc(annotations.describe(r)) for r in rows), showarrow=False, xref="x",
-                 x=label, yref="paper", y=1.0, yanchor="top", xanchor="left", font=dict(size=11, color=NOTE_COLOUR),
-                 bgcolor="rgba(255,255,255,0.85)"))
+                 x=label, yref="paper", y=1.0 - 0.1 * (i % 3), yanchor="top", xanchor="right" if right else "left",
+                 font=dict(size=11, color=NOTE_COLOUR), bgcolor="rgba(255,255,255,0.85)"))
+    # The labels must not widen the axis (plotly's autorange makes room for annotation text).
+    fig.update_xaxes(range=[-0.5, len(x) - 0.5])
 
 
 def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = None, height: int = 330,
