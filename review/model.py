@@ -95,7 +95,7 @@ class Table:
 class Section:
     """One screen / page / slide of the review."""
 
-    id: str  # scorecard | delivery | reliability | cost | serving | pipelines | coverage | events
+    id: str  # scorecard | delivery | reliability | cost | serving | pipelines | coverage | events | annotations
     title: str
     subtitle: str
     kpis: tuple[KpiLine, ...] = ()
@@ -291,6 +291,9 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in _ids(f)], left_out, window)]
     sections += [dataclasses.replace(s, kpis=tuple(kpi_lines[line.kpi] for line in s.kpis)) for s in family_sections]
     sections.append(_events(ctx, kpi_lines))
+    notes_section = _annotations(ctx)
+    if notes_section is not None:
+        sections.append(notes_section)
 
     review = Review(
         period=label, grain=grain, period_start=p_start, period_end=p_end, previous_period=previous, window=window,
@@ -698,29 +701,31 @@ def _cost_changes(ctx: _Ctx) -> Table:
     return Table(id="cost_changes", title=title, frame=frame, empty="", note=note)
 
 
-def _annotations(ctx: _Ctx) -> Table:
-    """The period's annotations (kpis.annotations): what happened that may explain a change."""
-    title = "Annotations"
-    notes = ctx.notes if ctx.notes is not None else pd.DataFrame(columns=["day"])
-    days = pd.to_datetime(notes["day"]).dt.date if len(notes) else notes["day"]
-    rows = notes[(days >= ctx.start) & (days < ctx.end)] if len(notes) else notes
+def _annotations(ctx: _Ctx) -> Section | None:
+    """The period's annotations (kpis.annotations), what happened that may explain a change: a section of its
+    own (a slide, a page) after the notable events, only when there are some."""
+    notes = ctx.notes
+    if notes is None or notes.empty:
+        return None
+    days = pd.to_datetime(notes["day"]).dt.date
+    rows = notes[(days >= ctx.start) & (days < ctx.end)]
     if rows.empty:
-        return Table(id="annotations", title=title, frame=pd.DataFrame(),
-                     empty=f"No annotations in {ctx.period} (add them on the Data page or with python -m kpis "
-                           "annotate).")
+        return None
     frame = pd.DataFrame({
         "Date": [f"{pd.Timestamp(d):%Y-%m-%d}" for d in rows["day"]],
         "Team": [t or "all" for t in rows["team"]],
         "Service": [s_ or "all" for s_ in rows["service"]],
         "Note": rows["text"].map(_text),
     })
-    return Table(id="annotations", title=title, frame=frame.reset_index(drop=True), empty="",
-                 note="Notes added by editors; the trend charts mark them at their period.")
+    table = Table(id="annotations", title="Annotations", frame=frame.reset_index(drop=True), empty="",
+                  note="Notes added by editors; the trend charts mark them at their period.")
+    return Section(id="annotations", title=f"Annotations · {ctx.period}",
+                   subtitle="Events that may explain a change: reorganisations, policies, freezes", tables=(table,))
 
 
 def _events(ctx: _Ctx, lines: dict[str, KpiLine]) -> Section:
     tables = (_worst_incidents(ctx), _failed_deployments(ctx, lines["change_failure_rate"]),
-              _cost_outliers(ctx), _cost_changes(ctx), _annotations(ctx))
+              _cost_outliers(ctx), _cost_changes(ctx))
     dates = "" if ctx.tz == "UTC" else f" · dates in {ctx.tz}"
     return Section(id="events", title=f"Notable events · {ctx.period}",
                    subtitle=f"The incidents, failed changes and cost movements behind the numbers{dates}",

@@ -122,3 +122,39 @@ def test_a_note_is_escaped_and_cut_on_the_chart():
     assert "<b>" not in mark["text"] and "<a" not in mark["text"] and "<a" not in mark["hovertext"]
     # Cut to 27 characters and '…': '<b>bold</b>' (11) + ' ' (1) + "<a href='x'>" (12) + 'lin' (3) = 27.
     assert mark["text"] == "✎ " + charts.esc("<b>bold</b> <a href='x'>lin…")
+
+
+def test_the_review_pack_lists_the_periods_notes_and_marks_its_charts(sample_db, tmp_path):
+    import shutil
+
+    import review
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(sample_db, db)
+    con = kpis.connect(db)
+    annotations.add(con, [annotations.Note(date(2026, 10, 6), "Freeze <script>x</script>"),
+                          annotations.Note(date(2026, 9, 1), "September: not this period's", team="search")])
+    pack = review.build_review(con, period="2026-10", profile="lead")
+    con.close()
+    notes = pack.section("annotations")
+    assert notes.title == "Annotations · 2026-10"
+    table = notes.tables[0].frame
+    assert table.to_dict("records") == [{"Date": "2026-10-06", "Team": "all", "Service": "all",
+                                         "Note": "Freeze <script>x</script>"}]
+    # The trend charts of the window mark both notes (September's and October's), escaped.
+    fig = pack.section("delivery").charts[0].figure.to_plotly_json()
+    marks = [a["text"] for a in fig["layout"]["annotations"] if a["text"].startswith("✎")]
+    assert marks == ["✎ September: not this period's", "✎ Freeze &lt;script&gt;x&lt;/script&gt;"]
+    from review import html as review_html
+
+    page = review_html.render(pack)
+    assert "Freeze &lt;script&gt;x&lt;/script&gt;" in page and "<script>x</script>" not in page
+
+
+def test_no_annotations_no_section(sample_db):
+    import review
+
+    con = kpis.connect(sample_db, read_only=True)
+    pack = review.build_review(con, period="2026-10", profile="lead")
+    con.close()
+    assert "annotations" not in [s.id for s in pack.sections]

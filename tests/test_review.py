@@ -195,7 +195,7 @@ def test_queries_run_ahead_change_nothing(db, monkeypatch):
 def test_notable_events_are_the_periods(built, db):
     events = built.section("events")
     tables = {t.id: t for t in events.tables}
-    assert list(tables) == ["worst_incidents", "failed_deployments", "cost_outliers", "cost_changes", "annotations"]
+    assert list(tables) == ["worst_incidents", "failed_deployments", "cost_outliers", "cost_changes"]
     con = kpis.connect(db, read_only=True)
     try:
         deps = kpis.details.deployments(con, periods.parse_label(PERIOD)[1], periods.parse_label(PERIOD)[2],
