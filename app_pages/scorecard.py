@@ -54,8 +54,11 @@ with components.section("The scorecard") as whole:
                 q_prev = periods.label(periods.shift(q_start, "quarter", -1), "quarter")
                 quarter_lines = {line.kpi: line for line in lines.build_lines(q_frame, quarter, q_prev,
                                                                               as_of=view.as_of)}
+        quantiles = {(kpi, p): data.query("quantile_interval", kpi=kpi, period=p, filters=view.filters, tz=view.tz,
+                                          lead_time_start=view.lead_time_start, as_of=view.as_of)
+                     for kpi, p in triage.quantile_requests(all_lines, quarter_lines, view.as_of)}
         all_lines = triage.attach_projections(all_lines, view.as_of, quarter_lines,
-                                              data.load_profile(view.profile) if view.profile else None)
+                                              data.load_profile(view.profile) if view.profile else None, quantiles)
     by_kpi = {kpi_id: rows for kpi_id, rows in frame.groupby("kpi", sort=False)}
 
     if span is not None:

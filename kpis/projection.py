@@ -12,8 +12,14 @@ green bounds) and says:
   pace so far is the projection, with the 95% Wilson interval of the k of n
   events so far (``kpis.lines.wilson_interval``): 1 failed of 3 deployments is
   33.3%, and anything from 6.1% to 79.2% is compatible with it.
-* **Medians, means and other ratios**: the value so far, with its n; no
-  interval is computed for them.
+* **Medians and percentiles** (time to recover, lead time p90, ...): the value
+  so far, with the distribution-free 95% interval of the events so far: the
+  order statistics ``x_(l) .. x_(u)`` that cover the quantile with probability
+  at least 95% (``order_ranks``; for a median of 3 values no such pair exists:
+  it is the whole range, min to max, which covers it with probability 75%),
+  computed in SQL over the KPI's own events (``quantile_interval``).
+* **Means and other ratios** (mean time to recover, cost per 1k predictions): the
+  value so far, with its n; no interval is computed for them.
 
 Whether the target is **still reachable**, against the period's green bounds
 (the target as evaluated for this period: a "per month" count already scaled
@@ -34,13 +40,17 @@ to it):
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 
-from kpis import catalog, drivers, periods
+import duckdb
+
+from kpis import catalog, drivers, engine, periods
 from kpis import format as fmt
-from kpis.lines import KpiLine, is_proportion, wilson_interval
+from kpis.lines import Z95, KpiLine, is_proportion, wilson_interval
 
 SCALED = "scaled"  # counts and sums: value × days ÷ days elapsed
 PACE = "pace"  # rates: the pace so far, with its interval
@@ -63,9 +73,10 @@ class Projection:
     projected: float
     method: str  # scaled | pace | so far
     n: int
-    interval: tuple[float, float] | None  # 95% Wilson interval of a rate's k of n so far
+    interval: tuple[float, float] | None  # 95% interval: Wilson for a rate's k of n, order statistics for a median
     reach: str  # on pace | reachable | not reachable | off pace | "" (no target)
     reach_text: str  # why, in words ("", without a target)
+    coverage: float | None = None  # a quantile interval's exact coverage when n is too small to reach 95%
 
     @property
     def remaining_days(self) -> int:
@@ -80,7 +91,8 @@ class Projection:
         if self.interval is None:
             return ""
         lo, hi = self.interval
-        return f"95% interval {fmt.fmt_value(lo, self.unit, self.kpi)}–{fmt.fmt_value(hi, self.unit, self.kpi)}"
+        level = "95%" if self.coverage is None or self.coverage >= 0.95 else f"{self.coverage:.0%}"
+        return f"{level} interval {fmt.fmt_value(lo, self.unit, self.kpi)}–{fmt.fmt_value(hi, self.unit, self.kpi)}"
 
     @property
     def label(self) -> str:
@@ -95,6 +107,8 @@ class Projection:
         if self.method == PACE:
             k = round(self.to_date * self.n)
             return f"pace so far {self.projected_text} ({k} of {self.n} · {self.interval_text})"
+        if self.interval is not None:
+            return f"so far {self.projected_text} (n = {self.n} · {self.interval_text})"
         return f"so far {self.projected_text} (n = {self.n})"
 
     @property
@@ -107,13 +121,15 @@ def _bound(x) -> float | None:
     return None if fmt.is_missing(x) else float(x)
 
 
-def project(line: KpiLine, as_of: date | None, target=None) -> Projection | None:
+def project(line: KpiLine, as_of: date | None, target=None,
+            quantile: tuple[float, float, float] | None = None) -> Projection | None:
     """The projection of ``line`` (a KPI of the period in progress on ``as_of``), or None when its period is not
     in progress, it has no value, or it is a level (open incidents, coverage).
 
     ``target`` is the profile's ``kpis.targets.Target`` for the KPI: a total (a count, a cost) is not judged
     until its period is over, so its line carries no bounds; the target's bounds for the whole period are then
-    taken from judging the projected value (``kpis.targets.judge``)."""
+    taken from judging the projected value (``kpis.targets.judge``). ``quantile`` is a median's or
+    percentile's (low, high, coverage) from :func:`quantile_interval`."""
     grain, start, _ = periods.parse_label(line.period)
     if not periods.is_partial(start, grain, as_of) or line.value is None or line.kpi in LEVELS \
             or line.family == "coverage":
@@ -128,9 +144,12 @@ def project(line: KpiLine, as_of: date | None, target=None) -> Projection | None
         interval = wilson_interval(round(v * line.n), line.n)
     else:
         method, projected = SO_FAR, v
+    coverage = None
+    if method == SO_FAR and quantile is not None:
+        interval, coverage = (quantile[0], quantile[1]), (quantile[2] if quantile[2] < 0.95 else None)
     p = Projection(kpi=line.kpi, period=line.period, unit=line.unit, elapsed_days=elapsed, total_days=total,
-                   to_date=v, projected=projected, method=method, n=line.n, interval=interval, reach="",
-                   reach_text="")
+                   to_date=v, projected=projected, method=method, n=line.n, interval=interval, coverage=coverage,
+                   reach="", reach_text="")
     low, high = _bound(line.green_low), _bound(line.green_high)
     if low is None and high is None and _judged_whole(target):
         from kpis import targets
@@ -193,6 +212,9 @@ def _reach(p: Projection, low: float | None, high: float | None) -> tuple[str, s
         return ON_PACE, f"on pace for the target ({target})"
     if p.method == PACE:
         return REACHABLE, f"off pace but reachable ({target}) with ~{more} events to come"
+    if p.interval is not None and ((high is not None and p.interval[0] > high)
+                                   or (low is not None and p.interval[1] < low)):
+        return OFF_PACE, f"off pace ({target}): the whole interval of the events so far misses it"
     return OFF_PACE, f"off pace ({target}); the value can still move either way"
 
 
@@ -206,3 +228,77 @@ def quarter_of(period: str) -> str | None:
     if grain == "quarter":
         return None
     return periods.label(periods.period_start(start, "quarter"), "quarter")
+
+
+# --- the interval of a median or percentile -------------------------------------------------------
+
+_QUANTILE = re.compile(r"^quantile_cont\((?P<x>.+), (?P<q>0\.\d+)\)(?P<rest>(?: FILTER \(WHERE .+\))?)$", re.S)
+EXACT_UP_TO = 1000  # events; above it the binomial's normal approximation picks the ranks
+
+
+def is_quantile(kpi_id: str) -> bool:
+    """A median or percentile (``quantile_cont(x, q)`` in the catalog, optionally filtered)."""
+    return _QUANTILE.match(catalog.get(kpi_id).value) is not None
+
+
+def _binom_cdf(k: int, n: int, q: float) -> float:
+    """P(B <= k) for B ~ Binomial(n, q)."""
+    return sum(math.comb(n, i) * q ** i * (1 - q) ** (n - i) for i in range(0, k + 1))
+
+
+def order_ranks(n: int, q: float, level: float = 0.95) -> tuple[int, int, float]:
+    """(l, u, coverage): 1-based ranks of the order statistics x_(l) <= x_(u) of n values that cover the
+    q-quantile with probability >= ``level`` whatever the distribution (P(x_(l) <= quantile <= x_(u)) =
+    P(l <= B < u), B ~ Binomial(n, q)). When n is too small for that, (1, n) and their smaller coverage:
+    a median of 3 values is covered by their range with probability 1 - 2 x 0.5^3 = 75%."""
+    if n < 1:
+        raise ValueError("an interval needs at least one value")
+    alpha = (1 - level) / 2
+    if n > EXACT_UP_TO:
+        half = Z95 * math.sqrt(n * q * (1 - q))
+        return max(1, math.floor(n * q - half)), min(n, math.ceil(n * q + half + 1)), level
+    lo = 1
+    for j in range(2, n + 1):  # the largest l with P(B <= l - 1) <= alpha
+        if _binom_cdf(j - 1, n, q) > alpha:
+            break
+        lo = j
+    hi = n
+    for j in range(n - 1, 0, -1):  # the smallest u with P(B <= u - 1) >= 1 - alpha
+        if _binom_cdf(j - 1, n, q) < 1 - alpha:
+            break
+        hi = j
+    return lo, hi, _binom_cdf(hi - 1, n, q) - _binom_cdf(lo - 1, n, q)
+
+
+def quantile_interval(con: duckdb.DuckDBPyConnection, kpi: str, period: str, *, filters: dict | None = None,
+                      tz: str = "UTC", lead_time_start: str = "change_started_at",
+                      as_of: date | None = None) -> tuple[float, float, float] | None:
+    """(low, high, coverage) of a median or percentile KPI in ``period``: its order statistics that cover
+    the quantile (:func:`order_ranks`), read in SQL over the KPI's own events (the engine's source query,
+    so filters, time zone and the period in progress mean what they mean in ``kpis.compute``); None for
+    another KPI or without events."""
+    k = catalog.get(kpi)
+    m = _QUANTILE.match(k.value)
+    if m is None:
+        return None
+    grain, start, _ = periods.parse_label(period)
+    req = engine.Request(grain=grain, filters=engine._normalise_filters(filters), tz=tz,
+                         lead_time_start=lead_time_start, as_of=as_of)
+    x, q, rest = m["x"], float(m["q"]), m["rest"]  # from the catalog: the rule is the KPI's own
+
+    def one_row(probes: list[catalog.KPI], extra: dict | None = None):
+        sql, params = engine._source_query(k.source, probes, req, start, start)
+        cols = ", ".join(f'"v:{p.id}"' for p in probes)
+        rows = con.cursor().execute(f"SELECT {cols} FROM ({sql}) WHERE period_start::DATE = $p_start",
+                                    {**params, **(extra or {}), "p_start": start}).fetchall()
+        return rows[0] if rows else None
+
+    row = one_row([dataclasses.replace(k, id="count", value=f"count({x}){rest}", ratio=None)])
+    n = int(row[0] or 0) if row else 0
+    if n == 0:
+        return None
+    lo_rank, hi_rank, coverage = order_ranks(n, q)
+    probes = [dataclasses.replace(k, id=name, value=f"list_sort(list({x}){rest})[${name}]", ratio=None)
+              for name in ("rank_lo", "rank_hi")]
+    lo, hi = one_row(probes, {"rank_lo": lo_rank, "rank_hi": hi_rank})
+    return float(lo), float(hi), coverage

@@ -196,20 +196,41 @@ def heading_lines(con: duckdb.DuckDBPyConnection, prof, grain: str, *, filters: 
     if q is not None and periods.is_partial(periods.parse_label(q)[1], "quarter", as_of):
         q_lines, _ = period_lines(con, prof, q, filters=filters, tz=tz, as_of=as_of)
         quarters = {line.kpi: line for line in q_lines}
-    return periods.to_date_label(start, grain, as_of), attach_projections(current, as_of, quarters, prof)
+    lead_time_start = prof.lead_time_start if prof is not None else "change_started_at"
+    quantiles = {(kpi, p): projection.quantile_interval(con, kpi, p, filters=filters, tz=tz,
+                                                        lead_time_start=lead_time_start, as_of=as_of)
+                 for kpi, p in quantile_requests(current, quarters, as_of)}
+    return periods.to_date_label(start, grain, as_of), attach_projections(current, as_of, quarters, prof, quantiles)
+
+
+def quantile_requests(period_lines_: list[KpiLine], quarter_lines: dict[str, KpiLine] | None,
+                      as_of: date | None) -> list[tuple[str, str]]:
+    """(kpi, period) of every median or percentile with a value in a period in progress: the intervals
+    :func:`attach_projections` wants (``kpis.projection.quantile_interval``)."""
+    every = list(period_lines_) + list((quarter_lines or {}).values())
+    out = []
+    for line in every:
+        grain, start, _ = periods.parse_label(line.period)
+        if line.has_value and projection.is_quantile(line.kpi) and periods.is_partial(start, grain, as_of):
+            out.append((line.kpi, line.period))
+    return out
 
 
 def attach_projections(period_lines_: list[KpiLine], as_of: date | None,
-                       quarter_lines: dict[str, KpiLine] | None = None, profile=None) -> list[KpiLine]:
+                       quarter_lines: dict[str, KpiLine] | None = None, profile=None,
+                       quantiles: dict | None = None) -> list[KpiLine]:
     """Each line with the projection of its period in progress, and of its quarter's line when given;
-    ``profile`` (a ``kpis.targets.Profile``) judges the projected totals."""
+    ``profile`` (a ``kpis.targets.Profile``) judges the projected totals; ``quantiles`` maps (kpi, period)
+    to a median's interval (``kpis.projection.quantile_interval``)."""
     quarter_lines = quarter_lines or {}
+    quantiles = quantiles or {}
     out = []
     for line in period_lines_:
         q = quarter_lines.get(line.kpi)
         target = profile.target_for(line.kpi) if profile is not None else None
-        out.append(lines.with_projections(line, (projection.project(line, as_of, target),
-                                                 projection.project(q, as_of, target) if q is not None else None)))
+        out.append(lines.with_projections(line, (
+            projection.project(line, as_of, target, quantiles.get((line.kpi, line.period))),
+            projection.project(q, as_of, target, quantiles.get((q.kpi, q.period))) if q is not None else None)))
     return out
 
 

@@ -70,6 +70,8 @@ def test_scorecard_projects_the_month_in_progress(sample_db):
     assert any(quarter_text in c for c in captions)
     # A rate shows the interval of the events so far and whether its target can still be met.
     assert any("pace so far" in c and "95% interval" in c and ("on pace" in c or "reachable" in c) for c in captions)
+    # A median shows the interval of its events so far (order statistics, computed in SQL).
+    assert any(re.search(r"\*\*: so far [0-9.]+ (h|min|d) \(n = \d+ · \d+% interval ", c) for c in captions)
     assert any("Each card says where it is heading" in i.value for i in at.info)
 
 

@@ -119,3 +119,45 @@ def test_quarter_of():
     assert projection.quarter_of("2026-11") == "2026-Q4"
     assert projection.quarter_of("2026-W45") == "2026-Q4"
     assert projection.quarter_of("2026-Q4") is None
+
+
+def test_order_ranks_of_a_median():
+    # n = 3: no pair of order statistics covers the median with 95%; the range covers it with
+    # 1 - 2 x 0.5^3 = 75%.
+    assert projection.order_ranks(3, 0.5) == (1, 3, 0.75)
+    # n = 9: x_(2)..x_(8), P(B <= 1) = (1 + 9) / 512 on each side: coverage 1 - 20/512 = 0.9609375.
+    assert projection.order_ranks(9, 0.5) == (2, 8, pytest.approx(1 - 20 / 512))
+    # n = 20: x_(6)..x_(15), the textbook pair (P(B <= 5) = 0.0207 on each side).
+    lo, hi, coverage = projection.order_ranks(20, 0.5)
+    assert (lo, hi) == (6, 15) and coverage == pytest.approx(0.9586, abs=1e-4)
+
+
+def test_a_median_with_n_3_shows_its_range_as_the_interval(tmp_path):
+    import kpis
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    # Three incidents in November, recovered in 1 h, 2 h and 10 h: median 2 h; the interval of a median of
+    # 3 values is their range, 1 h to 10 h, which covers it with probability 75%.
+    (exports / "incidents.csv").write_text(
+        "incident_id,service,started_at,resolved_at,team\n"
+        "a,svc,2026-11-02T10:00:00Z,2026-11-02T11:00:00Z,alpha\n"
+        "b,svc,2026-11-05T10:00:00Z,2026-11-05T12:00:00Z,alpha\n"
+        "c,svc,2026-11-09T10:00:00Z,2026-11-09T20:00:00Z,alpha\n"
+        "d,svc,2026-10-09T10:00:00Z,2026-10-09T20:00:00Z,beta\n")
+    con = kpis.connect(tmp_path / "kpi.duckdb")
+    kpis.ingest_files(con, [exports])
+    assert projection.quantile_interval(con, "mttr_median_hours", "2026-11", as_of=AS_OF) == (1.0, 10.0, 0.75)
+    # The filters mean what they mean in compute: team beta has no incident resolved in November.
+    assert projection.quantile_interval(con, "mttr_median_hours", "2026-11", filters={"team": ["beta"]},
+                                        as_of=AS_OF) is None
+    assert projection.quantile_interval(con, "mttr_hours", "2026-11", as_of=AS_OF) is None  # a mean
+    con.close()
+    p = projection.project(line("mttr_median_hours", 2.0, 3, "hours", status="red", green_high=1.0), AS_OF,
+                           quantile=(1.0, 10.0, 0.75))
+    assert p.heading_text == "so far 2.0 h (n = 3 · 75% interval 1.0 h–10.0 h)"
+    assert p.reach_text == "off pace (at most 1.0 h); the value can still move either way"  # 1 h is inside it
+    p = projection.project(line("mttr_median_hours", 6.0, 9, "hours", status="red", green_high=4.0), AS_OF,
+                           quantile=(4.3, 12.7, 0.96))
+    assert p.heading_text == "so far 6.0 h (n = 9 · 95% interval 4.3 h–12.7 h)"
+    assert p.reach_text == "off pace (at most 4.0 h): the whole interval of the events so far misses it"

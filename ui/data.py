@@ -41,7 +41,7 @@ import pandas as pd
 import streamlit as st
 
 import kpis
-from kpis import annotations, db, details, drivers, engine, ingest, mapping, periods
+from kpis import annotations, db, details, drivers, engine, ingest, mapping, periods, projection
 from ui import auth
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
@@ -228,6 +228,7 @@ QUERIES = {
     "outside_window": _outside_window,
     "history": _history,
     "annotations": annotations.notes,
+    "quantile_interval": projection.quantile_interval,
 }
 
 
