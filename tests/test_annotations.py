@@ -1,4 +1,9 @@
-"""Annotations: stored all or none, never twice, filtered to the view, marked on the trend charts."""
+"""Annotations: stored all or none, never twice, filtered to the view, marked on the trend charts.
+
+kpis.charts is imported inside the chart tests: imported at collection, before test_app.py imports
+streamlit (which sets plotly's default template to its own when imported), it would leave streamlit's
+template the default for tests/test_charts.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import pandas as pd
 import pytest
 
 import kpis
-from kpis import annotations, charts
+from kpis import annotations
 from kpis import db as kdb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +105,8 @@ def _frame():
 
 
 def test_the_trend_chart_marks_the_period_of_each_note():
+    from kpis import charts
+
     notes = pd.DataFrame([
         {"day": date(2026, 9, 14), "team": "search", "service": "", "text": "New on-call rota for search"},
         {"day": date(2026, 9, 30), "team": "", "service": "", "text": "Freeze"},
@@ -115,6 +122,8 @@ def test_the_trend_chart_marks_the_period_of_each_note():
 
 
 def test_a_note_is_escaped_and_cut_on_the_chart():
+    from kpis import charts
+
     notes = pd.DataFrame([{"day": date(2026, 10, 2), "team": "", "service": "",
                            "text": "<b>bold</b> <a href='x'>link</a> and a long tail"}])
     fig = charts.trend(_frame(), ["incident_count"], "ML incidents", notes=notes).to_plotly_json()
