@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import schema
+from kpis import annotations, schema
 from ui import auth, components, data, state
 
 view = state.current()
@@ -69,10 +69,44 @@ def ingest_history() -> None:
                          column_config=config)
 
 
+def annotations_section() -> None:
+    """The notes marked on the trend charts: the list, and (editors) a form to add one."""
+    st.subheader("Annotations", anchor="annotations")
+    st.caption("Events that explain a change (a reorg, a new on-call policy, a freeze): marked on every trend "
+               "chart at their period and listed in the review pack. Many at once: "
+               "`python -m kpis annotate notes.csv` (columns date, team, service, text).")
+    with components.section("Annotations"):
+        notes = data.query("annotations")
+        if notes is not None:
+            shown = notes.rename(columns={"day": "date", "added_by": "added by"})
+            components.table(shown, "annotations", key="annotations", empty="No annotations yet.")
+        if not auth.can_edit():
+            auth.viewer_notice("adding annotations")
+            return
+        with st.form("add-annotation", clear_on_submit=True, border=True):
+            day_col, team_col, service_col = st.columns(3)
+            day = day_col.date_input("Date", value=view.data_last, format="YYYY-MM-DD", key="note-day")
+            values = data.query("distinct_values") or {}
+            team = team_col.selectbox("Team (empty: everyone)", ["", *values.get("team", [])], key="note-team")
+            service = service_col.selectbox("Service (empty: every service)", ["", *values.get("service", [])],
+                                            key="note-service")
+            text = st.text_input("Note", max_chars=annotations.MAX_TEXT, key="note-text",
+                                 placeholder="e.g. search team split into search-core and search-ranking")
+            if st.form_submit_button("Add annotation", icon=":material/add_comment:"):
+                try:
+                    added = data.add_annotation(annotations.Note(day, text, team or "", service or ""))
+                except (annotations.AnnotationError, auth.NotAllowed) as e:
+                    st.error(components.md_text(e))
+                else:
+                    ss["_flash"] = "Annotation added." if added else "That annotation was there already."
+                    st.rerun()
+
+
 st.subheader("Upload exports")
 if not auth.can_edit():  # a viewer reads the history; the upload form is not there (and ingest checks the role)
     auth.viewer_notice("uploading and ingesting exports")
     ingest_history()
+    annotations_section()
     st.stop()
 ss.setdefault("upload_gen", 0)
 files = st.file_uploader("Drag and drop CSV, Parquet or JSON files (several at once; .gz too)",
@@ -169,3 +203,4 @@ if files:
             st.rerun()
 
 ingest_history()
+annotations_section()

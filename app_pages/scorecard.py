@@ -7,12 +7,13 @@ KPIs without a target folded away. The period in progress is "to date" and is
 compared with the same elapsed days of the previous period, never a whole one.
 """
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, drivers, lines, periods
+from kpis import catalog, drivers, lines, periods, projection, triage
 from kpis import format as fmt
 from ui import components, data, state
 from ui.components import md_text
@@ -41,11 +42,29 @@ with components.section("The scorecard") as whole:
             start=periods.shift(view.period_start, view.grain, -1), end=view.period_last_day, span_days=span,
             profile=None))
     all_lines = lines.build_lines(frame, view.period, view.previous_period, as_of=view.as_of, span_rows=span_frame)
+    if span is not None:
+        # Where the period in progress is heading, and its quarter (kpis.projection), beside the to-date value.
+        quarter = projection.quarter_of(view.period)
+        quarter_lines = {}
+        if quarter is not None:
+            _, q_start, q_end = periods.parse_label(quarter)
+            q_frame = data.query("compute", **view.compute_args(grain="quarter", start=q_start,
+                                                                end=q_end - timedelta(days=1)))
+            if q_frame is not None:
+                q_prev = periods.label(periods.shift(q_start, "quarter", -1), "quarter")
+                quarter_lines = {line.kpi: line for line in lines.build_lines(q_frame, quarter, q_prev,
+                                                                              as_of=view.as_of)}
+        quantiles = {(kpi, p): data.query("quantile_interval", kpi=kpi, period=p, filters=view.filters, tz=view.tz,
+                                          lead_time_start=view.lead_time_start, as_of=view.as_of)
+                     for kpi, p in triage.quantile_requests(all_lines, quarter_lines, view.as_of)}
+        all_lines = triage.attach_projections(all_lines, view.as_of, quarter_lines,
+                                              data.load_profile(view.profile) if view.profile else None, quantiles)
     by_kpi = {kpi_id: rows for kpi_id, rows in frame.groupby("kpi", sort=False)}
 
     if span is not None:
         st.info(f"{view.period_text(view.period)} is in progress: its values are to date and are compared with the "
-                f"same {span} days of {view.previous_period}, never with the whole of it.",
+                f"same {span} days of {view.previous_period}, never with the whole of it. Each card says where it is "
+                "heading at the current pace and whether its target can still be met (README, \"Projection\").",
                 icon=":material/hourglass_top:")
 if whole.failed:  # nothing below can be shown without the KPIs
     st.stop()
@@ -65,48 +84,17 @@ else:
     st.markdown("No target profile is selected: every KPI is shown without a verdict (pick one in the sidebar).")
 
 
+# What drives a KPI, as the check and the review say it (kpis.triage), through the app's cached query.
+explainer = triage.Explainer(lambda **kw: data.query("drivers", **kw), period=view.period, filters=view.filters,
+                             tz=view.tz, lead_time_start=view.lead_time_start, as_of=view.as_of, span=span)
+
+
 def primary_dimension() -> str:
-    """Team, unless the view is one team already: then its services."""
-    teams = view.filters.get("team") or []
-    return "service" if len(teams) == 1 else "team"
-
-
-def named_breakdown(line: lines.KpiLine):
-    """(dimension, drivers) for the sentence: the primary dimension, or the next one (service, model)
-    when the primary's largest driver is the events without one (pipeline runs often name no service)."""
-    first = primary_dimension()
-    candidates = [first] + [d_ for d_ in ("service", "model") if d_ != first]
-    chosen = None
-    for dimension in candidates:
-        d = breakdown(line, dimension)
-        top = drivers.top_drivers(d) if d is not None else None
-        if chosen is None:
-            chosen = (dimension, d)
-        if top is not None and len(top) and top["group"].iloc[0] != drivers.no_group(dimension):
-            return dimension, d
-    return chosen
-
-
-def breakdown_args(line: lines.KpiLine, dimension: str) -> dict:
-    """The drivers query of the KPI by ``dimension`` (``breakdown``'s first ask)."""
-    return dict(kpi=line.kpi, dimension=dimension, period=view.period, filters=view.filters, tz=view.tz,
-                lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit,
-                span_days=span if line.compared else None, previous=line.previous_period if line.compared else None)
-
-
-def level_args(line: lines.KpiLine, dimension: str) -> dict:
-    """The drivers query of what makes up the KPI's value (an off-target KPI that did not get worse)."""
-    return dict(kpi=line.kpi, dimension=dimension, period=view.period, previous=None, filters=view.filters,
-                tz=view.tz, lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit)
+    return triage.primary_dimension(view.filters)
 
 
 def breakdown(line: lines.KpiLine, dimension: str):
-    """The KPI's drivers by ``dimension``: against the previous period when compared, else of the value."""
-    args = breakdown_args(line, dimension)
-    d = data.query("drivers", **args)
-    if d is not None and line.compared and not drivers.describe(d):
-        d = data.query("drivers", **{**args, "previous": None})  # nothing moved: what makes up the value
-    return d
+    return explainer.breakdown(line, dimension)
 
 
 def rows_link(line: lines.KpiLine, dimension: str, group: str) -> str:
@@ -160,17 +148,13 @@ def triage_row(line: lines.KpiLine) -> None:
             st.caption(md_text(f"Rule: {line.rule}" + (f" · judged on {line.scope}" if line.scope else "")))
         if not line.has_value:
             return
-        dim, d = named_breakdown(line)
+        dim, d = explainer.named_breakdown(line)
         text = drivers.describe(d) if d is not None else ""
         st.markdown(md_text(text + ".") if text else "No group stands out: "
                     f"{md_text(line.change_line)}.")
-        if line.status == "red" and line.compared and line.judgement != "worse":
-            # Off target but not worse than before: who moved it explains the change, not the miss; say
-            # also who makes up the value (or, for a rate that should be high, its shortfall).
-            level = data.query("drivers", **level_args(line, dim))
-            level_text = drivers.describe(level) if level is not None else ""
-            if level_text:
-                st.markdown(md_text(level_text + "."))
+        level_text = explainer.level_text(line, dim)  # off target but not worse: who makes up the value
+        if level_text:
+            st.markdown(md_text(level_text + "."))
         with st.expander(f"What drives it: {md_text(line.title)} by team, service and model, and the rows behind it"):
             # One dimension at a time (a choice, not tabs: tabs would run every breakdown on every load).
             dimension = st.segmented_control("Break down by", DIMENSIONS, default=dim, key=f"drv-dim-{line.kpi}")
@@ -198,12 +182,13 @@ def grid(tier_lines: list, per_row: int = 3, by_family: bool = True) -> None:
 # The breakdowns the cards below ask first, started now: they run while the cards are drawn.
 for line in tiers["red"] + tiers["amber"]:
     if line.has_value:
-        data.ahead("drivers", **breakdown_args(line, primary_dimension()))
-        if line.status == "red" and line.compared and line.judgement != "worse":
-            data.ahead("drivers", **level_args(line, primary_dimension()))
+        data.ahead("drivers", **explainer.breakdown_args(line, primary_dimension()))
+        level = explainer.level_args(line, primary_dimension())
+        if level is not None:
+            data.ahead("drivers", **level)
 for line in tiers["green"] + tiers["none"]:
     if line.needs_drivers:
-        data.ahead("drivers", **breakdown_args(line, primary_dimension()))
+        data.ahead("drivers", **explainer.breakdown_args(line, primary_dimension()))
 
 if tiers["red"]:
     st.subheader(f"Off target ({len(tiers['red'])})", anchor="off-target")

@@ -1,7 +1,9 @@
-"""The command line: python -m kpis ingest | compute | export | presets | report.
+"""The command line: python -m kpis ingest | compute | export | presets | report | check | annotate.
 
 Errors a user can act on (a bad file, a locked database, an unknown option
 value) are printed as messages with exit status 2, never as tracebacks.
+``check`` exits 0 when no judged KPI is off target, 1 when one is (so a
+scheduler can act on it), 3 when a digest could not be delivered.
 """
 
 from __future__ import annotations
@@ -108,6 +110,47 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tz", default="UTC", help="reporting time zone that assigns events to periods (default UTC)")
     r.add_argument("--out", action="append", required=True, metavar="FILE",
                    help="file to write; the format comes from the extension: .html, .pdf or .pptx (repeatable)")
+
+    k = sub.add_parser("check", help="the period's triage (off target first, with drivers); exit 1 when a KPI is "
+                                     "off target; optionally sent to a webhook or by e-mail")
+    k.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    k.add_argument("--profile", default="lead",
+                   help="target profile: senior, mle, lead (default), dora, a TOML file, or none")
+    k.add_argument("--period", default="last-complete", metavar="last-complete|PERIOD",
+                   help="the period to check: last-complete (default: the last whole period of --grain in the "
+                        "data), or a label such as 2026-10, 2026-Q3, 2026-W07")
+    k.add_argument("--grain", choices=GRAINS, default="month", help="the grain of last-complete (default month)")
+    k.add_argument("--team", action="append", help="only this team (repeatable)")
+    k.add_argument("--service", action="append", help="only this service (repeatable)")
+    k.add_argument("--model", action="append", help="only this model (repeatable)")
+    k.add_argument("--tz", default="UTC", help="reporting time zone that assigns events to periods (default UTC)")
+    k.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    k.add_argument("--fail-on", choices=("red", "amber"), default="red",
+                   help="exit 1 when a KPI is off target (red, default) or also near target (amber)")
+    k.add_argument("--notify", nargs="?", const="", metavar="URL",
+                   help="post the digest to this webhook (default: $KPI_WEBHOOK_URL; a webhook URL holds a "
+                        "token: prefer the variable)")
+    k.add_argument("--webhook-format", choices=("slack", "teams"), default="slack",
+                   help="the webhook's JSON body: Slack (blocks, default) or Microsoft Teams (Adaptive Card)")
+    k.add_argument("--email", action="append", metavar="TO",
+                   help="e-mail the digest to this address (repeatable) through $KPI_SMTP_HOST and friends")
+    k.add_argument("--dashboard-url", default=None, metavar="URL",
+                   help="the app's address, for the link back to this view (default: $KPI_DASHBOARD_URL)")
+    k.add_argument("--force", action="store_true",
+                   help="send even if this period's digest already went to the same place")
+    k.add_argument("--as-of", type=_date, default=None, metavar="DATE",
+                   help="the last day the data covers (default: the data's last day, or today if earlier)")
+
+    a = sub.add_parser("annotate", help="add dated notes (a reorg, a freeze) marked on the trend charts, from a CSV "
+                                        "or one at a time; or list them")
+    a.add_argument("csv", nargs="?", metavar="FILE", help="a CSV with the columns date, text and optionally team, "
+                                                          "service (all rows or none are added)")
+    a.add_argument("--db", help="database file (default: $KPI_DB or kpi.duckdb)")
+    a.add_argument("--date", type=_date, help="the note's day (YYYY-MM-DD), with --text")
+    a.add_argument("--text", help="the note, with --date")
+    a.add_argument("--team", default="", help="the team it is about (default: everyone)")
+    a.add_argument("--service", default="", help="the service it is about (default: every service)")
+    a.add_argument("--list", action="store_true", help="list the notes")
     return p
 
 
@@ -122,7 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "annotate":
+            return _annotate(args)
         return _compute(args)
+    except notify_errors() as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     except ingest.IngestError as e:
         print(str(e), file=sys.stderr)
         return 2
@@ -283,6 +333,118 @@ def _report(args) -> int:
     for path in written:
         print(f"wrote {path} ({review.FORMATS[path.suffix.lower()]}, {path.stat().st_size:,} bytes)")
     return 0
+
+
+def _annotate(args) -> int:
+    from kpis import annotations
+
+    if args.csv and (args.date or args.text):
+        raise ValueError("give a CSV file or --date and --text, not both")
+    if (args.date is None) != (args.text is None):
+        raise ValueError("--date and --text go together")
+    if args.csv:
+        notes = annotations.read_csv(args.csv)  # every bad row reported before the database is opened
+    elif args.date is not None:
+        notes = [annotations.Note(args.date, args.text, args.team, args.service)]
+    elif not args.list:
+        raise ValueError("give a CSV file, or --date and --text, or --list")
+    else:
+        notes = []
+    if notes:
+        con = db.connect(args.db, wait_seconds=60, on_wait=lambda m: print(m, file=sys.stderr))
+        try:
+            added = annotations.add(con, notes)
+        finally:
+            con.close()
+        print(f"added {added} of {len(notes)} note(s)" + (f"; {len(notes) - added} were there already"
+                                                           if added < len(notes) else ""))
+    if args.list:
+        con = db.connect(args.db, read_only=True, wait_seconds=30)
+        try:
+            rows = annotations.notes(con)
+        finally:
+            con.close()
+        print(_table(("date", "team", "service", "text", "added by"),
+                     [(f"{r['day']:%Y-%m-%d}", r["team"] or "—", r["service"] or "—", r["text"], r["added_by"] or "")
+                      for r in rows.to_dict("records")]))
+    return 0
+
+
+def notify_errors():
+    from kpis.notify import DeliveryError
+
+    return DeliveryError
+
+
+def _check(args) -> int:
+    from kpis import digest, notify, triage
+
+    filters = {k: getattr(args, k) for k in ("team", "service", "model") if getattr(args, k)}
+    profile = None if args.profile.lower() in ("none", "(none)", "") else args.profile
+    if profile:
+        from kpis import targets
+
+        profile = targets.load_profile(profile)  # a bad profile fails before anything else
+    # Where it goes, checked before any work: a missing setting is a usage error (exit 2).
+    webhook = None
+    if args.notify is not None:
+        webhook = notify.check_webhook_url(args.notify or notify.setting("webhook_url") or "")
+    smtp = notify.smtp_settings() if args.email else None
+    base = args.dashboard_url if args.dashboard_url is not None else notify.setting("dashboard_url")
+    targets_ = ([(args.webhook_format, notify.redact_url(webhook))] if webhook else []) + \
+        [("email", to.strip()) for to in (args.email or [])]
+    for _, to in targets_:
+        if not to:
+            raise ValueError("--email needs an address")
+
+    con = db.connect(args.db, read_only=True, wait_seconds=30, on_wait=lambda m: print(m, file=sys.stderr))
+    try:
+        t = triage.build(con, args.period, profile=profile, grain=args.grain, filters=filters, tz=args.tz,
+                         as_of=args.as_of)
+        scope = triage.scope_key(t.filters, t.tz)
+        done = {(ch, to): notify.sent_at(con, t.period, t.profile, scope, ch, to) for ch, to in targets_}
+    finally:
+        con.close()
+    link = digest.dashboard_link(base, t)
+    failing = ("red", "amber") if args.fail_on == "amber" else ("red",)
+    code = 1 if any(line.status in failing for line in t.lines) else 0
+    if args.format == "json":
+        print(digest.as_json(t, link, exit_code=code))
+    elif args.format == "markdown":
+        print(digest.markdown(t, link), end="")
+    else:
+        print(digest.text(t, link), end="")
+
+    sent, failed = [], []
+    for channel, to in targets_:
+        when = done[(channel, to)]
+        if when is not None and not args.force:
+            print(f"not sent to {to} ({channel}): the {t.period} digest went there on {when:%Y-%m-%d %H:%M} UTC "
+                  "(--force sends it again)", file=sys.stderr)
+            continue
+        try:
+            if channel == "email":
+                notify.send_email(smtp, digest.email_message(t, smtp.sender, [to], link))
+            else:
+                body = digest.slack_body(t, link) if channel == "slack" else digest.teams_body(t, link)
+                notify.post_json(webhook, body)
+        except notify.DeliveryError as e:
+            failed.append(str(e))
+            continue
+        sent.append((channel, to))
+        print(f"sent the {t.period} digest to {to} ({channel})", file=sys.stderr)
+    if sent:
+        con = db.connect(args.db, wait_seconds=60, on_wait=lambda m: print(m, file=sys.stderr))
+        try:
+            for channel, to in sent:
+                notify.record(con, t.period, t.profile, scope, channel, to)
+        finally:
+            con.close()
+    if failed:
+        for message in failed:
+            print(f"error: {message}", file=sys.stderr)
+        return 3
+    return code
 
 
 def _fmt(v) -> str:

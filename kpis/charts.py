@@ -264,8 +264,50 @@ def _first_text(rows: pd.DataFrame, col: str) -> str:
     return next((t for t in rows.get(col, pd.Series(dtype=object)) if isinstance(t, str) and t), "")
 
 
+NOTE_COLOUR = "#5c6bc0"
+NOTE_CHARS = 28  # a marker's label; the whole text is in its hover
+
+
+def note_label(texts: list[str]) -> str:
+    """A marker's label: the first note cut to NOTE_CHARS, and how many more ('Reorg: search spl… +1')."""
+    first = texts[0] if len(texts[0]) <= NOTE_CHARS else texts[0][:NOTE_CHARS - 1] + "…"
+    return first + (f" +{len(texts) - 1}" if len(texts) > 1 else "")
+
+
+def _add_notes(fig: _Fig, x: list, notes: pd.DataFrame | None) -> None:
+    """A dotted vertical line at each period holding an annotation (``kpis.annotations``), labelled at the top
+    with the note (all of them in its hover). Notes outside the chart's periods are left out."""
+    if notes is None or notes.empty or not x:
+        return
+    from kpis import annotations
+    from kpis import periods as kperiods
+
+    grain = kperiods.parse_label(x[0])[0]
+    by_period: dict[str, list[dict]] = {}
+    for row in notes.to_dict("records"):
+        label = kperiods.label(kperiods.period_start(pd.Timestamp(row["day"]).date(), grain), grain)
+        if label in x:
+            by_period.setdefault(label, []).append(row)
+    for i, label in enumerate(sorted(by_period, key=x.index)):
+        rows = by_period[label]
+        fig.layout.setdefault("shapes", []).append(
+            dict(type="line", xref="x", x0=label, x1=label, yref="paper", y0=0, y1=1,
+                 line=dict(color=NOTE_COLOUR, width=1.5, dash="dot")))
+        # Inside the plot's top edge (the legend sits above it), on a light background over the lines; a label
+        # in the right half reads leftwards from its line, and neighbours step down so they do not overlap.
+        right = x.index(label) > (len(x) - 1) / 2
+        fig.layout.setdefault("annotations", []).append(
+            dict(text="✎ " + esc(note_label([str(r["text"]) for r in rows])),
+                 hovertext="<br>".join(esc(annotations.describe(r)) for r in rows), showarrow=False, xref="x",
+                 x=label, yref="paper", y=1.0 - 0.1 * (i % 3), yanchor="top", xanchor="right" if right else "left",
+                 font=dict(size=11, color=NOTE_COLOUR), bgcolor="rgba(255,255,255,0.85)"))
+    # The labels must not widen the axis (plotly's autorange makes room for annotation text).
+    fig.update_xaxes(range=[-0.5, len(x) - 0.5])
+
+
 def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = None, height: int = 330,
-          band_kpi: str | None = None, names: dict[str, str] | None = None, partial: str | None = None) -> go.Figure:
+          band_kpi: str | None = None, names: dict[str, str] | None = None, partial: str | None = None,
+          notes: pd.DataFrame | None = None) -> go.Figure:
     """KPI lines over periods, the judged one first, the target band of ``band_kpi`` behind them.
 
     ``band_kpi`` is the KPI the target judges (default: the first of ``kpi_ids`` with a target).
@@ -276,7 +318,8 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     sev1/sev2 incidents), with markers in its status colours; the unscoped
     value is then a thin grey line for context. Every plotted series lies on
     the y scale. Gaps (no data) stay gaps. ``partial`` is the label of the
-    period in progress: a hollow marker on a dotted segment, its tick '... (to date)'.
+    period in progress: a hollow marker on a dotted segment, its tick '... (to date)'. ``notes``
+    (``kpis.annotations.notes``) are marked at their periods.
     """
     frame = frame[frame["kpi"].isin(kpi_ids)]
     unit = fmt.kpi_unit(kpi_ids[0])
@@ -356,6 +399,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
             _add_band(fig, periods, b, top, label=esc(words + (f" ({scope})" if scope else "")))
     _layout(fig, title, y_title, height)
     _period_ticks(fig, periods, partial)
+    _add_notes(fig, periods, notes)
     fig.update_yaxes(tickformat=tickformat, range=[0, top] if top > 0 else None,
                      **(_whole_ticks(frame["value"]) if tickformat == ",.0f" else {}))
     values = pd.Series(plotted, dtype="float64")

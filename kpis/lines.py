@@ -119,6 +119,9 @@ class KpiLine:
     definition: str
     no_data: str  # "No production deployments in 2026-Q3" when value is missing, else ""
     drivers: str = ""  # "Driven by team fraud (+4 incidents), search (+2 incidents)", set by whoever computed them
+    green_low: float | None = None  # the green region of the target as evaluated for this period (base units)
+    green_high: float | None = None
+    projections: tuple = ()  # kpis.projection.Projection of the period in progress (and its quarter), if any
 
     @property
     def has_value(self) -> bool:
@@ -310,7 +313,8 @@ def build_line(rows: pd.DataFrame | list[dict], kpi_id: str, period: str, previo
         target=_text(col("target")), rule=_text(col("rule")), note=_text(col("note")), scope=_text(col("scope")),
         compared_with=compared_with, verdict=_text(col("status_text")),
         judged_value=judged, distance=distance, sample=sample, interval=interval, definition=k.definition,
-        no_data=fmt.no_data(k.id, period) if value is None else "")
+        no_data=fmt.no_data(k.id, period) if value is None else "",
+        green_low=_num(col("green_low")), green_high=_num(col("green_high")))
 
 
 def build_lines(frame: pd.DataFrame, period: str, previous_period: str, *, as_of: date | None = None,
@@ -346,3 +350,8 @@ def summary(lines) -> str:
 def with_drivers(line: KpiLine, text: str) -> KpiLine:
     """The same line saying what drives it."""
     return replace(line, drivers=text)
+
+
+def with_projections(line: KpiLine, projections) -> KpiLine:
+    """The same line with where its period in progress (and its quarter) is heading (kpis.projection)."""
+    return replace(line, projections=tuple(p for p in projections if p is not None))

@@ -36,9 +36,10 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpis import catalog, charts, details, drivers, engine, lines, periods
+from kpis import annotations, catalog, charts, details, drivers, engine, lines, periods
 from kpis import format as fmt
 from kpis.lines import KpiLine
+from kpis.triage import scope_key  # noqa: F401  (review.scope_key: the commentary's key)
 
 GRAINS = ("month", "quarter")
 TREND_PERIODS = 12  # earlier periods in the trends (a year of months; three years of quarters)
@@ -95,7 +96,7 @@ class Table:
 class Section:
     """One screen / page / slide of the review."""
 
-    id: str  # scorecard | delivery | reliability | cost | serving | pipelines | coverage | events
+    id: str  # scorecard | delivery | reliability | cost | serving | pipelines | coverage | events | annotations
     title: str
     subtitle: str
     kpis: tuple[KpiLine, ...] = ()
@@ -204,14 +205,6 @@ def parse_period(period: str) -> tuple[str, date, date]:
     return grain, start, end
 
 
-def scope_key(filters: dict | None, tz: str = "UTC") -> str:
-    """Canonical text of the filters (and a non-UTC time zone): 'all', 'team=fraud,search'."""
-    parts = [f"{k}={','.join(sorted(set(v)))}" for k, v in engine._normalise_filters(filters)]
-    if tz and tz != "UTC":
-        parts.append(f"tz={tz}")
-    return ";".join(parts) or "all"
-
-
 def build_review(con: duckdb.DuckDBPyConnection, period: str = "2026-Q3", profile: str | None = "lead",
                  filters: dict | None = None, tz: str = "UTC", commentary: dict[str, str] | None = None,
                  now: datetime | None = None) -> Review:
@@ -271,7 +264,8 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
                                                           "span_days": span})
     ctx = _Ctx(con=con, grain=grain, period=label, start=p_start, end=p_end, previous=previous, window=window,
                window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
-               as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead)
+               as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead,
+               notes=annotations.notes(con, window_start, last_day, filters))
     base = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}  # their drivers come below
     # On the second cursor, while this thread writes the charts: the detail queries and the drivers of the KPIs
     # that moved much, in the order the sections read them (the run chart, the lines' drivers, the events).
@@ -298,6 +292,9 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in _ids(f)], left_out, window)]
     sections += [dataclasses.replace(s, kpis=tuple(kpi_lines[line.kpi] for line in s.kpis)) for s in family_sections]
     sections.append(_events(ctx, kpi_lines))
+    notes_section = _annotations(ctx)
+    if notes_section is not None:
+        sections.append(notes_section)
 
     review = Review(
         period=label, grain=grain, period_start=p_start, period_end=p_end, previous_period=previous, window=window,
@@ -371,6 +368,7 @@ class _Ctx:
     span_frame: pd.DataFrame | None = None  # the period in progress and the one before, cut to the days elapsed
     slo: float = 0.999  # the error budget's availability objective (the profile's, else the engine's)
     ahead: _Ahead | None = None  # the detail queries started ahead (``detail`` reads them)
+    notes: pd.DataFrame | None = None  # the annotations of the trend window (kpis.annotations), marked on the charts
     _by_kpi: dict | None = dataclasses.field(default=None, repr=False)
     _span_by_kpi: dict | None = dataclasses.field(default=None, repr=False)
 
@@ -550,7 +548,7 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
             sub = frame[frame["kpi"].isin(ids)]
             if charts.has_values(sub):
                 fig = charts.trend(sub, ids, title or fmt.chart_title(ids[0]), names=names, band_kpi=band,
-                                   partial=ctx.partial_label)
+                                   partial=ctx.partial_label, notes=ctx.notes)
             elif len([n for n in notes if n.startswith(fmt.no_data(ids[0], ctx.window))]) == 0:
                 notes.append(fmt.no_data(ids[0], ctx.window) + ".")
         if fig is not None:
@@ -724,6 +722,28 @@ def _cost_changes(ctx: _Ctx) -> Table:
     note = (f"Services ranked by the size of the change in cost per 1k predictions from {ctx.previous} to "
             f"{ctx.period}. {_more(len(top), len(rows), 'services')}").strip()
     return Table(id="cost_changes", title=title, frame=frame, empty="", note=note)
+
+
+def _annotations(ctx: _Ctx) -> Section | None:
+    """The period's annotations (kpis.annotations), what happened that may explain a change: a section of its
+    own (a slide, a page) after the notable events, only when there are some."""
+    notes = ctx.notes
+    if notes is None or notes.empty:
+        return None
+    days = pd.to_datetime(notes["day"]).dt.date
+    rows = notes[(days >= ctx.start) & (days < ctx.end)]
+    if rows.empty:
+        return None
+    frame = pd.DataFrame({
+        "Date": [f"{pd.Timestamp(d):%Y-%m-%d}" for d in rows["day"]],
+        "Team": [t or "all" for t in rows["team"]],
+        "Service": [s_ or "all" for s_ in rows["service"]],
+        "Note": rows["text"].map(_text),
+    })
+    table = Table(id="annotations", title="Annotations", frame=frame.reset_index(drop=True), empty="",
+                  note="Notes added by editors; the trend charts mark them at their period.")
+    return Section(id="annotations", title=f"Annotations · {ctx.period}",
+                   subtitle="Events that may explain a change: reorganisations, policies, freezes", tables=(table,))
 
 
 def _events(ctx: _Ctx, lines: dict[str, KpiLine]) -> Section:

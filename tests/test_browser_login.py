@@ -128,10 +128,13 @@ def test_an_editor_uploads_and_saves_commentary_under_their_email(app, browser, 
     page.get_by_role("button", name="Ingest 1 file(s)").click()
     page.get_by_text("Ingested 1 file(s): 1 rows added").wait_for()
     no_errors(page)
-    history = page.locator('[data-testid="stDataFrame"]').last  # the ingest history, the page's last table
-    history.scroll_into_view_if_needed()
-    # The grid draws on a canvas; its accessible table (hidden) holds the cells' text.
+    # The ingest history: the table with an "ingested by" column (the annotations table follows it).
+    history = page.locator('[data-testid="stDataFrame"]').filter(
+        has=page.locator('[role="columnheader"]', has_text="ingested by"))
+    # The grid draws on a canvas; its accessible table (hidden) holds the cells' text. Waiting for the cell
+    # first: the page may still be drawing its last sections, and a table found before that can be redrawn.
     history.locator('[role="gridcell"]', has_text=EDITOR).first.wait_for(state="attached")
+    history.scroll_into_view_if_needed()
     header = history.locator('[role="columnheader"]', has_text="ingested by")
     assert header.count() == 1
     page.screenshot(path=str(tmp_path / "editor-data.png"), full_page=True)

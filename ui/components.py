@@ -270,14 +270,20 @@ def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, t
     progress is marked 'to date'."""
     if no_data_message(kpi_ids, frame, span_text(view)):
         return
+    # The annotations of the view (kpis.annotations), marked at their periods.
+    notes = data.query("annotations", start=view.range_start, end=view.end_exclusive, filters=view.filters)
     chart(charts.trend, frame, kpi_ids, title or fmt.chart_title(kpi_ids[0]), by=by, names=names,
-                       partial=view.in_progress, key=key)
+          partial=view.in_progress, notes=notes, key=key)
 
 
 # --- the scorecard card ---------------------------------------------------------------------
 
 
 JUDGED_COLOURS = {"better": "green", "worse": "red"}
+
+
+REACH_ICONS = {"on pace": ":green[:material/check_circle:]", "reachable": ":orange[:material/schedule:]",
+               "off pace": ":orange[:material/trending_down:]", "not reachable": ":red[:material/block:]"}
 
 
 def scorecard_card(line: KpiLine, rows: pd.DataFrame, *, key: str | None = None) -> None:
@@ -308,6 +314,9 @@ def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, valu
                 st.caption(md_text(f"to date · {line.withheld}" if line.withheld else line.change_line))
             if line.sample_text:
                 st.caption(md_text(f"few events: {line.sample_text}"))
+            for p in line.projections:  # the period in progress: where it is heading (kpis.projection)
+                icon = REACH_ICONS.get(p.reach, ":material/trending_flat:")
+                st.caption(f"{icon} **{md_text(p.label)}**: {md_text(p.text)}")
         badge_colour, word = STATUS_BADGE.get(line.status, STATUS_BADGE["none"])
         if line.target and line.status == "none":
             word = "Not judged"  # a target exists: say it was not applied (and why), never "No target"

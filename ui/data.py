@@ -45,7 +45,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 import kpis
-from kpis import db, details, drivers, engine, ingest, mapping, periods
+from kpis import annotations, db, details, drivers, engine, ingest, mapping, periods, projection
 from ui import auth
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
@@ -231,6 +231,8 @@ QUERIES = {
     "data_range": _data_range,
     "outside_window": _outside_window,
     "history": _history,
+    "annotations": annotations.notes,
+    "quantile_interval": projection.quantile_interval,
 }
 
 
@@ -364,6 +366,14 @@ def profile_info(name: str) -> dict:
     p = _targets.load_profile(name)
     return {"label": p.label, "title": p.title, "source": p.source, "lead_time_start": p.lead_time_start,
             "slo": p.slo}
+
+
+@st.cache_resource(show_spinner=False)
+def load_profile(name: str):
+    """The profile ``name`` (a frozen ``kpis.targets.Profile``, loaded once per process), or None."""
+    if _targets is None or not name:
+        return None
+    return _targets.load_profile(name)
 
 
 def lead_time_start(profile: str | None) -> str:
@@ -557,6 +567,14 @@ def _write(fn):
             return fn(con)
         finally:
             con.close()
+
+
+def add_annotation(note: annotations.Note) -> int:
+    """Store one annotation (editors only); 1 when added, 0 when the same note was there already."""
+    by = auth.require_editor("add annotations")
+    added = _write(lambda con: annotations.add(con, [note], by=by))
+    clear_cache()
+    return added
 
 
 def is_empty() -> bool:
