@@ -107,6 +107,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS rows_removed BIGINT")
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS mode VARCHAR")
     con.execute(QUARANTINE_DDL)
+    # Deployment rework rate (issue 15): which incident a deployment fixes, and which deployment fixed an incident.
+    con.execute("ALTER TABLE deployments ADD COLUMN IF NOT EXISTS fixes_incident_id VARCHAR")
+    con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS fix_deployment_id VARCHAR")
     from kpis import rollups  # kpis.rollups reads kpis/sql; imported here to keep db free of the engine
 
     rollups.ensure(con)

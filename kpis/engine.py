@@ -148,6 +148,8 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
         key, arg = m.group(1), m.group(2)
         if key == "period":
             return period_of(local(arg))
+        if key == "local_date":  # the event's day in the reporting time zone
+            return f"CAST({local(arg)} AS DATE)"
         if key == "period_date":
             if arg not in ("date", "snap"):
                 raise ValueError(arg)
@@ -211,6 +213,12 @@ ASOF JOIN (SELECT deployment_id, service, deployed_at FROM deployments
 WHERE date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours * 3600"""
 
 
+def deployment_ctes(req: Request) -> str:
+    """The CTEs kpis/sql/deployments.sql reads (``incident_links``, ``deployment_recovery``), for a WITH."""
+    return (f"incident_links AS ({_render('incident_links', req, 'incidents')}), "
+            f"deployment_recovery AS ({_render('deployment_recovery', req, 'deployments')})")
+
+
 def _params(sql: str, req: Request, extra: dict) -> dict:
     """The bound parameters the SQL text refers to."""
     values = {"tz": req.tz, "link_window_hours": req.link_window_hours, "slo": req.slo, "span_days": req.span_days,
@@ -232,7 +240,7 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     body = _render(source, req, table, bounded=True, parts=parts)
     ctes = f"src AS ({body})"
     if source == "deployments":
-        ctes = f"incident_links AS ({_render('incident_links', req, 'incidents')}), " + ctes
+        ctes = f"{deployment_ctes(req)}, " + ctes
     currency = ", currency" if source in CURRENCY_SOURCES else ""
     weeks = ""
     if source == "deployments":
