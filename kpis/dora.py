@@ -118,8 +118,9 @@ def deployment_frequency(con: duckdb.DuckDBPyConnection, grain: str = "month", b
         days["median_week_days"] = days["median_week_days"].where(~(missing & days["weeks"].notna()), 0.0)
         days["weeks"] = days["weeks"].fillna(0).astype("int64")
     has = days["n"] > 0
-    days["bucket"] = [frequency_bucket(m, v) if ok else None
-                      for m, v, ok in zip(days["median_week_days"], days["deployment_days_per_week"], has)]
+    days["bucket"] = pd.Series([frequency_bucket(m, v) if ok else None for m, v, ok in
+                                zip(days["median_week_days"], days["deployment_days_per_week"], has)],
+                               index=days.index, dtype=object)
     days.loc[~has, "median_week_days"] = float("nan")
     return days[cols].reset_index(drop=True)
 
@@ -130,5 +131,6 @@ def attach_buckets(df: pd.DataFrame, freq: pd.DataFrame, by: str | None = None) 
     keys = ["period"] + ([by] if by else [])
     extra = freq[keys + ["median_week_days", "bucket"]].assign(kpi="deployment_days_per_week")
     out = df.merge(extra, on=[*keys, "kpi"], how="left")
-    out["bucket"] = out["bucket"].astype(object).where(out["bucket"].notna(), None)
+    out["bucket"] = pd.Series([b if isinstance(b, str) else None for b in out["bucket"]], index=out.index,
+                              dtype=object)
     return out
