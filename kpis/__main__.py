@@ -185,9 +185,20 @@ def _compute(args) -> int:
         df = df[[c for c in df.columns if c in (*engine.OUTPUT_COLUMNS, args.by, *extra)]]
     else:
         df = engine.compute(con, lead_time_start=args.lead_time_start or "change_started_at", **kwargs)
+    bucketed = "deployment_days_per_week" in set(df["kpi"])
+    if bucketed:  # DORA's bucket beside the deployment days (kpis.dora.FREQUENCY_RULE)
+        from kpis import dora
+
+        freq = dora.deployment_frequency(con, grain=args.grain, by=args.by, start=args.start, end=args.end,
+                                         filters=filters, tz=args.tz, as_of=as_of)
+        df = dora.attach_buckets(df, freq, by=args.by)
     con.close()
     df = engine.mark_in_progress(df, args.grain, as_of)
     records = engine.to_records(df)
+    if bucketed and args.format == "json":  # the other KPIs' records keep DESIGN.md's shape
+        for r in records:
+            if r["kpi"] != "deployment_days_per_week":
+                del r["bucket"], r["median_week_days"]
     if args.format == "json":
         print(json.dumps(records, indent=1))
     elif args.format == "csv":
