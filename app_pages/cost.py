@@ -94,13 +94,15 @@ with components.section("Training cost per run"):
                      empty=f"No training runs with cost in {span}.")
 
 with components.section("Period-over-period change"):
-    BACK = {"week": (1, 52, "previous week", "same week last year"),
+    BACK = {"day": (1, 364, "previous day", "same weekday last year"),
+            "week": (1, 52, "previous week", "same week last year"),
             "month": (1, 12, "previous month", "same month last year"),
             "quarter": (1, 4, "previous quarter", "same quarter last year")}
     step, year, prev_word, year_word = BACK[view.grain]
     prev_label = periods.label(periods.shift(view.period_start, view.grain, -step), view.grain)
     year_label = periods.label(periods.shift(view.period_start, view.grain, -year), view.grain)
-    short = {"week": ("WoW", "YoY"), "month": ("MoM", "YoY"), "quarter": ("QoQ", "YoY")}[view.grain]
+    short = {"day": ("DoD", "YoY"), "week": ("WoW", "YoY"), "month": ("MoM", "YoY"),
+             "quarter": ("QoQ", "YoY")}[view.grain]
     st.subheader(f"{short[0]} and {short[1]} change: {view.period_text(view.period)} vs {prev_label} and {year_label}")
     changes = data.query("compute", **view.compute_args(
         start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST))

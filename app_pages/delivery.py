@@ -1,8 +1,9 @@
-"""Delivery: deployment frequency, lead time, change failure and rollback rates, and the deployments behind them."""
+"""Delivery: deployment frequency (with DORA's bucket), lead time, change failure, rollback and rework rates, and the
+deployments behind them."""
 
 import streamlit as st
 
-from kpis import charts
+from kpis import charts, dora
 from kpis import format as fmt
 from ui import components, data, state
 
@@ -11,7 +12,7 @@ components.page_header("Delivery", view, f"Trends {components.span_text(view)}")
 components.stop_if_no_data(view, "delivery")
 
 DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours", "lead_time_p90_hours",
-            "change_failure_rate", "rollback_rate"]
+            "change_failure_rate", "rollback_rate", "deployment_days_per_week", "deployment_rework_rate"]
 span = components.span_text(view)
 
 
@@ -70,6 +71,38 @@ with components.section("Change failure and rollback"):
         components.trend_chart(frame, ["change_failure_rate"], view, key="cfr")
     with right:
         components.trend_chart(frame, ["rollback_rate"], view, key="rollback")
+
+with components.section("Deployment frequency as DORA buckets it"):
+    st.subheader("Deployment frequency as DORA buckets it")
+    frame = delivery_frame()
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["deployment_days_per_week"], view, key="deploy-days")
+    with right:
+        freq = data.query("deployment_frequency", grain=view.grain, start=view.start, end=view.end,
+                          filters=view.filters, tz=view.tz, as_of=view.as_of)
+        if freq is not None and len(freq):
+            now = freq[freq["period"] == view.period]
+            bucket = now["bucket"].iloc[0] if len(now) else None
+            st.metric(f"DORA bucket, {view.period_text(view.period)}",
+                      bucket.capitalize() if isinstance(bucket, str) else "No bucket",
+                      help="From the median week's deployment days; the rule is under the table.")
+        components.table(None if freq is None else freq.iloc[::-1], f"deployment frequency {span}",
+                         key="deploy-freq", kind="deployment_frequency", order="newest first",
+                         empty=f"No production deployments in {span} match the filters.")
+    st.caption(components.md_text(dora.FREQUENCY_RULE))
+
+with components.section("Deployment rework"):
+    st.subheader("Deployment rework")
+    frame = delivery_frame()
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["deployment_rework_rate"], view, key="rework")
+    with right:
+        st.caption("DORA's fifth metric, the second of instability beside the change failure rate: unplanned "
+                   "production deployments made because of an incident (a hotfix, whether or not it names an "
+                   "incident; a deployment that names the incident it fixes; one an incident names as its fix) "
+                   "over all production deployments. The Unplanned column of the table below marks them.")
 
 with components.section("The deployments behind the numbers"):
     st.subheader("The deployments behind the numbers")

@@ -101,8 +101,10 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
     ``regression``, ``incident``, comma separated; empty when not failed) and
     incident_ids (the incidents that name it, comma separated), rework
     (unplanned, made because of an incident: deployment_rework_rate's
-    numerator), fixes_incident_id and recovery_hours (to its recovery, for a
-    failed one that recovered: see ``failed_deployments``). ``failed`` is
+    numerator), fixes_incident_id, recovery_needed (failed deployment
+    recovery time counts it: status failed or rolled_back, or named by an
+    incident) and recovery_hours (to its recovery, once recovered: see
+    ``failed_deployments``). ``failed`` is
     the engine's definition, so the share of failed rows in a period is its
     change failure rate. ``failed_only`` returns only the failed ones.
     """
@@ -136,7 +138,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
             CASE WHEN s.regression THEN 'regression' END,
             CASE WHEN s.incident_named THEN 'incident' END) AS failure_reason,
         coalesce(n.incident_ids, '') AS incident_ids,
-        s.rework, s.fixes_incident_id, s.recovery_hours
+        s.rework, s.fixes_incident_id, s.recovery_needed, s.recovery_hours
     FROM src s LEFT JOIN named n ON n.deployment_id = s.deployment_id
     WHERE TRUE{rng}{" AND s.failed" if failed_only else ""}
     ORDER BY s.deployed_at DESC, s.deployment_id{lim}"""

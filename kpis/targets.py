@@ -99,7 +99,7 @@ _SHOW_OP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _BOUND = re.compile(r"^\s*(<=|>=|=<|=>|<|>|≤|≥)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(.*?)\s*$")
 _COMPARE = re.compile(r"^\s*(\d+)\s*(week|month|quarter|year)s?\s*$")
-_MONTHS_PER = {"week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}
+_MONTHS_PER = {"day": 12 / 365.25, "week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}
 
 
 class ProfileError(ValueError):
@@ -849,12 +849,12 @@ def _close(a: float, b: float) -> bool:
 def _period_days(grain: str, start: date | None) -> float:
     if start is not None:
         return float((periods.next_start(start, grain) - start).days)
-    return {"week": 7.0, "month": DAYS_PER_MONTH, "quarter": 3 * DAYS_PER_MONTH}[grain]
+    return {"day": 1.0, "week": 7.0, "month": DAYS_PER_MONTH, "quarter": 3 * DAYS_PER_MONTH}[grain]
 
 
 def _months_in(grain: str) -> float:
-    """A period's length in months: 1 for a month, 3 for a quarter, 7 / 30.4375 for a week."""
-    return {"week": 7 / DAYS_PER_MONTH, "month": 1.0, "quarter": 3.0}[grain]
+    """A period's length in months: 1 for a month, 3 for a quarter, 7 / 30.4375 for a week, 1 / 30.4375 for a day."""
+    return {"day": 1 / DAYS_PER_MONTH, "week": 7 / DAYS_PER_MONTH, "month": 1.0, "quarter": 3.0}[grain]
 
 
 def _scale(target: Target, grain: str, start: date | None) -> float:

@@ -293,3 +293,34 @@ def test_deployment_days_per_week(dora_con):
     feb = kpis.compute(dora_con, grain="month", kpis=["deployment_days_per_week"], start=date(2026, 2, 1),
                        end=date(2026, 2, 28))
     assert value(feb, "deployment_days_per_week", "2026-02") == (None, 0)
+
+
+def test_day_grain_labels_time_zone_and_empty_days(con):
+    utc = kpis.compute(con, grain="day", kpis=["deployment_count", "deployments_per_week", "open_incidents"],
+                       start=date(2026, 10, 31), end=date(2026, 11, 1))
+    assert sorted(utc["period"].unique()) == ["2026-10-31", "2026-11-01"]
+    # d9 went out 2026-11-01 03:30Z: November 1st in UTC; October 31st has no production deployment (d8 is staging)
+    assert value(utc, "deployment_count", "2026-10-31") == (None, 0)
+    assert value(utc, "deployment_count", "2026-11-01") == (1, 1)
+    # one deployment in a one-day period: 1 / (1 / 7) weeks = 7 a week
+    assert value(utc, "deployments_per_week", "2026-11-01")[0] == pytest.approx(7.0)
+    # open at 2026-11-01 24:00Z: i2 (resolved 11-02 13:00) and i5 (never), of the 6 ML incidents started by then
+    assert value(utc, "open_incidents", "2026-11-01") == (2, 6)
+    # in New York, d9 (23:30 -04:00) is on October 31st
+    ny = kpis.compute(con, grain="day", tz="America/New_York", kpis=["deployment_count"],
+                      start=date(2026, 10, 31), end=date(2026, 11, 1))
+    assert value(ny, "deployment_count", "2026-10-31") == (1, 1)
+    assert value(ny, "deployment_count", "2026-11-01") == (None, 0)
+
+
+def test_day_grain_recovery_counts_on_the_failed_deployments_day(dora_con):
+    df = kpis.compute(dora_con, grain="day", kpis=["failed_deployment_recovery_median_hours",
+                                                   "deployment_days_per_week"],
+                      start=date(2026, 3, 31), end=date(2026, 4, 1))
+    # x2 failed 03-31 22:00, recovered by x3 04-01 02:00: 4 h, on March 31st (not the day it recovered)
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-03-31") == (4.0, 1)
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-04-01") == (None, 0)
+    # March 31st: x2 failed, no successful deployment -> 0 deployment days (of 1 production deployment)
+    assert value(df, "deployment_days_per_week", "2026-03-31") == (0.0, 1)
+    # April 1st: x3 succeeded -> 1 day / (1 / 7) week = 7
+    assert value(df, "deployment_days_per_week", "2026-04-01") == (7.0, 1)

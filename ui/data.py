@@ -41,7 +41,7 @@ import pandas as pd
 import streamlit as st
 
 import kpis
-from kpis import db, details, drivers, engine, ingest, mapping, periods
+from kpis import db, details, dora, drivers, engine, ingest, mapping, periods
 from ui import auth
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
@@ -209,6 +209,8 @@ QUERIES = {
     "compute": _compute,
     "drivers": drivers.drivers,
     "deployments": details.deployments,
+    "failed_deployments": details.failed_deployments,
+    "deployment_frequency": dora.deployment_frequency,
     "lead_time_distribution": details.lead_time_distribution,
     "incidents": details.incidents,
     "open_incidents": details.open_incidents,
