@@ -12,7 +12,8 @@ components.page_header("Delivery", view, f"Trends {components.span_text(view)}")
 components.stop_if_no_data(view, "delivery")
 
 DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours", "lead_time_p90_hours",
-            "change_failure_rate", "rollback_rate", "deployment_days_per_week", "deployment_rework_rate"]
+            "change_failure_rate", "rollback_rate", "deployment_days_per_week", "deployment_rework_rate",
+            "failed_deployment_recovery_median_hours"]
 span = components.span_text(view)
 
 
@@ -71,6 +72,19 @@ with components.section("Change failure and rollback"):
         components.trend_chart(frame, ["change_failure_rate"], view, key="cfr")
     with right:
         components.trend_chart(frame, ["rollback_rate"], view, key="rollback")
+
+with components.section("DORA's five metrics"):
+    st.subheader(f"DORA's five metrics, {view.period_text(view.period)}: throughput and instability")
+    frame = delivery_frame()
+    note = data.profile_info(view.profile).get("note") if view.profile else ""
+    st.caption(components.md_text(note or dora.PAIR_TEXT))
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Throughput**")
+        components.kpi_cards(frame, list(dora.THROUGHPUT), view.period, view.previous_period, per_row=3)
+    with right:
+        st.markdown("**Instability**")
+        components.kpi_cards(frame, list(dora.INSTABILITY), view.period, view.previous_period, per_row=2)
 
 with components.section("Deployment frequency as DORA buckets it"):
     st.subheader("Deployment frequency as DORA buckets it")

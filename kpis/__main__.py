@@ -177,6 +177,8 @@ def _compute(args) -> int:
         from kpis import targets
 
         profile = targets.load_profile(args.profile)
+        if profile.note:  # DORA 2025: no clusters to judge against, and what stands instead (stderr: JSON stays JSON)
+            print(f"note: {profile.note}", file=sys.stderr)
         # Lead time starts where the profile's document says, unless the user overrides it.
         df = targets.compute_with_targets(con, profile, lead_time_start=args.lead_time_start, **kwargs)
         # JSON keeps DESIGN.md's record shape; the table and CSV also say how each status was reached.

@@ -24,6 +24,14 @@ MEDIAN_WEEK_BUCKETS: tuple[tuple[str, float], ...] = (("on demand", 5.0), ("dail
 DAYS_PER_MONTH = 31
 BUCKETS = ("on demand", "daily", "weekly", "monthly", "yearly")
 
+# DORA's current grouping of its five delivery metrics (dora-benchmarks.md, "DORA's current framing"): the KPI
+# each is read from here.
+THROUGHPUT: tuple[str, ...] = ("lead_time_median_hours", "deployments_per_week",
+                               "failed_deployment_recovery_median_hours")
+INSTABILITY: tuple[str, ...] = ("change_failure_rate", "deployment_rework_rate")
+PAIR_TEXT = ("DORA groups its five delivery metrics in two: throughput (change lead time, deployment frequency, "
+             "failed deployment recovery time) and instability (change fail rate, deployment rework rate).")
+
 FREQUENCY_RULE = (
     "DORA bucket from the median week: the weeks of a period are the ISO weeks (Monday to Sunday) whose Thursday "
     "falls in it, each counted by its days with a successful production deployment (a week without any counts "

@@ -298,6 +298,8 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     kpi_lines = {kpi: _with_drivers(ctx, line) for kpi, line in base.items()}
 
     sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in _ids(f)], left_out, window)]
+    if prof is not None and prof.note:  # DORA 2025: no clusters, and what stands instead
+        sections[0] = dataclasses.replace(sections[0], notes=(*sections[0].notes, prof.note))
     sections += [dataclasses.replace(s, kpis=tuple(kpi_lines[line.kpi] for line in s.kpis)) for s in family_sections]
     sections.append(_events(ctx, kpi_lines))
 

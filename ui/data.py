@@ -321,7 +321,7 @@ def profile_info(name: str) -> dict:
         return {}
     p = _targets.load_profile(name)
     return {"label": p.label, "title": p.title, "source": p.source, "lead_time_start": p.lead_time_start,
-            "slo": p.slo}
+            "slo": p.slo, "note": p.note}
 
 
 def lead_time_start(profile: str | None) -> str:

@@ -364,6 +364,8 @@ def sidebar() -> View:
             try:
                 info = data.profile_info(profile)
                 st.caption(f"Targets: {fmt.md_text(info.get('title') or info.get('label'))}")
+                if info.get("note"):  # DORA 2025: no clusters, and what is shown instead
+                    st.caption(fmt.md_text(info["note"]))
             except Exception as e:  # a broken profile file: say so, carry on without targets
                 st.warning(fmt.md_text(f"Profile {profile!r} cannot be used: {e}"))
                 profile = None
