@@ -78,33 +78,35 @@ with components.section("DORA's five metrics"):
     frame = delivery_frame()
     note = data.profile_info(view.profile).get("note") if view.profile else ""
     st.caption(components.md_text(note or dora.PAIR_TEXT))
-    left, right = st.columns([3, 2])
-    with left:
-        st.markdown("**Throughput**")
-        components.kpi_cards(frame, list(dora.THROUGHPUT), view.period, view.previous_period, per_row=3)
-    with right:
-        st.markdown("**Instability**")
-        components.kpi_cards(frame, list(dora.INSTABILITY), view.period, view.previous_period, per_row=2)
+    # a row each, three cards wide: five in one row cut their titles and values
+    st.markdown("**Throughput**")
+    components.kpi_cards(frame, list(dora.THROUGHPUT), view.period, view.previous_period, per_row=3)
+    st.markdown("**Instability**")
+    components.kpi_cards(frame, list(dora.INSTABILITY), view.period, view.previous_period, per_row=3)
 
 with components.section("Deployment frequency as DORA buckets it"):
     st.subheader("Deployment frequency as DORA buckets it")
-    frame = delivery_frame()
-    left, right = st.columns(2)
-    with left:
-        components.trend_chart(frame, ["deployment_days_per_week"], view, key="deploy-days")
-    with right:
-        freq = data.query("deployment_frequency", grain=view.grain, start=view.start, end=view.end,
-                          filters=view.filters, tz=view.tz, as_of=view.as_of)
-        if freq is not None and len(freq):
-            now = freq[freq["period"] == view.period]
-            bucket = now["bucket"].iloc[0] if len(now) else None
-            st.metric(f"DORA bucket, {view.period_text(view.period)}",
-                      bucket.capitalize() if isinstance(bucket, str) else "No bucket",
-                      help="From the median week's deployment days; the rule is under the table.")
-        components.table(None if freq is None else freq.iloc[::-1], f"deployment frequency {span}",
-                         key="deploy-freq", kind="deployment_frequency", order="newest first",
-                         empty=f"No production deployments in {span} match the filters.")
-    st.caption(components.md_text(dora.FREQUENCY_RULE))
+    if view.grain == "day":
+        st.info("A day is shorter than a week: DORA's bucket is read from the median week of a week, month or "
+                "quarter. Choose one of those grains to see it.", icon=":material/info:")
+    else:
+        frame = delivery_frame()
+        left, right = st.columns(2)
+        with left:
+            components.trend_chart(frame, ["deployment_days_per_week"], view, key="deploy-days")
+        with right:
+            freq = data.query("deployment_frequency", grain=view.grain, start=view.start, end=view.end,
+                              filters=view.filters, tz=view.tz, as_of=view.as_of)
+            if freq is not None and len(freq):
+                now = freq[freq["period"] == view.period]
+                bucket = now["bucket"].iloc[0] if len(now) else None
+                st.metric(f"DORA bucket, {view.period_text(view.period)}",
+                          bucket.capitalize() if isinstance(bucket, str) else "No bucket",
+                          help="From the median week's deployment days; the rule is under the table.")
+            components.table(None if freq is None else freq.iloc[::-1], f"deployment frequency {span}",
+                             key="deploy-freq", kind="deployment_frequency", order="newest first",
+                             empty=f"No production deployments in {span} match the filters.")
+        st.caption(components.md_text(dora.FREQUENCY_RULE))
 
 with components.section("Deployment rework"):
     st.subheader("Deployment rework")

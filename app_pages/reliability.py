@@ -76,7 +76,9 @@ with components.section("Failed deployment recovery time"):
     if failed is not None and len(failed):
         waiting = int(failed["open"].sum())
         st.metric(f"Failed deployments in {view.period_text(view.period)}", f"{len(failed)}",
-                  delta=f"{waiting} not recovered" if waiting else "all recovered", delta_color="off")
+                  help="Status failed or rolled back, or named by an incident.")
+        st.caption(f"{waiting} of {len(failed)} not recovered yet (first in the table, with how long they have "
+                   "waited)" if waiting else f"All {len(failed)} recovered.")
     components.table(failed, f"failed deployments {view.period}", key="failed-deployments", kind="failed_deployments",
                      order="not recovered first, then newest first",
                      empty=f"No production deployment failed in {view.period} (among those the filters keep).")

@@ -53,9 +53,10 @@ def frequency_bucket(median_week_days: float | None, days_per_week: float | None
     return "monthly" if rate * DAYS_PER_MONTH / 7 >= 1 else "yearly"
 
 
-def weeks_of(start: date, grain: str) -> list[date]:
-    """The Mondays of the ISO weeks whose Thursday falls in the period of ``grain`` starting at ``start``."""
-    end = periods.next_start(start, grain)
+def weeks_of(start: date, grain: str, window_days: int | None = None) -> list[date]:
+    """The Mondays of the ISO weeks whose Thursday falls in the period of ``grain`` (or the trailing window of
+    ``window_days``) starting at ``start``."""
+    end = periods.next_start(start, grain) if window_days is None else start + timedelta(days=window_days)
     monday = start - timedelta(days=start.weekday())
     out = []
     for k in range(-1, (end - start).days // 7 + 2):
@@ -71,10 +72,10 @@ class _Weeks:
     period_of: dict[date, date]  # Monday -> start of the period it belongs to
 
 
-def _weeks(spine: list[date], grain: str, as_of: date | None) -> _Weeks:
+def _weeks(spine: list[date], grain: str, as_of: date | None, window_days: int | None) -> _Weeks:
     period_of = {}
     for s in spine:
-        for m in weeks_of(s, grain):
+        for m in weeks_of(s, grain, window_days):
             if as_of is None or m <= as_of:  # a week that has not begun by as_of is not a week without deployments
                 period_of[m] = s
     return _Weeks(sorted(period_of), period_of)
@@ -82,17 +83,19 @@ def _weeks(spine: list[date], grain: str, as_of: date | None) -> _Weeks:
 
 def deployment_frequency(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None = None,
                          start: date | None = None, end: date | None = None, filters: dict | None = None,
-                         tz: str = "UTC", as_of: date | None = None) -> pd.DataFrame:
+                         tz: str = "UTC", as_of: date | None = None,
+                         window_days: int | None = None) -> pd.DataFrame:
     """Per period (and ``by`` group): deployment days per week, its median week and the DORA bucket.
 
     Columns: period, the ``by`` column (when given), deployment_days_per_week (the catalog KPI: distinct
     deployment days / weeks in the period), n (production deployments), weeks (how many weeks the median is
     over), median_week_days (interpolated median of deployment days per week over them) and bucket
     (``frequency_bucket``; None for a day, or a period without production deployments). ``as_of``: weeks
-    beginning after it are left out (the period in progress).
+    beginning after it are left out (the period in progress). ``window_days``: trailing windows instead of
+    calendar periods (``kpis.engine.compute``), each bucketed from the ISO weeks whose Thursday falls in it.
     """
     days = engine.compute(con, grain=grain, by=by, start=start, end=end, filters=filters, tz=tz, as_of=as_of,
-                          kpis=["deployment_days_per_week"])
+                          kpis=["deployment_days_per_week"], window_days=window_days)
     cols = ["period"] + ([by] if by else []) + ["deployment_days_per_week", "n", "weeks", "median_week_days",
                                                 "bucket"]
     if days.empty:
@@ -101,11 +104,12 @@ def deployment_frequency(con: duckdb.DuckDBPyConnection, grain: str = "month", b
     days["weeks"] = 0
     days["median_week_days"] = float("nan")
     days["bucket"] = None
-    if grain == "day":
+    if grain == "day" and window_days is None:
         return days[cols]
     labels = list(dict.fromkeys(days["period"]))
-    spine = [periods.parse_label(lab)[1] for lab in labels]
-    weeks = _weeks(spine, grain, as_of)
+    starts = {lab: _first_day(lab) for lab in labels}
+    weeks = _weeks(list(starts.values()), grain, as_of, window_days)
+    label_of = {v: k for k, v in starts.items()}
     if weeks.mondays:
         weekly = engine.compute(con, grain="week", by=by, start=weeks.mondays[0],
                                 end=weeks.mondays[-1] + timedelta(days=6), filters=filters, tz=tz,
@@ -113,14 +117,13 @@ def deployment_frequency(con: duckdb.DuckDBPyConnection, grain: str = "month", b
         weekly = weekly[weekly["period"].map(lambda lab: periods.parse_label(lab)[1] in weeks.period_of)].copy()
         # weeks_in_period is 1 for a week: its value is its deployment days; a week without deployments is 0
         weekly["days"] = weekly["value"].fillna(0.0)
-        weekly["period"] = [periods.label(weeks.period_of[periods.parse_label(lab)[1]], grain)
-                            for lab in weekly["period"]]
+        weekly["period"] = [label_of[weeks.period_of[periods.parse_label(lab)[1]]] for lab in weekly["period"]]
         keys = ["period"] + ([by] if by else [])
         med = weekly.groupby(keys, dropna=False)["days"].agg(["median", "count"]).reset_index()
         days = days.drop(columns=["weeks", "median_week_days"]).merge(
             med.rename(columns={"median": "median_week_days", "count": "weeks"}), on=keys, how="left")
         # a group with no deployment in any of the period's weeks (only on its first or last days) has 0 in each
-        per_period = pd.Series([periods.label(s, grain) for s in weeks.period_of.values()]).value_counts()
+        per_period = pd.Series([label_of[s] for s in weeks.period_of.values()]).value_counts()
         missing = days["weeks"].isna()
         days["weeks"] = days["weeks"].astype("float64").where(~missing, days["period"].map(per_period).astype("float64"))
         days["median_week_days"] = days["median_week_days"].where(~(missing & days["weeks"].notna()), 0.0)
@@ -131,6 +134,13 @@ def deployment_frequency(con: duckdb.DuckDBPyConnection, grain: str = "month", b
                                index=days.index, dtype=object)
     days.loc[~has, "median_week_days"] = float("nan")
     return days[cols].reset_index(drop=True)
+
+
+def _first_day(label: str) -> date:
+    """The first day of a period label, or of a trailing window's (2026-10-22/2026-11-20)."""
+    if "/" in label:
+        return date.fromisoformat(label.split("/", 1)[0])
+    return periods.parse_label(label)[1]
 
 
 def attach_buckets(df: pd.DataFrame, freq: pd.DataFrame, by: str | None = None) -> pd.DataFrame:

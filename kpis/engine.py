@@ -13,6 +13,7 @@ lead-time start); every user value is a bound parameter.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -71,6 +72,8 @@ class Request:
     as_of: date | None = None  # the data runs through this day: a period in progress counts its elapsed weeks
     span_days: int | None = None  # count only the first span_days days of every period (equal spans)
     rollups: frozenset[str] = frozenset()  # the daily rollups that are current (kpis.rollups.current)
+    window_days: int | None = None  # trailing windows: periods of this many days ending on the range's last day
+    window_anchor: date | None = None  # the first window's first day (set by compute)
 
     def __post_init__(self):
         periods.check_grain(self.grain)
@@ -87,6 +90,23 @@ class Request:
             raise ValueError("the SLO must be a ratio between 0 and 1, e.g. 0.999")
         if self.span_days is not None and not (isinstance(self.span_days, int) and self.span_days >= 1):
             raise ValueError("span_days must be a whole number of days, at least 1")
+        if self.window_days is not None:
+            if not (isinstance(self.window_days, int) and self.window_days >= 1):
+                raise ValueError("a trailing window is a whole number of days, at least 1")
+            if self.span_days is not None:
+                raise ValueError("a trailing window has no equal spans: it ends on the data's last day already")
+
+    def next_start(self, start: date) -> date:
+        """The first day after the period (or window) starting at ``start``."""
+        if self.window_days is not None:
+            return start + timedelta(days=self.window_days)
+        return periods.next_start(start, self.grain)
+
+    def label(self, start: date) -> str:
+        """The period's label, or a window's first and last day (2026-10-22/2026-11-20)."""
+        if self.window_days is not None:
+            return periods.window_label(start, self.window_days)
+        return periods.label(start, self.grain)
 
 
 def _normalise_filters(filters) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -138,6 +158,9 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
         return f"d.{col}" if req.tz == "UTC" else f"timezone($tz, timezone('UTC', d.{col}))"
 
     def period_of(moment: str) -> str:
+        if req.window_days is not None:  # the window holding the day: anchor + whole windows of its days
+            return (f"CAST($win_anchor + to_days(CAST(floor(date_diff('day', $win_anchor, CAST({moment} AS DATE)) "
+                    f"/ CAST($win_days AS DOUBLE)) AS INTEGER) * $win_days) AS DATE)")
         start = f"date_trunc('{req.grain}', {moment})"
         if req.span_days is None:
             return f"{start}::DATE"
@@ -219,10 +242,17 @@ def deployment_ctes(req: Request) -> str:
             f"deployment_recovery AS ({_render('deployment_recovery', req, 'deployments')})")
 
 
+def _spine(req: Request, first: date, last: date) -> list[date]:
+    """The periods' (or trailing windows') first days covering [first, last]."""
+    if req.window_days is not None:
+        return periods.window_spine(first, last, req.window_days)
+    return periods.spine(first, last, req.grain)
+
+
 def _params(sql: str, req: Request, extra: dict) -> dict:
     """The bound parameters the SQL text refers to."""
     values = {"tz": req.tz, "link_window_hours": req.link_window_hours, "slo": req.slo, "span_days": req.span_days,
-              **extra}
+              "win_days": req.window_days, "win_anchor": req.window_anchor, **extra}
     for k, v in req.filters:
         values[f"f_{k}"] = list(v)
     return _referenced(sql, values)
@@ -245,7 +275,8 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     weeks = ""
     if source == "deployments":
         # Weeks elapsed: the whole period, or up to and including as_of for the period in progress.
-        period_end = f"(period_start + INTERVAL 1 {req.grain})::DATE"
+        period_end = (f"(period_start + INTERVAL 1 {req.grain})::DATE" if req.window_days is None else
+                      "CAST(period_start + to_days($win_days) AS DATE)")
         if req.span_days is not None:
             period_end = f"least({period_end}, (period_start + to_days($span_days))::DATE)"
         if req.as_of is not None:
@@ -257,14 +288,14 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
         f"FROM (SELECT *{weeks} FROM src) WHERE period_start BETWEEN $first AND $last "
         f"GROUP BY ALL"
     )
-    extra = {"first": first, "last": last, **_bounds(first, periods.next_start(last, req.grain))}
+    extra = {"first": first, "last": last, **_bounds(first, req.next_start(last))}
     if req.as_of is not None:
         extra["as_of_next"] = req.as_of + timedelta(days=1)
     if source == "incidents_open":
-        starts = periods.spine(first, last, req.grain)
+        starts = _spine(req, first, req.next_start(last) - timedelta(days=1))
         extra["spine_starts"] = starts
-        extra["spine_ends"] = [periods.next_start(s, req.grain) if req.span_days is None else
-                               min(periods.next_start(s, req.grain), s + timedelta(days=req.span_days))
+        extra["spine_ends"] = [req.next_start(s) if req.span_days is None else
+                               min(req.next_start(s), s + timedelta(days=req.span_days))
                                for s in starts]
     return sql, _params(sql, req, extra)
 
@@ -417,7 +448,8 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
             start: date | None = None, end: date | None = None, filters: dict | None = None,
             kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
             lead_time_start: str = "change_started_at", slo: float = 0.999,
-            as_of: date | None = None, span_days: int | None = None, use_rollups: bool = True) -> pd.DataFrame:
+            as_of: date | None = None, span_days: int | None = None, use_rollups: bool = True,
+            window_days: int | None = None) -> pd.DataFrame:
     """Every requested KPI for every period of ``grain`` in [start, end], per ``by`` group.
 
     Returns a DataFrame with the columns of the JSON records: ``period``, the
@@ -437,11 +469,16 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
     the one before (``kpis.periods.elapsed_days``), never with a whole one.
     Sums, counts and traffic-weighted means over costs and predictions read
     their daily rollups when current (``kpis.rollups``); ``use_rollups=False``
-    reads the events instead, with the same results.
+    reads the events instead, with the same results. ``window_days`` (7, 30,
+    90, ...) replaces the calendar periods by trailing windows of that many
+    days: the newest ends on ``end`` (default: the data's last day) and the
+    others run back from it to cover ``start`` (labelled
+    ``2026-10-22/2026-11-20``; ``grain`` is then ignored).
     """
     req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
                   link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of,
-                  span_days=span_days, rollups=rollups.current(con) if use_rollups else frozenset())
+                  span_days=span_days, rollups=rollups.current(con) if use_rollups else frozenset(),
+                  window_days=window_days)
     if tz != "UTC":
         check_timezone(con, tz)
     wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]
@@ -458,13 +495,18 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
             return _empty(req)
         lo, hi = rng if rng else (start or end, start or end)
         start, end = start or lo, end or hi
-    check_range(start, end, grain)
-    spine = periods.spine(start, end, grain)
+    if window_days is None:
+        check_range(start, end, grain)
+    else:
+        check_range(start, end, "day")  # the same bounds; a window spine has fewer periods than days
+    spine = _spine(req, start, end)
     first, last = spine[0], spine[-1]
+    if window_days is not None:
+        req = dataclasses.replace(req, window_anchor=first)
     # Periods that all end before the data's first day (a year-over-year comparison's earlier year) have no
     # events: their sources are not queried. A model snapshot without as_of is dated the day it was
     # ingested, which data_range does not know, so the inventory is always read.
-    before_data = rng is None or periods.next_start(last, grain) <= rng[0]
+    before_data = rng is None or req.next_start(last) <= rng[0]
 
     by_source: dict[str, list[KPI]] = {}
     for k in needed.values():
@@ -574,7 +616,7 @@ def _finish(frame: pd.DataFrame, req: Request, order: list[str]) -> pd.DataFrame
     if frame.empty:
         return _empty(req)
     frame = frame.copy()
-    frame["period"] = [periods.label(s, req.grain) for s in frame["period_start"]]
+    frame["period"] = [req.label(s) for s in frame["period_start"]]
     frame["unit"] = [_unit(k, c) for k, c in zip(frame["kpi"], frame["currency"])]
     frame["_order"] = frame["kpi"].map({k: i for i, k in enumerate(order)})
     sort = ["_order", "period_start", "unit"] + (["grp"] if req.by else [])

@@ -197,3 +197,30 @@ def plausible_window(start: "date | str | None" = None, end: "date | str | None"
     if hi.year >= 9999:  # the day after the window must still be a timestamp Python can hold
         raise ValueError(f"the plausible window must end before 9999-12-31, not on {hi}")
     return lo, hi
+
+
+# --- trailing windows: the last N days up to a day, and the N days before them ---------------------------------
+
+WINDOWS = (7, 30, 90)  # the trailing windows offered (--last 7d|30d|90d; the app's Last 7 / 30 / 90 days)
+
+
+def parse_window(text: str) -> int:
+    """Days of a trailing window written 7d, 30d or 90d."""
+    m = re.fullmatch(r"\s*(\d+)\s*d\s*", str(text))
+    if not m or int(m[1]) not in WINDOWS:
+        raise ValueError(f"cannot read window {text!r}; write one of {', '.join(f'{d}d' for d in WINDOWS)}")
+    return int(m[1])
+
+
+def window_spine(first: date, last: date, days: int) -> list[date]:
+    """Start dates of the consecutive ``days``-day windows that end on ``last`` (the newest) and reach back to
+    cover ``first``: for 30 days to 2026-11-20, [..., 2026-09-22, 2026-10-22]."""
+    if days < 1:
+        raise ValueError("a window is at least one day")
+    k = max(1, -(-((last - first).days + 1) // days))  # ceil
+    return [last - timedelta(days=days * i - 1) for i in range(k, 0, -1)]
+
+
+def window_label(start: date, days: int) -> str:
+    """A window's label: its first and last day as an ISO 8601 interval, 2026-10-22/2026-11-20."""
+    return f"{start.isoformat()}/{(start + timedelta(days=days - 1)).isoformat()}"

@@ -324,3 +324,31 @@ def test_day_grain_recovery_counts_on_the_failed_deployments_day(dora_con):
     assert value(df, "deployment_days_per_week", "2026-03-31") == (0.0, 1)
     # April 1st: x3 succeeded -> 1 day / (1 / 7) week = 7
     assert value(df, "deployment_days_per_week", "2026-04-01") == (7.0, 1)
+
+
+def test_trailing_windows(con):
+    # 7-day windows ending on 2026-11-02, back to cover 2026-10-24: Oct 20-26 and Oct 27 - Nov 2
+    df = kpis.compute(con, window_days=7, start=date(2026, 10, 24), end=date(2026, 11, 2))
+    first, second = "2026-10-20/2026-10-26", "2026-10-27/2026-11-02"
+    assert list(dict.fromkeys(df["period"])) == [first, second]
+    # Oct 20-26: d3 (rolled back), d4 and d5 (success) -> 2 of 3; 2 in one week
+    assert value(df, "deployment_count", first) == (2, 3)
+    assert value(df, "deployments_per_week", first)[0] == pytest.approx(2.0)
+    # Oct 27 - Nov 2: d6 (failed), d7, d9 (11-01 03:30Z) succeed -> 2 of 3; failed: d6, d7 (named by i1, i2)
+    assert value(df, "deployment_count", second) == (2, 3)
+    assert value(df, "change_failure_rate", second)[0] == pytest.approx(2 / 3)
+    # incidents started: none of the ML ones in the first window (i4 is not ML); i1, i2, i5 in the second
+    assert value(df, "incident_count", first) == (None, 0)
+    assert value(df, "incident_count", second) == (3, 3)
+    # resolved in the second: i1 2 h, i2 96 h -> mean 49
+    assert value(df, "mttr_hours", second) == (pytest.approx(49.0), 2)
+    # open at Nov 3 00:00Z: i5 only (i2 was resolved Nov 2 13:00), of the 6 started by then
+    assert value(df, "open_incidents", second) == (1, 6)
+    # recovery: d3 (first window) 281.5 h; d6 24 h and d7 99 h (second) -> median 61.5
+    assert value(df, "failed_deployment_recovery_median_hours", first) == (pytest.approx(281.5), 1)
+    assert value(df, "failed_deployment_recovery_median_hours", second) == (pytest.approx(61.5), 2)
+    # in New York d9 (Oct 31 23:30 -04:00) is still in the second window; 30-day window to Nov 2 holds d1..d9
+    ny = kpis.compute(con, window_days=30, tz="America/New_York", kpis=["deployment_count"],
+                      start=date(2026, 10, 4), end=date(2026, 11, 2))
+    # Oct 4 - Nov 2: d2, d4, d5, d7, d9 succeed (d1 on Oct 2 is before it) of d2..d7 and d9
+    assert value(ny, "deployment_count", "2026-10-04/2026-11-02") == (5, 7)
