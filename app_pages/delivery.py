@@ -120,6 +120,9 @@ with components.section("Deployment rework"):
                    "incident; a deployment that names the incident it fixes; one an incident names as its fix) "
                    "over all production deployments. The Unplanned column of the table below marks them.")
 
+with components.section("Trailing window"):
+    components.trailing_window(view, DELIVERY, key="delivery-window")
+
 with components.section("The deployments behind the numbers"):
     st.subheader("The deployments behind the numbers")
     scope = st.segmented_control("Show", [f"period {view.period}", f"date range {span}"], key="delivery_scope",

@@ -137,6 +137,9 @@ with components.section("Quarter over quarter"):
                                 name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
                                 partial=quarter_in_progress, span_frame=qoq_span)
 
+with components.section("Trailing window"):
+    components.trailing_window(view, RELIABILITY, key="reliability-window")
+
 with components.section("The incidents behind the numbers"):
     st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")
     incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,

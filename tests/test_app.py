@@ -33,9 +33,9 @@ HEADINGS = {
     "app_pages/scorecard.py": ["Off target", "Near target", "On target", "Without a target or not judged"],
     "app_pages/delivery.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
                           "DORA's five metrics", "Deployment frequency as DORA buckets it", "Deployment rework",
-                          "The deployments behind the numbers"],
+                          "The last 30 days", "The deployments behind the numbers"],
     "app_pages/reliability.py": ["Incidents", "Failed deployment recovery time", "Serving health",
-                             "Open incidents at the end of", "Worst services in",
+                             "Open incidents at the end of", "Worst services in", "The last 30 days",
                              "Quarter over quarter", "The incidents behind the numbers"],
     "app_pages/cost.py": ["Cost per 1k predictions", "Inference cost and prediction volume", "Training cost per run",
                       "MoM and YoY change"],
@@ -667,3 +667,26 @@ def _details_fn(db: Path, fn, **kw):
         return fn(con, **kw)
     finally:
         con.close()
+
+
+def test_trailing_window_on_the_reliability_page(sample_db):
+    at = run_app(sample_db, "app_pages/reliability.py")
+    _no_exception(at)
+    at.segmented_control(key="reliability-window-days").set_value("7 days")
+    at.run()
+    _no_exception(at)
+    # the data runs to 2026-11-20: Nov 14-20 against Nov 7-13
+    assert any(s.value.startswith("The last 7 days, to 2026-11-20") for s in at.subheader)
+    table = next(d.value for d in at.dataframe if "2026-11-14/2026-11-20" in d.value.columns)
+    con = kpis.connect(sample_db, read_only=True)
+    try:
+        df = kpis.compute(con, window_days=7, start=date(2026, 11, 7), end=date(2026, 11, 20),
+                          kpis=["incident_count", "mttr_hours"])
+    finally:
+        con.close()
+    for kpi_id in ("incident_count", "mttr_hours"):
+        k = catalog.get(kpi_id)
+        row = table[table["KPI"] == k.title].iloc[0]
+        for label in ("2026-11-07/2026-11-13", "2026-11-14/2026-11-20"):
+            v = df[(df["kpi"] == kpi_id) & (df["period"] == label)]["value"].iloc[0]
+            assert row[label] == fmt.fmt_value(v, k.unit, kpi_id, empty=""), (kpi_id, label)
