@@ -465,7 +465,7 @@ _CHARTS: dict[str, tuple] = {
         ("ttd_median_hours", ["ttd_median_hours"], None, None, None),
         ("open_incidents", ["open_incidents"], None, None, None),
         ("deployment_recovery", ["failed_deployment_recovery_median_hours", "failed_deployment_recovery_mean_hours"],
-         "Failed deployment recovery time, median and mean — lower is better",
+         "Failed deployment recovery, median and mean — lower is better",
          {"failed_deployment_recovery_median_hours": "median", "failed_deployment_recovery_mean_hours": "mean"},
          "failed_deployment_recovery_median_hours"),
     ),
