@@ -42,6 +42,10 @@ FREQUENCY_RULE = (
 )
 
 
+FREQUENCY_RULE_SHORT = ("median week's deployment days: on demand ≥ 5, daily ≥ 3, weekly ≥ 1, else monthly with "
+                        "one a month, else yearly")
+
+
 def frequency_bucket(median_week_days: float | None, days_per_week: float | None) -> str | None:
     """The DORA deployment frequency bucket of a period (``FREQUENCY_RULE``); None without a median week."""
     if median_week_days is None or pd.isna(median_week_days):

@@ -454,16 +454,18 @@ _CHARTS: dict[str, tuple] = {
         ("lead_time", ["lead_time_median_hours", "lead_time_p90_hours"], "Lead time, median and p90 — lower is better",
          {"lead_time_median_hours": "median", "lead_time_p90_hours": "p90"}, None),
         ("change_failure_rate", ["change_failure_rate"], None, None, None),
-        ("rollback_rate", ["rollback_rate"], None, None, None),
-        ("deployment_days_per_week", ["deployment_days_per_week"], None, None, None),
-        ("deployment_rework_rate", ["deployment_rework_rate"], None, None, None),
+        # four charts fit a slide: rework (DORA's second instability metric) shares rollback's chart, both a share
+        # of the deployments; deployment days per week is a tile, with its DORA bucket in the notes
+        ("rollback_rework", ["rollback_rate", "deployment_rework_rate"], "Rollback and rework rates — lower is better",
+         {"rollback_rate": "rolled back", "deployment_rework_rate": "unplanned (rework)"}, None),
     ),
     "reliability": (
-        ("incident_count", ["incident_count"], None, None, None),
+        # four charts fit a slide: the incidents started and those open at the period's end share one
+        ("incidents", ["incident_count", "open_incidents"], "ML incidents, started and open at period end — lower "
+         "is better", {"incident_count": "started", "open_incidents": "open at period end"}, "incident_count"),
         ("mttr", ["mttr_hours", "mttr_median_hours"], "Time to recover, mean and median — lower is better",
          {"mttr_hours": "mean (MTTR)", "mttr_median_hours": "median"}, "mttr_median_hours"),
         ("ttd_median_hours", ["ttd_median_hours"], None, None, None),
-        ("open_incidents", ["open_incidents"], None, None, None),
         ("deployment_recovery", ["failed_deployment_recovery_median_hours", "failed_deployment_recovery_mean_hours"],
          "Failed deployment recovery, median and mean — lower is better",
          {"failed_deployment_recovery_median_hours": "median", "failed_deployment_recovery_mean_hours": "mean"},
@@ -558,8 +560,8 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
         bucket = freq["bucket"].iloc[0] if len(freq) else None
         if isinstance(bucket, str):
             notes.append(f"Deployment frequency as DORA buckets it, {ctx.period}: {bucket} (median week "
-                         f"{freq['median_week_days'].iloc[0]:g} deployment days over {freq['weeks'].iloc[0]} weeks). "
-                         + dora.FREQUENCY_RULE)
+                         f"{freq['median_week_days'].iloc[0]:g} deployment days of {freq['weeks'].iloc[0]} weeks; "
+                         f"{dora.FREQUENCY_RULE_SHORT}).")
     if family == "reliability":
         failed = ctx.detail(details.failed_deployments, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
                             at=_recovery_at(ctx))

@@ -590,8 +590,14 @@ def test_the_pack_has_dora_recovery_rework_and_the_frequency_bucket(db):
     finally:
         con.close()
     delivery, reliability = pack.section("delivery"), pack.section("reliability")
-    assert {"delivery-deployment_days_per_week", "delivery-deployment_rework_rate"} <= {c.id for c in delivery.charts}
-    assert "reliability-deployment_recovery" in {c.id for c in reliability.charts}
+    # four charts a section (a slide holds two rows): rework beside rollback, incidents started beside open
+    assert [c.id for c in delivery.charts] == ["delivery-deployments_per_week", "delivery-lead_time",
+                                               "delivery-change_failure_rate", "delivery-rollback_rework"]
+    assert [c.id for c in reliability.charts] == ["reliability-incidents", "reliability-mttr",
+                                                  "reliability-ttd_median_hours", "reliability-deployment_recovery"]
+    rework = next(c for c in delivery.charts if c.id == "delivery-rollback_rework").figure
+    assert [t.name for t in rework.data if t.name in ("rolled back", "unplanned (rework)")] == [
+        "rolled back", "unplanned (rework)"]
     assert {line.kpi for line in reliability.kpis} >= {"failed_deployment_recovery_median_hours",
                                                        "failed_deployment_recovery_mean_hours"}
     bucket = freq["bucket"].iloc[0]
