@@ -14,22 +14,42 @@ span = components.span_text(view)
 COST = ["inference_cost", "predictions", "cost_per_1k_predictions", "training_cost_per_run"]
 
 
-def cost_frame():
-    """The cost KPIs over the range (each section asks; cached after the first)."""
-    return data.query("compute", **view.compute_args(kpis=COST))
+MAX_RUNS_TABLED = components.TABLE_ROWS_MAX  # the costliest runs, as many as a table draws
+BACK = {"day": (1, 364, "previous day", "same weekday last year"),
+        "week": (1, 52, "previous week", "same week last year"),
+        "month": (1, 12, "previous month", "same month last year"),
+        "quarter": (1, 4, "previous quarter", "same quarter last year")}
+changes_args = view.compute_args(start=periods.shift(view.period_start, view.grain, -BACK[view.grain][1]),
+                                 end=view.period_last_day, kpis=COST)
+days_so_far = view.span_days(view.period)  # the period in progress: the same days of the earlier ones
+
+# Every section's query, started now: each runs while the sections above it are drawn (ui.data.ahead).
+cost_frame = data.ahead("compute", **view.compute_args(kpis=COST))  # the sections ask; cached
+kinds_later = data.ahead("prediction_count_kinds", start=view.range_start, end=view.end_exclusive,
+                         filters=view.filters)
+per_service_later = data.ahead("compute", **view.compute_args(kpis=["cost_per_1k_predictions", "inference_cost"],
+                                                              by="service"))
+# Every run: the chart draws at most charts.MAX_CHART_POINTS runs one by one (the costliest outliers) and the rest
+# as a median and range per day or week; its caption says how many of how many. Only the runs the chart draws and
+# the table lists are named (the costliest of each currency): naming all of 100k+ runs took 1.5 s per new range.
+runs_later = data.ahead("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters,
+                        named=max(charts.MAX_CHART_POINTS, MAX_RUNS_TABLED))
+changes_later = data.ahead("compute", **changes_args)
+changes_span_later = None if days_so_far is None else data.ahead(
+    "compute", **{**changes_args, "span_days": days_so_far, "profile": None})
+attribution_later = data.ahead("cost_attribution", start=view.range_start, end=view.end_exclusive,
+                               filters=view.filters)
 
 
 with components.section("Cost per 1k predictions"):
     st.subheader("Cost per 1k predictions")
     frame = cost_frame()
-    kinds = data.query("prediction_count_kinds", start=view.range_start, end=view.end_exclusive,
-                       filters=view.filters) or []
+    kinds = kinds_later() or []
     if "requests" in kinds:
         st.caption("Some sources count serving requests, not predictions: for them the cost is per 1k requests.")
     components.trend_chart(frame, ["cost_per_1k_predictions"], view, key="cpk",
                            title="Cost per 1k predictions, all selected services — lower is better")
-    per_service = data.query("compute", **view.compute_args(kpis=["cost_per_1k_predictions", "inference_cost"],
-                                                            by="service"))
+    per_service = per_service_later()
     if per_service is not None and per_service["value"].notna().any():
         spend = (per_service[per_service["kpi"] == "inference_cost"].groupby("service")["value"].sum()
                  .sort_values(ascending=False))
@@ -58,8 +78,6 @@ with components.section("Inference cost and prediction volume"):
             frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
                    "than volume", partial=view.in_progress, key="cost-volume")
 
-MAX_RUNS_TABLED = components.TABLE_ROWS_MAX  # the costliest runs, as many as a table draws
-
 with components.section("Training cost per run"):
     st.subheader("Training cost per run")
     frame = cost_frame()
@@ -67,12 +85,7 @@ with components.section("Training cost per run"):
     with left:
         components.trend_chart(frame, ["training_cost_per_run"], view, key="train")
     with right:
-        # Every run: the chart draws at most charts.MAX_CHART_POINTS runs one by one (the costliest outliers) and
-        # the rest as a median and range per day or week; its caption says how many of how many. Only the runs the
-        # chart draws and the table lists are named (the costliest of each currency): naming all of 100k+ runs
-        # took 1.5 s per new range.
-        runs = data.query("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters,
-                          named=max(charts.MAX_CHART_POINTS, MAX_RUNS_TABLED))
+        runs = runs_later()
         if runs is None or runs.empty:
             st.info(f"No training runs with cost in {span}.")
         else:
@@ -94,22 +107,14 @@ with components.section("Training cost per run"):
                      empty=f"No training runs with cost in {span}.")
 
 with components.section("Period-over-period change"):
-    BACK = {"day": (1, 364, "previous day", "same weekday last year"),
-            "week": (1, 52, "previous week", "same week last year"),
-            "month": (1, 12, "previous month", "same month last year"),
-            "quarter": (1, 4, "previous quarter", "same quarter last year")}
     step, year, prev_word, year_word = BACK[view.grain]
     prev_label = periods.label(periods.shift(view.period_start, view.grain, -step), view.grain)
     year_label = periods.label(periods.shift(view.period_start, view.grain, -year), view.grain)
     short = {"day": ("DoD", "YoY"), "week": ("WoW", "YoY"), "month": ("MoM", "YoY"),
              "quarter": ("QoQ", "YoY")}[view.grain]
     st.subheader(f"{short[0]} and {short[1]} change: {view.period_text(view.period)} vs {prev_label} and {year_label}")
-    changes = data.query("compute", **view.compute_args(
-        start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST))
-    days_so_far = view.span_days(view.period)  # the period in progress: the same days of the earlier ones
-    changes_span = None if days_so_far is None else data.query("compute", **view.compute_args(
-        start=periods.shift(view.period_start, view.grain, -year), end=view.period_last_day, kpis=COST,
-        span_days=days_so_far, profile=None))
+    changes = changes_later()
+    changes_span = None if changes_span_later is None else changes_span_later()
     components.comparison_table(changes, COST, view.period, [prev_label, year_label], name=f"cost changes {view.period}",
                                 key="cost-changes", earlier_names=[f"{prev_label} ({prev_word})",
                                                                     f"{year_label} ({year_word})"],
@@ -118,7 +123,7 @@ with components.section("Period-over-period change"):
 with components.section("Unattributed cost"):
     # Cost lines no rule or tag could attribute (category 'other' or service 'unattributed', what the cost presets
     # write then): how much, what share, and where to add a tag or a mapping rule first.
-    attribution = data.query("cost_attribution", start=view.range_start, end=view.end_exclusive, filters=view.filters)
+    attribution = attribution_later()
     if attribution is None:
         st.warning("The unattributed cost is not available while the database is being updated.")
     elif attribution.empty:

@@ -17,10 +17,23 @@ DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours"
 span = components.span_text(view)
 
 
-def delivery_frame():
-    """The delivery KPIs over the range: each section asks (cached after the first), so one failing section
-    never leaves the others without it."""
-    return data.query("compute", **view.compute_args(kpis=DELIVERY))
+# Every section's query, started now: each runs while the sections above it are drawn (ui.data.ahead). The
+# delivery KPIs: each section asks (cached after the first), so one failing section never leaves the others
+# without it. The widgets' choices are in the session from their last run (their defaults on the first); a
+# query asked with the same arguments takes the result of the one started here.
+ss = st.session_state
+by_choice = ss.get("delivery_by") or "team"
+delivery_frame = data.ahead("compute", **view.compute_args(kpis=DELIVERY))
+data.ahead("compute", **view.compute_args(kpis=["deployment_count"], by=by_choice, profile=None))
+bins_later = data.ahead("lead_time_distribution", start=view.range_start, end=view.end_exclusive,
+                        filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start)
+whole_range = str(ss.get("delivery_scope") or "").startswith("date range")
+data.ahead("deployments", start=view.range_start if whole_range else view.period_start,
+           end=view.end_exclusive if whole_range else view.period_end, filters=view.filters, tz=view.tz,
+           lead_time_start=view.lead_time_start)
+if view.grain != "day":  # DORA's bucket needs weeks
+    data.ahead("deployment_frequency", grain=view.grain, start=view.start, end=view.end, filters=view.filters,
+               tz=view.tz, as_of=view.as_of)
 
 
 with components.section("Deployment frequency"):
@@ -54,8 +67,7 @@ with components.section("Lead time for change"):
                                names={"lead_time_median_hours": "median", "lead_time_p90_hours": "p90"},
                                key="lead-time")
     with right:
-        bins = data.query("lead_time_distribution", start=view.range_start, end=view.end_exclusive,
-                          filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start)
+        bins = bins_later()
         if bins is None or bins["deployments"].sum() == 0:
             st.info(fmt.no_data("lead_time_median_hours", span) + ".")
         else:

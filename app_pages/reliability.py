@@ -1,5 +1,5 @@
 """Reliability: incidents by severity, MTTR and TTD, failed deployment recovery time, open incidents, worst services,
-quarter over quarter."""
+quarter over quarter, the last 7 / 30 / 90 days."""
 
 from datetime import datetime, timezone
 
@@ -15,11 +15,28 @@ components.stop_if_no_data(view, "reliability")
 span = components.span_text(view)
 RELIABILITY = ["incident_count", "mttr_hours", "mttr_median_hours", "ttd_median_hours", "open_incidents",
                "failed_deployment_recovery_median_hours", "failed_deployment_recovery_mean_hours"]
+QOQ = [*RELIABILITY, "change_failure_rate", "availability", "error_rate"]
+quarter_start = periods.period_start(view.period_start, "quarter")
+q_span = view.span_days(periods.label(quarter_start, "quarter"))  # a quarter in progress: the same days before
+qoq_args = view.compute_args(grain="quarter", start=periods.shift(quarter_start, "quarter", -1),
+                             end=view.period_last_day, kpis=QOQ)
 
-
-def reliability_frame():
-    """The reliability KPIs over the range (each section asks; cached after the first)."""
-    return data.query("compute", **view.compute_args(kpis=RELIABILITY))
+# Every section's query, started now: each runs while the sections above it are drawn (ui.data.ahead).
+data.ahead("compute", **data.severity_args(view))
+reliability_frame = data.ahead("compute", **view.compute_args(kpis=RELIABILITY))  # the sections ask; cached
+serving_frame = data.ahead("compute", **view.compute_args(
+    kpis=["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]))
+# the failed deployments' ages to this minute (the list is cached a minute at a time)
+failed_later = data.ahead("failed_deployments", start=view.period_start, end=view.period_end, filters=view.filters,
+                          tz=view.tz, at=datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0))
+open_at = view.open_at()
+open_rows_later = data.ahead("open_incidents", at=open_at, filters=view.filters, tz=view.tz)
+worst_later = data.ahead("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
+                         tz=view.tz, limit=10)
+qoq_later = data.ahead("compute", **qoq_args)
+qoq_span_later = None if q_span is None else data.ahead("compute", **{**qoq_args, "span_days": q_span, "profile": None})
+incidents_later = data.ahead("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
+                             tz=view.tz)
 
 
 with components.section("Incidents"):
@@ -69,10 +86,7 @@ with components.section("Failed deployment recovery time"):
                "incident) to the first of: its rollback, the next successful deployment of the service, the resolution "
                "of the last incident naming it; it counts in the period the deployment went out in. Deployments not "
                "recovered yet are not in the median or mean: they are listed below with how long they have waited.")
-    # ages to this minute (the list is cached a minute at a time)
-    now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
-    failed = data.query("failed_deployments", start=view.period_start, end=view.period_end, filters=view.filters,
-                        tz=view.tz, at=now)
+    failed = failed_later()
     if failed is not None and len(failed):
         waiting = int(failed["open"].sum())
         st.metric(f"Failed deployments in {view.period_text(view.period)}", f"{len(failed)}",
@@ -85,8 +99,7 @@ with components.section("Failed deployment recovery time"):
 
 with components.section("Serving health"):
     st.subheader("Serving health")
-    SERVING = ["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]
-    serving = data.query("compute", **view.compute_args(kpis=SERVING))
+    serving = serving_frame()
     left, right = st.columns(2)
     with left:
         components.trend_chart(serving, ["availability"], view, key="availability")
@@ -97,8 +110,8 @@ with components.section("Serving health"):
 
 with components.section("Open incidents"):
     st.subheader(f"Open incidents at the end of {view.period}")
-    as_of = view.open_at()
-    open_rows = data.query("open_incidents", at=as_of, filters=view.filters, tz=view.tz)
+    as_of = open_at
+    open_rows = open_rows_later()
     if open_rows is not None and not open_rows.empty:
         st.metric(f"Open at {as_of:%Y-%m-%d %H:%M} ({view.tz})", f"{len(open_rows)}",
                   help="Started before this moment and not resolved by then.")
@@ -107,8 +120,7 @@ with components.section("Open incidents"):
 
 with components.section("Worst services"):
     st.subheader(f"Worst services in {view.period_text(view.period)}")
-    worst = data.query("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
-                       tz=view.tz, limit=10)
+    worst = worst_later()
     if worst is not None and not worst.empty and worst["incidents"].sum() > 0:
         components.chart(charts.ranked_bars, worst[worst["incidents"] > 0], "service", "incidents",
                          f"Incidents by service, {view.period_text(view.period)} — fewer is better", "incidents",
@@ -117,23 +129,14 @@ with components.section("Worst services"):
                      empty=f"No ML incidents started or resolved in {view.period}.")
 
 with components.section("Quarter over quarter"):
-    quarter = periods.label(periods.period_start(view.period_start, "quarter"), "quarter")
-    previous_quarter = periods.label(periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-                                     "quarter")
-
-    qoq = data.query("compute", **view.compute_args(
-        grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-        end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"]))
-    quarter_in_progress = quarter if periods.is_partial(periods.period_start(view.period_start, "quarter"), "quarter",
-                                                        view.as_of) else None
+    quarter = periods.label(quarter_start, "quarter")
+    previous_quarter = periods.label(periods.shift(quarter_start, "quarter", -1), "quarter")
+    qoq = qoq_later()
+    quarter_in_progress = quarter if periods.is_partial(quarter_start, "quarter", view.as_of) else None
     # A quarter in progress against the same days of the one before (equal spans), never all of it.
-    q_span = view.span_days(quarter)
-    qoq_span = None if q_span is None else data.query("compute", **view.compute_args(
-        grain="quarter", start=periods.shift(periods.period_start(view.period_start, "quarter"), "quarter", -1),
-        end=view.period_last_day, kpis=[*RELIABILITY, "change_failure_rate", "availability", "error_rate"],
-        span_days=q_span, profile=None))
+    qoq_span = None if qoq_span_later is None else qoq_span_later()
     st.subheader(f"Quarter over quarter: {quarter}{' (to date)' if quarter_in_progress else ''} vs {previous_quarter}")
-    components.comparison_table(qoq, [*RELIABILITY, "change_failure_rate", "availability", "error_rate"], quarter, previous_quarter,
+    components.comparison_table(qoq, QOQ, quarter, previous_quarter,
                                 name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
                                 partial=quarter_in_progress, span_frame=qoq_span)
 
@@ -142,8 +145,7 @@ with components.section("Trailing window"):
 
 with components.section("The incidents behind the numbers"):
     st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")
-    incidents = data.query("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
-                           tz=view.tz)
+    incidents = incidents_later()
     st.caption("ML-related incidents that started or were resolved in the period. Rows started in the period are "
                "the incident count and time to detect; rows resolved in the period are the time to recover.")
     components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents", order="newest first",

@@ -87,14 +87,25 @@ def named_breakdown(line: lines.KpiLine):
     return chosen
 
 
+def breakdown_args(line: lines.KpiLine, dimension: str) -> dict:
+    """The drivers query of the KPI by ``dimension`` (``breakdown``'s first ask)."""
+    return dict(kpi=line.kpi, dimension=dimension, period=view.period, filters=view.filters, tz=view.tz,
+                lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit,
+                span_days=span if line.compared else None, previous=line.previous_period if line.compared else None)
+
+
+def level_args(line: lines.KpiLine, dimension: str) -> dict:
+    """The drivers query of what makes up the KPI's value (an off-target KPI that did not get worse)."""
+    return dict(kpi=line.kpi, dimension=dimension, period=view.period, previous=None, filters=view.filters,
+                tz=view.tz, lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit)
+
+
 def breakdown(line: lines.KpiLine, dimension: str):
     """The KPI's drivers by ``dimension``: against the previous period when compared, else of the value."""
-    args = dict(kpi=line.kpi, dimension=dimension, period=view.period, filters=view.filters, tz=view.tz,
-                lead_time_start=view.lead_time_start, as_of=view.as_of, unit=line.unit,
-                span_days=span if line.compared else None)
-    d = data.query("drivers", previous=line.previous_period if line.compared else None, **args)
+    args = breakdown_args(line, dimension)
+    d = data.query("drivers", **args)
     if d is not None and line.compared and not drivers.describe(d):
-        d = data.query("drivers", previous=None, **args)  # nothing moved: what makes up the value
+        d = data.query("drivers", **{**args, "previous": None})  # nothing moved: what makes up the value
     return d
 
 
@@ -156,9 +167,7 @@ def triage_row(line: lines.KpiLine) -> None:
         if line.status == "red" and line.compared and line.judgement != "worse":
             # Off target but not worse than before: who moved it explains the change, not the miss; say
             # also who makes up the value (or, for a rate that should be high, its shortfall).
-            level = data.query("drivers", kpi=line.kpi, dimension=dim, period=view.period, previous=None,
-                               filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start,
-                               as_of=view.as_of, unit=line.unit)
+            level = data.query("drivers", **level_args(line, dim))
             level_text = drivers.describe(level) if level is not None else ""
             if level_text:
                 st.markdown(md_text(level_text + "."))
@@ -185,6 +194,16 @@ def grid(tier_lines: list, per_row: int = 3, by_family: bool = True) -> None:
                 with col:
                     components.scorecard_card(line, by_kpi.get(line.kpi, frame.iloc[0:0]), key=f"spark-{line.kpi}")
 
+
+# The breakdowns the cards below ask first, started now: they run while the cards are drawn.
+for line in tiers["red"] + tiers["amber"]:
+    if line.has_value:
+        data.ahead("drivers", **breakdown_args(line, primary_dimension()))
+        if line.status == "red" and line.compared and line.judgement != "worse":
+            data.ahead("drivers", **level_args(line, primary_dimension()))
+for line in tiers["green"] + tiers["none"]:
+    if line.needs_drivers:
+        data.ahead("drivers", **breakdown_args(line, primary_dimension()))
 
 if tiers["red"]:
     st.subheader(f"Off target ({len(tiers['red'])})", anchor="off-target")

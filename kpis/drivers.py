@@ -49,7 +49,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from kpis import catalog, engine, periods, rollups
+from kpis import catalog, db, engine, periods, rollups
 from kpis import format as fmt
 
 ADDITIVE = "additive"
@@ -181,8 +181,8 @@ def _num(x) -> float | None:
 
 
 def _default_currency(con) -> str:
-    have = [r[0] for r in con.cursor().execute(
-        "SELECT DISTINCT currency FROM costs WHERE currency IS NOT NULL ORDER BY 1").fetchall()]
+    have = db.once_per_snapshot(con, ("currencies",), lambda: [r[0] for r in con.cursor().execute(
+        "SELECT DISTINCT currency FROM costs WHERE currency IS NOT NULL ORDER BY 1").fetchall()])
     return "USD" if "USD" in have or not have else have[0]
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from kpis import catalog, periods, rollups
+from kpis import catalog, db, periods, rollups
 from kpis.catalog import KPI
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -41,6 +41,9 @@ FILTER_COLUMNS = {
     "models": ("team", "service", "model", "tier"),
 }
 FILTER_KEYS = ("team", "service", "model", "tier", "severity", "category")
+# Further columns a compute may group by (the Reliability page's incidents per severity, one statement), where
+# every source it reads has the column (FILTER_COLUMNS); the command line offers the DIMENSIONS.
+GROUPINGS = ("tier", "severity", "category")
 SOURCE_TABLE = {
     "deployments": "deployments",
     "incidents_started": "incidents",
@@ -77,7 +80,7 @@ class Request:
 
     def __post_init__(self):
         periods.check_grain(self.grain)
-        if self.by is not None and self.by not in DIMENSIONS:
+        if self.by is not None and self.by not in DIMENSIONS + GROUPINGS:
             raise ValueError(f"cannot group by {self.by!r}; choose one of {', '.join(DIMENSIONS)}")
         if self.lead_time_start not in LEAD_TIME_STARTS:
             raise ValueError(f"lead time start must be one of {', '.join(LEAD_TIME_STARTS)}")
@@ -360,6 +363,10 @@ def data_range(con: duckdb.DuckDBPyConnection, tz: str = "UTC",
     ``outside_window``. The result lies within the window, widened by a day for the time zone.
     """
     window = window or plausible_window()
+    return db.once_per_snapshot(con, ("data_range", tz, window), lambda: _data_range(con, tz, window))
+
+
+def _data_range(con: duckdb.DuckDBPyConnection, tz: str, window: tuple[date, date]) -> tuple[date, date] | None:
     conv = "" if tz == "UTC" else " AT TIME ZONE 'UTC' AT TIME ZONE $tz"
     parts = []
     for table, (cols, first, last) in _EXTENT.items():
@@ -439,7 +446,8 @@ def check_range(start: date, end: date, grain: str) -> None:
 
 
 def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
-    ok = con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0]
+    ok = db.once_per_snapshot(con, ("timezone", tz), lambda: con.execute(
+        "SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]).fetchone()[0])
     if not ok:
         raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Berlin)")
 
@@ -513,6 +521,10 @@ def compute(con: duckdb.DuckDBPyConnection, grain: str = "month", by: str | None
         if not k.ratio:
             by_source.setdefault(k.source, []).append(k)
 
+    if req.by is not None:
+        for src, ks in by_source.items():
+            if req.by not in FILTER_COLUMNS[SOURCE_TABLE[src]]:
+                raise ValueError(f"cannot group {ks[0].id} by {req.by}: {SOURCE_TABLE[src]} have no {req.by}")
     sources = {src: ks for src, ks in by_source.items() if not before_data or src == "models"}
     frame = _on_spine(con, sources, [k for k in needed.values() if not k.ratio], spine, req, first, last)
     frame = _add_ratios(frame, [k for k in needed.values() if k.ratio])

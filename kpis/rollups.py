@@ -145,7 +145,14 @@ def refresh(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
 def current(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """The rollups that are current: their definition unchanged and their table's row count as recorded.
 
-    Two small queries (every compute asks): which tables exist, then the state and the row counts."""
+    Two small queries (every compute asks, once per read-only connection): which tables exist, then the
+    state and the row counts."""
+    from kpis import db  # kpis.db imports this module in ensure_schema
+
+    return db.once_per_snapshot(con, ("rollups",), lambda: _current(con))
+
+
+def _current(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     names = [STATE, *(r.name for r in ROLLUPS)]
     # duckdb_tables(), not information_schema.tables: 1 ms against 10-13 ms on a new connection
     have = set(con.execute("SELECT coalesce(list(table_name), []) FROM duckdb_tables() "

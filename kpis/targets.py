@@ -1245,11 +1245,13 @@ class _Context:
               ) -> dict[tuple[str, str], _Fetched]:
         """Each requested target's KPI, as its scope defines it, for the periods asked for.
 
-        Requests with the same filters, grouping, SLO and periods share one compute call. Periods the
-        judged rows ``df`` already hold, computed the same way (no scope, SLO or lead-time start of the
-        target's own), are read from them: only the missing periods are computed (often none).
+        Requests with the same filters, grouping and SLO share one compute call over all the periods they
+        ask for (a period's value does not depend on the range around it); each target then reads only its
+        own periods. Periods the judged rows ``df`` already hold, computed the same way (no scope, SLO or
+        lead-time start of the target's own), are read from them: only the missing periods are computed
+        (often none).
         """
-        calls: dict[tuple, list[tuple[str, Target]]] = {}
+        calls: dict[tuple, list[tuple[str, Target, tuple[str, ...]]]] = {}
         for kind, target, labels in requests:
             filters = {k: list(v) for k, v in self.filters.items()}
             for key, values in target.filters.items():
@@ -1257,14 +1259,15 @@ class _Context:
                 filters[key] = [v for v in values if v in set(map(str, have))] if have else list(values)
             per = target.per if target.per and self.by is None else ""
             slo = target.slo if self.other_slo(target) else None
-            key = (tuple(sorted((k, tuple(v)) for k, v in filters.items())), per, slo, tuple(labels))
-            calls.setdefault(key, []).append((kind, target))
+            key = (tuple(sorted((k, tuple(v)) for k, v in filters.items())), per, slo)
+            calls.setdefault(key, []).append((kind, target, tuple(labels)))
         out = {}
-        for (filters, per, slo, labels), wanted in calls.items():
+        for (filters, per, slo), wanted in calls.items():
             by = per or self.by
-            kpis = sorted({t.kpi for _, t in wanted})
+            kpis = sorted({t.kpi for _, t, _ in wanted})
+            labels = tuple(dict.fromkeys(p for _, _, own in wanted for p in own))
             held = None
-            if df is not None and all(self.reusable(t, per, slo) for _, t in wanted):
+            if df is not None and all(self.reusable(t, per, slo) for _, t, _ in wanted):
                 held = df[df["kpi"].isin(kpis) & df["period"].isin(labels)]
                 labels = tuple(p for p in labels if p not in set(held["period"]))
             res = held
@@ -1279,8 +1282,8 @@ class _Context:
                 res = res[res["period"].isin(labels)]
                 if held is not None and len(held):
                     res = pd.concat([held[res.columns.intersection(held.columns)], res], ignore_index=True)
-            for kind, target in wanted:
-                rows = res[res["kpi"] == target.kpi]
+            for kind, target, own in wanted:
+                rows = res[(res["kpi"] == target.kpi) & res["period"].isin(own)]
                 out[(kind, target.kpi)] = _per_group(rows, per, target.kpi) if per else _Fetched(
                     {(r["period"], _group(r.get(by)) if by else None, r["unit"]): (r["value"], r["n"])
                      for r in rows.to_dict(orient="records")})

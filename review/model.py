@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -272,15 +273,15 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
                window_start=window_start, filters=filters, tz=tz, lead_time_start=lead_time_start, frame=frame,
                as_of=as_of, span_frame=span_frame, slo=slo, ahead=ahead)
     base = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}  # their drivers come below
-    # On the second cursor, while this thread writes the charts: the drivers of the KPIs that moved much, then
-    # the detail queries, in the order the sections read them (started before the KPI queries, they slowed
-    # those down as much as they gained).
+    # On the second cursor, while this thread writes the charts: the detail queries and the drivers of the KPIs
+    # that moved much, in the order the sections read them (the run chart, the lines' drivers, the events).
+    # Started before the KPI queries, they slowed those down as much as they gained.
+    ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
+    ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
     for line in base.values():
         if line.needs_drivers:
             args, kw = _drivers_args(ctx, line)
             ahead.submit(drivers.drivers, *args, **kw)
-    ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
-    ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
     ahead.submit(details.incidents, p_start, p_end, filters=filters, tz=tz)
     ahead.submit(details.deployments, p_start, p_end, filters=filters, tz=tz, lead_time_start=lead_time_start,
                  failed_only=True)
@@ -323,9 +324,14 @@ class _Ahead:
     with the same arguments, else runs the call on ``con``; so a call that was not started ahead is still
     right, only not early."""
 
+    WORKERS = 2
+
     def __init__(self, con: duckdb.DuckDBPyConnection):
-        self._cursor = con.cursor()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-ahead")
+        self._cursors = queue.SimpleQueue()  # a cursor per worker: one DuckDB connection is not for two threads
+        self._all = [con.cursor() for _ in range(self.WORKERS)]
+        for cursor in self._all:
+            self._cursors.put(cursor)
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="review-ahead")
         self._futures: dict = {}
 
     @staticmethod
@@ -333,7 +339,14 @@ class _Ahead:
         return fn, repr(args), repr(sorted(kw.items()))
 
     def submit(self, fn, *args, **kw) -> None:
-        self._futures[self._key(fn, args, kw)] = self._pool.submit(fn, self._cursor, *args, **kw)
+        self._futures[self._key(fn, args, kw)] = self._pool.submit(self._run, fn, *args, **kw)
+
+    def _run(self, fn, *args, **kw):
+        cursor = self._cursors.get()
+        try:
+            return fn(cursor, *args, **kw)
+        finally:
+            self._cursors.put(cursor)
 
     def get(self, con: duckdb.DuckDBPyConnection, fn, *args, **kw):
         future = self._futures.pop(self._key(fn, args, kw), None)
@@ -341,7 +354,8 @@ class _Ahead:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._cursor.close()
+        for cursor in self._all:
+            cursor.close()
 
 
 @dataclass
@@ -363,12 +377,21 @@ class _Ctx:
     slo: float = 0.999  # the error budget's availability objective (the profile's, else the engine's)
     ahead: _Ahead | None = None  # the detail queries started ahead (``detail`` reads them)
     _by_kpi: dict | None = dataclasses.field(default=None, repr=False)
+    _span_by_kpi: dict | None = dataclasses.field(default=None, repr=False)
 
-    def kpi_rows(self, kpi_id: str) -> pd.DataFrame:
-        """The frame's rows of one KPI (grouped once)."""
+    def kpi_rows(self, kpi_id: str) -> list[dict]:
+        """The frame's rows of one KPI, as dicts (grouped once)."""
         if self._by_kpi is None:
-            self._by_kpi = dict(tuple(self.frame.groupby("kpi", sort=False)))
-        return self._by_kpi.get(kpi_id, self.frame.iloc[0:0])
+            self._by_kpi = lines.by_kpi(self.frame)
+        return self._by_kpi.get(kpi_id, [])
+
+    def span_rows(self, kpi_id: str) -> list[dict] | None:
+        """The span frame's rows of one KPI, as dicts (grouped once); None without a span frame."""
+        if self.span_frame is None:
+            return None
+        if self._span_by_kpi is None:
+            self._span_by_kpi = lines.by_kpi(self.span_frame)
+        return self._span_by_kpi.get(kpi_id, [])
 
     def detail(self, fn, *args, **kw):
         """``fn(con, *args, **kw)``: the result of the same call started ahead, else run now."""
@@ -406,10 +429,10 @@ def _kpi_line(ctx: _Ctx, k: catalog.KPI) -> KpiLine:
     scorecard card picks it; the period in progress on ``as_of`` compared with the same elapsed days of the
     previous period (``ctx.span_frame``), never with a whole one."""
     rows = ctx.kpi_rows(k.id)
-    window = [periods.label(periods.shift(ctx.start, ctx.grain, -i), ctx.grain) for i in range(SCORECARD_PERIODS)]
-    in_window = rows[rows["period"].isin(window)]  # the frame ends with the period
+    window = {periods.label(periods.shift(ctx.start, ctx.grain, -i), ctx.grain) for i in range(SCORECARD_PERIODS)}
+    in_window = [r for r in rows if r["period"] in window]  # the frame ends with the period
     return lines.build_line(rows, k.id, ctx.period, ctx.previous, as_of=ctx.as_of, unit=lines.pick_unit(in_window),
-                            span_rows=ctx.span_frame)
+                            span_rows=ctx.span_rows(k.id))
 
 
 def _drivers_args(ctx: _Ctx, line: KpiLine) -> tuple[tuple, dict]:

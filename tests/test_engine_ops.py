@@ -133,3 +133,25 @@ def test_new_tables_reject_bad_rows(tmp_path):
     msgs = [str(e) for e in err.value.errors]
     assert "runs.csv, row 1, column finished_at: finished before it started" in msgs
     assert "runs.csv, row 2, column started_at: a run needs started_at or scheduled_at" in msgs
+
+
+def test_incidents_grouped_by_severity_in_one_compute(tmp_path):
+    """The Reliability page's incidents per severity: one compute grouped by severity equals the compute
+    filtered to each severity. Golden ML incidents started in October (UTC): i2 (P1) is sev1; i1 (SEV2) and
+    i5 (high) sev2; i3 (sev3) and i6 (medium, 2026-09-30 22:00 -05:00 = 10-01 03:00 UTC) sev3; i7 sev4;
+    i4 is not ML-related. 1 + 2 + 2 + 1 = 6 incidents."""
+    c = kpis.connect(tmp_path / "g.duckdb")
+    kpis.ingest_files(c, [golden.write(tmp_path / "csv")])
+    grouped = kpis.compute(c, grain="month", by="severity", kpis=["incident_count"], start=date(2026, 10, 1),
+                           end=date(2026, 10, 31))
+    got = {r["severity"]: (r["value"], r["n"]) for r in grouped.to_dict(orient="records") if r["n"] > 0}
+    assert got == {"sev1": (1, 1), "sev2": (2, 2), "sev3": (2, 2), "sev4": (1, 1)}
+    for sev, (value, n) in got.items():
+        alone = kpis.compute(c, grain="month", kpis=["incident_count"], filters={"severity": [sev]},
+                             start=date(2026, 10, 1), end=date(2026, 10, 31))
+        assert v(alone, "incident_count") == (value, n)
+    with pytest.raises(ValueError, match="cannot group deployment_count by severity"):
+        kpis.compute(c, grain="month", by="severity", kpis=["deployment_count"])
+    with pytest.raises(ValueError, match="cannot group by 'run_id'"):
+        kpis.compute(c, grain="month", by="run_id")
+    c.close()

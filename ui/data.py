@@ -25,6 +25,7 @@ Nothing here computes a KPI: it calls ``kpis`` and caches what it returns.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -32,13 +33,16 @@ import json
 import tempfile
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 import kpis
 from kpis import db, details, dora, drivers, engine, ingest, mapping, periods
@@ -258,6 +262,39 @@ def _cached(data_version: tuple, path: str, name: str, frozen_kwargs: tuple):
     return result
 
 
+# Queries started ahead (``ahead``) run here, each on its own read-only connection (DuckDB shares the open
+# database between a process's connections, so opening one costs well under a millisecond).
+_AHEAD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kpi-ahead")
+
+
+def ahead(name: str, **kwargs) -> Callable[[], object]:
+    """Start ``query(name, **kwargs)`` now on a worker thread, so that it runs while this run draws what it
+    has; ``query`` with the same arguments then takes its result, waiting for it if need be. Returns that
+    ``query`` call, for the section that reads it.
+
+    A first visit asks a dozen independent queries; DuckDB runs each outside Python's lock, so on two cores
+    the next ones run while this thread builds charts and tables. Nothing is computed twice: the worker fills
+    the same cache ``query`` reads (a cached result comes back at once).
+    """
+    later = functools.partial(query, name, **kwargs)
+    pending = getattr(_run_state, "pending", None)
+    if pending is None:  # outside an app run (tests, scripts): query computes it when asked
+        return later
+    path = db_path()
+    frozen = tuple(sorted((k, _freeze(v)) for k, v in kwargs.items()))
+    key = (path, name, frozen)
+    if key in pending:
+        return later
+    ctx, data_version = get_script_run_ctx(), version()
+
+    def work():
+        add_script_run_ctx(threading.current_thread(), ctx)  # the cache and the session of the run
+        return _cached(data_version, path, name, frozen)
+
+    pending[key] = _AHEAD_POOL.submit(work)
+    return later
+
+
 def query(name: str, **kwargs):
     """Run the allow-listed query ``name`` with ``kwargs``, cached on the data version.
 
@@ -266,7 +303,10 @@ def query(name: str, **kwargs):
     """
     path = db_path()
     frozen = tuple(sorted((k, _freeze(v)) for k, v in kwargs.items()))
+    started = getattr(_run_state, "pending", {}).get((path, name, frozen))
     try:
+        if started is not None:
+            return started.result()
         return _cached(version(), path, name, frozen)
     except db.DatabaseLockedError:
         _run_state.locked = True  # the rest of this run does not wait again
@@ -290,11 +330,15 @@ def begin_run() -> None:
     """From here to ``end_run`` the queries of this run share one connection (app.py, around the run)."""
     release_run_connection()
     _run_state.active = True
+    _run_state.pending = {}
 
 
 def end_run() -> None:
-    """Close the run's connection and release its read lock (app.py calls it when the run ends, however)."""
+    """Close the run's connection and release its read lock (app.py calls it when the run ends, however);
+    queries started ahead and not asked for (a section that stopped early) finish first."""
     _run_state.active = False
+    pending, _run_state.pending = getattr(_run_state, "pending", None) or {}, None
+    wait(pending.values())
     release_run_connection()
 
 
@@ -528,29 +572,19 @@ def period_bounds(label: str) -> tuple[date, date]:
     return start, end
 
 
-SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
+
+
+def severity_args(view) -> dict:
+    """The compute behind ``incidents_by_severity``."""
+    return view.compute_args(kpis=["incident_count"], profile=None, by="severity")
 
 
 def incidents_by_severity(view) -> pd.DataFrame | None:
-    """incident_count per period for each severity (the engine, filtered by severity), plus the
-    incidents without a severity as 'unspecified' (the total minus the severities)."""
-    args = view.compute_args(kpis=["incident_count"], profile=None)
-    total = query("compute", **args)
-    if total is None:
+    """incident_count per period for each severity (one compute grouped by severity; the incidents without
+    a severity as 'unspecified'), periods without incidents of a severity left out."""
+    out = query("compute", **severity_args(view))
+    if out is None:
         return None
-    parts = []
-    for sev in SEVERITIES:
-        filters = {**view.filters, "severity": [sev]}
-        part = query("compute", **{**args, "filters": filters})
-        if part is None:
-            return None
-        parts.append(part.assign(severity=sev))
-    out = pd.concat(parts, ignore_index=True)
-    known = out.groupby("period")["value"].sum(min_count=1)
-    rest = total.set_index("period")["value"].sub(known.reindex(total["period"]).fillna(0).values)
-    rest = rest[rest > 0]
-    if len(rest):
-        out = pd.concat([out, pd.DataFrame({"period": rest.index, "kpi": "incident_count", "value": rest.values,
-                                            "n": rest.values.astype("int64"), "unit": "count",
-                                            "severity": "unspecified"})], ignore_index=True)
-    return out
+    out = out[out["n"] > 0].copy()
+    out["severity"] = out["severity"].where(out["severity"].notna(), "unspecified")
+    return out.reset_index(drop=True)
