@@ -111,3 +111,28 @@ def test_deployments_drilldown_marks_rework(con):
     rows = details.deployments(con, date(2026, 4, 1), date(2026, 5, 1)).set_index("deployment_id")
     assert sorted(rows.index[rows["rework"]]) == ["x3", "x5", "y2"]
     assert rows.loc["x5", "fixes_incident_id"] == "j1"
+
+
+def test_a_database_of_an_earlier_release_opens_read_only_with_the_new_columns(tmp_path):
+    import duckdb
+
+    from kpis import schema
+
+    # deployments and incidents as the release before issue 15 made them: no fixes_incident_id, fix_deployment_id
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    for table in schema.TABLES.values():
+        cols = [c for c in table.columns if c.name not in ("fixes_incident_id", "fix_deployment_id")]
+        old.execute(f"CREATE TABLE {table.name} ({', '.join(f'{c.name} {c.sql_type}' for c in cols)}, "
+                    f"{schema.LINEAGE_DDL})")
+    old.execute("INSERT INTO deployments (deployment_id, service, deployed_at, environment, status, is_hotfix) "
+                "VALUES ('a', 's', TIMESTAMP '2026-04-01 10:00:00', 'production', 'success', TRUE), "
+                "('b', 's', TIMESTAMP '2026-04-02 10:00:00', 'production', 'success', FALSE)")
+    old.close()
+    con = kpis.connect(path, read_only=True)  # the dashboard's way in
+    try:
+        df = kpis.compute(con, kpis=["deployment_rework_rate"], start=date(2026, 4, 1), end=date(2026, 4, 30))
+    finally:
+        con.close()
+    # a is a hotfix, b is not: 1 of 2
+    assert df["value"].iloc[0] == pytest.approx(0.5)
