@@ -437,8 +437,8 @@ def _training_run_names(con, filters: dict | None, start: date | None, end: date
     lines = _training_lines(con, filters, start, end, params)
     only = ""
     if runs is not None:
-        only = " AND (d.run_id, d.currency) IN (SELECT (unnest($ids), unnest($currencies)))"
-        params.update(ids=list(runs["run_id"]), currencies=list(runs["currency"]))
+        only = " AND d.run_id IN (SELECT unnest($ids))"  # the other currencies of a run are not merged
+        params["ids"] = list(dict.fromkeys(runs["run_id"]))
     # list_distinct over list(): an ordered string_agg(DISTINCT ...) per run was 3x slower
     sql = f"""
     SELECT d.run_id, d.currency,
