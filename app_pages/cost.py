@@ -15,7 +15,8 @@ COST = ["inference_cost", "predictions", "cost_per_1k_predictions", "training_co
 
 
 MAX_RUNS_TABLED = components.TABLE_ROWS_MAX  # the costliest runs, as many as a table draws
-BACK = {"week": (1, 52, "previous week", "same week last year"),
+BACK = {"day": (1, 364, "previous day", "same weekday last year"),
+        "week": (1, 52, "previous week", "same week last year"),
         "month": (1, 12, "previous month", "same month last year"),
         "quarter": (1, 4, "previous quarter", "same quarter last year")}
 changes_args = view.compute_args(start=periods.shift(view.period_start, view.grain, -BACK[view.grain][1]),
@@ -109,7 +110,8 @@ with components.section("Period-over-period change"):
     step, year, prev_word, year_word = BACK[view.grain]
     prev_label = periods.label(periods.shift(view.period_start, view.grain, -step), view.grain)
     year_label = periods.label(periods.shift(view.period_start, view.grain, -year), view.grain)
-    short = {"week": ("WoW", "YoY"), "month": ("MoM", "YoY"), "quarter": ("QoQ", "YoY")}[view.grain]
+    short = {"day": ("DoD", "YoY"), "week": ("WoW", "YoY"), "month": ("MoM", "YoY"),
+             "quarter": ("QoQ", "YoY")}[view.grain]
     st.subheader(f"{short[0]} and {short[1]} change: {view.period_text(view.period)} vs {prev_label} and {year_label}")
     changes = changes_later()
     changes_span = None if changes_span_later is None else changes_span_later()

@@ -1,8 +1,9 @@
-"""Delivery: deployment frequency, lead time, change failure and rollback rates, and the deployments behind them."""
+"""Delivery: deployment frequency (with DORA's bucket), lead time, change failure, rollback and rework rates, and the
+deployments behind them."""
 
 import streamlit as st
 
-from kpis import charts
+from kpis import charts, dora
 from kpis import format as fmt
 from ui import components, data, state
 
@@ -11,7 +12,8 @@ components.page_header("Delivery", view, f"Trends {components.span_text(view)}")
 components.stop_if_no_data(view, "delivery")
 
 DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours", "lead_time_p90_hours",
-            "change_failure_rate", "rollback_rate"]
+            "change_failure_rate", "rollback_rate", "deployment_days_per_week", "deployment_rework_rate",
+            "failed_deployment_recovery_median_hours"]
 span = components.span_text(view)
 
 
@@ -29,6 +31,9 @@ whole_range = str(ss.get("delivery_scope") or "").startswith("date range")
 data.ahead("deployments", start=view.range_start if whole_range else view.period_start,
            end=view.end_exclusive if whole_range else view.period_end, filters=view.filters, tz=view.tz,
            lead_time_start=view.lead_time_start)
+if view.grain != "day":  # DORA's bucket needs weeks
+    data.ahead("deployment_frequency", grain=view.grain, start=view.start, end=view.end, filters=view.filters,
+               tz=view.tz, as_of=view.as_of)
 
 
 with components.section("Deployment frequency"):
@@ -79,6 +84,56 @@ with components.section("Change failure and rollback"):
         components.trend_chart(frame, ["change_failure_rate"], view, key="cfr")
     with right:
         components.trend_chart(frame, ["rollback_rate"], view, key="rollback")
+
+with components.section("DORA's five metrics"):
+    st.subheader(f"DORA's five metrics, {view.period_text(view.period)}: throughput and instability")
+    frame = delivery_frame()
+    note = data.profile_info(view.profile).get("note") if view.profile else ""
+    st.caption(components.md_text(note or dora.PAIR_TEXT))
+    # a row each, three cards wide: five in one row cut their titles and values
+    st.markdown("**Throughput**")
+    components.kpi_cards(frame, list(dora.THROUGHPUT), view.period, view.previous_period, per_row=3)
+    st.markdown("**Instability**")
+    components.kpi_cards(frame, list(dora.INSTABILITY), view.period, view.previous_period, per_row=3)
+
+with components.section("Deployment frequency as DORA buckets it"):
+    st.subheader("Deployment frequency as DORA buckets it")
+    if view.grain == "day":
+        st.info("A day is shorter than a week: DORA's bucket is read from the median week of a week, month or "
+                "quarter. Choose one of those grains to see it.", icon=":material/info:")
+    else:
+        frame = delivery_frame()
+        left, right = st.columns(2)
+        with left:
+            components.trend_chart(frame, ["deployment_days_per_week"], view, key="deploy-days")
+        with right:
+            freq = data.query("deployment_frequency", grain=view.grain, start=view.start, end=view.end,
+                              filters=view.filters, tz=view.tz, as_of=view.as_of)
+            if freq is not None and len(freq):
+                now = freq[freq["period"] == view.period]
+                bucket = now["bucket"].iloc[0] if len(now) else None
+                st.metric(f"DORA bucket, {view.period_text(view.period)}",
+                          bucket.capitalize() if isinstance(bucket, str) else "No bucket",
+                          help="From the median week's deployment days; the rule is under the table.")
+            components.table(None if freq is None else freq.iloc[::-1], f"deployment frequency {span}",
+                             key="deploy-freq", kind="deployment_frequency", order="newest first",
+                             empty=f"No production deployments in {span} match the filters.")
+        st.caption(components.md_text(dora.FREQUENCY_RULE))
+
+with components.section("Deployment rework"):
+    st.subheader("Deployment rework")
+    frame = delivery_frame()
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["deployment_rework_rate"], view, key="rework")
+    with right:
+        st.caption("DORA's fifth metric, the second of instability beside the change failure rate: unplanned "
+                   "production deployments made because of an incident (a hotfix, whether or not it names an "
+                   "incident; a deployment that names the incident it fixes; one an incident names as its fix) "
+                   "over all production deployments. The Unplanned column of the table below marks them.")
+
+with components.section("Trailing window"):
+    components.trailing_window(view, DELIVERY, key="delivery-window")
 
 with components.section("The deployments behind the numbers"):
     st.subheader("The deployments behind the numbers")

@@ -1,4 +1,7 @@
-"""Reliability: incidents by severity, MTTR and TTD, open incidents, worst services, quarter over quarter."""
+"""Reliability: incidents by severity, MTTR and TTD, failed deployment recovery time, open incidents, worst services,
+quarter over quarter, the last 7 / 30 / 90 days."""
+
+from datetime import datetime, timezone
 
 import streamlit as st
 
@@ -10,7 +13,8 @@ components.page_header("Reliability", view, f"Trends {components.span_text(view)
 components.stop_if_no_data(view, "reliability")
 
 span = components.span_text(view)
-RELIABILITY = ["incident_count", "mttr_hours", "mttr_median_hours", "ttd_median_hours", "open_incidents"]
+RELIABILITY = ["incident_count", "mttr_hours", "mttr_median_hours", "ttd_median_hours", "open_incidents",
+               "failed_deployment_recovery_median_hours", "failed_deployment_recovery_mean_hours"]
 QOQ = [*RELIABILITY, "change_failure_rate", "availability", "error_rate"]
 quarter_start = periods.period_start(view.period_start, "quarter")
 q_span = view.span_days(periods.label(quarter_start, "quarter"))  # a quarter in progress: the same days before
@@ -22,6 +26,9 @@ data.ahead("compute", **data.severity_args(view))
 reliability_frame = data.ahead("compute", **view.compute_args(kpis=RELIABILITY))  # the sections ask; cached
 serving_frame = data.ahead("compute", **view.compute_args(
     kpis=["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]))
+# the failed deployments' ages to this minute (the list is cached a minute at a time)
+failed_later = data.ahead("failed_deployments", start=view.period_start, end=view.period_end, filters=view.filters,
+                          tz=view.tz, at=datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0))
 open_at = view.open_at()
 open_rows_later = data.ahead("open_incidents", at=open_at, filters=view.filters, tz=view.tz)
 worst_later = data.ahead("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
@@ -62,6 +69,33 @@ with components.section("Time to recover and time to detect"):
                    "that scope's value, the one judged, with markers in its status colours; the grey dotted line is the "
                    "same KPI over all incidents selected, for context. The shaded band is the target, labelled in the "
                    "profile's words. A hollow marker on a dotted segment is the period still in progress (to date).")
+
+with components.section("Failed deployment recovery time"):
+    st.subheader("Failed deployment recovery time")
+    frame = reliability_frame()
+    left, right = st.columns(2)
+    with left:
+        components.trend_chart(frame, ["failed_deployment_recovery_median_hours"], view, key="fdrt-median",
+                               title="Failed deployment recovery time, median — lower is better",
+                               names={"failed_deployment_recovery_median_hours": "median"})
+    with right:
+        components.trend_chart(frame, ["failed_deployment_recovery_mean_hours"], view, key="fdrt-mean",
+                               title="Failed deployment recovery time, mean — lower is better",
+                               names={"failed_deployment_recovery_mean_hours": "mean"})
+    st.caption("DORA's recovery time runs from the failed deployment (status failed or rolled back, or named by an "
+               "incident) to the first of: its rollback, the next successful deployment of the service, the resolution "
+               "of the last incident naming it; it counts in the period the deployment went out in. Deployments not "
+               "recovered yet are not in the median or mean: they are listed below with how long they have waited.")
+    failed = failed_later()
+    if failed is not None and len(failed):
+        waiting = int(failed["open"].sum())
+        st.metric(f"Failed deployments in {view.period_text(view.period)}", f"{len(failed)}",
+                  help="Status failed or rolled back, or named by an incident.")
+        st.caption(f"{waiting} of {len(failed)} not recovered yet (first in the table, with how long they have "
+                   "waited)" if waiting else f"All {len(failed)} recovered.")
+    components.table(failed, f"failed deployments {view.period}", key="failed-deployments", kind="failed_deployments",
+                     order="not recovered first, then newest first",
+                     empty=f"No production deployment failed in {view.period} (among those the filters keep).")
 
 with components.section("Serving health"):
     st.subheader("Serving health")
@@ -105,6 +139,9 @@ with components.section("Quarter over quarter"):
     components.comparison_table(qoq, QOQ, quarter, previous_quarter,
                                 name=f"reliability {quarter} vs {previous_quarter}", key="qoq",
                                 partial=quarter_in_progress, span_frame=qoq_span)
+
+with components.section("Trailing window"):
+    components.trailing_window(view, RELIABILITY, key="reliability-window")
 
 with components.section("The incidents behind the numbers"):
     st.subheader(f"The incidents behind the numbers, {view.period_text(view.period)}")

@@ -44,6 +44,7 @@ PRESENT_CSS = """<style>
 .st-key-review_slide .tile.s-red { border-left-color: %(red)s; }
 .st-key-review_slide .tile .t { font-size: 1.65vh; color: #5f6b7a; line-height: 1.2; min-height: 2.4em; }
 .st-key-review_slide .tile .v { font-size: 3.4vh; font-weight: 700; line-height: 1.3; white-space: nowrap; }
+.st-key-review_slide .tiles.many .tile .v { font-size: 2.8vh; }
 .st-key-review_slide .tile .s, .st-key-review_slide .tile .c { font-size: 1.5vh; color: #5f6b7a; line-height: 1.3; }
 .st-key-review_slide .chart-title { font-size: 1.9vh; font-weight: 600; margin: 0; line-height: 1.3; }
 .st-key-review_slide .chart-cap { font-size: 1.5vh; color: #5f6b7a; margin: 0; line-height: 1.25; }

@@ -157,6 +157,42 @@ CATALOG: tuple[KPI, ...] = (
         value="avg(CASE WHEN status = 'rolled_back' THEN 1 ELSE 0 END)",
     ),
     KPI(
+        id="deployment_days_per_week",
+        title="Deployment days per week",
+        unit=PER_WEEK,
+        direction=HIGHER,
+        source="deployments",
+        family="delivery",
+        decimals=1,
+        no_data="No production deployments in {period}",
+        axis_title="deployment days per week",
+        definition=(
+            "Distinct days (in the reporting time zone) with a successful production deployment / weeks in "
+            "the period (days / 7). DORA's bucket (on demand / daily / weekly / monthly / yearly) comes from "
+            "the median week: kpis.dora.FREQUENCY_RULE."
+        ),
+        period_by="deployed_at",
+        value=(f"count(DISTINCT CASE WHEN {_SUCCESS} THEN deploy_day END) / any_value(weeks_in_period)"),
+    ),
+    KPI(
+        id="deployment_rework_rate",
+        title="Deployment rework rate",
+        unit=RATIO,
+        direction=LOWER,
+        source="deployments",
+        family="delivery",
+        decimals=1,
+        no_data="No production deployments in {period}",
+        axis_title="unplanned deployments",
+        definition=(
+            "Unplanned production deployments made because of an incident / all production deployments; "
+            "unplanned = is_hotfix (named incident or not), or fixes_incident_id given, or named by an "
+            "incident's fix_deployment_id."
+        ),
+        period_by="deployed_at",
+        value="avg(CASE WHEN rework THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END)",
+    ),
+    KPI(
         id="incident_count",
         title="ML incidents",
         unit=COUNT,
@@ -231,6 +267,44 @@ CATALOG: tuple[KPI, ...] = (
         ),
         period_by="end of period",
         value="count(*) FILTER (WHERE is_open)",
+    ),
+    KPI(
+        id="failed_deployment_recovery_median_hours",
+        title="Failed deployment recovery time (median)",
+        unit=HOURS,
+        direction=LOWER,
+        source="deployments",
+        family="reliability",
+        decimals=1,
+        no_data="No failed deployments recovered from in {period}",
+        axis_title="recovery time",
+        chart_group="deployment_recovery",
+        definition=(
+            "Median (interpolated) of recovered_at - deployed_at over failed production deployments that "
+            "recovered; failed = status failed or rolled_back, or named by an incident; recovered_at = the "
+            "first of its rolled_back_at, the next successful production deployment of the same service, "
+            "and the resolved_at of the last incident naming it. Those not yet recovered are listed with "
+            "their age (kpis.details.failed_deployments), never counted as 0."
+        ),
+        period_by="deployed_at of the failed deployment",
+        value="quantile_cont(recovery_hours, 0.5)",
+        n="count(recovery_hours)",
+    ),
+    KPI(
+        id="failed_deployment_recovery_mean_hours",
+        title="Failed deployment recovery time (mean)",
+        unit=HOURS,
+        direction=LOWER,
+        source="deployments",
+        family="reliability",
+        decimals=1,
+        no_data="No failed deployments recovered from in {period}",
+        axis_title="recovery time",
+        chart_group="deployment_recovery",
+        definition="Mean of the same recovery times.",
+        period_by="deployed_at of the failed deployment",
+        value="avg(recovery_hours)",
+        n="count(recovery_hours)",
     ),
     KPI(
         id="inference_cost",

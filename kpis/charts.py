@@ -253,6 +253,7 @@ def _add_band(fig: _Fig, x: list, band: tuple[list, list], top: float, label: st
 
 def _ratio_title(kpi_id: str) -> str:
     return {"change_failure_rate": "% of deployments", "rollback_rate": "% of deployments",
+            "deployment_rework_rate": "% of deployments",
             "error_rate": "% of requests", "availability": "% of requests served"}.get(kpi_id, "%")
 
 

@@ -67,7 +67,8 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
     ``on_wait(message)`` is called once when we start waiting (the CLI prints
     it). A read-only open of a file that does not exist yet returns an empty
     in-memory database with the canonical schema, so readers never fail on a
-    fresh install.
+    fresh install. A read-only open of a file an earlier release wrote (a canonical
+    column or table missing) adds what is missing first, as a writer would.
     """
     path = str(path or default_path())
     if read_only and not Path(path).exists():
@@ -75,6 +76,30 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
         ensure_schema(con)
         _SNAPSHOTS[con] = {}
         return con
+    con = _open(path, read_only, wait_seconds, on_wait)
+    if read_only and _outdated(con):
+        # A file written by an earlier release lacks the columns added since (deployments.fixes_incident_id, ...)
+        # and every query naming one would fail: add them once, as a writer would, then read.
+        con.close()
+        try:
+            _open(path, False, wait_seconds, on_wait).close()  # connect() of a writer runs ensure_schema
+        except (duckdb.Error, DatabaseLockedError):
+            pass  # cannot write it (a read-only file, or another connection of this process): read it as it is
+        con = _open(path, True, wait_seconds, on_wait)
+    if read_only:
+        _SNAPSHOTS[con] = {}
+    return con
+
+
+def _outdated(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a canonical table or column is missing from the file (it was written by an earlier release)."""
+    have = {r[0] for r in con.execute("SELECT table_name || '.' || column_name FROM duckdb_columns() "
+                                      "WHERE schema_name = 'main' AND NOT internal").fetchall()}
+    return any(f"{t.name}.{c.name}" not in have for t in schema.TABLES.values() for c in t.columns)
+
+
+def _open(path: str, read_only: bool, wait_seconds: float, on_wait) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, retrying while another process holds the file's lock."""
     deadline = time.monotonic() + wait_seconds
     told = False
     delay = 0.05
@@ -97,8 +122,6 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
             delay = min(delay * 2, 1.0)
     if not read_only:
         ensure_schema(con)
-    else:
-        _SNAPSHOTS[con] = {}
     return con
 
 
@@ -130,6 +153,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS rows_removed BIGINT")
     con.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS mode VARCHAR")
     con.execute(QUARANTINE_DDL)
+    # Deployment rework rate (issue 15): which incident a deployment fixes, and which deployment fixed an incident.
+    con.execute("ALTER TABLE deployments ADD COLUMN IF NOT EXISTS fixes_incident_id VARCHAR")
+    con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS fix_deployment_id VARCHAR")
     from kpis import rollups  # kpis.rollups reads kpis/sql; imported here to keep db free of the engine
 
     rollups.ensure(con)

@@ -99,7 +99,12 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
     tier, status, lead_time_hours (from ``lead_time_start``), failed (bool),
     failure_reason (``status failed`` / ``rolled back``, ``hotfix``,
     ``regression``, ``incident``, comma separated; empty when not failed) and
-    incident_ids (the incidents that name it, comma separated). ``failed`` is
+    incident_ids (the incidents that name it, comma separated), rework
+    (unplanned, made because of an incident: deployment_rework_rate's
+    numerator), fixes_incident_id, recovery_needed (failed deployment
+    recovery time counts it: status failed or rolled_back, or named by an
+    incident) and recovery_hours (to its recovery, once recovered: see
+    ``failed_deployments``). ``failed`` is
     the engine's definition, so the share of failed rows in a period is its
     change failure rate. ``failed_only`` returns only the failed ones.
     """
@@ -118,7 +123,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
         lim = " LIMIT $limit"
         rparams["limit"] = int(limit)
     sql = f"""
-    WITH incident_links AS ({engine._render("incident_links", req, "incidents")}),
+    WITH {engine.deployment_ctes(req)},
     src AS ({engine._render("deployments", req, "deployments")}),
     named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
@@ -132,10 +137,77 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
             CASE WHEN s.hotfix THEN 'hotfix' END,
             CASE WHEN s.regression THEN 'regression' END,
             CASE WHEN s.incident_named THEN 'incident' END) AS failure_reason,
-        coalesce(n.incident_ids, '') AS incident_ids
+        coalesce(n.incident_ids, '') AS incident_ids,
+        s.rework, s.fixes_incident_id, s.recovery_needed, s.recovery_hours
     FROM src s LEFT JOIN named n ON n.deployment_id = s.deployment_id
     WHERE TRUE{rng}{" AND s.failed" if failed_only else ""}
     ORDER BY s.deployed_at DESC, s.deployment_id{lim}"""
+    params = engine._params(sql, req, rparams)
+    return _run(con, sql, params)
+
+
+def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                       filters: dict | None = None, tz: str = "UTC", link_window_hours: float | None = None,
+                       at: datetime | None = None) -> pd.DataFrame:
+    """The production deployments in [start, end) that had to be recovered from, not yet recovered first
+    (oldest first), then newest first: the rows behind failed deployment recovery time.
+
+    A deployment needs recovering when its status is failed or rolled_back, or an incident names it; it
+    recovered at the first of its rolled_back_at, the next successful production deployment of the same
+    service, and the resolution of the last incident naming it (kpis/sql/deployments.sql). The recovered rows'
+    ``recovery_hours`` are the values the KPI's median and mean are over; the others are ``open`` with their
+    ``age_hours`` at ``at`` (a UTC datetime; default now), never left out.
+
+    Columns: deployment_id, deployed_at, service, team, model, status, failure_reason (status failed, rolled
+    back, incident), incident_ids, recovered_at, recovered_by (``rolled back``, ``deployment <id>``,
+    ``incidents resolved``), recovery_hours (NaN while open), open, age_hours (NaN once recovered).
+    """
+    _check(start, end, tz)
+    if link_window_hours is not None and not link_window_hours > 0:
+        raise ValueError("the link window must be a positive number of hours")
+    if at is None:
+        at = datetime.now(timezone.utc).replace(tzinfo=None)
+    elif at.tzinfo is not None:
+        at = at.astimezone(timezone.utc).replace(tzinfo=None)
+    req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours)
+    rng, rparams = _range("s.deployed_at", start, end, tz)
+    rparams["at"] = at
+    sql = f"""
+    WITH {engine.deployment_ctes(req)},
+    src AS ({engine._render("deployments", req, "deployments")}),
+    named AS (
+        SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
+        FROM incident_links GROUP BY deployment_id
+    ),
+    nxt AS (
+        SELECT s.deployment_id, min(p.deployment_id) AS next_id
+        FROM src s JOIN deployments p
+          ON p.service = s.service AND p.deployed_at = s.next_success_at
+         AND p.environment = 'production' AND p.status = 'success'
+        GROUP BY s.deployment_id
+    )
+    SELECT s.deployment_id, s.deployed_at, s.service, s.team, s.model, s.status,
+        concat_ws(', ',
+            CASE WHEN s.status_failed THEN CASE s.status WHEN 'failed' THEN 'status failed' ELSE 'rolled back' END
+                 END,
+            CASE WHEN s.incident_named THEN 'incident' END) AS failure_reason,
+        coalesce(n.incident_ids, '') AS incident_ids,
+        s.recovered_at,
+        CASE WHEN s.recovered_at IS NULL THEN NULL
+             WHEN s.recovered_at = s.rolled_back_at THEN 'rolled back'
+             WHEN s.recovered_at = s.next_success_at THEN 'deployment ' || x.next_id
+             ELSE 'incidents resolved' END AS recovered_by,
+        s.recovery_hours,
+        s.recovered_at IS NULL AS open,
+        CASE WHEN s.recovered_at IS NULL
+             THEN date_diff('second', s.deployed_at, $at::TIMESTAMP) / CAST(3600 AS DOUBLE) END AS age_hours
+    FROM src s
+    LEFT JOIN named n ON n.deployment_id = s.deployment_id
+    LEFT JOIN nxt x ON x.deployment_id = s.deployment_id
+    WHERE s.recovery_needed{rng}
+    ORDER BY s.recovered_at IS NULL DESC,
+             CASE WHEN s.recovered_at IS NULL THEN s.deployed_at END,
+             s.deployed_at DESC, s.deployment_id"""
     params = engine._params(sql, req, rparams)
     return _run(con, sql, params)
 

@@ -24,7 +24,7 @@ group, "(no team)") sum exactly to the change. A rate that rises because a team
 with a high rate did more of the work shows up as that team's contribution:
 the breakdown says who moved the number, not whose own rate changed.
 
-**Medians and percentiles** are not additive: no split of a median's change
+**Medians and percentiles** (and distinct counts: deployment days) are not additive: no split of a median's change
 sums to it. For them the rows are *largest movers*, not contributions: each
 group's own shift (``value_g1 - value_g0``) weighted by its share of the
 period's events (``n_g1 / N_1``), ranked by size; ``share`` is empty.
@@ -115,7 +115,9 @@ def kind(kpi_id: str) -> str:
         return ADDITIVE
     if k.ratio or k.id in WEIGHTS or k.id in PER_PERIOD_CONSTANT or k.id == "error_budget_remaining":
         return RATIO_OF_SUMS
-    if "quantile_cont" in k.value:
+    # Medians and distinct counts (deployment days: two teams deploying on one day make one day) are not sums
+    # over groups.
+    if "quantile_cont" in k.value or "count(DISTINCT" in k.value:
         return MOVERS
     return RATIO_OF_SUMS  # a mean or a proportion over its n events: the weight is n
 

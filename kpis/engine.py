@@ -17,6 +17,7 @@ default, Spark), with the same results.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -80,6 +81,8 @@ class Request:
     span_days: int | None = None  # count only the first span_days days of every period (equal spans)
     rollups: frozenset[str] = frozenset()  # the daily rollups that are current (kpis.rollups.current)
     dialect: Dialect = DUCKDB  # the engine the SQL runs on (kpis.dialect: DUCKDB or SPARK)
+    window_days: int | None = None  # trailing windows: periods of this many days ending on the range's last day
+    window_anchor: date | None = None  # the first window's first day (set by compute)
 
     def __post_init__(self):
         periods.check_grain(self.grain)
@@ -98,6 +101,23 @@ class Request:
             raise ValueError("span_days must be a whole number of days, at least 1")
         if self.dialect not in (DUCKDB, SPARK):
             raise ValueError(f"unknown SQL dialect {self.dialect!r}")
+        if self.window_days is not None:
+            if not (isinstance(self.window_days, int) and self.window_days >= 1):
+                raise ValueError("a trailing window is a whole number of days, at least 1")
+            if self.span_days is not None:
+                raise ValueError("a trailing window has no equal spans: it ends on the data's last day already")
+
+    def next_start(self, start: date) -> date:
+        """The first day after the period (or window) starting at ``start``."""
+        if self.window_days is not None:
+            return start + timedelta(days=self.window_days)
+        return periods.next_start(start, self.grain)
+
+    def label(self, start: date) -> str:
+        """The period's label, or a window's first and last day (2026-10-22/2026-11-20)."""
+        if self.window_days is not None:
+            return periods.window_label(start, self.window_days)
+        return periods.label(start, self.grain)
 
 
 def _normalise_filters(filters) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -149,6 +169,9 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
         return f"d.{col}" if req.tz == "UTC" else req.dialect.to_local(f"d.{col}")
 
     def period_of(moment: str) -> str:
+        if req.window_days is not None:  # the window holding the day: anchor + whole windows of its days
+            return (f"CAST($win_anchor + to_days(CAST(floor(date_diff('day', $win_anchor, CAST({moment} AS DATE)) "
+                    f"/ CAST($win_days AS DOUBLE)) AS INTEGER) * $win_days) AS DATE)")
         start = f"date_trunc('{req.grain}', {moment})"
         if req.span_days is None:
             return f"{start}::DATE"
@@ -160,6 +183,8 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
         key, arg = m.group(1), m.group(2)
         if key == "period":
             return period_of(local(arg))
+        if key == "local_date":  # the event's day in the reporting time zone
+            return f"CAST({local(arg)} AS DATE)"
         if key == "period_date":
             if arg not in ("date", "snap"):
                 raise ValueError(arg)
@@ -222,9 +247,12 @@ def relation(name: str, current: frozenset[str]) -> str:
 
 
 def _period_end(req: Request) -> str:
-    """SQL: the first day after the period that starts at the DATE ``period_start`` (its first span_days days
-    with equal spans): kpis.periods.next_start."""
-    step = {"week": "INTERVAL 7 DAY", "month": "INTERVAL 1 MONTH", "quarter": "INTERVAL 3 MONTH"}[req.grain]
+    """SQL: the first day after the period (or trailing window) that starts at the DATE ``period_start`` (its
+    first span_days days with equal spans): ``Request.next_start``."""
+    if req.window_days is not None:  # a trailing window (no equal spans)
+        return "CAST(period_start + $win_days AS DATE)"
+    step = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 7 DAY", "month": "INTERVAL 1 MONTH",
+            "quarter": "INTERVAL 3 MONTH"}[req.grain]
     end = f"CAST(period_start + {step} AS DATE)"
     if req.span_days is not None:
         end = f"least({end}, CAST(period_start + $span_days AS DATE))"
@@ -248,10 +276,23 @@ SELECT deployment_id, incident_id FROM (
 WHERE nth = 1"""
 
 
+def deployment_ctes(req: Request) -> str:
+    """The CTEs kpis/sql/deployments.sql reads (``incident_links``, ``deployment_recovery``), for a WITH."""
+    return (f"incident_links AS ({_render('incident_links', req, 'incidents')}), "
+            f"deployment_recovery AS ({_render('deployment_recovery', req, 'deployments')})")
+
+
+def _spine(req: Request, first: date, last: date) -> list[date]:
+    """The periods' (or trailing windows') first days covering [first, last]."""
+    if req.window_days is not None:
+        return periods.window_spine(first, last, req.window_days)
+    return periods.spine(first, last, req.grain)
+
+
 def _params(sql: str, req: Request, extra: dict) -> dict:
     """The bound parameters the SQL text refers to."""
     values = {"tz": req.tz, "link_window_hours": req.link_window_hours, "slo": req.slo, "span_days": req.span_days,
-              **extra}
+              "win_days": req.window_days, "win_anchor": req.window_anchor, **extra}
     for k, v in req.filters:
         values[f"f_{k}"] = list(v)
     return _referenced(sql, values)
@@ -270,7 +311,7 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     src = f"src_{source}"  # a name of its own: Spark has one scope for the CTEs of every source
     ctes = f"{src} AS ({body})"
     if source == "deployments":
-        ctes = f"incident_links AS ({_render('incident_links', req, 'incidents')}), " + ctes
+        ctes = f"{deployment_ctes(req)}, " + ctes
     currency = ", currency" if source in CURRENCY_SOURCES else ""
     weeks = ""
     if source == "deployments":
@@ -285,11 +326,11 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
         f"FROM (SELECT *{weeks} FROM {src}) e WHERE period_start BETWEEN $first AND $last "
         f"GROUP BY period_start, grp{currency}"
     )
-    extra = {"first": first, "last": last, **_bounds(first, periods.next_start(last, req.grain))}
+    extra = {"first": first, "last": last, **_bounds(first, req.next_start(last))}
     if req.as_of is not None:
         extra["as_of_next"] = req.as_of + timedelta(days=1)
     if source == "incidents_open":
-        extra["spine_starts"] = periods.spine(first, last, req.grain)
+        extra["spine_starts"] = _spine(req, first, req.next_start(last) - timedelta(days=1))
     return sql, _params(sql, req, extra)
 
 
@@ -444,7 +485,8 @@ def compute(con: duckdb.DuckDBPyConnection | runners.Runner, grain: str = "month
             start: date | None = None, end: date | None = None, filters: dict | None = None,
             kpis: list[str] | None = None, tz: str = "UTC", link_window_hours: float | None = None,
             lead_time_start: str = "change_started_at", slo: float = 0.999,
-            as_of: date | None = None, span_days: int | None = None, use_rollups: bool = True) -> pd.DataFrame:
+            as_of: date | None = None, span_days: int | None = None, use_rollups: bool = True,
+            window_days: int | None = None) -> pd.DataFrame:
     """Every requested KPI for every period of ``grain`` in [start, end], per ``by`` group.
 
     Returns a DataFrame with the columns of the JSON records: ``period``, the
@@ -464,7 +506,11 @@ def compute(con: duckdb.DuckDBPyConnection | runners.Runner, grain: str = "month
     the one before (``kpis.periods.elapsed_days``), never with a whole one.
     Sums, counts and traffic-weighted means over costs and predictions read
     their daily rollups when current (``kpis.rollups``); ``use_rollups=False``
-    reads the events instead, with the same results.
+    reads the events instead, with the same results. ``window_days`` (7, 30,
+    90, ...) replaces the calendar periods by trailing windows of that many
+    days: the newest ends on ``end`` (default: the data's last day) and the
+    others run back from it to cover ``start`` (labelled
+    ``2026-10-22/2026-11-20``; ``grain`` is then ignored).
 
     ``con`` is a DuckDB connection, or any runner of kpis.runners (Spark): the
     same SQL, translated (kpis.dialect), gives the same records.
@@ -472,7 +518,8 @@ def compute(con: duckdb.DuckDBPyConnection | runners.Runner, grain: str = "month
     con = runners.of(con)
     req = Request(grain=grain, by=by, start=start, end=end, filters=_normalise_filters(filters), tz=tz,
                   link_window_hours=link_window_hours, lead_time_start=lead_time_start, slo=slo, as_of=as_of,
-                  span_days=span_days, rollups=con.rollups() if use_rollups else frozenset(), dialect=con.dialect)
+                  span_days=span_days, rollups=con.rollups() if use_rollups else frozenset(), dialect=con.dialect,
+                  window_days=window_days)
     if tz != "UTC":
         check_timezone(con, tz)
     wanted = [catalog.get(k) for k in (kpis or catalog.KPI_IDS)]
@@ -489,13 +536,18 @@ def compute(con: duckdb.DuckDBPyConnection | runners.Runner, grain: str = "month
             return _empty(req)
         lo, hi = rng if rng else (start or end, start or end)
         start, end = start or lo, end or hi
-    check_range(start, end, grain)
-    spine = periods.spine(start, end, grain)
+    if window_days is None:
+        check_range(start, end, grain)
+    else:
+        check_range(start, end, "day")  # the same bounds; a window spine has fewer periods than days
+    spine = _spine(req, start, end)
     first, last = spine[0], spine[-1]
+    if window_days is not None:
+        req = dataclasses.replace(req, window_anchor=first)
     # Periods that all end before the data's first day (a year-over-year comparison's earlier year) have no
     # events: their sources are not queried. A model snapshot without as_of is dated the day it was
     # ingested, which data_range does not know, so the inventory is always read.
-    before_data = rng is None or periods.next_start(last, grain) <= rng[0]
+    before_data = rng is None or req.next_start(last) <= rng[0]
 
     by_source: dict[str, list[KPI]] = {}
     for k in needed.values():
@@ -610,7 +662,7 @@ def _finish(frame: pd.DataFrame, req: Request, order: list[str]) -> pd.DataFrame
     if frame.empty:
         return _empty(req)
     frame = frame.copy()
-    frame["period"] = [periods.label(s, req.grain) for s in frame["period_start"]]
+    frame["period"] = [req.label(s) for s in frame["period_start"]]
     frame["unit"] = [_unit(k, c) for k, c in zip(frame["kpi"], frame["currency"])]
     frame["_order"] = frame["kpi"].map({k: i for i, k in enumerate(order)})
     sort = ["_order", "period_start", "unit"] + (["grp"] if req.by else [])

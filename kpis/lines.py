@@ -45,7 +45,7 @@ MUCH_CHANGED = 0.2  # a change of 20% or more of the previous value is worth exp
 STATUS_ORDER = ("red", "amber", "green", "none")
 STATUS_WORDS = fmt.STATUS_WORDS
 TIER_TITLES = {"red": "Off target", "amber": "Near target", "green": "On target", "none": "No target"}
-GRAIN_WORDS = {"week": "week", "month": "month", "quarter": "quarter"}
+GRAIN_WORDS = {"day": "day", "week": "week", "month": "month", "quarter": "quarter"}
 
 
 def is_proportion(kpi_id: str) -> bool:

@@ -1,6 +1,6 @@
-"""Reporting periods: ISO weeks, months and quarters, their labels and bounds.
+"""Reporting periods: days, ISO weeks, months and quarters, their labels and bounds.
 
-Labels: weeks ``2026-W07`` (ISO), months ``2026-10``, quarters ``2026-Q3``.
+Labels: days ``2026-07-14``, weeks ``2026-W07`` (ISO), months ``2026-10``, quarters ``2026-Q3``.
 Bounds are dates in the reporting time zone; ``end`` is exclusive.
 """
 
@@ -10,8 +10,9 @@ import os
 import re
 from datetime import date, datetime, timedelta, timezone
 
-GRAINS = ("week", "month", "quarter")
+GRAINS = ("day", "week", "month", "quarter")  # finest first (kpis.targets compares their order)
 
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -26,6 +27,8 @@ def check_grain(grain: str) -> str:
 def period_start(day: date, grain: str) -> date:
     """First day of the period of ``grain`` that contains ``day``."""
     check_grain(grain)
+    if grain == "day":
+        return day
     if grain == "week":
         return day - timedelta(days=day.weekday())
     if grain == "month":
@@ -35,6 +38,8 @@ def period_start(day: date, grain: str) -> date:
 
 def next_start(start: date, grain: str) -> date:
     """First day of the period after the one starting at ``start``."""
+    if grain == "day":
+        return start + timedelta(days=1)
     if grain == "week":
         return start + timedelta(days=7)
     months = 1 if grain == "month" else 3
@@ -43,7 +48,9 @@ def next_start(start: date, grain: str) -> date:
 
 
 def label(start: date, grain: str) -> str:
-    """The period's label: 2026-W07, 2026-10 or 2026-Q3."""
+    """The period's label: 2026-07-14, 2026-W07, 2026-10 or 2026-Q3."""
+    if grain == "day":
+        return start.isoformat()
     if grain == "week":
         y, w, _ = start.isocalendar()
         return f"{y}-W{w:02d}"
@@ -53,8 +60,14 @@ def label(start: date, grain: str) -> str:
 
 
 def parse_label(text: str) -> tuple[str, date, date]:
-    """(grain, start, end exclusive) of a period label such as 2026-10 or 2026-Q3."""
+    """(grain, start, end exclusive) of a period label such as 2026-07-14, 2026-10 or 2026-Q3."""
     text = text.strip()
+    if m := _DAY.match(text):
+        try:
+            start = date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            raise ValueError(f"bad day in period {text!r}") from None
+        return "day", start, start + timedelta(days=1)
     if m := _QUARTER.match(text):
         start = date(int(m[1]), 3 * (int(m[2]) - 1) + 1, 1)
         return "quarter", start, next_start(start, "quarter")
@@ -70,7 +83,8 @@ def parse_label(text: str) -> tuple[str, date, date]:
         except ValueError:
             raise ValueError(f"bad ISO week in period {text!r}") from None
         return "week", start, start + timedelta(days=7)
-    raise ValueError(f"cannot read period {text!r}; write 2026-10 (month), 2026-Q3 (quarter) or 2026-W07 (week)")
+    raise ValueError(f"cannot read period {text!r}; write 2026-10 (month), 2026-Q3 (quarter), 2026-W07 (week) or "
+                     "2026-07-14 (day)")
 
 
 def spine(first: date, last: date, grain: str) -> list[date]:
@@ -88,6 +102,8 @@ def count(first: date, last: date, grain: str) -> int:
     a, b = period_start(first, grain), period_start(last, grain)
     if b < a:
         return 0
+    if grain == "day":
+        return (b - a).days + 1
     if grain == "week":
         return (b - a).days // 7 + 1
     months = (b.year - a.year) * 12 + b.month - a.month
@@ -96,6 +112,8 @@ def count(first: date, last: date, grain: str) -> int:
 
 def shift(start: date, grain: str, k: int) -> date:
     """Start of the period ``k`` periods after (negative: before) the one at ``start``."""
+    if grain == "day":
+        return start + timedelta(days=k)
     if grain == "week":
         return start + timedelta(days=7 * k)
     months = k * (1 if grain == "month" else 3)
@@ -109,7 +127,7 @@ def weeks_in(start: date, grain: str) -> float:
 
 
 def days_in(start: date, grain: str) -> int:
-    """Length of the period starting at ``start`` in days (7, 28-31 or 90-92)."""
+    """Length of the period starting at ``start`` in days (1, 7, 28-31 or 90-92)."""
     return (next_start(start, grain) - start).days
 
 
@@ -179,3 +197,30 @@ def plausible_window(start: "date | str | None" = None, end: "date | str | None"
     if hi.year >= 9999:  # the day after the window must still be a timestamp Python can hold
         raise ValueError(f"the plausible window must end before 9999-12-31, not on {hi}")
     return lo, hi
+
+
+# --- trailing windows: the last N days up to a day, and the N days before them ---------------------------------
+
+WINDOWS = (7, 30, 90)  # the trailing windows offered (--last 7d|30d|90d; the app's Last 7 / 30 / 90 days)
+
+
+def parse_window(text: str) -> int:
+    """Days of a trailing window written 7d, 30d or 90d."""
+    m = re.fullmatch(r"\s*(\d+)\s*d\s*", str(text))
+    if not m or int(m[1]) not in WINDOWS:
+        raise ValueError(f"cannot read window {text!r}; write one of {', '.join(f'{d}d' for d in WINDOWS)}")
+    return int(m[1])
+
+
+def window_spine(first: date, last: date, days: int) -> list[date]:
+    """Start dates of the consecutive ``days``-day windows that end on ``last`` (the newest) and reach back to
+    cover ``first``: for 30 days to 2026-11-20, [..., 2026-09-22, 2026-10-22]."""
+    if days < 1:
+        raise ValueError("a window is at least one day")
+    k = max(1, -(-((last - first).days + 1) // days))  # ceil
+    return [last - timedelta(days=days * i - 1) for i in range(k, 0, -1)]
+
+
+def window_label(start: date, days: int) -> str:
+    """A window's label: its first and last day as an ISO 8601 interval, 2026-10-22/2026-11-20."""
+    return f"{start.isoformat()}/{(start + timedelta(days=days - 1)).isoformat()}"

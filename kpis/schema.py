@@ -117,6 +117,8 @@ DEPLOYMENTS = Table(
         Column("rolled_back_at", TIMESTAMP),
         Column("is_hotfix", BOOL, default=False),
         Column("caused_regression", BOOL, default=False),
+        # The incident this deployment was made to fix (deployment rework rate counts it as unplanned).
+        Column("fixes_incident_id"),
     ),
     checks=(
         ("change_started_at IS NULL OR change_started_at <= deployed_at", "change_started_at",
@@ -151,6 +153,8 @@ INCIDENTS = Table(
                          ("model-quality", "model_quality"), ("deploy", "deployment"))),
         Column("ml_related", BOOL, default=True),
         Column("deployment_id"),
+        # The deployment that fixed it (a hotfix or roll-forward; deployment rework rate counts it as unplanned).
+        Column("fix_deployment_id"),
     ),
     checks=(
         ("resolved_at IS NULL OR resolved_at >= started_at", "resolved_at", "resolved before it started"),

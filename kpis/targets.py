@@ -99,7 +99,7 @@ _SHOW_OP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _BOUND = re.compile(r"^\s*(<=|>=|=<|=>|<|>|≤|≥)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(.*?)\s*$")
 _COMPARE = re.compile(r"^\s*(\d+)\s*(week|month|quarter|year)s?\s*$")
-_MONTHS_PER = {"week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}
+_MONTHS_PER = {"day": 12 / 365.25, "week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}
 
 
 class ProfileError(ValueError):
@@ -232,6 +232,7 @@ class Profile:
     pending: tuple[Pending, ...] = ()
     year: int | None = None  # cluster profiles: the report year in use
     years: tuple[int, ...] = ()
+    note: str = ""  # cluster profiles: the report year's note (2025: no clusters, and what is shown instead)
 
     @property
     def slo(self) -> float | None:
@@ -688,6 +689,7 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     if not isinstance(years_table, dict) or not years_table:
         doc.fail("a cluster profile needs [years.<year>.<cluster>] tables", (), "years")
     built: dict[int, tuple[Target, ...]] = {}
+    notes: dict[int, str] = {}
     for ykey, ytable in years_table.items():
         ypath = ("years", ykey)
         if not re.fullmatch(r"\d{4}", ykey) or not isinstance(ytable, dict):
@@ -696,6 +698,7 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
         _check_keys(doc, ytable, allowed, ypath, what="key or cluster")
         ysource = _text(doc, ytable, "source", ypath)
         report = _text(doc, ytable, "report", ypath, required=False)
+        notes[int(ykey)] = _text(doc, ytable, "note", ypath, required=False) or ""
         bands: dict[str, list[Cluster]] = {m: [] for m in metric_defs}
         for cname in CLUSTER_NAMES:
             if cname not in ytable:
@@ -723,7 +726,9 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
                 line=doc.line_of(ypath) or 0))
         built[int(ykey)] = tuple(targets)
 
-    default_year = data.get("default_year", max(built))
+    # A year without clusters (2025) is a year to choose, with its note, but never the default.
+    default_year = data.get("default_year", max(y for y, ts in built.items() if ts) if any(built.values())
+                            else max(built))
     if default_year not in built:
         doc.fail(f"default_year {default_year!r} has no [years.{default_year}] tables; years: "
                  f"{', '.join(map(str, sorted(built)))}", (), "default_year")
@@ -731,9 +736,11 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     if chosen not in built:
         raise ProfileError(f"{doc.label}: no clusters for year {chosen}; years in this profile: "
                            f"{', '.join(map(str, sorted(built)))}", path=doc.label)
+    if not built[chosen] and not notes[chosen]:
+        doc.fail(f"years.{chosen} has no clusters: say why in its note", ("years", str(chosen)))
     return Profile(name=name, title=f"{title}, {chosen} report", source=source, path=doc.label,
                    targets=built[chosen], lead_time_start=lts, pending=pending, year=chosen,
-                   years=tuple(sorted(built)))
+                   years=tuple(sorted(built)), note=notes[chosen])
 
 
 def _band(doc: _Doc, band, cname: str, mname: str, unit: str, source: str, cpath) -> Cluster:
@@ -849,12 +856,12 @@ def _close(a: float, b: float) -> bool:
 def _period_days(grain: str, start: date | None) -> float:
     if start is not None:
         return float((periods.next_start(start, grain) - start).days)
-    return {"week": 7.0, "month": DAYS_PER_MONTH, "quarter": 3 * DAYS_PER_MONTH}[grain]
+    return {"day": 1.0, "week": 7.0, "month": DAYS_PER_MONTH, "quarter": 3 * DAYS_PER_MONTH}[grain]
 
 
 def _months_in(grain: str) -> float:
-    """A period's length in months: 1 for a month, 3 for a quarter, 7 / 30.4375 for a week."""
-    return {"week": 7 / DAYS_PER_MONTH, "month": 1.0, "quarter": 3.0}[grain]
+    """A period's length in months: 1 for a month, 3 for a quarter, 7 / 30.4375 for a week, 1 / 30.4375 for a day."""
+    return {"day": 1 / DAYS_PER_MONTH, "week": 7 / DAYS_PER_MONTH, "month": 1.0, "quarter": 3.0}[grain]
 
 
 def _scale(target: Target, grain: str, start: date | None) -> float:

@@ -139,6 +139,7 @@ html.present section.slide { height: 100vh; margin: 0; border: 0; border-radius:
 html.present section.slide > header h2 { font-size: 4.2vh; }
 html.present section.slide > header .sub { font-size: 2.1vh; }
 html.present .tile .t { font-size: 1.7vh; } html.present .tile .v { font-size: 3.6vh; }
+html.present .tiles.many .tile .v { font-size: 3vh; }
 html.present .tile .s, html.present .tile .c { font-size: 1.55vh; white-space: normal; overflow: visible; }
 html.present .charts { flex: 1; min-height: 0; grid-auto-rows: minmax(0, 1fr); }
 html.present .chart h3 { font-size: 2vh; }
@@ -367,8 +368,12 @@ def _status_chip(line: KpiLine) -> str:
     return f"<span class=\"chip {e(line.status)}\">{e(line.status_text)}</span>"
 
 
+MANY_TILES = 7  # a row of more tiles than this writes their values smaller (delivery has 8: "12.8 / week" fits)
+
+
 def _tiles(lines: tuple[KpiLine, ...]) -> str:
-    out = [f"<div class=\"tiles\" style=\"--n:{len(lines)}\">"]
+    many = " many" if len(lines) > MANY_TILES else ""
+    out = [f"<div class=\"tiles{many}\" style=\"--n:{len(lines)}\">"]
     for line in lines:
         target = f" · {line.target}" if line.target else ""
         out.append(

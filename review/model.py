@@ -36,7 +36,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpis import annotations, catalog, charts, details, drivers, engine, lines, periods
+from kpis import annotations, catalog, charts, details, dora, drivers, engine, lines, periods
 from kpis import format as fmt
 from kpis.lines import KpiLine
 from kpis.triage import scope_key  # noqa: F401  (review.scope_key: the commentary's key)
@@ -281,6 +281,9 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
                  failed_only=True)
     ahead.submit(details.training_runs, p_start, p_end, filters=filters, named=EVENT_ROWS)
     ahead.submit(engine.compute, **_cost_changes_args(grain, p_start, p_end, filters, tz))
+    ahead.submit(dora.deployment_frequency, grain=grain, start=p_start, end=p_start, filters=filters, tz=tz,
+                 as_of=as_of)
+    ahead.submit(details.failed_deployments, p_start, p_end, filters=filters, tz=tz, at=_recovery_at(ctx))
 
     families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
     with_data = [f for f in families if frame[frame["kpi"].isin(_ids(f))]["value"].notna().any()]
@@ -290,6 +293,8 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     kpi_lines = {kpi: _with_drivers(ctx, line) for kpi, line in base.items()}
 
     sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in _ids(f)], left_out, window)]
+    if prof is not None and prof.note:  # DORA 2025: no clusters, and what stands instead
+        sections[0] = dataclasses.replace(sections[0], notes=(*sections[0].notes, prof.note))
     sections += [dataclasses.replace(s, kpis=tuple(kpi_lines[line.kpi] for line in s.kpis)) for s in family_sections]
     sections.append(_events(ctx, kpi_lines))
     notes_section = _annotations(ctx)
@@ -470,14 +475,22 @@ _CHARTS: dict[str, tuple] = {
         ("lead_time", ["lead_time_median_hours", "lead_time_p90_hours"], "Lead time, median and p90 — lower is better",
          {"lead_time_median_hours": "median", "lead_time_p90_hours": "p90"}, None),
         ("change_failure_rate", ["change_failure_rate"], None, None, None),
-        ("rollback_rate", ["rollback_rate"], None, None, None),
+        # four charts fit a slide: rework (DORA's second instability metric) shares rollback's chart, both a share
+        # of the deployments; deployment days per week is a tile, with its DORA bucket in the notes
+        ("rollback_rework", ["rollback_rate", "deployment_rework_rate"], "Rollback and rework rates — lower is better",
+         {"rollback_rate": "rolled back", "deployment_rework_rate": "unplanned (rework)"}, None),
     ),
     "reliability": (
-        ("incident_count", ["incident_count"], None, None, None),
+        # four charts fit a slide: the incidents started and those open at the period's end share one
+        ("incidents", ["incident_count", "open_incidents"], "ML incidents, started and open at period end — lower "
+         "is better", {"incident_count": "started", "open_incidents": "open at period end"}, "incident_count"),
         ("mttr", ["mttr_hours", "mttr_median_hours"], "Time to recover, mean and median — lower is better",
          {"mttr_hours": "mean (MTTR)", "mttr_median_hours": "median"}, "mttr_median_hours"),
         ("ttd_median_hours", ["ttd_median_hours"], None, None, None),
-        ("open_incidents", ["open_incidents"], None, None, None),
+        ("deployment_recovery", ["failed_deployment_recovery_median_hours", "failed_deployment_recovery_mean_hours"],
+         "Failed deployment recovery, median and mean — lower is better",
+         {"failed_deployment_recovery_median_hours": "median", "failed_deployment_recovery_mean_hours": "mean"},
+         "failed_deployment_recovery_median_hours"),
     ),
     "cost": (
         ("cost_per_1k_predictions", ["cost_per_1k_predictions"], None, None, None),
@@ -563,6 +576,22 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
     if family == "delivery":
         notes.append(f"Lead time runs from {ctx.lead_time_start.replace('_', ' ')} to the production deployment "
                      "(successful deployments only).")
+        freq = ctx.detail(dora.deployment_frequency, grain=ctx.grain, start=ctx.start, end=ctx.start,
+                          filters=ctx.filters, tz=ctx.tz, as_of=ctx.as_of)
+        bucket = freq["bucket"].iloc[0] if len(freq) else None
+        if isinstance(bucket, str):
+            notes.append(f"Deployment frequency as DORA buckets it, {ctx.period}: {bucket} (median week "
+                         f"{freq['median_week_days'].iloc[0]:g} deployment days of {freq['weeks'].iloc[0]} weeks; "
+                         f"{dora.FREQUENCY_RULE_SHORT}).")
+    if family == "reliability":
+        failed = ctx.detail(details.failed_deployments, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
+                            at=_recovery_at(ctx))
+        waiting = failed[failed["open"].astype(bool)] if len(failed) else failed
+        if len(waiting):
+            oldest = waiting["age_hours"].max()
+            notes.append(f"{len(waiting)} of the {len(failed)} failed deployments of {ctx.period} had not recovered "
+                         f"by its end (the oldest for {fmt.fmt_hours(oldest)}): they are not in the recovery time's "
+                         "median and mean.")
     return Section(id=family, title=FAMILY_TITLES[family], subtitle=f"{FAMILY_SUBTITLES[family]} · {ctx.period}",
                    kpis=tuple(lines), charts=tuple(made), notes=tuple(dict.fromkeys(notes)))
 
@@ -586,6 +615,12 @@ def _as_of(ctx: _Ctx) -> datetime:
     if ctx.tz != "UTC":
         end = end.replace(tzinfo=ZoneInfo(ctx.tz)).astimezone(timezone.utc).replace(tzinfo=None)
     return min(end, datetime.now(timezone.utc).replace(tzinfo=None))
+
+
+def _recovery_at(ctx: _Ctx) -> datetime:
+    """The moment the failed deployments not yet recovered are aged at: ``_as_of`` to the hour (the query is
+    started ahead with it, and asked again with the same)."""
+    return _as_of(ctx).replace(minute=0, second=0, microsecond=0)
 
 
 def _text(x) -> str:
@@ -653,6 +688,8 @@ def _failed_deployments(ctx: _Ctx, cfr: KpiLine) -> Table:
         "Version": top["model_version"].map(_text),
         "Why failed": top["failure_reason"].map(_text),
         "Incidents": top["incident_ids"].map(_text),
+        "Recovered in": [fmt.fmt_hours(h) if not pd.isna(h) else "not yet" if needed else "—"
+                         for h, needed in zip(top["recovery_hours"], top["recovery_needed"])],
     })
     note = (f"{len(failed)} of {total} production deployments failed: change failure rate "
             f"{cfr.value_text}. Newest first. {_more(len(top), len(failed), 'failed deployments')}").strip()

@@ -98,6 +98,52 @@ FILES = {
 }
 
 
+# --- DORA's delivery metrics (issue 15): a second small dataset, worked by hand in test_engine.py -------------
+#
+# deployments (all production, UTC)
+#   x1  svc-x ops  2026-03-02 09:00  success
+#   x2  svc-x ops  2026-03-31 22:00  failed        -> recovered by x3 on 04-01 02:00: 4 h, in MARCH (its own period)
+#   x3  svc-x ops  2026-04-01 02:00  success       is_hotfix, names no incident (rework all the same)
+#   x4  svc-x ops  2026-04-10 12:00  rolled_back   rolled_back_at 12:30 -> recovered by the rollback: 0.5 h
+#                                                  (before x5, the next success)
+#   x5  svc-x ops  2026-04-15 08:00  success       fixes_incident_id j1 (rework)
+#   x6  svc-x ops  2026-04-20 10:00  success       named by j2, still open, no later success on svc-x:
+#                                                  NEVER recovered (listed with its age, not in the median)
+#   y1  svc-y ml   2026-04-06 10:00  failed        named by j3 (resolved 04-07 10:00) and followed by y2 (04-08):
+#                                                  the first of the two -> 24 h
+#   y2  svc-y ml   2026-04-08 10:00  success       j3's fix_deployment_id (rework)
+#   y3  svc-y ml   2026-04-25 10:00  rolled_back   no rolled_back_at -> recovered by y4: 72 h
+#   y4  svc-y ml   2026-04-28 10:00  success
+#
+# incidents
+#   j1  svc-x  2026-04-14 00:00 - 06:00      names no deployment (x5 names it as the incident it fixes)
+#   j2  svc-x  2026-04-20 11:00, open        deployment_id x6
+#   j3  svc-y  2026-04-06 11:00 - 04-07 10:00  deployment_id y1, fix_deployment_id y2
+
+DORA_DEPLOYMENTS = """\
+deployment_id,service,deployed_at,team,status,rolled_back_at,is_hotfix,fixes_incident_id
+x1,svc-x,2026-03-02T09:00:00Z,ops,success,,,
+x2,svc-x,2026-03-31T22:00:00Z,ops,failed,,,
+x3,svc-x,2026-04-01T02:00:00Z,ops,success,,yes,
+x4,svc-x,2026-04-10T12:00:00Z,ops,rolled_back,2026-04-10T12:30:00Z,,
+x5,svc-x,2026-04-15T08:00:00Z,ops,success,,,j1
+x6,svc-x,2026-04-20T10:00:00Z,ops,success,,,
+y1,svc-y,2026-04-06T10:00:00Z,ml,failed,,,
+y2,svc-y,2026-04-08T10:00:00Z,ml,success,,,
+y3,svc-y,2026-04-25T10:00:00Z,ml,rolled_back,,,
+y4,svc-y,2026-04-28T10:00:00Z,ml,success,,,
+"""
+
+DORA_INCIDENTS = """\
+incident_id,service,started_at,resolved_at,deployment_id,fix_deployment_id
+j1,svc-x,2026-04-14T00:00:00Z,2026-04-14T06:00:00Z,,
+j2,svc-x,2026-04-20T11:00:00Z,,x6,
+j3,svc-y,2026-04-06T11:00:00Z,2026-04-07T10:00:00Z,y1,y2
+"""
+
+DORA_FILES = {"deployments.csv": DORA_DEPLOYMENTS, "incidents.csv": DORA_INCIDENTS}
+
+
 def write(folder: Path, files: dict[str, str] | None = None) -> Path:
     """Write the golden CSVs (or ``files``) into ``folder`` and return it."""
     folder.mkdir(parents=True, exist_ok=True)

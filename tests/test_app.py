@@ -32,8 +32,10 @@ PAGES = ["app_pages/scorecard.py", "app_pages/delivery.py", "app_pages/reliabili
 HEADINGS = {
     "app_pages/scorecard.py": ["Off target", "Near target", "On target", "Without a target or not judged"],
     "app_pages/delivery.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
-                          "The deployments behind the numbers"],
-    "app_pages/reliability.py": ["Incidents", "Serving health", "Open incidents at the end of", "Worst services in",
+                          "DORA's five metrics", "Deployment frequency as DORA buckets it", "Deployment rework",
+                          "The last 30 days", "The deployments behind the numbers"],
+    "app_pages/reliability.py": ["Incidents", "Failed deployment recovery time", "Serving health",
+                             "Open incidents at the end of", "Worst services in", "The last 30 days",
                              "Quarter over quarter", "The incidents behind the numbers"],
     "app_pages/cost.py": ["Cost per 1k predictions", "Inference cost and prediction volume", "Training cost per run",
                       "MoM and YoY change"],
@@ -606,3 +608,85 @@ def test_a_scoped_target_shows_the_value_it_judges(sample_db):
     con.close()
     want = components_md(f"judged on sev1, sev2 incidents: {fmt.fmt_value(scoped, 'hours', 'mttr_hours')}")
     assert any(c.value == want for c in at.caption), [c.value for c in at.caption if "judged" in c.value]
+
+
+# --------------------------------------------------------------------------- DORA (issue 15)
+
+
+def test_delivery_page_shows_dora_metrics_and_the_bucket(sample_db):
+    from kpis import dora
+
+    at = run_app(sample_db, "app_pages/delivery.py", query={"profile": "dora"})
+    _no_exception(at)
+    assert at.session_state["period"] == "2026-10"
+    shown = _scorecard(at)
+    values = _engine(sample_db, "2026-10", [*dora.THROUGHPUT, *dora.INSTABILITY])
+    for kpi_id in (*dora.THROUGHPUT, *dora.INSTABILITY):
+        k = catalog.get(kpi_id)
+        assert shown[k.title] == fmt.fmt_value(values[kpi_id], k.unit, kpi_id), kpi_id
+    # the bucket of the period is the one kpis.dora computes, and the rule is on screen
+    freq = _details_fn(sample_db, dora.deployment_frequency, grain="month", start=date(2026, 10, 1),
+                       end=date(2026, 10, 31), as_of=date(2026, 11, 20))
+    assert shown["DORA bucket, 2026-10"] == freq["bucket"].iloc[0].capitalize()
+    assert any("median week" in c.value and "Four Keys" in c.value for c in at.caption)
+    table = next(d.value for d in at.dataframe if "median_week_days" in d.value.columns)
+    assert table["period"].iloc[0] == "2026-11"  # newest first
+
+
+def test_delivery_page_with_dora_2025_says_there_are_no_clusters(sample_db):
+    at = run_app(sample_db, "app_pages/delivery.py", query={"profile": "dora-2025"})
+    _no_exception(at)
+    assert any("no elite / high / medium / low clusters" in c.value for c in at.caption)
+
+
+def test_reliability_page_lists_the_failed_deployments_behind_recovery_time(sample_db):
+    at = run_app(sample_db, "app_pages/reliability.py")
+    _no_exception(at)
+    shown = _scorecard(at)
+    expected = _details(sample_db, "failed_deployments", start=date(2026, 10, 1), end=date(2026, 11, 1))
+    assert shown["Failed deployments in 2026-10"] == str(len(expected)) and len(expected) > 0
+    table = next(d.value for d in at.dataframe if "recovered_by" in d.value.columns)
+    assert list(table["deployment_id"]) == list(expected["deployment_id"])
+    recovered = table.loc[~table["open"].astype(bool), "recovery_hours"]
+    median = _engine(sample_db, "2026-10", ["failed_deployment_recovery_median_hours"])
+    assert recovered.median() == pytest.approx(median["failed_deployment_recovery_median_hours"])
+
+
+def test_day_grain_in_the_app(sample_db):
+    at = run_app(sample_db, "app_pages/delivery.py", query={"grain": "day"})
+    _no_exception(at)
+    # the data runs to 2026-11-20: a day is over once reached, and the trends open on the last 90 days
+    assert at.session_state["period"] == "2026-11-20"
+    assert tuple(at.session_state["range"]) == (date(2026, 8, 23), date(2026, 11, 20))
+    assert any("A day is shorter than a week" in i.value for i in at.info)
+
+
+def _details_fn(db: Path, fn, **kw):
+    con = kpis.connect(db, read_only=True)
+    try:
+        return fn(con, **kw)
+    finally:
+        con.close()
+
+
+def test_trailing_window_on_the_reliability_page(sample_db):
+    at = run_app(sample_db, "app_pages/reliability.py")
+    _no_exception(at)
+    at.segmented_control(key="reliability-window-days").set_value("7 days")
+    at.run()
+    _no_exception(at)
+    # the data runs to 2026-11-20: Nov 14-20 against Nov 7-13
+    assert any(s.value.startswith("The last 7 days, to 2026-11-20") for s in at.subheader)
+    table = next(d.value for d in at.dataframe if "2026-11-14/2026-11-20" in d.value.columns)
+    con = kpis.connect(sample_db, read_only=True)
+    try:
+        df = kpis.compute(con, window_days=7, start=date(2026, 11, 7), end=date(2026, 11, 20),
+                          kpis=["incident_count", "mttr_hours"])
+    finally:
+        con.close()
+    for kpi_id in ("incident_count", "mttr_hours"):
+        k = catalog.get(kpi_id)
+        row = table[table["KPI"] == k.title].iloc[0]
+        for label in ("2026-11-07/2026-11-13", "2026-11-14/2026-11-20"):
+            v = df[(df["kpi"] == kpi_id) & (df["period"] == label)]["value"].iloc[0]
+            assert row[label] == fmt.fmt_value(v, k.unit, kpi_id, empty=""), (kpi_id, label)

@@ -144,3 +144,48 @@ def test_csv_neutralises_formula_cells_and_keeps_base_units(tmp_path):
     assert rows[0]["team"] == "'=HYPERLINK(\"http://x\")"  # shown as text by a spreadsheet, not run
     assert rows[0]["value"] == "96.0"  # base units: 4 days of lead time in hours
     assert "4.0 d" in run(*args, "--format", "table").stdout  # the table writes it as the card does
+
+
+def test_compute_json_has_the_dora_kpis_and_the_frequency_bucket(tmp_path):
+    folder = golden.write(tmp_path / "exports", golden.DORA_FILES)
+    db = tmp_path / "kpi.duckdb"
+    assert run("ingest", "--db", db, folder).returncode == 0
+    r = run("compute", "--db", db, "--format", "json", "--from", "2026-03-01", "--to", "2026-04-30", "--as-of", "none",
+            "--kpi", "deployment_days_per_week", "--kpi", "deployment_rework_rate",
+            "--kpi", "failed_deployment_recovery_median_hours", "--kpi", "failed_deployment_recovery_mean_hours")
+    assert r.returncode == 0, r.stderr
+    got = {(x["period"], x["kpi"]): x for x in json.loads(r.stdout)}
+    # tests/golden.py, DORA set: April's weeks have 1, 1, 1, 1, 1 deployment days -> median 1 -> weekly;
+    # 5 days / (30 / 7) weeks = 7 / 6
+    april_days = got[("2026-04", "deployment_days_per_week")]
+    assert april_days["value"] == pytest.approx(7 / 6) and april_days["n"] == 8
+    assert april_days["median_week_days"] == 1.0 and april_days["bucket"] == "weekly"
+    # March: one deployment day in its 4 weeks -> median 0, one day in 31 -> monthly
+    assert got[("2026-03", "deployment_days_per_week")]["bucket"] == "monthly"
+    # x3 (hotfix), x5 (fixes j1), y2 (j3's fix) of 8
+    assert got[("2026-04", "deployment_rework_rate")]["value"] == pytest.approx(3 / 8)
+    # recovery: 0.5, 24, 72 h -> median 24, mean 32.17; x6 never recovered is not among them
+    rec = got[("2026-04", "failed_deployment_recovery_median_hours")]
+    assert (rec["value"], rec["n"]) == (24.0, 3) and "bucket" not in rec
+    assert got[("2026-04", "failed_deployment_recovery_mean_hours")]["value"] == pytest.approx(96.5 / 3)
+
+
+def test_compute_trailing_window_and_day_grain(tmp_path):
+    folder = golden.write(tmp_path / "exports")
+    db = tmp_path / "kpi.duckdb"
+    assert run("ingest", "--db", db, folder).returncode == 0
+    # the data's last day is 2026-11-02 (i2 resolved): the last 7 days and the 7 before them
+    r = run("compute", "--db", db, "--format", "json", "--last", "7d", "--kpi", "deployment_count")
+    assert r.returncode == 0, r.stderr
+    got = {x["period"]: (x["value"], x["n"]) for x in json.loads(r.stdout)}
+    # Oct 20-26: d4, d5 of d3..d5; Oct 27 - Nov 2: d7, d9 of d6, d7, d9 (tests/golden.py)
+    assert got == {"2026-10-20/2026-10-26": (2, 3), "2026-10-27/2026-11-02": (2, 3)}
+    r = run("compute", "--db", db, "--last", "14d", "--kpi", "deployment_count")
+    assert r.returncode == 2 and "write one of 7d, 30d, 90d" in r.stderr
+    r = run("compute", "--db", db, "--last", "30d", "--profile", "dora")
+    assert r.returncode == 2 and "--last cannot be combined with --profile" in r.stderr
+    r = run("compute", "--db", db, "--format", "json", "--grain", "day", "--from", "2026-11-01", "--to",
+            "2026-11-02", "--kpi", "deployment_count")
+    # d9 went out 2026-11-01 03:30Z; nothing on Nov 2
+    assert [(x["period"], x["value"], x["n"]) for x in json.loads(r.stdout)] == [("2026-11-01", 1, 1),
+                                                                                ("2026-11-02", None, 0)]

@@ -142,3 +142,33 @@ def test_training_run_rows_reproduce_training_cost_per_run_every_month(con):
         assert _close(value, runs["cost"].sum() / len(runs) if len(runs) else None)
         checked += bool(len(runs))
     assert checked >= 12
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
+def test_deployment_rows_reproduce_the_dora_kpis_every_month(con, tz):
+    first, last, months = _months(con, tz)
+    ids = ["failed_deployment_recovery_median_hours", "failed_deployment_recovery_mean_hours",
+           "deployment_rework_rate", "deployment_days_per_week"]
+    got = _kpis(con, ids, first, last, tz)
+    checked = recovered_months = 0
+    for start in months:
+        end = periods.next_start(start, "month")
+        label = periods.label(start, "month")
+        failed = details.failed_deployments(con, start, end, tz=tz)
+        recovered = failed.loc[~failed["open"].astype(bool), "recovery_hours"]
+        assert got[(label, "failed_deployment_recovery_median_hours")][1] == len(recovered)
+        assert _close(got[(label, "failed_deployment_recovery_median_hours")][0],
+                      recovered.median() if len(recovered) else None)
+        assert _close(got[(label, "failed_deployment_recovery_mean_hours")][0],
+                      recovered.mean() if len(recovered) else None)
+        rows = details.deployments(con, start, end, tz=tz)
+        assert got[(label, "deployment_rework_rate")][1] == len(rows)
+        assert _close(got[(label, "deployment_rework_rate")][0], rows["rework"].mean() if len(rows) else None)
+        # deployment days: the distinct local days of the successful rows / the month's weeks
+        local = rows.loc[rows["status"] == "success", "deployed_at"].dt.tz_localize("UTC").dt.tz_convert(tz)
+        days = local.dt.date.nunique()
+        assert _close(got[(label, "deployment_days_per_week")][0],
+                      days / periods.weeks_in(start, "month") if len(rows) else None)
+        checked += bool(len(rows))
+        recovered_months += bool(len(recovered))
+    assert checked >= 12 and recovered_months >= 6

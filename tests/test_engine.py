@@ -219,3 +219,136 @@ def test_empty_database(tmp_path):
     assert list(df.columns) == ["period", "kpi", "value", "n", "unit"]
     df = kpis.compute(c, start=date(2026, 1, 1), end=date(2026, 1, 31))
     assert df["value"].isna().all() and (df["n"] == 0).all()
+
+
+# --- DORA's delivery metrics (issue 15) ------------------------------------------------------------------------
+
+
+def test_dora_kpis_on_the_main_golden_set(con):
+    df = kpis.compute(con, grain="month", **OCT)
+    # Failed deployments to recover from (status failed / rolled_back, or named by an incident): d3, d6, d7.
+    # d3 rolled back 10-20 10:00, next svc-a success d9 at 11-01 03:30Z: 11 d 17.5 h = 281.5 h (recovered in
+    #   November, counted in October, the failed deployment's period);
+    # d6 failed 10-28 10:00, next svc-b success d7 10-29 10:00: 24 h;
+    # d7 named by i1 (resolved 10-29 14:00) and i2 (11-02 13:00), no later svc-b success: the last incident's
+    #   resolution, 99 h.  Median 99, mean (281.5 + 24 + 99) / 3 = 134.8333
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-10") == (pytest.approx(99.0), 3)
+    assert value(df, "failed_deployment_recovery_mean_hours", "2026-10") == (pytest.approx(404.5 / 3), 3)
+    # November's only deployment (d9) did not fail: no recovery, null with n = 0
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-11") == (None, 0)
+    # rework: d4 is the only hotfix, no deployment names or is named as a fix -> 1 of 7
+    assert value(df, "deployment_rework_rate", "2026-10") == (pytest.approx(1 / 7), 7)
+    assert value(df, "deployment_rework_rate", "2026-11") == (0.0, 1)
+    # deployment days: successes on Oct 2, 10, 21, 25, 29 -> 5 days / (31 / 7) weeks = 35 / 31
+    assert value(df, "deployment_days_per_week", "2026-10") == (pytest.approx(35 / 31), 7)
+
+
+@pytest.fixture(scope="module")
+def dora_con(tmp_path_factory):
+    folder = golden.write(tmp_path_factory.mktemp("golden_dora"), golden.DORA_FILES)
+    c = kpis.connect(folder / "kpi.duckdb")
+    kpis.ingest_files(c, [folder])
+    yield c
+    c.close()
+
+
+SPRING = dict(start=date(2026, 3, 1), end=date(2026, 4, 30))
+
+
+def test_failed_deployment_recovery_time(dora_con):
+    df = kpis.compute(dora_con, grain="month", **SPRING)
+    # March: x2 failed 03-31 22:00, recovered by x3 04-01 02:00 = 4 h, across the month boundary: March's
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-03") == (pytest.approx(4.0), 1)
+    assert value(df, "failed_deployment_recovery_mean_hours", "2026-03") == (pytest.approx(4.0), 1)
+    # April: x4 0.5 h (its rollback, before the next success x5), y1 24 h (j3 resolved before y2 went out),
+    # y3 72 h (next success y4); x6 never recovered (j2 open, no later svc-x success): not a value, not 0.
+    # median of 0.5, 24, 72 = 24; mean 96.5 / 3
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-04") == (pytest.approx(24.0), 3)
+    assert value(df, "failed_deployment_recovery_mean_hours", "2026-04") == (pytest.approx(96.5 / 3), 3)
+    by_team = kpis.compute(dora_con, grain="month", by="team", kpis=["failed_deployment_recovery_median_hours"],
+                           **SPRING)
+    # ops: x4 0.5 h (x6 open); ml: y1 24 h, y3 72 h -> median 48
+    assert value(by_team, "failed_deployment_recovery_median_hours", "2026-04", team="ops") == (0.5, 1)
+    assert value(by_team, "failed_deployment_recovery_median_hours", "2026-04", team="ml") == (48.0, 2)
+
+
+def test_deployment_rework_rate(dora_con):
+    df = kpis.compute(dora_con, grain="month", **SPRING)
+    # April's 8 production deployments (x3..x6, y1..y4): x3 a hotfix naming no incident, x5 names j1 as the
+    # incident it fixes, y2 is j3's fix_deployment_id -> 3 of 8
+    assert value(df, "deployment_rework_rate", "2026-04") == (pytest.approx(3 / 8), 8)
+    # March: x1, x2, neither unplanned -> 0 of 2 (a value, not null: there were deployments)
+    assert value(df, "deployment_rework_rate", "2026-03") == (0.0, 2)
+    # change failure rate is a different rule: x3 hotfix, x4 and y3 rolled back, y1 failed, x6 named by j2 -> 5 / 8
+    assert value(df, "change_failure_rate", "2026-04")[0] == pytest.approx(5 / 8)
+
+
+def test_deployment_days_per_week(dora_con):
+    df = kpis.compute(dora_con, grain="month", **SPRING)
+    # April: successes on Apr 1, 8, 15, 20, 28 -> 5 days / (30 / 7) weeks = 7 / 6
+    assert value(df, "deployment_days_per_week", "2026-04") == (pytest.approx(7 / 6), 8)
+    # March: one success day (x1; x2 failed) / (31 / 7) = 7 / 31
+    assert value(df, "deployment_days_per_week", "2026-03") == (pytest.approx(7 / 31), 2)
+    # February: no deployments at all -> null, n = 0
+    feb = kpis.compute(dora_con, grain="month", kpis=["deployment_days_per_week"], start=date(2026, 2, 1),
+                       end=date(2026, 2, 28))
+    assert value(feb, "deployment_days_per_week", "2026-02") == (None, 0)
+
+
+def test_day_grain_labels_time_zone_and_empty_days(con):
+    utc = kpis.compute(con, grain="day", kpis=["deployment_count", "deployments_per_week", "open_incidents"],
+                       start=date(2026, 10, 31), end=date(2026, 11, 1))
+    assert sorted(utc["period"].unique()) == ["2026-10-31", "2026-11-01"]
+    # d9 went out 2026-11-01 03:30Z: November 1st in UTC; October 31st has no production deployment (d8 is staging)
+    assert value(utc, "deployment_count", "2026-10-31") == (None, 0)
+    assert value(utc, "deployment_count", "2026-11-01") == (1, 1)
+    # one deployment in a one-day period: 1 / (1 / 7) weeks = 7 a week
+    assert value(utc, "deployments_per_week", "2026-11-01")[0] == pytest.approx(7.0)
+    # open at 2026-11-01 24:00Z: i2 (resolved 11-02 13:00) and i5 (never), of the 6 ML incidents started by then
+    assert value(utc, "open_incidents", "2026-11-01") == (2, 6)
+    # in New York, d9 (23:30 -04:00) is on October 31st
+    ny = kpis.compute(con, grain="day", tz="America/New_York", kpis=["deployment_count"],
+                      start=date(2026, 10, 31), end=date(2026, 11, 1))
+    assert value(ny, "deployment_count", "2026-10-31") == (1, 1)
+    assert value(ny, "deployment_count", "2026-11-01") == (None, 0)
+
+
+def test_day_grain_recovery_counts_on_the_failed_deployments_day(dora_con):
+    df = kpis.compute(dora_con, grain="day", kpis=["failed_deployment_recovery_median_hours",
+                                                   "deployment_days_per_week"],
+                      start=date(2026, 3, 31), end=date(2026, 4, 1))
+    # x2 failed 03-31 22:00, recovered by x3 04-01 02:00: 4 h, on March 31st (not the day it recovered)
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-03-31") == (4.0, 1)
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-04-01") == (None, 0)
+    # March 31st: x2 failed, no successful deployment -> 0 deployment days (of 1 production deployment)
+    assert value(df, "deployment_days_per_week", "2026-03-31") == (0.0, 1)
+    # April 1st: x3 succeeded -> 1 day / (1 / 7) week = 7
+    assert value(df, "deployment_days_per_week", "2026-04-01") == (7.0, 1)
+
+
+def test_trailing_windows(con):
+    # 7-day windows ending on 2026-11-02, back to cover 2026-10-24: Oct 20-26 and Oct 27 - Nov 2
+    df = kpis.compute(con, window_days=7, start=date(2026, 10, 24), end=date(2026, 11, 2))
+    first, second = "2026-10-20/2026-10-26", "2026-10-27/2026-11-02"
+    assert list(dict.fromkeys(df["period"])) == [first, second]
+    # Oct 20-26: d3 (rolled back), d4 and d5 (success) -> 2 of 3; 2 in one week
+    assert value(df, "deployment_count", first) == (2, 3)
+    assert value(df, "deployments_per_week", first)[0] == pytest.approx(2.0)
+    # Oct 27 - Nov 2: d6 (failed), d7, d9 (11-01 03:30Z) succeed -> 2 of 3; failed: d6, d7 (named by i1, i2)
+    assert value(df, "deployment_count", second) == (2, 3)
+    assert value(df, "change_failure_rate", second)[0] == pytest.approx(2 / 3)
+    # incidents started: none of the ML ones in the first window (i4 is not ML); i1, i2, i5 in the second
+    assert value(df, "incident_count", first) == (None, 0)
+    assert value(df, "incident_count", second) == (3, 3)
+    # resolved in the second: i1 2 h, i2 96 h -> mean 49
+    assert value(df, "mttr_hours", second) == (pytest.approx(49.0), 2)
+    # open at Nov 3 00:00Z: i5 only (i2 was resolved Nov 2 13:00), of the 6 started by then
+    assert value(df, "open_incidents", second) == (1, 6)
+    # recovery: d3 (first window) 281.5 h; d6 24 h and d7 99 h (second) -> median 61.5
+    assert value(df, "failed_deployment_recovery_median_hours", first) == (pytest.approx(281.5), 1)
+    assert value(df, "failed_deployment_recovery_median_hours", second) == (pytest.approx(61.5), 2)
+    # in New York d9 (Oct 31 23:30 -04:00) is still in the second window; 30-day window to Nov 2 holds d1..d9
+    ny = kpis.compute(con, window_days=30, tz="America/New_York", kpis=["deployment_count"],
+                      start=date(2026, 10, 4), end=date(2026, 11, 2))
+    # Oct 4 - Nov 2: d2, d4, d5, d7, d9 succeed (d1 on Oct 2 is before it) of d2..d7 and d9
+    assert value(ny, "deployment_count", "2026-10-04/2026-11-02") == (5, 7)

@@ -164,3 +164,32 @@ def test_open_incidents_are_listed_at_midnight_in_the_reporting_time_zone():
     # Nov 1 00:00 in New York (EDT, UTC-4) is 04:00Z: the moment October ends there.
     assert at.utcoffset().total_seconds() == -4 * 3600
     assert (at.year, at.month, at.day, at.hour) == (2026, 11, 1, 0)
+
+
+# --------------------------------------------------------------------------- day grain
+
+
+def test_day_grain_periods():
+    day = date(2026, 7, 14)
+    assert periods.period_start(day, "day") == day and periods.next_start(day, "day") == date(2026, 7, 15)
+    assert periods.label(day, "day") == "2026-07-14"
+    assert periods.parse_label("2026-07-14") == ("day", day, date(2026, 7, 15))
+    with pytest.raises(ValueError, match="bad day"):
+        periods.parse_label("2026-02-30")
+    # Feb 27 .. Mar 2 2026: 4 days (2026 is not a leap year)
+    assert periods.spine(date(2026, 2, 27), date(2026, 3, 2), "day") == [date(2026, 2, 27), date(2026, 2, 28),
+                                                                        date(2026, 3, 1), date(2026, 3, 2)]
+    assert periods.count(date(2026, 2, 27), date(2026, 3, 2), "day") == 4
+    assert periods.shift(date(2026, 3, 1), "day", -1) == date(2026, 2, 28)
+    assert periods.weeks_in(day, "day") == pytest.approx(1 / 7)
+    # a day is never in progress: it is over once as_of reaches it
+    assert periods.is_partial(NOV20, "day", NOV20) is False
+    assert periods.last_complete("day", NOV20) == NOV20
+
+
+def test_day_grain_defaults_to_the_last_90_days():
+    d = state.defaults("day", date(2025, 5, 20), NOV20, today=date(2026, 11, 25))
+    assert d.period == "2026-11-20"  # the data's last day is complete once it is reached
+    # Nov 20 and the 89 days before it: from Aug 23 (Aug 23..31 is 9 days, Sep 30, Oct 31, Nov 20: 90)
+    assert d.range == (date(2026, 8, 23), NOV20)
+    assert state.regrain("2026-10", "day", NOV20) == "2026-10-31"

@@ -530,3 +530,19 @@ def test_cli_errors_without_traceback(tmp_path):
     assert r.returncode == 2 and "line 4" in r.stderr and "Traceback" not in r.stderr
     r = run("ingest", "--db", tmp_path / "k.duckdb", "--preset", "focus", "--mapping", bad, SAMPLES / "focus.csv")
     assert r.returncode == 2 and "not allowed with" in r.stderr
+
+
+@pytest.mark.parametrize(("preset", "rework"), [
+    # production: 1001, 1002 (ref hotfix/INC-7 here), 1003, 1006 -> 1 unplanned of 4
+    ("github-deployments", 1 / 4),
+    # production: 501, 502 (ref hotfix/INC-7 here), 505 -> 1 of 3
+    ("gitlab-deployments", 1 / 3),
+])
+def test_a_hotfix_branch_is_rework(con, tmp_path, preset, rework):
+    records = json.loads((SAMPLES / SAMPLE_OF[preset]).read_text())
+    records[1]["ref"] = "hotfix/INC-7"
+    path = tmp_path / SAMPLE_OF[preset]
+    path.write_text(json.dumps(records))
+    kpis.ingest_files(con, [path])
+    assert value(con, "deployment_rework_rate") == pytest.approx(rework)
+    assert con.execute("SELECT count(*) FROM deployments WHERE is_hotfix").fetchone()[0] == 1

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -576,3 +576,37 @@ def test_review_page_on_empty_database(empty_db, _restore_env):
     assert at.title[0].value == "Review"
     assert any("database is empty" in i.value for i in at.info)
     assert not empty_db.exists()
+
+
+def test_the_pack_has_dora_recovery_rework_and_the_frequency_bucket(db):
+    from kpis import details, dora, engine
+
+    con = kpis.connect(db, read_only=True)
+    try:
+        pack = review.build_review(con, period="2026-10", profile="dora-2025")
+        freq = dora.deployment_frequency(con, grain="month", start=date(2026, 10, 1), end=date(2026, 10, 1),
+                                         as_of=engine.through_date(con))
+        failed = details.failed_deployments(con, date(2026, 10, 1), date(2026, 11, 1))
+    finally:
+        con.close()
+    delivery, reliability = pack.section("delivery"), pack.section("reliability")
+    # four charts a section (a slide holds two rows): rework beside rollback, incidents started beside open
+    assert [c.id for c in delivery.charts] == ["delivery-deployments_per_week", "delivery-lead_time",
+                                               "delivery-change_failure_rate", "delivery-rollback_rework"]
+    assert [c.id for c in reliability.charts] == ["reliability-incidents", "reliability-mttr",
+                                                  "reliability-ttd_median_hours", "reliability-deployment_recovery"]
+    rework = next(c for c in delivery.charts if c.id == "delivery-rollback_rework").figure
+    assert [t.name for t in rework.data if t.name in ("rolled back", "unplanned (rework)")] == [
+        "rolled back", "unplanned (rework)"]
+    assert {line.kpi for line in reliability.kpis} >= {"failed_deployment_recovery_median_hours",
+                                                       "failed_deployment_recovery_mean_hours"}
+    bucket = freq["bucket"].iloc[0]
+    assert any(n.startswith(f"Deployment frequency as DORA buckets it, 2026-10: {bucket} ") for n in delivery.notes)
+    # DORA 2025 has no clusters: the scorecard says so, and nothing is judged
+    assert any("no elite / high / medium / low clusters" in n for n in pack.section("scorecard").notes)
+    # the failed deployments table says how long each took to recover
+    table = next(t for s in pack.sections for t in s.tables if t.id == "failed_deployments")
+    recovered = failed.set_index("deployment_id")["recovery_hours"]
+    for dep, text in zip(table.frame["Deployment"], table.frame["Recovered in"]):
+        if dep in recovered.index:
+            assert text == fmt.fmt_hours(recovered[dep]), dep

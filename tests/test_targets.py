@@ -298,9 +298,12 @@ DORA_CASES = [
     (2024, "change_failure_rate", 0.20, "high"),
     (2024, "change_failure_rate", 0.25, "low"),  # between 20% and 40%
     (2024, "change_failure_rate", 0.60, "low"),
-    (2024, "mttr_median_hours", 0.5, "elite"),
-    (2024, "mttr_median_hours", 5, "high"),  # high and medium both "< 1 day": the best
-    (2024, "mttr_median_hours", 48, "low"),  # between 1 day and 1 week: the worse side is low's band
+    # from 2023 recovery is DORA's failed deployment recovery time, from the failed deployment
+    (2024, "failed_deployment_recovery_median_hours", 0.5, "elite"),
+    (2024, "failed_deployment_recovery_median_hours", 5, "high"),  # high and medium both "< 1 day": the best
+    (2024, "failed_deployment_recovery_median_hours", 48, "low"),  # between 1 day and 1 week: the worse side
+    (2023, "failed_deployment_recovery_median_hours", 100, "medium"),  # 1 day – 1 week
+    (2022, "mttr_median_hours", 100, "medium"),  # "time to restore service" until 2022
     (2024, "lead_time_median_hours", 200, "medium"),
 ]
 
@@ -323,9 +326,12 @@ def test_dora_2024_cfr_says_the_clusters_are_not_in_order():
 
 def test_dora_default_year_is_2024():
     p = load_profile("dora")
-    assert p.year == 2024 and p.years == (2021, 2022, 2023, 2024)
+    assert p.year == 2024 and p.years == (2021, 2022, 2023, 2024, 2025)
     assert {t.kpi for t in p.targets} == {"deployments_per_week", "lead_time_median_hours",
-                                          "change_failure_rate", "mttr_median_hours"}
+                                          "change_failure_rate", "failed_deployment_recovery_median_hours"}
+    # 2021 and 2022 judged "time to restore service", from the incident's start
+    assert {t.kpi for t in load_profile("dora-2021").targets} == {
+        "deployments_per_week", "lead_time_median_hours", "change_failure_rate", "mttr_median_hours"}
     assert load_profile("dora", year=2022).target_for("change_failure_rate").text.startswith("DORA 2022")
     with pytest.raises(ProfileError, match="no clusters for year 2020"):
         load_profile("dora-2020")
@@ -337,7 +343,7 @@ def test_dora_default_year_is_2024():
 @pytest.mark.parametrize("name", targets.list_profiles())
 def test_bundled_profile_loads_with_known_kpis_and_citations(name):
     p = load_profile(name)
-    assert p.targets
+    assert p.targets or (p.year == 2025 and p.note)  # DORA 2025 has no clusters, and its note says so
     for t in p.targets:
         assert t.kpi in catalog.KPI_IDS
         assert t.text and t.source
@@ -921,7 +927,22 @@ def test_real_engine_dora(tiny_db):
     assert (out.loc["deployments_per_week", "cluster"], out.loc["deployments_per_week", "status"]) == (
         "medium", "amber")
     assert out.loc["change_failure_rate", "cluster"] == "low"  # 25%: between high's 20% and low's 40%
-    assert out.loc["mttr_median_hours", "cluster"] == "high"  # 3.25 h: < 1 day
+    # 2024 judges failed deployment recovery time: d3 (rolled back 10-20) has no later success on its service
+    # and no incident naming it: not recovered, so no value to place, and it says so
+    fdrt = out.loc["failed_deployment_recovery_median_hours"]
+    assert (fdrt["status"], fdrt["note"], fdrt["n"]) == ("none", "no data", 0)
+    assert out.loc["mttr_median_hours", "status"] == "none" and pd.isna(out.loc["mttr_median_hours", "target"])
+    # 2021 judged time to restore service: MTTR median (0.5 + 6) / 2 = 3.25 h, < 1 day: high
+    assert _october(tiny_db, "dora-2021").loc["mttr_median_hours", "cluster"] == "high"
+
+
+def test_dora_2025_has_no_clusters_and_says_what_stands_instead(tiny_db):
+    p = load_profile("dora-2025")
+    assert p.year == 2025 and p.targets == ()
+    assert "no elite / high / medium / low clusters" in p.note and "seven archetypes" in p.note
+    assert "throughput" in p.note and "instability" in p.note
+    out = _october(tiny_db, "dora-2025")
+    assert (out["status"] == "none").all() and out["cluster"].isna().all()
 
 
 # --- error budget, DORA wording, target bands ---------------------------------------------

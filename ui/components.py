@@ -12,13 +12,13 @@ import logging
 import pickle
 import re
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from kpis import catalog, charts, lines
+from kpis import catalog, charts, lines, periods
 from kpis import format as fmt
 from kpis.lines import KpiLine
 from ui import auth, data, state
@@ -416,3 +416,27 @@ def comparison_table(frame: pd.DataFrame | None, kpi_ids: list[str], current: st
                     row[f"vs {shown}"] = fmt.judgement(kpi_id, delta)
             rows.append(row)
     table(pd.DataFrame(rows), name, key=key)
+
+
+# --- trailing windows -----------------------------------------------------------------------
+
+
+def trailing_window(view: View, kpi_ids: list[str], *, key: str) -> None:
+    """The page's KPIs over the last 7 / 30 / 90 days up to the data's last day, against the same number of
+    days before (kpis.compute(window_days=...)), for a team that reviews continuously."""
+    options = [f"{d} days" for d in periods.WINDOWS]
+    chosen = st.segmented_control("Trailing window", options, default="30 days", key=f"{key}-days",
+                                  required=True) or "30 days"
+    days = int(chosen.split()[0])
+    end = view.as_of
+    if end is None:
+        st.info("No data loaded yet.")
+        return
+    first = end - timedelta(days=2 * days - 1)
+    st.subheader(f"The last {days} days, to {end}, against the {days} days before")
+    frame = data.query("compute", **view.compute_args(kpis=kpi_ids, window_days=days, start=first, end=end,
+                                                      profile=None, as_of=None))
+    current, previous = periods.window_label(end - timedelta(days=days - 1), days), periods.window_label(first, days)
+    comparison_table(frame, kpi_ids, current, previous, name=f"last {days} days to {end}", key=f"{key}-table")
+    st.caption(f"Windows of {days} days ending on the data's last day ({view.tz}); the sidebar's filters apply, "
+               "its period and grain do not.")

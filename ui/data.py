@@ -45,7 +45,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 import kpis
-from kpis import annotations, db, details, drivers, engine, ingest, mapping, periods, projection
+from kpis import annotations, db, details, dora, drivers, engine, ingest, mapping, periods, projection
 from ui import auth
 
 try:  # the target profiles are optional: without them every KPI shows "no target"
@@ -213,6 +213,8 @@ QUERIES = {
     "compute": _compute,
     "drivers": drivers.drivers,
     "deployments": details.deployments,
+    "failed_deployments": details.failed_deployments,
+    "deployment_frequency": dora.deployment_frequency,
     "lead_time_distribution": details.lead_time_distribution,
     "incidents": details.incidents,
     "open_incidents": details.open_incidents,
@@ -365,7 +367,7 @@ def profile_info(name: str) -> dict:
         return {}
     p = _targets.load_profile(name)
     return {"label": p.label, "title": p.title, "source": p.source, "lead_time_start": p.lead_time_start,
-            "slo": p.slo}
+            "slo": p.slo, "note": p.note}
 
 
 @st.cache_resource(show_spinner=False)

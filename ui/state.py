@@ -23,6 +23,7 @@ GRAINS = periods.GRAINS
 DIMENSIONS = engine.DIMENSIONS
 NO_PROFILE = "(none)"
 PREFERRED_PROFILE = "senior"
+DAY_RANGE_DAYS = 90  # the trend range a day grain opens on
 URL_KEYS = ("grain", "period", "from", "to", *DIMENSIONS, "profile", "tz")
 
 
@@ -146,6 +147,8 @@ def defaults(grain: str, first: date | None, last: date | None, today: date) -> 
     start = periods.last_complete(grain, as_of)
     if start < periods.period_start(first, grain):  # not one whole period yet: the one in progress
         start = periods.period_start(as_of, grain)
+    if grain == "day":  # a day's trend over years of data is thousands of points: the last DAY_RANGE_DAYS days
+        return Defaults(periods.label(start, grain), (max(first, last - timedelta(days=DAY_RANGE_DAYS - 1)), last))
     return Defaults(periods.label(start, grain), (first, last))
 
 
@@ -268,8 +271,9 @@ def _follow_data(ss, grain: str, first: date | None, last: date | None, today: d
     cur = tuple(cur) if isinstance(cur, (tuple, list)) and len(cur) == 2 else None
     if cur is None:
         cur = ss.get("_range_ok")
-    if cur is None or (data_changed and old is not None and cur == old.range) or (old is None and not
-                                                                                   ss.get("_url_range")):
+    regrained = grain_was is not None and grain_was != grain  # a range still at the defaults follows the grain's
+    if cur is None or ((data_changed or regrained) and old is not None and cur == old.range) or (
+            old is None and not ss.get("_url_range")):
         cur = new.range
     if first is not None:
         inside = clamp_range(cur, first, last)
@@ -313,7 +317,8 @@ def sidebar() -> View:
 
     with st.sidebar:
         st.segmented_control("Period grain", GRAINS, key="grain", required=True,
-                             help="Week (ISO), month or quarter: how the trends and the scorecard are cut.")
+                             help="Day, week (ISO), month or quarter: how the trends and the scorecard are cut. "
+                                  "A day opens on the last 90 days of trends.")
         grain = ss["grain"] or "month"
 
         starts = periods.spine(first, last, grain) if first else [periods.period_start(today, grain)]
@@ -359,6 +364,8 @@ def sidebar() -> View:
             try:
                 info = data.profile_info(profile)
                 st.caption(f"Targets: {fmt.md_text(info.get('title') or info.get('label'))}")
+                if info.get("note"):  # DORA 2025: no clusters, and what is shown instead
+                    st.caption(fmt.md_text(info["note"]))
             except Exception as e:  # a broken profile file: say so, carry on without targets
                 st.warning(fmt.md_text(f"Profile {profile!r} cannot be used: {e}"))
                 profile = None

@@ -1,0 +1,32 @@
+-- When each production deployment could have recovered, for kpis/sql/deployments.sql (which decides which
+-- deployments need recovering and takes the first of these moments): next_success_at, the next successful
+-- production deployment of the same service strictly after it; incidents_resolved_at, when the last of the
+-- incidents that name it (kpis/sql/incident_links.sql) was resolved, null while any of them is open or when
+-- none names it. Read over every production deployment, unfiltered and unbounded: the deployment that
+-- recovers a failed one may belong to another team or lie after the range asked for.
+SELECT n.deployment_id, n.next_success_at, r.incidents_resolved_at
+FROM (
+    -- Successful deployments as marks (kind 0) sorted before the deployments at the same moment (kind 1), so
+    -- the rows after a deployment hold only successes strictly later than it.
+    SELECT m.deployment_id, m.kind,
+           min(m.success_at) OVER (PARTITION BY m.service ORDER BY m.at, m.kind
+                                   ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_success_at
+    FROM (
+        SELECT p.service, p.deployed_at AS at, 0 AS kind, CAST(NULL AS VARCHAR) AS deployment_id,
+               p.deployed_at AS success_at
+        FROM deployments p
+        WHERE p.environment = 'production' AND p.status = 'success'
+        UNION ALL
+        SELECT p.service, p.deployed_at AS at, 1 AS kind, p.deployment_id, CAST(NULL AS TIMESTAMP) AS success_at
+        FROM deployments p
+        WHERE p.environment = 'production'
+    ) m
+) n
+LEFT JOIN (
+    SELECT l.deployment_id,
+           CASE WHEN count(*) = count(i.resolved_at) THEN max(i.resolved_at) END AS incidents_resolved_at
+    FROM incident_links l
+    JOIN incidents i ON i.incident_id = l.incident_id
+    GROUP BY l.deployment_id
+) r ON r.deployment_id = n.deployment_id
+WHERE n.kind = 1
