@@ -118,12 +118,15 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
     req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours,
                          lead_time_start=lead_time_start)
     rng, rparams = _range("s.deployed_at", start, end, tz)
+    bounded = start is not None and end is not None
+    if bounded:  # recover only the deployments near the range (the engine's bounds, wide enough for any zone)
+        rparams.update(engine._bounds(start, end))
     lim = ""
     if limit is not None:
         lim = " LIMIT $limit"
         rparams["limit"] = int(limit)
     sql = f"""
-    WITH {engine.deployment_ctes(req)},
+    WITH {engine.deployment_ctes(req, bounded=bounded)},
     src AS ({engine._render("deployments", req, "deployments")}),
     named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
@@ -172,8 +175,11 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
     req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours)
     rng, rparams = _range("s.deployed_at", start, end, tz)
     rparams["at"] = at
+    bounded = start is not None and end is not None
+    if bounded:
+        rparams.update(engine._bounds(start, end))
     sql = f"""
-    WITH {engine.deployment_ctes(req)},
+    WITH {engine.deployment_ctes(req, bounded=bounded)},
     src AS ({engine._render("deployments", req, "deployments")}),
     named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids

@@ -219,6 +219,10 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
             if arg != "period_end":
                 raise ValueError(arg)
             return req.dialect.to_utc(f"CAST({arg} AS TIMESTAMP)")
+        if key == "recovery_since":  # kpis/sql/deployment_recovery.sql: the successes a bounded request needs
+            return "AND p.deployed_at >= $lo_ts" if bounded else ""
+        if key == "recovery_within":  # ... and the deployments it recovers
+            return "AND p.deployed_at >= $lo_ts AND p.deployed_at < $hi_ts" if bounded else ""
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -276,10 +280,23 @@ SELECT deployment_id, incident_id FROM (
 WHERE nth = 1"""
 
 
-def deployment_ctes(req: Request) -> str:
-    """The CTEs kpis/sql/deployments.sql reads (``incident_links``, ``deployment_recovery``), for a WITH."""
-    return (f"incident_links AS ({_render('incident_links', req, 'incidents')}), "
-            f"deployment_recovery AS ({_render('deployment_recovery', req, 'deployments')})")
+# deployment_recovery's columns when no requested KPI reads them (they stay empty): no sort of the deployments.
+_NO_RECOVERY = ("SELECT CAST(NULL AS VARCHAR) AS deployment_id, CAST(NULL AS TIMESTAMP) AS next_success_at, "
+                "CAST(NULL AS TIMESTAMP) AS incidents_resolved_at WHERE FALSE")
+
+
+def reads_recovery(kpis: list[KPI]) -> bool:
+    """Whether any of ``kpis`` aggregates the recovery columns of kpis/sql/deployments.sql."""
+    return any(re.search(r"\brecover", f"{k.value} {k.n}") for k in kpis)
+
+
+def deployment_ctes(req: Request, recovery: bool = True, bounded: bool = False) -> str:
+    """The CTEs kpis/sql/deployments.sql reads (``incident_links``, ``deployment_recovery``), for a WITH.
+
+    ``recovery`` False: the recovery columns stay empty (no requested KPI reads them). ``bounded``: only the
+    deployments near the bound parameters ($lo_ts, $hi_ts: ``_bounds``) are recovered."""
+    body = _render("deployment_recovery", req, "deployments", bounded=bounded) if recovery else _NO_RECOVERY
+    return f"incident_links AS ({_render('incident_links', req, 'incidents')}), deployment_recovery AS ({body})"
 
 
 def _spine(req: Request, first: date, last: date) -> list[date]:
@@ -311,7 +328,7 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     src = f"src_{source}"  # a name of its own: Spark has one scope for the CTEs of every source
     ctes = f"{src} AS ({body})"
     if source == "deployments":
-        ctes = f"{deployment_ctes(req)}, " + ctes
+        ctes = f"{deployment_ctes(req, recovery=reads_recovery(kpis), bounded=True)}, " + ctes
     currency = ", currency" if source in CURRENCY_SOURCES else ""
     weeks = ""
     if source == "deployments":

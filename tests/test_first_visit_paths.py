@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -142,3 +142,30 @@ def test_targets_of_one_scope_share_one_compute(sample_db):
     fetches = calls[1:]  # the first computes the rows themselves; then one call per scope
     assert fetches and len(fetches) == len(set(fetches)), calls
     assert frame["status"].isin(["red", "amber", "green"]).any()
+
+
+def test_recovery_is_computed_only_when_read_and_only_near_the_range(sample_db):
+    """Failed deployment recovery sorts the deployments that need recovering among the successes; a compute
+    that reads no recovery column leaves it empty, and a compute of some months recovers only the deployments
+    near them (the successes from their start on): each month's values equal those of the whole range."""
+    from kpis import catalog, periods, rollups
+
+    recovery = ["failed_deployment_recovery_median_hours", "failed_deployment_recovery_mean_hours"]
+    con = kpis.connect(sample_db, read_only=True)
+    req = engine.Request(rollups=rollups.current(con))
+    first, last = date(2026, 1, 1), date(2026, 3, 1)
+    plain, _ = engine._source_query("deployments", [catalog.get("deployment_count")], req, first, last)
+    read, _ = engine._source_query("deployments", [catalog.get(k) for k in recovery], req, first, last)
+    assert "WHERE FALSE" in plain and "WHERE FALSE" not in read and "$lo_ts" in read
+    whole = kpis.compute(con, grain="month", kpis=recovery)
+    judged = 0
+    for label in whole["period"].unique()[:-1]:
+        _, start, end = periods.parse_label(label)
+        one = kpis.compute(con, grain="month", kpis=recovery, start=start, end=end - timedelta(days=1))
+        for k in recovery:
+            a = whole[(whole["period"] == label) & (whole["kpi"] == k)].iloc[0]
+            b = one[(one["period"] == label) & (one["kpi"] == k)].iloc[0]
+            assert (a["n"], round(a["value"], 9) if a["n"] else None) == (b["n"], round(b["value"], 9) if b["n"] else None)
+            judged += a["n"] > 0
+    con.close()
+    assert judged > 10

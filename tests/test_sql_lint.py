@@ -58,7 +58,7 @@ def _unnests_per_select(sql: str) -> list[str]:
 
 def _placeholder(m: re.Match) -> str:
     key = m.group(1)
-    if key in ("filters", "union", "link_window"):
+    if key in ("filters", "union", "link_window", "recovery_since", "recovery_within"):  # conditions, or nothing
         return ""
     return "t" if key in ("rel", "events", "spine") else "NULL"
 
