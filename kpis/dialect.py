@@ -44,6 +44,21 @@ class Dialect:
             return f"to_utc_timestamp({ts}, $tz)"
         return f"timezone('UTC', timezone($tz, {ts}))"
 
+    def next_later(self, probes: str, marks: str) -> str:
+        """SQL: ``id``, ``next_at`` for each row (id, k, t) of ``probes``: the earliest ``t`` of the rows (k, t)
+        of ``marks`` with the same ``k`` strictly after it, null when there is none. DuckDB has an ASOF join
+        for it (a merge of the two sorted inputs); elsewhere a window over both, the marks sorted before the
+        probes at the same moment, so the rows after a probe hold only marks strictly later."""
+        if self.name == "duckdb":
+            return (f"SELECT p.id, m.t AS next_at FROM ({probes}) p "
+                    f"ASOF LEFT JOIN ({marks}) m ON p.k = m.k AND m.t > p.t")
+        return ("SELECT w.id, w.next_at FROM ("
+                "SELECT u.id, u.kind, min(u.mark_t) OVER (PARTITION BY u.k ORDER BY u.t, u.kind "
+                "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_at FROM ("
+                f"SELECT CAST(NULL AS VARCHAR) AS id, m.k, m.t, 0 AS kind, m.t AS mark_t FROM ({marks}) m "
+                f"UNION ALL SELECT p.id, p.k, p.t, 1 AS kind, CAST(NULL AS TIMESTAMP) AS mark_t FROM ({probes}) p"
+                ") u) w WHERE w.kind = 1")
+
     def translate(self, sql: str) -> str:
         """The engine's SQL (DuckDB syntax) in this dialect."""
         if self.name == "duckdb":

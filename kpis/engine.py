@@ -219,10 +219,8 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
             if arg != "period_end":
                 raise ValueError(arg)
             return req.dialect.to_utc(f"CAST({arg} AS TIMESTAMP)")
-        if key == "recovery_since":  # kpis/sql/deployment_recovery.sql: the successes a bounded request needs
-            return "AND p.deployed_at >= $lo_ts" if bounded else ""
-        if key == "recovery_within":  # ... and the deployments it recovers
-            return "AND p.deployed_at >= $lo_ts AND p.deployed_at < $hi_ts" if bounded else ""
+        if key == "next_success":  # kpis/sql/deployment_recovery.sql
+            return req.dialect.next_later(*_recovery_parts(bounded))
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -278,6 +276,21 @@ SELECT deployment_id, incident_id FROM (
      AND date_diff('second', dep.deployed_at, i.started_at) <= $link_window_hours * 3600
 ) linked
 WHERE nth = 1"""
+
+
+def _recovery_parts(bounded: bool) -> tuple[str, str]:
+    """(probes, marks) of kpis.dialect.next_later for deployment_recovery.sql: the production deployments that
+    need recovering (status failed or rolled_back, or named by an incident: kpis/sql/deployments.sql's
+    recovery_needed) and the successful production deployments, by service. ``bounded``: the probes near the
+    bound parameters ($lo_ts, $hi_ts) and the marks from $lo_ts on (a success after the range may recover)."""
+    since = " AND p.deployed_at >= $lo_ts" if bounded else ""
+    within = " AND p.deployed_at >= $lo_ts AND p.deployed_at < $hi_ts" if bounded else ""
+    probes = ("SELECT p.deployment_id AS id, p.service AS k, p.deployed_at AS t FROM deployments p "
+              f"WHERE p.environment = 'production'{within} AND (p.status IN ('failed', 'rolled_back') "
+              "OR p.deployment_id IN (SELECT deployment_id FROM incident_links))")
+    marks = ("SELECT p.service AS k, p.deployed_at AS t FROM deployments p "
+             f"WHERE p.environment = 'production' AND p.status = 'success'{since}")
+    return probes, marks
 
 
 # deployment_recovery's columns when no requested KPI reads them (they stay empty): no sort of the deployments.
