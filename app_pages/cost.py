@@ -87,7 +87,7 @@ with components.section("Training cost per run"):
     with right:
         runs = runs_later()
         if runs is None or runs.empty:
-            st.info(f"No training runs with cost in {span}.")
+            st.info(f"No training runs with cost in {components.md_text(span)}.")
         else:
             components.chart(charts.training_runs, runs, "Cost per training run, outliers red — lower is better",
                              key="runs")
