@@ -127,14 +127,21 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         refresh_next_success(con)
 
 
+def refresh_batch(con: duckdb.DuckDBPyConnection, tables, batch_id: int) -> None:
+    """Everything kept at ingest that reads ``tables``, after batch ``batch_id`` wrote them (in its transaction):
+    each rollup's days, and the next successful deployments once however many of their tables it wrote."""
+    if set(tables) & set(NEXT_SUCCESS_BASE):
+        refresh_next_success(con)
+    for table in sorted(set(tables)):
+        refresh(con, table, batch_id)
+
+
 def refresh(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
     """Rebuild the rollup rows of the days batch ``batch_id`` wrote to ``table`` (inside its transaction).
 
     Every day from the batch's first to its last is rebuilt from the events: a day in between that the
     batch did not touch gets the same rows again, and a range is a filter DuckDB applies while it scans
     (a semi-join against the batch's days cost a third more on a first load of 10M lines)."""
-    if table in NEXT_SUCCESS_BASE:
-        refresh_next_success(con)
     mine = [r for r in ROLLUPS if r.table == table]
     if not mine:
         return
