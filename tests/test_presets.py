@@ -469,7 +469,7 @@ def test_a_bad_mapping_file_is_rejected_with_its_line(tmp_path, text, line, word
 
 
 def test_unknown_preset_names_the_presets():
-    with pytest.raises(mapping.MappingError, match="unknown preset 'pagerdutty'; presets: .*pagerduty"):
+    with pytest.raises(mapping.MappingError, match="unknown preset 'pagerdutty' \\(did you mean 'pagerduty'\\?\\); presets: .*pagerduty"):
         mapping.load_preset("pagerdutty")
 
 
@@ -546,3 +546,69 @@ def test_a_hotfix_branch_is_rework(con, tmp_path, preset, rework):
     kpis.ingest_files(con, [path])
     assert value(con, "deployment_rework_rate") == pytest.approx(rework)
     assert con.execute("SELECT count(*) FROM deployments WHERE is_hotfix").fetchone()[0] == 1
+
+
+def test_a_mapping_file_with_several_problems_reports_them_all_with_their_lines(tmp_path):
+    p = tmp_path / "many.toml"
+    p.write_text(
+        'kind = "incidents"\n'                                                          # 1
+        'timezone = "Mars/Olympus"\n'                                                   # 2
+        'detekt = ["a"]\n'                                                              # 3
+        '\n'                                                                            # 4
+        '[columns]\n'                                                                   # 5
+        'incident_id = "id"\n'                                                          # 6
+        'servise = "svc"\n'                                                             # 7
+        'started_at = { from = "t", epoch = "us" }\n'                                   # 8
+        'model = { from = "m", extract = "no-group" }\n'                                # 9
+        '\n'                                                                            # 10
+        '[rows]\n'                                                                      # 11
+        'keep_if = [\n'                                                                 # 12
+        '  { column = "status", in = ["open"] },\n'                                     # 13
+        '  { column = "x", like = "y" },\n'                                             # 14
+        '  { column = "y", matches = "(" },\n'                                          # 15
+        ']\n')                                                                          # 16
+    with pytest.raises(mapping.MappingError) as err:
+        mapping.load_mapping(p)
+    found = err.value.problems
+    expected = [
+        (2, "unknown time zone 'Mars/Olympus'"),
+        (3, "unknown key 'detekt' (did you mean 'detect'?)"),
+        (5, "required incidents column 'service' is not mapped"),
+        (7, "unknown incidents column 'servise' (did you mean 'service'?)"),
+        (8, 'epoch must be "s" (seconds) or "ms" (milliseconds)'),
+        (9, "extract needs a capture group"),
+        (14, "unknown key 'like' in a condition"),
+        (15, "not a valid regular expression"),
+    ]
+    for line, words in expected:
+        assert any(got_line == line and words in msg for got_line, msg in found), (line, words, found)
+    text = str(err.value)
+    assert text.startswith(f"{len(found)} problems in {p}:") and f"{p}, line 14: unknown key 'like'" in text
+    # one a line, sorted by line
+    lines = [int(x.split(", line ")[1].split(":")[0]) for x in text.splitlines()[1:]]
+    assert lines == sorted(lines) and len(lines) == len(found) >= len(expected)
+
+
+def test_lines_come_from_the_parser_not_from_matching_text(tmp_path):
+    # the key 'severity' appears first inside a comment and a string: the parser's position is the real one
+    p = tmp_path / "tricky.toml"
+    p.write_text('kind = "incidents"\n'
+                 'title = """severity = in a\n'
+                 'multi-line string"""\n'
+                 '# severity = { from = "x" } in a comment\n'
+                 '[columns]\n'
+                 'incident_id = "id"\n'
+                 'service = "s"\n'
+                 'started_at = "t"\n'
+                 '"severity" = { from = "p", values = { P1 = 1.5 } }\n')
+    with pytest.raises(mapping.MappingError) as err:
+        mapping.load_mapping(p)
+    assert err.value.problems == [(9, "values must be a table of source value = canonical value")]
+
+
+def test_every_shipped_preset_fits_the_declared_schema():
+    from kpis import tomlfile, validation
+    for path in sorted(mapping.PRESET_DIR.glob("*.toml")):
+        f = tomlfile.read(str(path), path.read_text())
+        assert validation.check(mapping.mapping_schema(f.data["kind"]), f.data) == [], path.name
+        assert mapping.load_preset(path.stem).name == path.stem
