@@ -191,6 +191,7 @@ class Mapping:
     records: str | None = None
     explode: tuple[str, ...] = ()
     keep_if: tuple[Condition, ...] = ()
+    require: tuple[Condition, ...] = ()  # a row failing one is refused: the file is not the export the mapping reads
     latest_per: str | None = None
     latest_by: str | None = None
     sum: tuple[str, ...] = ()
@@ -225,6 +226,8 @@ class Mapping:
             out.append(f"  one row per element of: {', '.join(self.explode)}")
         for c in self.keep_if:
             out.append(f"  keeps rows where {c.describe()}")
+        for c in self.require:
+            out.append(f"  refuses the file unless every row has {c.describe()}")
         if self.latest_per:
             out.append(f"  keeps the latest row per {self.latest_per} (by {self.latest_by})")
         if self.timezone:
@@ -253,6 +256,8 @@ class Mapping:
                 out.append((col, c.target, c.optional))
         for cond in self.keep_if:
             out += [(col, "keep_if", False) for col in _condition_columns(cond)]
+        for cond in self.require:  # a column no row has is empty in every row: the condition says what that means
+            out += [(col, "require", True) for col in _condition_columns(cond)]
         for r in self.rules:
             out += [(col, "rules", False) for cond in r.when for col in _condition_columns(cond)]
         if self.latest_per:
@@ -359,6 +364,7 @@ ROWS_PROPS = {
     "explode": {"anyOf": [_TEXT, {"type": "array", "items": _TEXT}],
                 "x-message": "explode must be a list of list-valued columns"},
     "keep_if": _CONDITIONS,
+    "require": {**_CONDITIONS, "x-message": "require is a condition (or a list of them) every row must meet"},
     "latest": _strict({"per": {"type": "string"}, "by": {"type": "string"}},
                       "latest must be { per = \"id column\", by = \"timestamp column\" }", required=["per", "by"],
                       **{"x-required": "latest must be { per = \"id column\", by = \"timestamp column\" }",
@@ -627,6 +633,7 @@ def _rule_rows(data, table, *, base, **_) -> list[Problem]:
     if not _is_table(rows):
         return []
     out = _condition_problems(("rows", "keep_if"), rows.get("keep_if"))
+    out += _condition_problems(("rows", "require"), rows.get("require"))
     fmt = data.get("format", base.format if base else "table")
     if ("records" in rows or "explode" in rows) and fmt != "json":
         out.append(Problem(("rows",), "records and explode apply to JSON exports: set format = \"json\""))
@@ -718,6 +725,7 @@ def _build(path: str, data: dict, table: schema.Table, *, base: Mapping | None, 
         records=rows.get("records", base.records if base else None),
         explode=tuple([explode] if isinstance(explode, str) else explode),
         keep_if=_conditions(rows["keep_if"]) if "keep_if" in rows else (base.keep_if if base else ()),
+        require=_conditions(rows["require"]) if "require" in rows else (base.require if base else ()),
         latest_per=latest["per"] if latest else (base.latest_per if base else None),
         latest_by=latest["by"] if latest else (base.latest_by if base else None),
         sum=tuple(data.get("aggregate", {}).get("sum", list(base.sum) if base else [])),
@@ -1187,6 +1195,11 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         shown = comp.col(c.column) if c.op != "any" else "NULL::VARCHAR"
         drop_vals.append(f"WHEN NOT ({comp.cond(c)}) THEN {shown}")
     select.append(f"CASE {' '.join(drop_whens)} END AS _drop" if drop_whens else "NULL::INTEGER AS _drop")
+    refuse = [f"WHEN NOT ({comp.cond(c)}) THEN {i}" for i, c in enumerate(m.require)]
+    select.append(f"CASE {' '.join(refuse)} END AS _refuse" if refuse else "NULL::INTEGER AS _refuse")
+    refused = [f"WHEN NOT ({comp.cond(c)}) THEN {comp.col(c.column) if c.op != 'any' else 'NULL::VARCHAR'}"
+               for c in m.require]
+    select.append(f"CASE {' '.join(refused)} END AS _refuse_value" if refused else "NULL::VARCHAR AS _refuse_value")
     select.append(f"CASE {' '.join(drop_vals)} END AS _drop_value" if drop_vals else "NULL::VARCHAR AS _drop_value")
     if m.latest_per:
         select.append(f"{comp.col(m.latest_per)} AS _per")
@@ -1219,6 +1232,8 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         raise IngestError([RowError(name, None, None, f"the {m.label} could not read this file: "
                                                       f"{str(err).splitlines()[0]}")]) from None
 
+    _refuse_rows(con, m, name)
+
     # Stage 2: the rows kept, the latest per id, netted per day.
     kept = "SELECT * FROM _mapped WHERE _drop IS NULL"
     if m.latest_per:
@@ -1243,6 +1258,28 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
     notes, log = _report(con, m, kept, extras)
     return MappedFile(sql=final, present={t: t for t in targets}, extras=extra_pairs, notes=notes,
                       summary=_summary(m, log), log=log)
+
+
+def _refuse_rows(con, m: Mapping, name: str) -> None:
+    """A file whose rows fail a ``require`` condition is not the export the mapping reads: refuse it,
+    naming the condition, how many rows fail it, the values they have and the first row."""
+    if not m.require:
+        return
+    errors = []
+    for i, c in enumerate(m.require):
+        rows = con.execute("SELECT _refuse_value, count(*), min(_row) FROM _mapped WHERE _refuse = ? GROUP BY 1 "
+                           "ORDER BY 3", [i]).fetchall()
+        if not rows:
+            continue
+        n = sum(r[1] for r in rows)
+        found = ", ".join(f"{r[0]!r} ({r[1]} rows)" for r in rows[:5] if r[0] is not None)
+        found = f" (found: {found})" if found else ""
+        errors.append(RowError(name, rows[0][2], c.column,
+                               f"the {m.label} reads only rows where {c.describe()}; {n} row(s) are not{found}. "
+                               "Export the data the preset names, or load this file with a mapping file "
+                               "(--mapping) that reads it"))
+    if errors:
+        raise IngestError(errors)
 
 
 def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], dict]:
