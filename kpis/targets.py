@@ -33,7 +33,6 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Callable
 
 import pandas as pd
 
-from kpis import catalog, periods, schema
+from kpis import catalog, periods, schema, tomlfile, validation
 from kpis.engine import FILTER_COLUMNS, LEAD_TIME_STARTS, SOURCE_TABLE
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -295,90 +294,141 @@ def load_profile(name_or_path: str | Path, year: int | None = None) -> Profile:
 
 def parse_profile(raw: str, label: str = "profile.toml", default_name: str = "profile",
                   year: int | None = None) -> Profile:
-    """Validate and build a profile from the text of a TOML file (``label`` names it in errors)."""
-    doc = _Doc(raw, label)
+    """Validate and build a profile from the text of a TOML file (``label`` names it in errors).
+
+    The file's shape is checked against :func:`profile_schema` (JSON Schema Draft 2020-12), then
+    each target, pending entry, metric and year by its rules; every problem found is reported at
+    once (one a line, sorted by line), each with the line the TOML parser gives it.
+    """
     try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"line (\d+)", str(e))
-        line = int(m[1]) if m else None
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
-        col = re.search(r"column (\d+)", str(e))
-        where = f" (column {col[1]})" if col else ""
-        raise ProfileError(f"{label} line {line}: TOML syntax error: {msg}{where}" if line
-                           else f"{label}: TOML syntax error: {msg}", path=label, line=line) from None
-    if "years" in data or "metrics" in data:
-        return _cluster_profile(doc, data, default_name, year)
-    if year is not None:
-        doc.fail(f"profile has no report years (year {year} asked for); only cluster profiles such as dora do")
-    return _target_profile(doc, data, default_name)
+        f = tomlfile.read(label, raw)
+    except tomlfile.TomlSyntaxError as e:
+        where = f" (column {e.column})" if e.column else ""
+        raise ProfileError(f"{label} line {e.line}: TOML syntax error: {e}{where}" if e.line
+                           else f"{label}: TOML syntax error: {e}", path=label, line=e.line) from None
+    doc = _Doc(f, label)
+    data = f.data
+    clusters = "years" in data or "metrics" in data
+    for problem in validation.check(profile_schema(clusters), data):
+        doc.problems.append((doc.file.line(problem.path), problem.message))
+        doc.flawed.add(problem.path[:2])
+    if clusters:
+        profile = doc.collect(_cluster_profile, doc, data, default_name, year)
+    elif year is not None:
+        profile = doc.collect(doc.fail, f"profile has no report years (year {year} asked for); only cluster "
+                                        "profiles such as dora do")
+    else:
+        profile = doc.collect(_target_profile, doc, data, default_name)
+    doc.raise_problems()
+    return profile
+
+
+_NON_EMPTY = {"type": "string", "pattern": r"\S"}
+
+
+def _keys_message(what: str = "key") -> str:
+    return f"unknown {what} {{key!r}}{{hint}}; expected one of {{allowed}}"
+
+
+def _entries(items: dict, required: tuple, what: str) -> dict:
+    """An array of tables (``[[target]]``, ``[[pending]]``) whose tables take ``items``' keys."""
+    return {"type": "array", "x-message": f"{what} must be an array of tables: write each one under [[{what}]]",
+            "items": {"type": "object", "properties": items, "additionalProperties": False,
+                      "x-unknown": _keys_message(), "required": list(required), "x-required": "missing {missing!r}",
+                      "x-message": f"each {what} entry must be a table under [[{what}]]"}}
+
+
+_TOP_PROPS = {
+    "name": {**_NON_EMPTY, "x-message": "'name' must be a non-empty string"},
+    "title": {**_NON_EMPTY, "x-message": "'title' must be a non-empty string"},
+    "source": {**_NON_EMPTY, "x-message": "'source' must be a non-empty string"},
+    "description": {"type": "string", "x-message": "'description' must be a string"},
+    "lead_time_start": {"enum": list(LEAD_TIME_STARTS), "x-message": "lead_time_start {value!r}{hint}; use one of "
+                        + ", ".join(LEAD_TIME_STARTS)},
+    "pending": _entries({k: {"type": "string", "x-message": f"{k!r} must be a non-empty string"}
+                         for k in PENDING_KEYS}, ("metric", "text", "source"), "pending"),
+}
+_BOUND_TEXT = {"type": "string", "x-message": "bad bound: write {key} with its comparison, e.g. {key} = \"< {value}\""}
+_NUMBER = {"type": "number", "x-message": "bad bound: {key} = {value!r} is not a number"}
+TARGET_PROPS = {
+    "kpi": {"type": "string", "x-message": "unknown KPI id {value!r}"},
+    "metric": {"type": "string", "x-message": "'metric' must be a string"},
+    "text": {**_NON_EMPTY, "x-message": "'text' must be a non-empty string"},
+    "source": {**_NON_EMPTY, "x-message": "'source' must be a non-empty string"},
+    "form": {"enum": list(FORMS), "x-message": "unknown form {value!r}{hint}; use one of " + ", ".join(FORMS)},
+    "unit": {"type": "string", "x-message": "unit {value!r} must be a string such as \"%\" or \"hours\""},
+    "scope": {"type": "object", "x-message": "scope must be a table such as { severity = [\"sev1\"] }"},
+    "note": {"type": "string", "x-message": "'note' must be a string"},
+    "slo": {**_NUMBER},
+    "green": _BOUND_TEXT,
+    "amber": _BOUND_TEXT,
+    "min": _NUMBER,
+    "max": _NUMBER,
+    "below": {"enum": [GREEN, AMBER, RED], "x-message": "{key} = {value!r}: use \"green\", \"amber\" or \"red\""},
+    "above": {"enum": [GREEN, AMBER, RED], "x-message": "{key} = {value!r}: use \"green\", \"amber\" or \"red\""},
+    "compare": {"type": "string", "x-message": "bad compare {value!r}: write \"previous\" or a span such as "
+                                               "\"1 quarter\""},
+}
+_SCHEMAS: dict[bool, dict] = {}
+
+
+def profile_schema(clusters: bool) -> dict:
+    """The JSON Schema (Draft 2020-12) of a target profile's shape (``clusters``: a DORA-style cluster profile).
+
+    Adding a key to a target is one line in ``TARGET_PROPS`` (and its rule in ``_target``).
+    """
+    if clusters not in _SCHEMAS:
+        if clusters:
+            props = {**_TOP_PROPS,
+                     "default_year": {"type": "integer", "x-message": "default_year must be a year such as 2024"},
+                     "status": {"type": "object", "x-message": "status must be a table: cluster = \"green\" | "
+                                                              "\"amber\" | \"red\""},
+                     "metrics": {"type": "object", "minProperties": 1,
+                                 "x-message": "a cluster profile needs [metrics.<name>] tables naming each "
+                                              "metric's kpi and unit"},
+                     "years": {"type": "object", "minProperties": 1,
+                               "x-message": "a cluster profile needs [years.<year>.<cluster>] tables"}}
+        else:
+            props = {**_TOP_PROPS, "target": _entries(TARGET_PROPS, ("kpi",), "target")}
+        _SCHEMAS[clusters] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                              "properties": props, "additionalProperties": False, "x-unknown": _keys_message()}
+    return _SCHEMAS[clusters]
 
 
 class _Doc:
-    """The raw text of a profile, to find the line of a table or key for an error message."""
+    """A parsed profile: the line of every key (from the TOML parser) and the problems found so far."""
 
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
-
-    def __init__(self, raw: str, label: str):
-        self.label = label
-        self.lines = raw.splitlines()
-        self.headers: list[tuple[int, bool, tuple[str, ...]]] = []  # (line, is_array, path)
-        in_multiline = None
-        for i, line in enumerate(self.lines, start=1):
-            if in_multiline:
-                if line.count(in_multiline) % 2 == 1:
-                    in_multiline = None
-                continue
-            for quote in ('"""', "'''"):
-                if line.count(quote) % 2 == 1:
-                    in_multiline = quote
-            m = self._HEADER.match(line)
-            if m and not in_multiline:
-                path = tuple(p.strip().strip("\"'") for p in m[2].split("."))
-                self.headers.append((i, m[1] == "[[", path))
-
-    def _region(self, path: tuple[str, ...], index: int | None) -> tuple[int, int] | None:
-        """Line span (first, last) of a table; of the index-th entry of an array of tables."""
-        if not path:
-            first_header = self.headers[0][0] if self.headers else len(self.lines) + 1
-            return 1, first_header - 1
-        seen = -1
-        for h, (line, is_array, p) in enumerate(self.headers):
-            if p != path:
-                continue
-            seen += 1
-            if is_array and index is not None and seen != index:
-                continue
-            end = len(self.lines)
-            for line2, _, p2 in self.headers[h + 1:]:
-                if not (len(p2) > len(path) and p2[:len(path)] == path):
-                    end = line2 - 1
-                    break
-            return line, end
-        return None
+    def __init__(self, file: tomlfile.TomlFile, label: str):
+        self.file, self.label = file, label
+        self.problems: list[tuple[int | None, str]] = []
+        self.flawed: set[tuple] = set()  # (key, index) of entries the schema found wrong: their rules are not run
 
     def line_of(self, path: tuple[str, ...] = (), key: str | None = None, index: int | None = None) -> int | None:
         """Line of ``key`` in the table at ``path`` (the index-th of an array), else of the table itself."""
-        region = self._region(path, index)
-        if region is not None and key is not None:
-            pat = re.compile(rf"^\s*(?:\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*[=.]")
-            for i in range(region[0], region[1] + 1):
-                if pat.match(self.lines[i - 1]):
-                    return i
-        if key is not None:  # the key as a table of its own: [years.2024.elite], [target.scope]
-            sub = path + (key,)
-            for line, _, p in self.headers:
-                inside = region is None or not path or region[0] <= line <= region[1]
-                if p[:len(sub)] == sub and inside:
-                    return line
-        if region is None:
-            return self.line_of(path[:-1], path[-1], index) if path else None
-        return region[0] if path else None
+        full = tuple(path) + ((index,) if index is not None else ()) + ((key,) if key is not None else ())
+        return self.file.line(full)
 
     def fail(self, message: str, path: tuple[str, ...] = (), key: str | None = None, index: int | None = None):
         line = self.line_of(path, key, index)
         where = f"{self.label} line {line}" if line else self.label
         raise ProfileError(f"{where}: {message}", path=self.label, line=line)
+
+    def collect(self, check: Callable, *args):
+        """Run one check (a target, an entry, a year); note its problem and go on to the next."""
+        try:
+            return check(*args)
+        except ProfileError as e:
+            prefix = f"{self.label} line {e.line}: " if e.line else f"{self.label}: "
+            message = str(e)[len(prefix):] if str(e).startswith(prefix) else str(e)
+            self.problems.append((e.line, message))
+            return None
+
+    def raise_problems(self) -> None:
+        if not self.problems:
+            return
+        found = sorted(dict.fromkeys(self.problems), key=lambda p: p[0] or 0)
+        text = [f"{self.label} line {line}: {msg}" if line else f"{self.label}: {msg}" for line, msg in found]
+        raise ProfileError("\n".join(text), path=self.label, line=found[0][0])
 
 
 def _did_you_mean(word: str, choices) -> str:
@@ -528,44 +578,56 @@ def _filter_columns(kpi: catalog.KPI) -> tuple[str, ...]:
 
 
 def _common(doc: _Doc, data: dict, default_name: str, allowed_top) -> tuple[str, str, str, str, tuple[Pending, ...]]:
-    _check_keys(doc, data, allowed_top, ())
-    name = _text(doc, data, "name", (), required=False) or default_name
-    title = _text(doc, data, "title", (), required=False) or name
-    source = _text(doc, data, "source", (), required=False)
+    # the keys and their types were checked against profile_schema: a wrong one is a noted problem already,
+    # and its default stands in so the rest of the file is still checked
+    def text(key: str, default: str) -> str:
+        value = data.get(key)
+        return value if isinstance(value, str) and value.strip() else default
+
+    name = text("name", default_name)
+    title = text("title", name)
+    source = text("source", "")
     lts = data.get("lead_time_start", "change_started_at")
     if lts not in LEAD_TIME_STARTS:
-        doc.fail(f"lead_time_start {lts!r}{_did_you_mean(lts, LEAD_TIME_STARTS)}; use one of "
-                 f"{', '.join(LEAD_TIME_STARTS)}", (), "lead_time_start")
+        lts = "change_started_at"
     pending = []
     entries = data.get("pending", [])
-    if not isinstance(entries, list):
-        doc.fail("pending must be an array of tables: [[pending]]", (), "pending")
-    for i, p in enumerate(entries):
-        path = ("pending",)
-        if not isinstance(p, dict):
-            doc.fail("each pending entry must be a table", (), "pending")
-        _check_keys(doc, p, PENDING_KEYS, path, i)
-        pending.append(Pending(metric=_text(doc, p, "metric", path, i), text=_text(doc, p, "text", path, i),
-                               source=_text(doc, p, "source", path, i),
-                               note=_text(doc, p, "note", path, i, required=False)))
+    for i, p in enumerate(entries if isinstance(entries, list) else []):
+        if ("pending", i) in doc.flawed:
+            continue
+        entry = doc.collect(_pending, doc, p, i)
+        if entry is not None:
+            pending.append(entry)
     return name, title, source, lts, tuple(pending)
+
+
+def _pending(doc: _Doc, p, i: int) -> Pending:
+    path = ("pending",)
+    if not isinstance(p, dict):
+        doc.fail("each pending entry must be a table", (), "pending")
+    _check_keys(doc, p, PENDING_KEYS, path, i)
+    return Pending(metric=_text(doc, p, "metric", path, i), text=_text(doc, p, "text", path, i),
+                   source=_text(doc, p, "source", path, i), note=_text(doc, p, "note", path, i, required=False))
 
 
 def _target_profile(doc: _Doc, data: dict, default_name: str) -> Profile:
     name, title, source, lts, pending = _common(doc, data, default_name, TOP_KEYS)
     entries = data.get("target", [])
-    if not isinstance(entries, list):
-        doc.fail("targets must be an array of tables: write each one under [[target]]", (), "target")
+    entries = entries if isinstance(entries, list) else []  # else profile_schema noted it
     targets: list[Target] = []
     first_line: dict[str, int] = {}
     for i, entry in enumerate(entries):
+        if ("target", i) in doc.flawed:
+            continue
         kpi_id = entry.get("kpi") if isinstance(entry, dict) else None
         if kpi_id in first_line:
-            doc.fail(f"a second target for {kpi_id!r} (the first is at line {first_line[kpi_id]}); "
-                     "a profile holds one target per KPI", ("target",), "kpi", i)
-        t = _target(doc, entry, i)
-        first_line[t.kpi] = t.line
-        targets.append(t)
+            doc.collect(doc.fail, f"a second target for {kpi_id!r} (the first is at line {first_line[kpi_id]}); "
+                                  "a profile holds one target per KPI", ("target",), "kpi", i)
+            continue
+        t = doc.collect(_target, doc, entry, i)
+        if t is not None:
+            first_line[t.kpi] = t.line
+            targets.append(t)
     return Profile(name=name, title=title, source=source, path=doc.label, targets=tuple(targets),
                    lead_time_start=lts, pending=pending)
 

@@ -11,7 +11,8 @@ gets all problems in one pass, each with the line the TOML parser found for it
 A schema node may carry messages for people, under keys JSON Schema ignores:
 
 - ``x-message``: the message when the value at this node is wrong (type, enum, pattern,
-  length...). ``{key}`` is the key, ``{value}`` the value found.
+  length...). ``{key}`` is the key, ``{value}`` the value found, ``{hint}`` a did-you-mean for
+  a value not in an ``enum``.
 - ``x-unknown``: the message for a key ``additionalProperties`` does not allow, with
   ``{key}``, ``{hint}`` (a did-you-mean suggestion) and ``{allowed}`` (the keys allowed).
 - ``x-required``: the message when a ``required`` key is missing, with ``{missing}``.
@@ -92,7 +93,8 @@ def _explain(error: jsonschema.ValidationError) -> list[Problem]:
     template = node.get("x-message")
     if template is None:
         return [Problem(path, f"{_key_of(path) or 'the file'}: {error.message}")]
-    return [Problem(path, _fill(template, key=_key_of(path), value=error.instance))]
+    hint = did_you_mean(error.instance, error.validator_value) if kind == "enum" else ""
+    return [Problem(path, _fill(template, key=_key_of(path), value=error.instance, hint=hint))]
 
 
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
