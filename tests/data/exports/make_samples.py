@@ -705,7 +705,7 @@ def vertex() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Opsgenie Alert API v2, List alerts
+# Opsgenie Alert API v2, List alerts (fields of BaseAlert and AlertReport in Opsgenie's OpenAPI spec)
 
 
 def opsgenie_alerts() -> None:
@@ -722,7 +722,7 @@ def opsgenie_alerts() -> None:
             "updatedAt": created, "source": "prometheus", "owner": "oncall@acme.dev", "priority": priority,
             "responders": [{"type": "team", "id": "8418d193-2dab-4490-b331-8c02cdd196b7"}],
             "integration": {"id": "4513b7ea-3b91-438f-b7e4-e3e54af9147c", "name": "Prometheus", "type": "Prometheus"},
-            **({"report": report} if report else {}), "ownerTeamId": "8418d193-2dab-4490-b331-8c02cdd196b7",
+            **({"report": report} if report else {}),
         }
 
     doc = {
