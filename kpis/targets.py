@@ -310,8 +310,9 @@ def parse_profile(raw: str, label: str = "profile.toml", default_name: str = "pr
     data = f.data
     clusters = "years" in data or "metrics" in data
     for problem in validation.check(profile_schema(clusters), data):
-        doc.problems.append((doc.file.line(problem.path), problem.message))
-        doc.flawed.add(problem.path[:2])
+        line = doc.file.line(problem.path)
+        doc.problems.append((line, problem.message))
+        doc.schema_lines.add(line)
     if clusters:
         profile = doc.collect(_cluster_profile, doc, data, default_name, year)
     elif year is not None:
@@ -401,7 +402,7 @@ class _Doc:
     def __init__(self, file: tomlfile.TomlFile, label: str):
         self.file, self.label = file, label
         self.problems: list[tuple[int | None, str]] = []
-        self.flawed: set[tuple] = set()  # (key, index) of entries the schema found wrong: their rules are not run
+        self.schema_lines: set[int | None] = set()  # a rule says nothing more about a line the schema faulted
 
     def line_of(self, path: tuple[str, ...] = (), key: str | None = None, index: int | None = None) -> int | None:
         """Line of ``key`` in the table at ``path`` (the index-th of an array), else of the table itself."""
@@ -417,10 +418,13 @@ class _Doc:
         """Run one check (a target, an entry, a year); note its problem and go on to the next."""
         try:
             return check(*args)
+        except _Problems:
+            raise
         except ProfileError as e:
             prefix = f"{self.label} line {e.line}: " if e.line else f"{self.label}: "
             message = str(e)[len(prefix):] if str(e).startswith(prefix) else str(e)
-            self.problems.append((e.line, message))
+            if e.line not in self.schema_lines or e.line is None:
+                self.problems.append((e.line, message))
             return None
 
     def raise_problems(self) -> None:
@@ -428,7 +432,11 @@ class _Doc:
             return
         found = sorted(dict.fromkeys(self.problems), key=lambda p: p[0] or 0)
         text = [f"{self.label} line {line}: {msg}" if line else f"{self.label}: {msg}" for line, msg in found]
-        raise ProfileError("\n".join(text), path=self.label, line=found[0][0])
+        raise _Problems("\n".join(text), path=self.label, line=found[0][0])
+
+
+class _Problems(ProfileError):
+    """Every problem of a file, already gathered: passes through :meth:`_Doc.collect` untouched."""
 
 
 def _did_you_mean(word: str, choices) -> str:
@@ -593,8 +601,6 @@ def _common(doc: _Doc, data: dict, default_name: str, allowed_top) -> tuple[str,
     pending = []
     entries = data.get("pending", [])
     for i, p in enumerate(entries if isinstance(entries, list) else []):
-        if ("pending", i) in doc.flawed:
-            continue
         entry = doc.collect(_pending, doc, p, i)
         if entry is not None:
             pending.append(entry)
@@ -617,8 +623,6 @@ def _target_profile(doc: _Doc, data: dict, default_name: str) -> Profile:
     targets: list[Target] = []
     first_line: dict[str, int] = {}
     for i, entry in enumerate(entries):
-        if ("target", i) in doc.flawed:
-            continue
         kpi_id = entry.get("kpi") if isinstance(entry, dict) else None
         if kpi_id in first_line:
             doc.collect(doc.fail, f"a second target for {kpi_id!r} (the first is at line {first_line[kpi_id]}); "
@@ -632,15 +636,39 @@ def _target_profile(doc: _Doc, data: dict, default_name: str) -> Profile:
                    lead_time_start=lts, pending=pending)
 
 
-def _target(doc: _Doc, entry, i: int) -> Target:
+def _target(doc: _Doc, entry, i: int) -> Target | None:
+    """One [[target]]: every problem in it is noted (checks that need a valid KPI, form or unit wait for
+    them); the Target when there is none."""
     path = ("target",)
     if not isinstance(entry, dict):
         doc.fail("each target must be a table under [[target]]", (), "target")
+    before = len(doc.problems)
+    check = doc.collect
     every_key = COMMON_KEYS + tuple(dict.fromkeys(k for keys in FORM_KEYS.values() for k in keys))
-    _check_keys(doc, entry, every_key, path, i)
-    kpi = _kpi(doc, entry, path, i)
-    text = _text(doc, entry, "text", path, i)
-    source = _text(doc, entry, "source", path, i)
+    check(_check_keys, doc, entry, every_key, path, i)
+    kpi = check(_kpi, doc, entry, path, i)
+    text = check(_text, doc, entry, "text", path, i)
+    source = check(_text, doc, entry, "source", path, i)
+    form = check(_form, doc, entry, every_key, path, i)
+    if kpi is None or form is None:
+        return None
+    fields: dict = dict(kpi=kpi.id, form=form, text=text, source=source,
+                        metric=check(_text, doc, entry, "metric", path, i, False),
+                        note=check(_text, doc, entry, "note", path, i, False), line=doc.line_of(path, None, i) or 0)
+    unit = check(_target_unit, doc, entry, kpi, form, fields, path, i)
+    if unit is not None and form in ("band", "threshold", "trend") and "green" in entry:
+        check(_target_bounds, doc, entry, kpi, form, unit, fields, path, i)
+    if unit is not None and form == "range" and "min" in entry and "max" in entry:
+        check(_target_range, doc, entry, kpi, unit, fields, path, i)
+    scope = check(_scope, doc, entry, kpi, path, i)
+    fields.update(scope or {})
+    check(_target_slo, doc, entry, kpi, fields, path, i)
+    if len(doc.problems) > before:
+        return None
+    return Target(**fields)
+
+
+def _form(doc: _Doc, entry: dict, every_key: tuple, path, i) -> str:
     form = entry.get("form")
     if form is None:
         doc.fail(f"missing 'form' (one of {', '.join(FORMS)})", path, None, i)
@@ -649,23 +677,26 @@ def _target(doc: _Doc, entry, i: int) -> Target:
                  path, "form", i)
     not_here = {k: f"key {k!r} does not apply to a {form} target (a {form} target takes "
                    f"{', '.join(FORM_KEYS[form])})" for k in every_key if k not in COMMON_KEYS + FORM_KEYS[form]}
-    _check_keys(doc, entry, COMMON_KEYS + FORM_KEYS[form], path, i, elsewhere=not_here)
+    doc.collect(_check_keys, doc, entry, COMMON_KEYS + FORM_KEYS[form], path, i, "key", not_here)
+    misspelt = [k for k in entry if k not in every_key]
     for key in REQUIRED_FORM_KEYS[form]:
-        if key not in entry:
-            doc.fail(f"a {form} target needs {key!r}", path, None, i)
-    fields: dict = dict(kpi=kpi.id, form=form, text=text, source=source,
-                        metric=_text(doc, entry, "metric", path, i, required=False),
-                        note=_text(doc, entry, "note", path, i, required=False), line=doc.line_of(path, None, i) or 0)
+        # a key written wrong is reported as such ("did you mean"), not again as missing
+        if key not in entry and not difflib.get_close_matches(key, misspelt, n=1, cutoff=0.6):
+            doc.collect(doc.fail, f"a {form} target needs {key!r}", path, None, i)
+    return form
 
+
+def _target_unit(doc: _Doc, entry: dict, kpi: catalog.KPI, form: str, fields: dict, path, i) -> str:
     if form == "trend":
         unit = entry.get("unit", "%")
         if unit != "%":
             doc.fail(f"a trend is judged on the change in %; unit must be \"%\", not {unit!r}", path, "unit", i)
-        compare = entry["compare"]
-        if not isinstance(compare, str) or not (compare == "previous" or _COMPARE.match(compare)):
-            doc.fail(f"bad compare {compare!r}: write \"previous\" or a span such as \"1 quarter\", "
-                     "\"2 quarters\", \"1 year\"", path, "compare", i)
-        fields["compare"] = compare.strip()
+        compare = entry.get("compare")
+        if compare is not None:
+            if not isinstance(compare, str) or not (compare == "previous" or _COMPARE.match(compare)):
+                doc.fail(f"bad compare {compare!r}: write \"previous\" or a span such as \"1 quarter\", "
+                         "\"2 quarters\", \"1 year\"", path, "compare", i)
+            fields["compare"] = compare.strip()
     else:
         if "unit" not in entry:
             doc.fail(f"missing 'unit' (the unit the bounds are written in: "
@@ -673,39 +704,45 @@ def _target(doc: _Doc, entry, i: int) -> Target:
                      path, None, i)
         unit = _check_unit(doc, entry["unit"], kpi, path, i)
     fields["unit"] = unit
+    return unit
 
-    if form in ("band", "threshold", "trend"):
-        bounds = [(k, _bound(doc, entry[k], k, unit, path, i)) for k in ("green", "amber") if k in entry]
-        fields["direction"] = _direction_of(doc, kpi, bounds, unit, path, i)
-        fields["green"] = bounds[0][1]
-        if len(bounds) > 1:
-            fields["amber"] = bounds[1][1]
-            _check_order(doc, bounds[0][1], bounds[1][1], unit, path, i)
-        if form != "trend":
-            for key, b in bounds:
-                _check_magnitude(doc, b.value, unit, key, path, i)
-    if form == "range":
-        lo = _number(doc, entry["min"], "min", path, i)
-        hi = _number(doc, entry["max"], "max", path, i)
-        if lo > hi:
-            doc.fail(f"bad bound: min {_num(lo)} is above max {_num(hi)}", path, "max", i)
-        for key, v in (("min", lo), ("max", hi)):
-            _check_magnitude(doc, v, unit, key, path, i)
-        for key in ("below", "above"):
-            status = entry.get(key, RED)
-            if status not in (GREEN, AMBER, RED):
-                doc.fail(f"{key} = {status!r}: use \"green\", \"amber\" or \"red\"", path, key, i)
-            fields[key] = status
-        fields.update(low=lo, high=hi, direction=kpi.direction if kpi.direction != catalog.NEUTRAL else "")
-    fields.update(_scope(doc, entry, kpi, path, i))
-    if "slo" in entry:
-        if kpi.id != SLO_KPI:
-            doc.fail(f"slo applies to {SLO_KPI} only (the availability objective its budget is of)", path, "slo", i)
-        slo = _number(doc, entry["slo"], "slo", path, i)
-        if not 0 < slo < 100:
-            doc.fail(f"slo = {_num(slo)} must be a percentage between 0 and 100, e.g. slo = 99.9", path, "slo", i)
-        fields["slo"] = slo / 100
-    return Target(**fields)
+
+def _target_bounds(doc: _Doc, entry: dict, kpi: catalog.KPI, form: str, unit: str, fields: dict, path, i) -> None:
+    bounds = [(k, _bound(doc, entry[k], k, unit, path, i)) for k in ("green", "amber") if k in entry]
+    fields["direction"] = _direction_of(doc, kpi, bounds, unit, path, i)
+    fields["green"] = bounds[0][1]
+    if len(bounds) > 1:
+        fields["amber"] = bounds[1][1]
+        _check_order(doc, bounds[0][1], bounds[1][1], unit, path, i)
+    if form != "trend":
+        for key, b in bounds:
+            _check_magnitude(doc, b.value, unit, key, path, i)
+
+
+def _target_range(doc: _Doc, entry: dict, kpi: catalog.KPI, unit: str, fields: dict, path, i) -> None:
+    lo = _number(doc, entry["min"], "min", path, i)
+    hi = _number(doc, entry["max"], "max", path, i)
+    if lo > hi:
+        doc.fail(f"bad bound: min {_num(lo)} is above max {_num(hi)}", path, "max", i)
+    for key, v in (("min", lo), ("max", hi)):
+        _check_magnitude(doc, v, unit, key, path, i)
+    for key in ("below", "above"):
+        status = entry.get(key, RED)
+        if status not in (GREEN, AMBER, RED):
+            doc.fail(f"{key} = {status!r}: use \"green\", \"amber\" or \"red\"", path, key, i)
+        fields[key] = status
+    fields.update(low=lo, high=hi, direction=kpi.direction if kpi.direction != catalog.NEUTRAL else "")
+
+
+def _target_slo(doc: _Doc, entry: dict, kpi: catalog.KPI, fields: dict, path, i) -> None:
+    if "slo" not in entry:
+        return
+    if kpi.id != SLO_KPI:
+        doc.fail(f"slo applies to {SLO_KPI} only (the availability objective its budget is of)", path, "slo", i)
+    slo = _number(doc, entry["slo"], "slo", path, i)
+    if not 0 < slo < 100:
+        doc.fail(f"slo = {_num(slo)} must be a percentage between 0 and 100, e.g. slo = 99.9", path, "slo", i)
+    fields["slo"] = slo / 100
 
 
 def _check_magnitude(doc, value: float, unit: str, key: str, path, index) -> None:
@@ -733,19 +770,13 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     if not isinstance(metrics, dict) or not metrics:
         doc.fail("a cluster profile needs [metrics.<name>] tables naming each metric's kpi and unit", (), "metrics")
     metric_defs: dict[str, tuple[catalog.KPI, str, str]] = {}
+    broken: set[str] = set()  # metrics whose definition has a problem: their bands are not checked again
     for mname, m in metrics.items():
-        path = ("metrics", mname)
-        if not isinstance(m, dict):
-            doc.fail(f"metrics.{mname} must be a table with kpi and unit", ("metrics",), mname)
-        _check_keys(doc, m, METRIC_KEYS, path)
-        kpi = _kpi(doc, m, path)
-        if "unit" not in m:
-            doc.fail(f"metrics.{mname} needs a unit", path)
-        unit = _check_unit(doc, m["unit"], kpi, path)
-        direction = m.get("direction", kpi.direction)
-        if direction not in (catalog.LOWER, catalog.HIGHER):
-            doc.fail(f"metrics.{mname}: direction must be \"lower\" or \"higher\" (is better)", path, "direction")
-        metric_defs[mname] = (kpi, unit, direction)
+        defined = doc.collect(_metric, doc, mname, m)
+        if defined is None:
+            broken.add(mname)
+        else:
+            metric_defs[mname] = defined
 
     years_table = data.get("years")
     if not isinstance(years_table, dict) or not years_table:
@@ -753,40 +784,10 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     built: dict[int, tuple[Target, ...]] = {}
     notes: dict[int, str] = {}
     for ykey, ytable in years_table.items():
-        ypath = ("years", ykey)
-        if not re.fullmatch(r"\d{4}", ykey) or not isinstance(ytable, dict):
-            doc.fail(f"years.{ykey}: a year must be written as four digits and hold cluster tables", ("years",), ykey)
-        allowed = YEAR_KEYS + CLUSTER_NAMES
-        _check_keys(doc, ytable, allowed, ypath, what="key or cluster")
-        ysource = _text(doc, ytable, "source", ypath)
-        report = _text(doc, ytable, "report", ypath, required=False)
-        notes[int(ykey)] = _text(doc, ytable, "note", ypath, required=False) or ""
-        bands: dict[str, list[Cluster]] = {m: [] for m in metric_defs}
-        for cname in CLUSTER_NAMES:
-            if cname not in ytable:
-                continue
-            ctable = ytable[cname]
-            cpath = ("years", ykey, cname)
-            if not isinstance(ctable, dict):
-                doc.fail(f"years.{ykey}.{cname} must be a table", ypath, cname)
-            _check_keys(doc, ctable, CLUSTER_KEYS + tuple(metric_defs), cpath, what="key or metric")
-            csource = _text(doc, ctable, "source", cpath, required=False) or ysource
-            for mname, band in ctable.items():
-                if mname in CLUSTER_KEYS:
-                    continue
-                bands[mname].append(_band(doc, band, cname, mname, metric_defs[mname][1], csource, cpath))
-        targets = []
-        for mname, clusters in bands.items():
-            if not clusters:
-                continue
-            kpi, unit, direction = metric_defs[mname]
-            listed = " · ".join(f"{c.name} {c.text}" for c in clusters)
-            targets.append(Target(
-                kpi=kpi.id, form=CLUSTERS_FORM, text=f"DORA {ykey} {mname.replace('_', ' ')}: {listed}",
-                source=ysource + (f" ({report})" if report else ""), unit=unit, clusters=tuple(clusters),
-                cluster_status=tuple(status.items()), year=int(ykey), direction=direction,
-                line=doc.line_of(ypath) or 0))
-        built[int(ykey)] = tuple(targets)
+        year_built = doc.collect(_year, doc, ykey, ytable, metric_defs, broken, status)
+        if year_built is not None:
+            built[int(ykey)], notes[int(ykey)] = year_built
+    doc.raise_problems()  # the default year and the year asked for are chosen among valid years only
 
     # A year without clusters (2025) is a year to choose, with its note, but never the default.
     default_year = data.get("default_year", max(y for y, ts in built.items() if ts) if any(built.values())
@@ -803,6 +804,67 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     return Profile(name=name, title=f"{title}, {chosen} report", source=source, path=doc.label,
                    targets=built[chosen], lead_time_start=lts, pending=pending, year=chosen,
                    years=tuple(sorted(built)), note=notes[chosen])
+
+
+def _metric(doc: _Doc, mname: str, m) -> tuple[catalog.KPI, str, str]:
+    """One [metrics.<name>] table of a cluster profile: (KPI, unit, direction)."""
+    path = ("metrics", mname)
+    if not isinstance(m, dict):
+        doc.fail(f"metrics.{mname} must be a table with kpi and unit", ("metrics",), mname)
+    _check_keys(doc, m, METRIC_KEYS, path)
+    kpi = _kpi(doc, m, path)
+    if "unit" not in m:
+        doc.fail(f"metrics.{mname} needs a unit", path)
+    unit = _check_unit(doc, m["unit"], kpi, path)
+    direction = m.get("direction", kpi.direction)
+    if direction not in (catalog.LOWER, catalog.HIGHER):
+        doc.fail(f"metrics.{mname}: direction must be \"lower\" or \"higher\" (is better)", path, "direction")
+    return kpi, unit, direction
+
+
+def _year(doc: _Doc, ykey: str, ytable, metric_defs: dict, broken: set, status: dict
+          ) -> tuple[tuple[Target, ...], str] | None:
+    """One [years.<year>] of a cluster profile: its targets (one per metric with bands) and its note;
+    every problem in its clusters is noted."""
+    ypath = ("years", ykey)
+    if not re.fullmatch(r"\d{4}", ykey) or not isinstance(ytable, dict):
+        doc.fail(f"years.{ykey}: a year must be written as four digits and hold cluster tables", ("years",), ykey)
+    problems = len(doc.problems)
+    doc.collect(_check_keys, doc, ytable, YEAR_KEYS + CLUSTER_NAMES, ypath, None, "key or cluster")
+    ysource = _text(doc, ytable, "source", ypath)
+    report = _text(doc, ytable, "report", ypath, required=False)
+    note = _text(doc, ytable, "note", ypath, required=False) or ""
+    bands: dict[str, list[Cluster]] = {m: [] for m in metric_defs}
+    for cname in CLUSTER_NAMES:
+        if cname not in ytable:
+            continue
+        ctable = ytable[cname]
+        cpath = ("years", ykey, cname)
+        if not isinstance(ctable, dict):
+            doc.fail(f"years.{ykey}.{cname} must be a table", ypath, cname)
+        doc.collect(_check_keys, doc, ctable, CLUSTER_KEYS + tuple(metric_defs) + tuple(broken), cpath, None,
+                    "key or metric")
+        csource = _text(doc, ctable, "source", cpath, required=False) or ysource
+        for mname, band in ctable.items():
+            if mname in CLUSTER_KEYS or mname not in metric_defs:
+                continue
+            cluster = doc.collect(_band, doc, band, cname, mname, metric_defs[mname][1], csource, cpath)
+            if cluster is not None:
+                bands[mname].append(cluster)
+    if len(doc.problems) > problems:
+        return None
+    targets = []
+    for mname, clusters in bands.items():
+        if not clusters:
+            continue
+        kpi, unit, direction = metric_defs[mname]
+        listed = " · ".join(f"{c.name} {c.text}" for c in clusters)
+        targets.append(Target(
+            kpi=kpi.id, form=CLUSTERS_FORM, text=f"DORA {ykey} {mname.replace('_', ' ')}: {listed}",
+            source=ysource + (f" ({report})" if report else ""), unit=unit, clusters=tuple(clusters),
+            cluster_status=tuple(status.items()), year=int(ykey), direction=direction,
+            line=doc.line_of(ypath) or 0))
+    return tuple(targets), note
 
 
 def _band(doc: _Doc, band, cname: str, mname: str, unit: str, source: str, cpath) -> Cluster:

@@ -1100,3 +1100,39 @@ def test_every_bundled_profile_fits_the_declared_schema():
         f = tomlfile.read(str(path), path.read_text(encoding="utf-8"))
         assert validation.check(targets.profile_schema("years" in f.data), f.data) == [], name
         assert load_profile(name).targets
+
+
+def test_every_problem_inside_one_target_is_reported():
+    raw = ('[[target]]\n'                            # 1
+           'kpi = "change_failure_rate"\n'           # 2
+           'text = "t"\n'                            # 3
+           'source = "s"\n'                          # 4
+           'form = "threshold"\n'                    # 5
+           'unit = "%"\n'                            # 6
+           'green = "< 150"\n'                       # 7  above 100%
+           'scope = { severity = ["sev1"] }\n'       # 8  no severity on deployments
+           'slo = 99.9\n')                           # 9  slo is for error_budget_remaining
+    with pytest.raises(ProfileError) as e:
+        parse_profile(raw, label="ours.toml")
+    assert str(e.value).splitlines() == [
+        "ours.toml line 7: bad bound: green 150% is above 100%",
+        "ours.toml line 8: scope 'severity' does not apply to change_failure_rate (its events have no severity; "
+        "it can be scoped by tier)",
+        "ours.toml line 9: slo applies to error_budget_remaining only (the availability objective its budget is of)",
+    ]
+
+
+def test_a_cluster_profile_reports_the_problems_of_every_year():
+    raw = (targets.PROFILE_DIR / "dora.toml").read_text()
+    lines = raw.splitlines()
+    bad = raw.replace("[years.2023.high]", "[years.2023.hihg]").replace(
+        'lead_time = { text = "1 day – 1 week", min = 24, max = 168 }',
+        'lead_time = { text = "1 day – 1 week", min = 168, max = 24 }', 1)
+    with pytest.raises(ProfileError) as e:
+        parse_profile(bad, label="ours.toml")
+    found = str(e.value).splitlines()
+    hihg = lines.index("[years.2023.high]") + 1
+    swapped = next(n for n, line in enumerate(lines, 1) if "min = 24, max = 168" in line)
+    assert any(x.startswith(f"ours.toml line {hihg}: unknown key or cluster 'hihg'") for x in found), found
+    assert any(x.startswith(f"ours.toml line {swapped}: bad bound: lead_time of") for x in found), found
+    assert len(found) == 2
