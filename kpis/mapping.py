@@ -456,7 +456,15 @@ def load_preset(name: str) -> Mapping:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or "") or not path.is_file():
         raise MappingError(f"unknown preset {name!r}{did_you_mean(name, preset_names())}; "
                            f"presets: {', '.join(preset_names())}")
-    return _load(path, is_preset=True)
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _PRESETS.get(name)
+    if cached is None or cached[0] != key:  # validated once per process, again if the file changes
+        cached = _PRESETS[name] = (key, _load(path, is_preset=True))
+    return cached[1]
+
+
+_PRESETS: dict[str, tuple[tuple[int, int], Mapping]] = {}
 
 
 def load_mapping(spec) -> Mapping:

@@ -16,8 +16,9 @@ still validates, with fewer lines named.
 from __future__ import annotations
 
 import bisect
+import functools
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import tomlkit.items as tk_items
 from tomlkit.container import Container
@@ -80,12 +81,19 @@ def _header_path(text: str, start: int) -> tuple:
 
 @dataclass
 class TomlFile:
-    """A parsed TOML file: ``data`` (plain Python values) and ``lines`` (key path -> 1-based line)."""
+    """A parsed TOML file: ``data`` (plain Python values) and ``lines`` (key path -> 1-based line).
+
+    The positions are found the first time a line is asked for (a valid file never needs them),
+    once per text in a process.
+    """
 
     path: str
     text: str
     data: dict
-    lines: dict[tuple, int] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> dict[tuple, int]:
+        return _lines(self.text)
 
     def line(self, path: tuple) -> int | None:
         """The line of ``path``, else of its nearest enclosing key that has one."""
@@ -115,9 +123,10 @@ def read(path: str, text: str) -> TomlFile:
         elif "(at end of document)" in msg:
             msg = msg.replace(" (at end of document)", " at the end of the file")
         raise TomlSyntaxError(msg, line, col) from None
-    return TomlFile(path, text, data, _lines(text))
+    return TomlFile(path, text, data)
 
 
+@functools.lru_cache(maxsize=256)
 def _lines(text: str) -> dict[tuple, int]:
     parser = _PositionParser(text)
     try:

@@ -45,8 +45,7 @@ def did_you_mean(word, choices) -> str:
 def check(schema: dict, data) -> list[Problem]:
     """Every place where ``data`` does not fit ``schema``, in words."""
     validator = _VALIDATORS.get(id(schema))
-    if validator is None:
-        jsonschema.Draft202012Validator.check_schema(schema)
+    if validator is None:  # the schemas are checked against the meta-schema by the tests (seconds, not per load)
         validator = _VALIDATORS[id(schema)] = jsonschema.Draft202012Validator(schema)
     out: list[Problem] = []
     for error in validator.iter_errors(data):

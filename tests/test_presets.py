@@ -690,7 +690,11 @@ def test_lines_come_from_the_parser_not_from_matching_text(tmp_path):
 
 
 def test_every_shipped_preset_fits_the_declared_schema():
-    from kpis import tomlfile, validation
+    import jsonschema
+
+    from kpis import schema, tomlfile, validation
+    for kind in [None, *schema.TABLES]:  # the schemas themselves are valid Draft 2020-12
+        jsonschema.Draft202012Validator.check_schema(mapping.mapping_schema(kind))
     for path in sorted(mapping.PRESET_DIR.glob("*.toml")):
         f = tomlfile.read(str(path), path.read_text())
         assert validation.check(mapping.mapping_schema(f.data["kind"]), f.data) == [], path.name

@@ -1094,7 +1094,11 @@ def test_a_profile_with_several_problems_reports_them_all_with_their_lines():
 
 
 def test_every_bundled_profile_fits_the_declared_schema():
+    import jsonschema
+
     from kpis import tomlfile, validation
+    for clusters in (False, True):
+        jsonschema.Draft202012Validator.check_schema(targets.profile_schema(clusters))
     for name in targets.BUNDLED:
         path = targets.PROFILE_DIR / f"{name}.toml"
         f = tomlfile.read(str(path), path.read_text(encoding="utf-8"))
