@@ -22,35 +22,21 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import available_timezones
 
 import duckdb
 
-from kpis import schema
+from kpis import schema, tomlfile
 from kpis.ingest import IngestError, Limits, RowError, _lit, _timestamp_sql, json_read_error, quote_ident
+from kpis.validation import Problem, check, did_you_mean, report
 
 PRESET_DIR = Path(__file__).parent / "presets"
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 FORMATS = ("table", "json")  # table: CSV or Parquet; json: JSON / NDJSON documents
 
-TOP_KEYS = ("name", "kind", "title", "follows", "detect", "format", "timezone", "extends", "columns", "rows",
-            "aggregate", "rules", "notes")
-SOURCE_KEYS = ("from", "json_key", "json_index", "extract")
-COLUMN_KEYS = SOURCE_KEYS + ("first_of", "join", "sep", "cases", "values", "format", "epoch", "timezone",
-                             "add_seconds", "add_milliseconds", "plus", "plus_field", "round", "prefix", "default",
-                             "optional")
-CASE_KEYS = ("when", "value") + SOURCE_KEYS
-ROWS_KEYS = ("records", "explode", "keep_if", "latest")
-OPS = ("equals", "in", "not_in", "contains", "matches", "empty", "has")
-CONDITION_KEYS = ("column", "json_key") + OPS + ("any",)
 EPOCHS = {"s": 1.0, "ms": 1000.0}
-
-
-class MappingError(ValueError):
-    """A mapping file is not valid; the message names the file and line."""
 
 
 # ---------------------------------------------------------------------------
@@ -205,6 +191,7 @@ class Mapping:
     records: str | None = None
     explode: tuple[str, ...] = ()
     keep_if: tuple[Condition, ...] = ()
+    require: tuple[Condition, ...] = ()  # a row failing one is refused: the file is not the export the mapping reads
     latest_per: str | None = None
     latest_by: str | None = None
     sum: tuple[str, ...] = ()
@@ -239,6 +226,8 @@ class Mapping:
             out.append(f"  one row per element of: {', '.join(self.explode)}")
         for c in self.keep_if:
             out.append(f"  keeps rows where {c.describe()}")
+        for c in self.require:
+            out.append(f"  refuses the file unless every row has {c.describe()}")
         if self.latest_per:
             out.append(f"  keeps the latest row per {self.latest_per} (by {self.latest_by})")
         if self.timezone:
@@ -267,6 +256,8 @@ class Mapping:
                 out.append((col, c.target, c.optional))
         for cond in self.keep_if:
             out += [(col, "keep_if", False) for col in _condition_columns(cond)]
+        for cond in self.require:  # a column no row has is empty in every row: the condition says what that means
+            out += [(col, "require", True) for col in _condition_columns(cond)]
         for r in self.rules:
             out += [(col, "rules", False) for cond in r.when for col in _condition_columns(cond)]
         if self.latest_per:
@@ -281,40 +272,172 @@ def _condition_columns(c: Condition) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# Loading and validation
+# Loading and validation: a declared schema (shape), then rules (meaning), every problem at once
+#
+# The schema says which keys a mapping file may hold and what each takes; adding a key is
+# one line in it (plus, for a column key, the code that reads it). It is built per kind,
+# because the canonical columns a file may map are those of its table.
+
+_TEXT = {"type": "string", "minLength": 1}
+_SCALAR = {"type": ["string", "integer", "number", "boolean"]}
 
 
-class _File:
-    """The raw TOML text, to point errors at a line."""
+def _strict(properties: dict, unknown: str, **more) -> dict:
+    """A table taking only ``properties``; ``unknown``: the message for any other key."""
+    return {"type": "object", "properties": properties, "additionalProperties": False, "x-unknown": unknown, **more}
 
-    def __init__(self, path: str, text: str):
-        self.path, self.text = path, text
-        self.lines = text.splitlines()
 
-    def line_of(self, keys: tuple) -> int | None:
-        """The line that defines a key path such as ('columns', 'severity', 'values') (best effort)."""
-        start, found = 0, None
-        keys = list(keys)
-        for i, k in enumerate(keys):
-            if isinstance(k, int):
-                prev = keys[i - 1] if i else None
-                if isinstance(prev, str):  # the k-th [[prev]] table, if written that way
-                    pat = re.compile(r"^\s*\[\[\s*" + re.escape(prev) + r"\s*\]\]")
-                    hits = [j for j in range(len(self.lines)) if pat.search(self.lines[j])]
-                    if k < len(hits):
-                        start = found = hits[k]
-                continue
-            pat = re.compile(r"(^|[\s\[{,.])[\"']?" + re.escape(k) + r"[\"']?\s*(=|\]|\.)")
-            for j in range(start, len(self.lines)):
-                if pat.search(self.lines[j]):
-                    start = found = j
-                    break
-        return None if found is None else found + 1
+_SOURCE_PROPS = {
+    "from": {**_TEXT, "x-message": "from must be a source column name"},
+    "json_key": {"type": "string", "x-message": "json_key must be text"},
+    "json_index": {"type": "integer", "x-message": "json_index must be a whole number (0 is the first element)"},
+    "extract": {**_TEXT, "x-message": "a regular expression (text) is expected"},
+}
+_VALUES_OF_OP = {
+    "equals": {**_SCALAR, "x-message": "equals takes one value"},
+    "in": {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]},
+           "x-message": "in takes a list of values"},
+    "not_in": {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]},
+               "x-message": "not_in takes a list of values"},
+    "contains": {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}],
+                 "x-message": "contains takes a list of values"},
+    "matches": {**_TEXT, "x-message": "a regular expression (text) is expected"},
+    "empty": {"type": "boolean", "x-message": "empty takes true or false"},
+    "has": {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}],
+            "x-message": "has takes a list of values"},
+}
+OPS = tuple(_VALUES_OF_OP)
+_CONDITION = _strict(
+    {"column": {"type": "string", "x-message": "column must be a source column name"},
+     "json_key": {"type": "string", "x-message": "json_key must be text"},
+     **_VALUES_OF_OP,
+     "any": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"},
+             "x-message": "any takes a non-empty list of conditions, and nothing else"}},
+    "unknown key {key!r} in a condition{hint}; expected column, json_key and one of " + ", ".join(OPS)
+    + " (or any = [conditions])",
+    **{"x-message": "a condition is a table such as { column = \"ChargeCategory\", in = [\"Usage\"] }"})
+_CONDITIONS = {"anyOf": [{"$ref": "#/$defs/condition", "type": "object"},
+                         {"type": "array", "items": {"$ref": "#/$defs/condition"}}],
+               "x-message": "a condition is { column = \"...\", in = [...] } (or a list of them, all must hold)"}
+_SOURCE_ITEM = {"anyOf": [{**_TEXT},
+                          _strict(_SOURCE_PROPS, "unknown key {key!r}{hint}; a source takes {allowed}",
+                                  required=["from"], **{"x-required": "each source needs from = \"column\""})],
+                "x-message": "each source is a column name or { from = ..., json_key = ... }"}
+_SOURCE_LIST = {"type": "array", "minItems": 1, "items": _SOURCE_ITEM,
+                "x-message": "a non-empty list of source columns is expected"}
+_ADD = {"anyOf": [_TEXT, {"type": "number"}], "x-message": "{key} is a source column or a number"}
+COLUMN_PROPS = {
+    **_SOURCE_PROPS,
+    "first_of": _SOURCE_LIST,
+    "join": _SOURCE_LIST,
+    "sep": {"type": "string", "x-message": "sep must be text"},
+    "cases": {"type": "array", "items": _strict(
+        {"when": _CONDITIONS, **_SOURCE_PROPS, "value": {**_SCALAR, "x-message": "value must be a constant"}},
+        "unknown key {key!r} in a case{hint}; expected one of {allowed}", required=["when"],
+        **{"x-required": "a case is { when = condition(s), from = \"column\" } or { when = ..., value = \"...\" }",
+           "x-message": "a case is { when = condition(s), from = \"column\" } or { when = ..., value = \"...\" }"}),
+        "x-message": "cases must be a list of { when = ..., from = ... } tables"},
+    "values": {"type": "object", "additionalProperties": {"type": ["string", "integer", "boolean"],
+                                                          "x-message": "values must be a table of source value = "
+                                                                       "canonical value"},
+               "x-message": "values must be a table of source value = canonical value"},
+    "format": {"type": "string", "pattern": "%",
+               "x-message": "format is a strptime pattern such as \"%d/%b/%y %I:%M %p\""},
+    "epoch": {"enum": list(EPOCHS), "x-message": "epoch must be \"s\" (seconds) or \"ms\" (milliseconds)"},
+    "timezone": {"type": "string", "x-message": "unknown time zone {value!r} (use an IANA name such as UTC or "
+                                                "Europe/Berlin)"},
+    "add_seconds": _ADD,
+    "add_milliseconds": _ADD,
+    "plus": {"type": "string", "x-message": "plus is a source column (a number, or a JSON list of numbers or objects)"},
+    "plus_field": {"type": "string", "x-message": "plus_field names the field to add up in the plus column"},
+    "round": {"type": "boolean", "x-message": "round must be true or false"},
+    "prefix": {"type": "string", "x-message": "prefix must be text"},
+    "default": {**_SCALAR, "x-message": "default must be a constant"},
+    "optional": {"type": "boolean", "x-message": "optional must be true or false"},
+}
+SOURCE_KEYS = tuple(_SOURCE_PROPS)
+COLUMN_KEYS = tuple(COLUMN_PROPS)
+CASE_KEYS = ("when", "value") + SOURCE_KEYS
+CONDITION_KEYS = tuple(_CONDITION["properties"])
+ROWS_PROPS = {
+    "records": {**_TEXT, "x-message": "records must be the path of the list of records, e.g. \"data\""},
+    "explode": {"anyOf": [_TEXT, {"type": "array", "items": _TEXT}],
+                "x-message": "explode must be a list of list-valued columns"},
+    "keep_if": _CONDITIONS,
+    "require": {**_CONDITIONS, "x-message": "require is a condition (or a list of them) every row must meet"},
+    "latest": _strict({"per": {"type": "string"}, "by": {"type": "string"}},
+                      "latest must be { per = \"id column\", by = \"timestamp column\" }", required=["per", "by"],
+                      **{"x-required": "latest must be { per = \"id column\", by = \"timestamp column\" }",
+                         "x-message": "latest must be { per = \"id column\", by = \"timestamp column\" }"}),
+}
+ROWS_KEYS = tuple(ROWS_PROPS)
 
-    def error(self, keys: tuple, message: str) -> MappingError:
-        line = self.line_of(keys)
-        where = f"{self.path}, line {line}" if line else self.path
-        return MappingError(f"{where}: {message}")
+
+def _top_props(table: schema.Table | None) -> dict:
+    names = table.names if table else None
+    what = f"{table.name} column" if table else "column"
+    if names:
+        unknown = f"unknown {what} {{key!r}}{{hint}}; canonical columns: {', '.join(names)}"
+        columns = _strict({c: {"anyOf": [
+            {**_TEXT, "x-message": "the source column name is empty"},
+            _strict(COLUMN_PROPS, f"unknown key {{key!r}} for column {c}{{hint}}; expected one of {{allowed}}")],
+            "x-message": "a column is \"source column\" or a table such as { from = \"...\", values = {...} }"}
+            for c in names}, unknown)
+        sets = _strict({c: {**_SCALAR, "x-message": "rules set constants (text, number or boolean)"} for c in names},
+                       f"unknown {what} {{key!r}}{{hint}}")
+    else:  # kind unknown: its error is reported; the columns are checked once it is fixed
+        columns, sets = {"type": "object"}, {"type": "object"}
+    columns["x-message"] = "columns must be a table: canonical column = source column or {...}"
+    sets.update(minProperties=1, **{"x-message": "set must be a table of canonical column = constant"})
+    return {
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                 "x-message": "name must be a word of letters, digits, '-', '_' or '.'"},
+        "kind": {"enum": list(schema.TABLES),
+                 "x-message": f"kind must be one of {', '.join(schema.TABLES)} (got {{value!r}})"},
+        "title": {"type": "string", "x-message": "title must be text"},
+        "follows": {"type": "string", "x-message": "follows must be text"},
+        "detect": {"type": "array", "items": _TEXT, "x-message": "detect must be a list of column names"},
+        "format": {"enum": list(FORMATS), "x-message": f"format must be one of {', '.join(FORMATS)}"},
+        "timezone": {"type": "string", "x-message": "unknown time zone {value!r} (use an IANA name such as UTC or "
+                                                    "Europe/Berlin)"},
+        "extends": {"type": "string", "x-message": "extends must be a preset name"},
+        "columns": columns,
+        "rows": _strict(ROWS_PROPS, "unknown key {key!r} in [rows]{hint}; expected one of {allowed}",
+                        **{"x-message": "rows must be a table"}),
+        "aggregate": _strict({"sum": {"type": "array", "items": {"type": "string"},
+                                      "x-message": "sum must be a list of canonical columns"}},
+                             "aggregate takes one key: sum = [canonical columns to add up]",
+                             **{"x-message": "aggregate takes one key: sum = [canonical columns to add up]"}),
+        "rules": {"type": "array", "items": _strict(
+            {"when": _CONDITIONS, "set": sets}, "a rule is { when = condition(s), set = { column = \"value\" } }",
+            required=["set"], **{"x-required": "a rule is { when = condition(s), set = { column = \"value\" } }",
+                                 "x-message": "a rule is { when = condition(s), set = { column = \"value\" } }"}),
+            "x-message": "rules must be an array of tables: [[rules]] when = ... set = ..."},
+        "notes": {"type": "string", "x-message": "notes must be text"},
+    }
+
+
+TOP_KEYS = tuple(_top_props(None))
+_SCHEMAS: dict[str | None, dict] = {}
+
+
+def mapping_schema(kind: str | None) -> dict:
+    """The JSON Schema (Draft 2020-12) of a mapping file of this kind (``None``: kind not known)."""
+    if kind not in _SCHEMAS:
+        _SCHEMAS[kind] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$defs": {"condition": _CONDITION},
+            **_strict(_top_props(schema.TABLES.get(kind)), "unknown key {key!r}{hint}; expected one of {allowed}"),
+        }
+    return _SCHEMAS[kind]
+
+
+class MappingError(ValueError):
+    """A mapping file is not valid; the message names the file and the line of every problem."""
+
+    def __init__(self, message: str, problems: list[tuple[int | None, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 def list_presets() -> list[Mapping]:
@@ -331,8 +454,17 @@ def load_preset(name: str) -> Mapping:
     """A shipped preset by name (e.g. ``focus``, ``pagerduty``)."""
     path = PRESET_DIR / f"{name}.toml"
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or "") or not path.is_file():
-        raise MappingError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
-    return _load(path, is_preset=True)
+        raise MappingError(f"unknown preset {name!r}{did_you_mean(name, preset_names())}; "
+                           f"presets: {', '.join(preset_names())}")
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _PRESETS.get(name)
+    if cached is None or cached[0] != key:  # validated once per process, again if the file changes
+        cached = _PRESETS[name] = (key, _load(path, is_preset=True))
+    return cached[1]
+
+
+_PRESETS: dict[str, tuple[tuple[int, int], Mapping]] = {}
 
 
 def load_mapping(spec) -> Mapping:
@@ -349,149 +481,223 @@ def load_mapping(spec) -> Mapping:
 
 
 def _load(path: Path, *, is_preset: bool) -> Mapping:
-    raw_text = path.read_text(encoding="utf-8")
-    f = _File(str(path), raw_text)
     try:
-        data = tomllib.loads(raw_text)
-    except tomllib.TOMLDecodeError as e:
-        raise MappingError(f"{path}: not valid TOML: {e}") from None
+        f = tomlfile.read(str(path), path.read_text(encoding="utf-8"))
+    except tomlfile.TomlSyntaxError as e:
+        where = f"{path}, line {e.line}" if e.line else str(path)
+        raise MappingError(f"{where}: not valid TOML: {e}", [(e.line, f"not valid TOML: {e}")]) from None
+    return validate(f, is_preset=is_preset, default_name=path.stem)
+
+
+def validate(f: tomlfile.TomlFile, *, is_preset: bool = False, default_name: str = "mapping") -> Mapping:
+    """The :class:`Mapping` a parsed file describes; :class:`MappingError` listing every problem if any."""
+    data = f.data
+    problems: list[Problem] = []
     base = None
-    if "extends" in data:
-        if not isinstance(data["extends"], str):
-            raise f.error(("extends",), "extends must be a preset name")
+    if isinstance(data.get("extends"), str):
         try:
             base = load_preset(data["extends"])
         except MappingError as e:
-            raise f.error(("extends",), str(e)) from None
-    return _validate(f, data, is_preset=is_preset, base=base, default_name=path.stem)
-
-
-def _validate(f: _File, data: dict, *, is_preset: bool, base: Mapping | None, default_name: str) -> Mapping:
-    for k in data:
-        if k not in TOP_KEYS:
-            raise f.error((k,), f"unknown key {k!r}; expected one of {', '.join(TOP_KEYS)}")
-    name = data.get("name", default_name)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise f.error(("name",), "name must be a word of letters, digits, '-', '_' or '.'")
-    if is_preset and name != default_name:
-        raise f.error(("name",), f"a preset's name must be its file name ({default_name!r})")
+            problems.append(Problem(("extends",), str(e)))
     kind = data.get("kind", base.kind if base else None)
-    if kind not in schema.TABLES:
-        raise f.error(("kind",), f"kind must be one of {', '.join(schema.TABLES)} (got {kind!r})")
-    if base and kind != base.kind:
-        raise f.error(("kind",), f"kind {kind!r} differs from the {base.kind!r} of preset {base.name}")
-    table = schema.TABLES[kind]
-    for key in ("title", "follows", "notes"):
-        if key in data and not isinstance(data[key], str):
-            raise f.error((key,), f"{key} must be text")
-    detect = data.get("detect", list(base.detect) if base else [])
-    if not isinstance(detect, list) or not all(isinstance(x, str) and x for x in detect):
-        raise f.error(("detect",), "detect must be a list of column names")
-    if is_preset and not detect:
-        raise f.error(("detect",), "a preset needs detect: the header columns that recognise its export")
-    fmt = data.get("format", base.format if base else "table")
-    if fmt not in FORMATS:
-        raise f.error(("format",), f"format must be one of {', '.join(FORMATS)}")
-    tz = data.get("timezone", base.timezone if base else None)
-    if tz is not None:
-        _check_tz(f, ("timezone",), tz)
+    known_kind = kind if isinstance(kind, str) and kind in schema.TABLES else None
+    problems += check(mapping_schema(known_kind), data)
+    if "kind" not in data and base is None:
+        problems.append(Problem(("kind",), f"kind must be one of {', '.join(schema.TABLES)} (got None)"))
+    if known_kind and not any(p.path[:1] == ("kind",) for p in problems):
+        for rule in _RULES:
+            problems += rule(data, schema.TABLES[known_kind], base=base, is_preset=is_preset,
+                             default_name=default_name)
+    if problems:
+        problems = list(dict.fromkeys(problems))
+        raise MappingError(report(f.path, problems, f.line), [(f.line(p.path), p.message) for p in problems])
+    return _build(f.path, data, schema.TABLES[known_kind], base=base, is_preset=is_preset, default_name=default_name)
 
-    cols_data = data.get("columns", {})
-    if not isinstance(cols_data, dict):
-        raise f.error(("columns",), "columns must be a table: canonical column = source column or {...}")
-    columns = {c.target: c for c in base.columns} if base else {}
-    for target, spec in cols_data.items():
-        if target not in table.names:
-            raise f.error(("columns", target),
-                          f"unknown {kind} column {target!r}; canonical columns: {', '.join(table.names)}")
-        columns[target] = _column_rule(f, table, target, spec)
 
+# The rules: what the schema cannot say. Each takes the file's data (whose shape may still be
+# wrong where the schema said so: a rule looks only at values of the right type) and returns
+# its problems.
+
+
+def _is_table(x) -> bool:
+    return isinstance(x, dict)
+
+
+def _columns_of(data: dict) -> dict:
+    cols = data.get("columns", {})
+    return {k: v for k, v in cols.items()} if _is_table(cols) else {}
+
+
+def _rule_identity(data, table, *, base, is_preset, default_name) -> list[Problem]:
+    out = []
+    name = data.get("name", default_name)
+    if is_preset and isinstance(name, str) and name != default_name:
+        out.append(Problem(("name",), f"a preset's name must be its file name ({default_name!r})"))
+    if base and table.name != base.kind:
+        out.append(Problem(("kind",), f"kind {table.name!r} differs from the {base.kind!r} of preset {base.name}"))
+    if is_preset and not data.get("detect", list(base.detect) if base else []):
+        out.append(Problem(("detect",), "a preset needs detect: the header columns that recognise its export"))
+    tz = data.get("timezone")
+    if isinstance(tz, str):
+        out += _tz_problems(("timezone",), tz)
+    return out
+
+
+def _tz_problems(path: tuple, tz: str) -> list[Problem]:
+    if tz in _timezones() or tz.upper() == "UTC":
+        return []
+    return [Problem(path, f"unknown time zone {tz!r}{did_you_mean(tz, _timezones())} "
+                          "(use an IANA name such as UTC or Europe/Berlin)")]
+
+
+def _regex_problems(path: tuple, pattern, *, group: bool = False) -> list[Problem]:
+    if not isinstance(pattern, str) or not pattern:
+        return []  # the schema names it
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        return [Problem(path, f"not a valid regular expression: {e}")]
+    if group and compiled.groups < 1:
+        return [Problem(path, "extract needs a capture group: the part in (...) is the value")]
+    return []
+
+
+def _source_problems(path: tuple, spec: dict) -> list[Problem]:
+    out = _regex_problems(path + ("extract",), spec.get("extract"), group=True)
+    if "from" not in spec and any(k in spec for k in SOURCE_KEYS[1:]):
+        out.append(Problem(path, "json_key, json_index and extract need a from column"))
+    return out
+
+
+def _condition_problems(path: tuple, spec) -> list[Problem]:
+    items = [spec] if _is_table(spec) else spec if isinstance(spec, list) else []
+    out = []
+    for i, c in enumerate(items):
+        p = path if _is_table(spec) else path + (i,)
+        if not _is_table(c):
+            continue
+        if "any" in c:
+            if set(c) != {"any"}:
+                out.append(Problem(p + ("any",), "any takes a non-empty list of conditions, and nothing else"))
+            if isinstance(c["any"], list):
+                out += _condition_problems(p + ("any",), c["any"])
+            continue
+        ops = [k for k in OPS if k in c]
+        if "column" not in c or len(ops) != 1:
+            out.append(Problem(p, f"a condition needs column = \"...\" and exactly one of {', '.join(OPS)}"))
+        out += _regex_problems(p + ("matches",), c.get("matches"))
+    return out
+
+
+def _rule_columns(data, table, *, base, **_) -> list[Problem]:
+    out = []
+    for target, spec in _columns_of(data).items():
+        path = ("columns", target)
+        if target not in table.names or not _is_table(spec):
+            continue
+        out += _source_problems(path, spec)
+        how = [k for k in ("from", "first_of", "join") if k in spec]
+        if len(how) > 1:
+            out.append(Problem(path, "give one of from, first_of, join"))
+        if "sep" in spec and "join" not in spec:
+            out.append(Problem(path + ("sep",), "sep goes with join"))
+        if not how and "default" not in spec:
+            out.append(Problem(path, f"column {target} needs from, first_of, join or a default"))
+        for key in ("first_of", "join"):
+            for i, s in enumerate(spec.get(key) or []):
+                if _is_table(s):
+                    out += _source_problems(path + (key, i), s)
+        for i, c in enumerate(spec.get("cases") or []):
+            if not _is_table(c):
+                continue
+            out += _condition_problems(path + ("cases", i, "when"), c.get("when"))
+            if not ({"from", "value"} & set(c)):
+                out.append(Problem(path + ("cases", i), "a case is { when = condition(s), from = \"column\" } "
+                                                        "or { when = ..., value = \"...\" }"))
+            elif "from" in c and "value" in c:
+                out.append(Problem(path + ("cases", i), "give from or value, not both"))
+            out += _source_problems(path + ("cases", i), {k: v for k, v in c.items() if k != "value"}
+                                    if "value" not in c else {})
+        kind = table.column(target).kind
+        for k in ("format", "epoch", "timezone", "add_seconds", "add_milliseconds"):
+            if k in spec and kind not in (schema.TIMESTAMP, schema.DATE):
+                out.append(Problem(path + (k,), f"{k} applies to timestamp and date columns; {target} is {kind}"))
+        for k in ("plus", "plus_field", "round"):
+            if k in spec and kind not in (schema.NUMBER, schema.COUNT):
+                out.append(Problem(path + (k,), f"{k} applies to numeric columns; {target} is {kind}"))
+        if "format" in spec and "epoch" in spec:
+            out.append(Problem(path, "give format or epoch, not both"))
+        if "add_seconds" in spec and "add_milliseconds" in spec:
+            out.append(Problem(path + ("add_milliseconds",), "give add_seconds or add_milliseconds, not both"))
+        if "plus_field" in spec and "plus" not in spec:
+            out.append(Problem(path + ("plus_field",), "plus_field names the field to add up in the plus column"))
+        if isinstance(spec.get("timezone"), str):
+            out += _tz_problems(path + ("timezone",), spec["timezone"])
+    return out
+
+
+def _rule_rows(data, table, *, base, **_) -> list[Problem]:
     rows = data.get("rows", {})
-    if not isinstance(rows, dict):
-        raise f.error(("rows",), "rows must be a table")
-    for k in rows:
-        if k not in ROWS_KEYS:
-            raise f.error(("rows", k), f"unknown key {k!r} in [rows]; expected one of {', '.join(ROWS_KEYS)}")
-    records = rows.get("records", base.records if base else None)
-    if records is not None and (not isinstance(records, str) or not records):
-        raise f.error(("rows", "records"), "records must be the path of the list of records, e.g. \"data\"")
-    explode = rows.get("explode", list(base.explode) if base else [])
-    if isinstance(explode, str):
-        explode = [explode]
-    if not isinstance(explode, list) or not all(isinstance(x, str) and x for x in explode):
-        raise f.error(("rows", "explode"), "explode must be a list of list-valued columns")
-    if (records or explode) and fmt != "json":
-        raise f.error(("rows",), "records and explode apply to JSON exports: set format = \"json\"")
-    keep_if = base.keep_if if base else ()
-    if "keep_if" in rows:
-        keep_if = _conditions(f, ("rows", "keep_if"), rows["keep_if"])
-    latest_per, latest_by = (base.latest_per, base.latest_by) if base else (None, None)
-    if "latest" in rows:
-        lat = rows["latest"]
-        if not isinstance(lat, dict) or set(lat) != {"per", "by"} or not all(isinstance(v, str) for v in lat.values()):
-            raise f.error(("rows", "latest"), "latest must be { per = \"id column\", by = \"timestamp column\" }")
-        latest_per, latest_by = lat["per"], lat["by"]
-    if latest_per and table.key is None:
-        raise f.error(("rows", "latest"), f"latest applies to tables keyed by id, not {kind}")
+    if not _is_table(rows):
+        return []
+    out = _condition_problems(("rows", "keep_if"), rows.get("keep_if"))
+    out += _condition_problems(("rows", "require"), rows.get("require"))
+    fmt = data.get("format", base.format if base else "table")
+    if ("records" in rows or "explode" in rows) and fmt != "json":
+        out.append(Problem(("rows",), "records and explode apply to JSON exports: set format = \"json\""))
+    if "latest" in rows and table.key is None:
+        out.append(Problem(("rows", "latest"), f"latest applies to tables keyed by id, not {table.name}"))
+    return out
 
+
+def _rule_aggregate(data, table, *, base, **_) -> list[Problem]:
     agg = data.get("aggregate", {})
-    if not isinstance(agg, dict) or any(k != "sum" for k in agg):
-        raise f.error(("aggregate",), "aggregate takes one key: sum = [canonical columns to add up]")
-    sums = agg.get("sum", list(base.sum) if base else [])
-    if not isinstance(sums, list) or not all(isinstance(x, str) for x in sums):
-        raise f.error(("aggregate", "sum"), "sum must be a list of canonical columns")
+    sums = agg.get("sum", []) if _is_table(agg) else []
+    if not isinstance(sums, list):
+        return []
+    out = []
+    mapped = set(_columns_of(data)) | ({c.target for c in base.columns} if base else set())
     if sums and table.key is not None:
-        raise f.error(("aggregate", "sum"), f"aggregate applies to costs and predictions, not {kind}")
+        out.append(Problem(("aggregate", "sum"), f"aggregate applies to costs and predictions, not {table.name}"))
     for s in sums:
+        if not isinstance(s, str):
+            continue
         if s not in table.names or table.column(s).kind not in (schema.NUMBER, schema.COUNT):
-            raise f.error(("aggregate", "sum"), f"cannot sum {s!r}: not a numeric {kind} column")
-        if s not in columns:
-            raise f.error(("aggregate", "sum"), f"cannot sum {s!r}: it is not mapped")
+            out.append(Problem(("aggregate", "sum"), f"cannot sum {s!r}: not a numeric {table.name} column"))
+        elif s not in mapped:
+            out.append(Problem(("aggregate", "sum"), f"cannot sum {s!r}: it is not mapped"))
+    return out
 
-    rules_data = data.get("rules", [])
-    if not isinstance(rules_data, list):
-        raise f.error(("rules",), "rules must be an array of tables: [[rules]] when = ... set = ...")
-    rules = []
-    for i, r in enumerate(rules_data):
-        if not isinstance(r, dict) or set(r) - {"when", "set"} or "set" not in r:
-            raise f.error(("rules", i), "a rule is { when = condition(s), set = { column = \"value\" } }")
-        when = _conditions(f, ("rules", i, "when"), r.get("when", []))
-        sets = r["set"]
-        if not isinstance(sets, dict) or not sets:
-            raise f.error(("rules", i, "set"), "set must be a table of canonical column = constant")
-        for k, v in sets.items():
-            if k not in table.names:
-                raise f.error(("rules", i, "set", k), f"unknown {kind} column {k!r}")
-            if not isinstance(v, (str, int, float, bool)):
-                raise f.error(("rules", i, "set", k), "rules set constants (text, number or boolean)")
-        rules.append(Rule(when, tuple((k, _text(v)) for k, v in sets.items())))
-    if base:
-        rules += list(base.rules)  # a user's rules come first, then the preset's
 
-    for req in table.required:
-        if req not in columns and not any(k == req for r in rules for k, _ in r.set):
-            raise f.error(("columns",), f"required {kind} column {req!r} is not mapped")
-    return Mapping(
-        name=name, kind=kind,
-        title=data.get("title", base.title if base else ""),
-        follows=data.get("follows", base.follows if base else ""),
-        notes=data.get("notes", base.notes if base else ""),
-        path=f.path, is_preset=is_preset, detect=tuple(detect), format=fmt, timezone=tz,
-        columns=tuple(columns[c] for c in table.names if c in columns),
-        records=records, explode=tuple(explode), keep_if=keep_if, latest_per=latest_per, latest_by=latest_by,
-        sum=tuple(sums), rules=tuple(rules), extends=base.name if base else None,
-    )
+def _rule_rules(data, table, **_) -> list[Problem]:
+    rules = data.get("rules", [])
+    out = []
+    for i, r in enumerate(rules if isinstance(rules, list) else []):
+        if _is_table(r):
+            out += _condition_problems(("rules", i, "when"), r.get("when", []))
+    return out
+
+
+def _rule_required(data, table, *, base, **_) -> list[Problem]:
+    mapped = set(_columns_of(data)) | ({c.target for c in base.columns} if base else set())
+    rules = data.get("rules", [])
+    for r in (rules if isinstance(rules, list) else []) + ([{"set": dict(x.set)} for x in base.rules] if base else []):
+        if _is_table(r) and _is_table(r.get("set")):
+            mapped |= set(r["set"])
+    return [Problem(("columns",), f"required {table.name} column {req!r} is not mapped")
+            for req in table.required if req not in mapped]
+
+
+_RULES = (_rule_identity, _rule_columns, _rule_rows, _rule_aggregate, _rule_rules, _rule_required)
+
+
+# Building: the data has passed the schema and the rules, so it is read without further checks.
 
 
 def _text(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v)
-
-
-def _check_tz(f: _File, keys: tuple, tz) -> None:
-    if not isinstance(tz, str) or (tz not in _timezones() and tz.upper() != "UTC"):
-        raise f.error(keys, f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Berlin)")
 
 
 _TZ_CACHE: set[str] = set()
@@ -503,193 +709,83 @@ def _timezones() -> set[str]:
     return _TZ_CACHE
 
 
-def _check_regex(f: _File, keys: tuple, pattern, *, group: bool = False) -> None:
-    if not isinstance(pattern, str) or not pattern:
-        raise f.error(keys, "a regular expression (text) is expected")
-    try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise f.error(keys, f"not a valid regular expression: {e}") from None
-    if group and compiled.groups < 1:
-        raise f.error(keys, "extract needs a capture group: the part in (...) is the value")
-
-
-def _source(f: _File, keys: tuple, spec: dict, *, constant_ok: bool = False) -> Source:
-    col = spec.get("from")
-    if col is not None and (not isinstance(col, str) or not col):
-        raise f.error(keys + ("from",), "from must be a source column name")
-    if "json_index" in spec and (not isinstance(spec["json_index"], int) or isinstance(spec["json_index"], bool)):
-        raise f.error(keys + ("json_index",), "json_index must be a whole number (0 is the first element)")
-    if "json_key" in spec and not isinstance(spec["json_key"], str):
-        raise f.error(keys + ("json_key",), "json_key must be text")
-    if "extract" in spec:
-        _check_regex(f, keys + ("extract",), spec["extract"], group=True)
-    if col is None and any(k in spec for k in SOURCE_KEYS[1:]):
-        raise f.error(keys, "json_key, json_index and extract need a from column")
-    if constant_ok and "value" in spec:
-        if col is not None:
-            raise f.error(keys, "give from or value, not both")
-        return Source(constant=_text(spec["value"]))
-    return Source(col, spec.get("json_key"), spec.get("json_index"), spec.get("extract"))
-
-
-def _source_list(f: _File, keys: tuple, items) -> tuple[Source, ...]:
-    if not isinstance(items, list) or not items:
-        raise f.error(keys, "a non-empty list of source columns is expected")
-    out = []
-    for i, it in enumerate(items):
-        if isinstance(it, str) and it:
-            out.append(Source(it))
-        elif isinstance(it, dict):
-            for k in it:
-                if k not in SOURCE_KEYS:
-                    raise f.error(keys + (k,), f"unknown key {k!r}; a source takes {', '.join(SOURCE_KEYS)}")
-            if "from" not in it:
-                raise f.error(keys, "each source needs from = \"column\"")
-            out.append(_source(f, keys, it))
-        else:
-            raise f.error(keys, "each source is a column name or { from = ..., json_key = ... }")
-    return tuple(out)
-
-
-def _column_rule(f: _File, table: schema.Table, target: str, spec) -> ColumnRule:
-    keys = ("columns", target)
-    if isinstance(spec, str):
-        if not spec:
-            raise f.error(keys, "the source column name is empty")
-        return ColumnRule(target, (Source(spec),))
-    if not isinstance(spec, dict):
-        raise f.error(keys, "a column is \"source column\" or a table such as "
-                            "{ from = \"...\", values = {...} }")
-    for k in spec:
-        if k not in COLUMN_KEYS:
-            raise f.error(keys + (k,), f"unknown key {k!r} for column {target}; "
-                                       f"expected one of {', '.join(COLUMN_KEYS)}")
-    how = [k for k in ("from", "first_of", "join") if k in spec]
-    if len(how) > 1:
-        raise f.error(keys, "give one of from, first_of, join")
-    combine, sep = "first", "/"
-    if "from" in spec:
-        sources = (_source(f, keys, spec),)
-    elif "first_of" in spec:
-        sources = _source_list(f, keys + ("first_of",), spec["first_of"])
-    elif "join" in spec:
-        sources, combine = _source_list(f, keys + ("join",), spec["join"]), "join"
-        sep = spec.get("sep", "/")
-        if not isinstance(sep, str):
-            raise f.error(keys + ("sep",), "sep must be text")
-    else:
-        if any(k in spec for k in SOURCE_KEYS[1:]):
-            raise f.error(keys, "json_key, json_index and extract need a from column")
-        sources = ()
-    if "sep" in spec and combine != "join":
-        raise f.error(keys + ("sep",), "sep goes with join")
-    default = spec.get("default")
-    if default is not None:
-        if not isinstance(default, (str, int, float, bool)):
-            raise f.error(keys + ("default",), "default must be a constant")
-        default = _text(default)
-    if not sources and default is None:
-        raise f.error(keys, f"column {target} needs from, first_of, join or a default")
-    cases = []
-    for i, c in enumerate(spec.get("cases", [])):
-        ck = keys + ("cases",)
-        if not isinstance(c, dict) or "when" not in c or not ({"from", "value"} & set(c)):
-            raise f.error(ck, "a case is { when = condition(s), from = \"column\" } or { when = ..., value = \"...\" }")
-        for k in c:
-            if k not in CASE_KEYS:
-                raise f.error(ck + (k,), f"unknown key {k!r} in a case; expected one of {', '.join(CASE_KEYS)}")
-        cases.append(Case(_conditions(f, ck + ("when",), c["when"]), _source(f, ck, c, constant_ok=True)))
-    values = spec.get("values", {})
-    if not isinstance(values, dict) or not all(isinstance(v, (str, int, bool)) for v in values.values()):
-        raise f.error(keys + ("values",), "values must be a table of source value = canonical value")
-    col = table.column(target)
-    timey = col.kind in (schema.TIMESTAMP, schema.DATE)
-    for k in ("format", "epoch", "timezone", "add_seconds", "add_milliseconds"):
-        if k in spec and not timey:
-            raise f.error(keys + (k,), f"{k} applies to timestamp and date columns; {target} is {col.kind}")
-    for k in ("plus", "plus_field", "round"):
-        if k in spec and col.kind not in (schema.NUMBER, schema.COUNT):
-            raise f.error(keys + (k,), f"{k} applies to numeric columns; {target} is {col.kind}")
-    fmt = spec.get("format")
-    if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):
-        raise f.error(keys + ("format",), "format is a strptime pattern such as \"%d/%b/%y %I:%M %p\"")
-    epoch = spec.get("epoch")
-    if epoch is not None and epoch not in EPOCHS:
-        raise f.error(keys + ("epoch",), "epoch must be \"s\" (seconds) or \"ms\" (milliseconds)")
-    if fmt and epoch:
-        raise f.error(keys, "give format or epoch, not both")
-    if "timezone" in spec:
-        _check_tz(f, keys + ("timezone",), spec["timezone"])
-    add, unit = None, "s"
-    for k, u in (("add_seconds", "s"), ("add_milliseconds", "ms")):
-        if k in spec:
-            if add is not None:
-                raise f.error(keys + (k,), "give add_seconds or add_milliseconds, not both")
-            v = spec[k]
-            if isinstance(v, bool) or not isinstance(v, (str, int, float)) or v == "":
-                raise f.error(keys + (k,), f"{k} is a source column or a number")
-            add, unit = v, u
-    if "plus" in spec and not isinstance(spec["plus"], str):
-        raise f.error(keys + ("plus",), "plus is a source column (a number, or a JSON list of numbers or objects)")
-    if "plus_field" in spec and ("plus" not in spec or not isinstance(spec["plus_field"], str)):
-        raise f.error(keys + ("plus_field",), "plus_field names the field to add up in the plus column")
-    for k in ("round", "optional"):
-        if k in spec and not isinstance(spec[k], bool):
-            raise f.error(keys + (k,), f"{k} must be true or false")
-    if "prefix" in spec and not isinstance(spec["prefix"], str):
-        raise f.error(keys + ("prefix",), "prefix must be text")
-    return ColumnRule(
-        target=target, sources=sources, combine=combine, sep=sep, cases=tuple(cases),
-        values=tuple((str(k), _text(v)) for k, v in values.items()), format=fmt, epoch=epoch,
-        timezone=spec.get("timezone"), add=add, add_unit=unit, plus=spec.get("plus"),
-        plus_field=spec.get("plus_field"), round=spec.get("round", False), prefix=spec.get("prefix"),
-        default=default, optional=spec.get("optional", False),
+def _build(path: str, data: dict, table: schema.Table, *, base: Mapping | None, is_preset: bool,
+           default_name: str) -> Mapping:
+    rows = data.get("rows", {})
+    columns = {c.target: c for c in base.columns} if base else {}
+    for target, spec in data.get("columns", {}).items():
+        columns[target] = _column_rule(target, spec)
+    explode = rows.get("explode", list(base.explode) if base else [])
+    latest = rows.get("latest")
+    rules = [Rule(_conditions(r.get("when", [])), tuple((k, _text(v)) for k, v in r["set"].items()))
+             for r in data.get("rules", [])]
+    if base:
+        rules += list(base.rules)  # a user's rules come first, then the preset's
+    return Mapping(
+        name=data.get("name", default_name), kind=table.name,
+        title=data.get("title", base.title if base else ""),
+        follows=data.get("follows", base.follows if base else ""),
+        notes=data.get("notes", base.notes if base else ""),
+        path=path, is_preset=is_preset, detect=tuple(data.get("detect", list(base.detect) if base else [])),
+        format=data.get("format", base.format if base else "table"),
+        timezone=data.get("timezone", base.timezone if base else None),
+        columns=tuple(columns[c] for c in table.names if c in columns),
+        records=rows.get("records", base.records if base else None),
+        explode=tuple([explode] if isinstance(explode, str) else explode),
+        keep_if=_conditions(rows["keep_if"]) if "keep_if" in rows else (base.keep_if if base else ()),
+        require=_conditions(rows["require"]) if "require" in rows else (base.require if base else ()),
+        latest_per=latest["per"] if latest else (base.latest_per if base else None),
+        latest_by=latest["by"] if latest else (base.latest_by if base else None),
+        sum=tuple(data.get("aggregate", {}).get("sum", list(base.sum) if base else [])),
+        rules=tuple(rules), extends=base.name if base else None,
     )
 
 
-def _conditions(f: _File, keys: tuple, spec) -> tuple[Condition, ...]:
-    items = [spec] if isinstance(spec, dict) else spec
-    if not isinstance(items, list):
-        raise f.error(keys, "a condition is { column = \"...\", in = [...] } (or a list of them, all must hold)")
-    return tuple(_condition(f, keys, c) for c in items)
+def _source(spec: dict | str) -> Source:
+    if isinstance(spec, str):
+        return Source(spec)
+    if "from" not in spec and "value" in spec:
+        return Source(constant=_text(spec["value"]))
+    return Source(spec.get("from"), spec.get("json_key"), spec.get("json_index"), spec.get("extract"))
 
 
-def _condition(f: _File, keys: tuple, c) -> Condition:
-    if not isinstance(c, dict):
-        raise f.error(keys, "a condition is a table such as { column = \"ChargeCategory\", in = [\"Usage\"] }")
-    for k in c:
-        if k not in CONDITION_KEYS:
-            raise f.error(keys + (k,), f"unknown key {k!r} in a condition; expected column, json_key and one of "
-                                       f"{', '.join(OPS)} (or any = [conditions])")
+def _column_rule(target: str, spec) -> ColumnRule:
+    if isinstance(spec, str):
+        return ColumnRule(target, (Source(spec),))
+    combine = "join" if "join" in spec else "first"
+    if "from" in spec:
+        sources = (_source(spec),)
+    else:
+        sources = tuple(_source(s) for s in spec.get("first_of") or spec.get("join") or [])
+    add, unit = None, "s"
+    for k, u in (("add_seconds", "s"), ("add_milliseconds", "ms")):
+        if k in spec:
+            add, unit = spec[k], u
+    default = spec.get("default")
+    return ColumnRule(
+        target=target, sources=sources, combine=combine, sep=spec.get("sep", "/"),
+        cases=tuple(Case(_conditions(c["when"]), _source(c)) for c in spec.get("cases", [])),
+        values=tuple((str(k), _text(v)) for k, v in spec.get("values", {}).items()), format=spec.get("format"),
+        epoch=spec.get("epoch"), timezone=spec.get("timezone"), add=add, add_unit=unit, plus=spec.get("plus"),
+        plus_field=spec.get("plus_field"), round=spec.get("round", False), prefix=spec.get("prefix"),
+        default=None if default is None else _text(default), optional=spec.get("optional", False),
+    )
+
+
+def _conditions(spec) -> tuple[Condition, ...]:
+    return tuple(_condition(c) for c in ([spec] if isinstance(spec, dict) else spec))
+
+
+def _condition(c: dict) -> Condition:
     if "any" in c:
-        if set(c) != {"any"} or not isinstance(c["any"], list) or not c["any"]:
-            raise f.error(keys + ("any",), "any takes a non-empty list of conditions, and nothing else")
-        return Condition(None, "any", tuple(_condition(f, keys, x) for x in c["any"]))
-    ops = [k for k in OPS if k in c]
-    if "column" not in c or not isinstance(c["column"], str) or len(ops) != 1:
-        raise f.error(keys, f"a condition needs column = \"...\" and exactly one of {', '.join(OPS)}")
-    op = ops[0]
+        return Condition(None, "any", tuple(_condition(x) for x in c["any"]))
+    op = next(k for k in OPS if k in c)
     v = c[op]
     if op in ("in", "not_in", "contains", "has"):
-        if isinstance(v, str) and op in ("contains", "has"):
-            v = (v,)
-        elif isinstance(v, list) and v and all(isinstance(x, (str, int)) for x in v):
-            v = tuple(str(x) for x in v)
-        else:
-            raise f.error(keys + (op,), f"{op} takes a list of values")
+        v = (v,) if isinstance(v, str) else tuple(str(x) for x in v)
     elif op == "equals":
-        if not isinstance(v, (str, int, float, bool)):
-            raise f.error(keys + (op,), "equals takes one value")
         v = _text(v)
-    elif op == "matches":
-        _check_regex(f, keys + (op,), v)
-    elif op == "empty" and not isinstance(v, bool):
-        raise f.error(keys + (op,), "empty takes true or false")
-    jk = c.get("json_key")
-    if jk is not None and not isinstance(jk, str):
-        raise f.error(keys + ("json_key",), "json_key must be text")
-    return Condition(c["column"], op, v, jk)
+    return Condition(c["column"], op, v, c.get("json_key"))
 
 
 # ---------------------------------------------------------------------------
@@ -1107,6 +1203,11 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         shown = comp.col(c.column) if c.op != "any" else "NULL::VARCHAR"
         drop_vals.append(f"WHEN NOT ({comp.cond(c)}) THEN {shown}")
     select.append(f"CASE {' '.join(drop_whens)} END AS _drop" if drop_whens else "NULL::INTEGER AS _drop")
+    refuse = [f"WHEN NOT ({comp.cond(c)}) THEN {i}" for i, c in enumerate(m.require)]
+    select.append(f"CASE {' '.join(refuse)} END AS _refuse" if refuse else "NULL::INTEGER AS _refuse")
+    refused = [f"WHEN NOT ({comp.cond(c)}) THEN {comp.col(c.column) if c.op != 'any' else 'NULL::VARCHAR'}"
+               for c in m.require]
+    select.append(f"CASE {' '.join(refused)} END AS _refuse_value" if refused else "NULL::VARCHAR AS _refuse_value")
     select.append(f"CASE {' '.join(drop_vals)} END AS _drop_value" if drop_vals else "NULL::VARCHAR AS _drop_value")
     if m.latest_per:
         select.append(f"{comp.col(m.latest_per)} AS _per")
@@ -1139,6 +1240,8 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         raise IngestError([RowError(name, None, None, f"the {m.label} could not read this file: "
                                                       f"{str(err).splitlines()[0]}")]) from None
 
+    _refuse_rows(con, m, name)
+
     # Stage 2: the rows kept, the latest per id, netted per day.
     kept = "SELECT * FROM _mapped WHERE _drop IS NULL"
     if m.latest_per:
@@ -1163,6 +1266,28 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
     notes, log = _report(con, m, kept, extras)
     return MappedFile(sql=final, present={t: t for t in targets}, extras=extra_pairs, notes=notes,
                       summary=_summary(m, log), log=log)
+
+
+def _refuse_rows(con, m: Mapping, name: str) -> None:
+    """A file whose rows fail a ``require`` condition is not the export the mapping reads: refuse it,
+    naming the condition, how many rows fail it, the values they have and the first row."""
+    if not m.require:
+        return
+    errors = []
+    for i, c in enumerate(m.require):
+        rows = con.execute("SELECT _refuse_value, count(*), min(_row) FROM _mapped WHERE _refuse = ? GROUP BY 1 "
+                           "ORDER BY 3", [i]).fetchall()
+        if not rows:
+            continue
+        n = sum(r[1] for r in rows)
+        found = ", ".join(f"{r[0]!r} ({r[1]} rows)" for r in rows[:5] if r[0] is not None)
+        found = f" (found: {found})" if found else ""
+        errors.append(RowError(name, rows[0][2], c.column,
+                               f"the {m.label} reads only rows where {c.describe()}; {n} row(s) are not{found}. "
+                               "Export the data the preset names, or load this file with a mapping file "
+                               "(--mapping) that reads it"))
+    if errors:
+        raise IngestError(errors)
 
 
 def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], dict]:

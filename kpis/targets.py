@@ -33,7 +33,6 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Callable
 
 import pandas as pd
 
-from kpis import catalog, periods, schema
+from kpis import catalog, periods, schema, tomlfile, validation
 from kpis.engine import FILTER_COLUMNS, LEAD_TIME_STARTS, SOURCE_TABLE
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -295,90 +294,149 @@ def load_profile(name_or_path: str | Path, year: int | None = None) -> Profile:
 
 def parse_profile(raw: str, label: str = "profile.toml", default_name: str = "profile",
                   year: int | None = None) -> Profile:
-    """Validate and build a profile from the text of a TOML file (``label`` names it in errors)."""
-    doc = _Doc(raw, label)
+    """Validate and build a profile from the text of a TOML file (``label`` names it in errors).
+
+    The file's shape is checked against :func:`profile_schema` (JSON Schema Draft 2020-12), then
+    each target, pending entry, metric and year by its rules; every problem found is reported at
+    once (one a line, sorted by line), each with the line the TOML parser gives it.
+    """
     try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"line (\d+)", str(e))
-        line = int(m[1]) if m else None
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
-        col = re.search(r"column (\d+)", str(e))
-        where = f" (column {col[1]})" if col else ""
-        raise ProfileError(f"{label} line {line}: TOML syntax error: {msg}{where}" if line
-                           else f"{label}: TOML syntax error: {msg}", path=label, line=line) from None
-    if "years" in data or "metrics" in data:
-        return _cluster_profile(doc, data, default_name, year)
-    if year is not None:
-        doc.fail(f"profile has no report years (year {year} asked for); only cluster profiles such as dora do")
-    return _target_profile(doc, data, default_name)
+        f = tomlfile.read(label, raw)
+    except tomlfile.TomlSyntaxError as e:
+        where = f" (column {e.column})" if e.column else ""
+        raise ProfileError(f"{label} line {e.line}: TOML syntax error: {e}{where}" if e.line
+                           else f"{label}: TOML syntax error: {e}", path=label, line=e.line) from None
+    doc = _Doc(f, label)
+    data = f.data
+    clusters = "years" in data or "metrics" in data
+    for problem in validation.check(profile_schema(clusters), data):
+        line = doc.file.line(problem.path)
+        doc.problems.append((line, problem.message))
+        doc.schema_lines.add(line)
+    if clusters:
+        profile = doc.collect(_cluster_profile, doc, data, default_name, year)
+    elif year is not None:
+        profile = doc.collect(doc.fail, f"profile has no report years (year {year} asked for); only cluster "
+                                        "profiles such as dora do")
+    else:
+        profile = doc.collect(_target_profile, doc, data, default_name)
+    doc.raise_problems()
+    return profile
+
+
+_NON_EMPTY = {"type": "string", "pattern": r"\S"}
+
+
+def _keys_message(what: str = "key") -> str:
+    return f"unknown {what} {{key!r}}{{hint}}; expected one of {{allowed}}"
+
+
+def _entries(items: dict, required: tuple, what: str) -> dict:
+    """An array of tables (``[[target]]``, ``[[pending]]``) whose tables take ``items``' keys."""
+    return {"type": "array", "x-message": f"{what} must be an array of tables: write each one under [[{what}]]",
+            "items": {"type": "object", "properties": items, "additionalProperties": False,
+                      "x-unknown": _keys_message(), "required": list(required), "x-required": "missing {missing!r}",
+                      "x-message": f"each {what} entry must be a table under [[{what}]]"}}
+
+
+_TOP_PROPS = {
+    "name": {**_NON_EMPTY, "x-message": "'name' must be a non-empty string"},
+    "title": {**_NON_EMPTY, "x-message": "'title' must be a non-empty string"},
+    "source": {**_NON_EMPTY, "x-message": "'source' must be a non-empty string"},
+    "description": {"type": "string", "x-message": "'description' must be a string"},
+    "lead_time_start": {"enum": list(LEAD_TIME_STARTS), "x-message": "lead_time_start {value!r}{hint}; use one of "
+                        + ", ".join(LEAD_TIME_STARTS)},
+    "pending": _entries({k: {"type": "string", "x-message": f"{k!r} must be a non-empty string"}
+                         for k in PENDING_KEYS}, ("metric", "text", "source"), "pending"),
+}
+_BOUND_TEXT = {"type": "string", "x-message": "bad bound: write {key} with its comparison, e.g. {key} = \"< {value}\""}
+_NUMBER = {"type": "number", "x-message": "bad bound: {key} = {value!r} is not a number"}
+TARGET_PROPS = {
+    "kpi": {"type": "string", "x-message": "unknown KPI id {value!r}"},
+    "metric": {"type": "string", "x-message": "'metric' must be a string"},
+    "text": {**_NON_EMPTY, "x-message": "'text' must be a non-empty string"},
+    "source": {**_NON_EMPTY, "x-message": "'source' must be a non-empty string"},
+    "form": {"enum": list(FORMS), "x-message": "unknown form {value!r}{hint}; use one of " + ", ".join(FORMS)},
+    "unit": {"type": "string", "x-message": "unit {value!r} must be a string such as \"%\" or \"hours\""},
+    "scope": {"type": "object", "x-message": "scope must be a table such as { severity = [\"sev1\"] }"},
+    "note": {"type": "string", "x-message": "'note' must be a string"},
+    "slo": {**_NUMBER},
+    "green": _BOUND_TEXT,
+    "amber": _BOUND_TEXT,
+    "min": _NUMBER,
+    "max": _NUMBER,
+    "below": {"enum": [GREEN, AMBER, RED], "x-message": "{key} = {value!r}: use \"green\", \"amber\" or \"red\""},
+    "above": {"enum": [GREEN, AMBER, RED], "x-message": "{key} = {value!r}: use \"green\", \"amber\" or \"red\""},
+    "compare": {"type": "string", "x-message": "bad compare {value!r}: write \"previous\" or a span such as "
+                                               "\"1 quarter\""},
+}
+_SCHEMAS: dict[bool, dict] = {}
+
+
+def profile_schema(clusters: bool) -> dict:
+    """The JSON Schema (Draft 2020-12) of a target profile's shape (``clusters``: a DORA-style cluster profile).
+
+    Adding a key to a target is one line in ``TARGET_PROPS`` (and its rule in ``_target``).
+    """
+    if clusters not in _SCHEMAS:
+        if clusters:
+            props = {**_TOP_PROPS,
+                     "default_year": {"type": "integer", "x-message": "default_year must be a year such as 2024"},
+                     "status": {"type": "object", "x-message": "status must be a table: cluster = \"green\" | "
+                                                              "\"amber\" | \"red\""},
+                     "metrics": {"type": "object", "minProperties": 1,
+                                 "x-message": "a cluster profile needs [metrics.<name>] tables naming each "
+                                              "metric's kpi and unit"},
+                     "years": {"type": "object", "minProperties": 1,
+                               "x-message": "a cluster profile needs [years.<year>.<cluster>] tables"}}
+        else:
+            props = {**_TOP_PROPS, "target": _entries(TARGET_PROPS, ("kpi",), "target")}
+        _SCHEMAS[clusters] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                              "properties": props, "additionalProperties": False, "x-unknown": _keys_message()}
+    return _SCHEMAS[clusters]
 
 
 class _Doc:
-    """The raw text of a profile, to find the line of a table or key for an error message."""
+    """A parsed profile: the line of every key (from the TOML parser) and the problems found so far."""
 
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
-
-    def __init__(self, raw: str, label: str):
-        self.label = label
-        self.lines = raw.splitlines()
-        self.headers: list[tuple[int, bool, tuple[str, ...]]] = []  # (line, is_array, path)
-        in_multiline = None
-        for i, line in enumerate(self.lines, start=1):
-            if in_multiline:
-                if line.count(in_multiline) % 2 == 1:
-                    in_multiline = None
-                continue
-            for quote in ('"""', "'''"):
-                if line.count(quote) % 2 == 1:
-                    in_multiline = quote
-            m = self._HEADER.match(line)
-            if m and not in_multiline:
-                path = tuple(p.strip().strip("\"'") for p in m[2].split("."))
-                self.headers.append((i, m[1] == "[[", path))
-
-    def _region(self, path: tuple[str, ...], index: int | None) -> tuple[int, int] | None:
-        """Line span (first, last) of a table; of the index-th entry of an array of tables."""
-        if not path:
-            first_header = self.headers[0][0] if self.headers else len(self.lines) + 1
-            return 1, first_header - 1
-        seen = -1
-        for h, (line, is_array, p) in enumerate(self.headers):
-            if p != path:
-                continue
-            seen += 1
-            if is_array and index is not None and seen != index:
-                continue
-            end = len(self.lines)
-            for line2, _, p2 in self.headers[h + 1:]:
-                if not (len(p2) > len(path) and p2[:len(path)] == path):
-                    end = line2 - 1
-                    break
-            return line, end
-        return None
+    def __init__(self, file: tomlfile.TomlFile, label: str):
+        self.file, self.label = file, label
+        self.problems: list[tuple[int | None, str]] = []
+        self.schema_lines: set[int | None] = set()  # a rule says nothing more about a line the schema faulted
 
     def line_of(self, path: tuple[str, ...] = (), key: str | None = None, index: int | None = None) -> int | None:
         """Line of ``key`` in the table at ``path`` (the index-th of an array), else of the table itself."""
-        region = self._region(path, index)
-        if region is not None and key is not None:
-            pat = re.compile(rf"^\s*(?:\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*[=.]")
-            for i in range(region[0], region[1] + 1):
-                if pat.match(self.lines[i - 1]):
-                    return i
-        if key is not None:  # the key as a table of its own: [years.2024.elite], [target.scope]
-            sub = path + (key,)
-            for line, _, p in self.headers:
-                inside = region is None or not path or region[0] <= line <= region[1]
-                if p[:len(sub)] == sub and inside:
-                    return line
-        if region is None:
-            return self.line_of(path[:-1], path[-1], index) if path else None
-        return region[0] if path else None
+        full = tuple(path) + ((index,) if index is not None else ()) + ((key,) if key is not None else ())
+        return self.file.line(full)
 
     def fail(self, message: str, path: tuple[str, ...] = (), key: str | None = None, index: int | None = None):
         line = self.line_of(path, key, index)
         where = f"{self.label} line {line}" if line else self.label
         raise ProfileError(f"{where}: {message}", path=self.label, line=line)
+
+    def collect(self, check: Callable, *args):
+        """Run one check (a target, an entry, a year); note its problem and go on to the next."""
+        try:
+            return check(*args)
+        except _Problems:
+            raise
+        except ProfileError as e:
+            prefix = f"{self.label} line {e.line}: " if e.line else f"{self.label}: "
+            message = str(e)[len(prefix):] if str(e).startswith(prefix) else str(e)
+            if e.line not in self.schema_lines or e.line is None:
+                self.problems.append((e.line, message))
+            return None
+
+    def raise_problems(self) -> None:
+        if not self.problems:
+            return
+        found = sorted(dict.fromkeys(self.problems), key=lambda p: p[0] or 0)
+        text = [f"{self.label} line {line}: {msg}" if line else f"{self.label}: {msg}" for line, msg in found]
+        raise _Problems("\n".join(text), path=self.label, line=found[0][0])
+
+
+class _Problems(ProfileError):
+    """Every problem of a file, already gathered: passes through :meth:`_Doc.collect` untouched."""
 
 
 def _did_you_mean(word: str, choices) -> str:
@@ -528,57 +586,89 @@ def _filter_columns(kpi: catalog.KPI) -> tuple[str, ...]:
 
 
 def _common(doc: _Doc, data: dict, default_name: str, allowed_top) -> tuple[str, str, str, str, tuple[Pending, ...]]:
-    _check_keys(doc, data, allowed_top, ())
-    name = _text(doc, data, "name", (), required=False) or default_name
-    title = _text(doc, data, "title", (), required=False) or name
-    source = _text(doc, data, "source", (), required=False)
+    # the keys and their types were checked against profile_schema: a wrong one is a noted problem already,
+    # and its default stands in so the rest of the file is still checked
+    def text(key: str, default: str) -> str:
+        value = data.get(key)
+        return value if isinstance(value, str) and value.strip() else default
+
+    name = text("name", default_name)
+    title = text("title", name)
+    source = text("source", "")
     lts = data.get("lead_time_start", "change_started_at")
     if lts not in LEAD_TIME_STARTS:
-        doc.fail(f"lead_time_start {lts!r}{_did_you_mean(lts, LEAD_TIME_STARTS)}; use one of "
-                 f"{', '.join(LEAD_TIME_STARTS)}", (), "lead_time_start")
+        lts = "change_started_at"
     pending = []
     entries = data.get("pending", [])
-    if not isinstance(entries, list):
-        doc.fail("pending must be an array of tables: [[pending]]", (), "pending")
-    for i, p in enumerate(entries):
-        path = ("pending",)
-        if not isinstance(p, dict):
-            doc.fail("each pending entry must be a table", (), "pending")
-        _check_keys(doc, p, PENDING_KEYS, path, i)
-        pending.append(Pending(metric=_text(doc, p, "metric", path, i), text=_text(doc, p, "text", path, i),
-                               source=_text(doc, p, "source", path, i),
-                               note=_text(doc, p, "note", path, i, required=False)))
+    for i, p in enumerate(entries if isinstance(entries, list) else []):
+        entry = doc.collect(_pending, doc, p, i)
+        if entry is not None:
+            pending.append(entry)
     return name, title, source, lts, tuple(pending)
+
+
+def _pending(doc: _Doc, p, i: int) -> Pending:
+    path = ("pending",)
+    if not isinstance(p, dict):
+        doc.fail("each pending entry must be a table", (), "pending")
+    _check_keys(doc, p, PENDING_KEYS, path, i)
+    return Pending(metric=_text(doc, p, "metric", path, i), text=_text(doc, p, "text", path, i),
+                   source=_text(doc, p, "source", path, i), note=_text(doc, p, "note", path, i, required=False))
 
 
 def _target_profile(doc: _Doc, data: dict, default_name: str) -> Profile:
     name, title, source, lts, pending = _common(doc, data, default_name, TOP_KEYS)
     entries = data.get("target", [])
-    if not isinstance(entries, list):
-        doc.fail("targets must be an array of tables: write each one under [[target]]", (), "target")
+    entries = entries if isinstance(entries, list) else []  # else profile_schema noted it
     targets: list[Target] = []
     first_line: dict[str, int] = {}
     for i, entry in enumerate(entries):
         kpi_id = entry.get("kpi") if isinstance(entry, dict) else None
         if kpi_id in first_line:
-            doc.fail(f"a second target for {kpi_id!r} (the first is at line {first_line[kpi_id]}); "
-                     "a profile holds one target per KPI", ("target",), "kpi", i)
-        t = _target(doc, entry, i)
-        first_line[t.kpi] = t.line
-        targets.append(t)
+            doc.collect(doc.fail, f"a second target for {kpi_id!r} (the first is at line {first_line[kpi_id]}); "
+                                  "a profile holds one target per KPI", ("target",), "kpi", i)
+            continue
+        t = doc.collect(_target, doc, entry, i)
+        if t is not None:
+            first_line[t.kpi] = t.line
+            targets.append(t)
     return Profile(name=name, title=title, source=source, path=doc.label, targets=tuple(targets),
                    lead_time_start=lts, pending=pending)
 
 
-def _target(doc: _Doc, entry, i: int) -> Target:
+def _target(doc: _Doc, entry, i: int) -> Target | None:
+    """One [[target]]: every problem in it is noted (checks that need a valid KPI, form or unit wait for
+    them); the Target when there is none."""
     path = ("target",)
     if not isinstance(entry, dict):
         doc.fail("each target must be a table under [[target]]", (), "target")
+    before = len(doc.problems)
+    check = doc.collect
     every_key = COMMON_KEYS + tuple(dict.fromkeys(k for keys in FORM_KEYS.values() for k in keys))
-    _check_keys(doc, entry, every_key, path, i)
-    kpi = _kpi(doc, entry, path, i)
-    text = _text(doc, entry, "text", path, i)
-    source = _text(doc, entry, "source", path, i)
+    check(_check_keys, doc, entry, every_key, path, i)
+    kpi = check(_kpi, doc, entry, path, i)
+    text = check(_text, doc, entry, "text", path, i)
+    source = check(_text, doc, entry, "source", path, i)
+    form = check(_form, doc, entry, every_key, path, i)
+    if kpi is None or form is None:
+        return None
+    fields: dict = dict(kpi=kpi.id, form=form, text=text, source=source,
+                        metric=check(_text, doc, entry, "metric", path, i, False),
+                        note=check(_text, doc, entry, "note", path, i, False), line=doc.line_of(path, None, i) or 0)
+    unit = check(_target_unit, doc, entry, kpi, form, fields, path, i)
+    if unit is not None and form in ("band", "threshold", "trend") and "green" in entry:
+        check(_target_bounds, doc, entry, kpi, form, unit, fields, path, i)
+    if unit is not None and form == "range" and "min" in entry and "max" in entry:
+        check(_target_range, doc, entry, kpi, unit, fields, path, i)
+    scope = check(_scope, doc, entry, kpi, path, i)
+    fields.update(scope or {})
+    check(_target_slo, doc, entry, kpi, fields, path, i)
+    if len(doc.problems) > before:
+        return None
+    return Target(**fields)
+
+
+def _form(doc: _Doc, entry: dict, every_key: tuple, path, i) -> str:
     form = entry.get("form")
     if form is None:
         doc.fail(f"missing 'form' (one of {', '.join(FORMS)})", path, None, i)
@@ -587,23 +677,26 @@ def _target(doc: _Doc, entry, i: int) -> Target:
                  path, "form", i)
     not_here = {k: f"key {k!r} does not apply to a {form} target (a {form} target takes "
                    f"{', '.join(FORM_KEYS[form])})" for k in every_key if k not in COMMON_KEYS + FORM_KEYS[form]}
-    _check_keys(doc, entry, COMMON_KEYS + FORM_KEYS[form], path, i, elsewhere=not_here)
+    doc.collect(_check_keys, doc, entry, COMMON_KEYS + FORM_KEYS[form], path, i, "key", not_here)
+    misspelt = [k for k in entry if k not in every_key]
     for key in REQUIRED_FORM_KEYS[form]:
-        if key not in entry:
-            doc.fail(f"a {form} target needs {key!r}", path, None, i)
-    fields: dict = dict(kpi=kpi.id, form=form, text=text, source=source,
-                        metric=_text(doc, entry, "metric", path, i, required=False),
-                        note=_text(doc, entry, "note", path, i, required=False), line=doc.line_of(path, None, i) or 0)
+        # a key written wrong is reported as such ("did you mean"), not again as missing
+        if key not in entry and not difflib.get_close_matches(key, misspelt, n=1, cutoff=0.6):
+            doc.collect(doc.fail, f"a {form} target needs {key!r}", path, None, i)
+    return form
 
+
+def _target_unit(doc: _Doc, entry: dict, kpi: catalog.KPI, form: str, fields: dict, path, i) -> str:
     if form == "trend":
         unit = entry.get("unit", "%")
         if unit != "%":
             doc.fail(f"a trend is judged on the change in %; unit must be \"%\", not {unit!r}", path, "unit", i)
-        compare = entry["compare"]
-        if not isinstance(compare, str) or not (compare == "previous" or _COMPARE.match(compare)):
-            doc.fail(f"bad compare {compare!r}: write \"previous\" or a span such as \"1 quarter\", "
-                     "\"2 quarters\", \"1 year\"", path, "compare", i)
-        fields["compare"] = compare.strip()
+        compare = entry.get("compare")
+        if compare is not None:
+            if not isinstance(compare, str) or not (compare == "previous" or _COMPARE.match(compare)):
+                doc.fail(f"bad compare {compare!r}: write \"previous\" or a span such as \"1 quarter\", "
+                         "\"2 quarters\", \"1 year\"", path, "compare", i)
+            fields["compare"] = compare.strip()
     else:
         if "unit" not in entry:
             doc.fail(f"missing 'unit' (the unit the bounds are written in: "
@@ -611,39 +704,45 @@ def _target(doc: _Doc, entry, i: int) -> Target:
                      path, None, i)
         unit = _check_unit(doc, entry["unit"], kpi, path, i)
     fields["unit"] = unit
+    return unit
 
-    if form in ("band", "threshold", "trend"):
-        bounds = [(k, _bound(doc, entry[k], k, unit, path, i)) for k in ("green", "amber") if k in entry]
-        fields["direction"] = _direction_of(doc, kpi, bounds, unit, path, i)
-        fields["green"] = bounds[0][1]
-        if len(bounds) > 1:
-            fields["amber"] = bounds[1][1]
-            _check_order(doc, bounds[0][1], bounds[1][1], unit, path, i)
-        if form != "trend":
-            for key, b in bounds:
-                _check_magnitude(doc, b.value, unit, key, path, i)
-    if form == "range":
-        lo = _number(doc, entry["min"], "min", path, i)
-        hi = _number(doc, entry["max"], "max", path, i)
-        if lo > hi:
-            doc.fail(f"bad bound: min {_num(lo)} is above max {_num(hi)}", path, "max", i)
-        for key, v in (("min", lo), ("max", hi)):
-            _check_magnitude(doc, v, unit, key, path, i)
-        for key in ("below", "above"):
-            status = entry.get(key, RED)
-            if status not in (GREEN, AMBER, RED):
-                doc.fail(f"{key} = {status!r}: use \"green\", \"amber\" or \"red\"", path, key, i)
-            fields[key] = status
-        fields.update(low=lo, high=hi, direction=kpi.direction if kpi.direction != catalog.NEUTRAL else "")
-    fields.update(_scope(doc, entry, kpi, path, i))
-    if "slo" in entry:
-        if kpi.id != SLO_KPI:
-            doc.fail(f"slo applies to {SLO_KPI} only (the availability objective its budget is of)", path, "slo", i)
-        slo = _number(doc, entry["slo"], "slo", path, i)
-        if not 0 < slo < 100:
-            doc.fail(f"slo = {_num(slo)} must be a percentage between 0 and 100, e.g. slo = 99.9", path, "slo", i)
-        fields["slo"] = slo / 100
-    return Target(**fields)
+
+def _target_bounds(doc: _Doc, entry: dict, kpi: catalog.KPI, form: str, unit: str, fields: dict, path, i) -> None:
+    bounds = [(k, _bound(doc, entry[k], k, unit, path, i)) for k in ("green", "amber") if k in entry]
+    fields["direction"] = _direction_of(doc, kpi, bounds, unit, path, i)
+    fields["green"] = bounds[0][1]
+    if len(bounds) > 1:
+        fields["amber"] = bounds[1][1]
+        _check_order(doc, bounds[0][1], bounds[1][1], unit, path, i)
+    if form != "trend":
+        for key, b in bounds:
+            _check_magnitude(doc, b.value, unit, key, path, i)
+
+
+def _target_range(doc: _Doc, entry: dict, kpi: catalog.KPI, unit: str, fields: dict, path, i) -> None:
+    lo = _number(doc, entry["min"], "min", path, i)
+    hi = _number(doc, entry["max"], "max", path, i)
+    if lo > hi:
+        doc.fail(f"bad bound: min {_num(lo)} is above max {_num(hi)}", path, "max", i)
+    for key, v in (("min", lo), ("max", hi)):
+        _check_magnitude(doc, v, unit, key, path, i)
+    for key in ("below", "above"):
+        status = entry.get(key, RED)
+        if status not in (GREEN, AMBER, RED):
+            doc.fail(f"{key} = {status!r}: use \"green\", \"amber\" or \"red\"", path, key, i)
+        fields[key] = status
+    fields.update(low=lo, high=hi, direction=kpi.direction if kpi.direction != catalog.NEUTRAL else "")
+
+
+def _target_slo(doc: _Doc, entry: dict, kpi: catalog.KPI, fields: dict, path, i) -> None:
+    if "slo" not in entry:
+        return
+    if kpi.id != SLO_KPI:
+        doc.fail(f"slo applies to {SLO_KPI} only (the availability objective its budget is of)", path, "slo", i)
+    slo = _number(doc, entry["slo"], "slo", path, i)
+    if not 0 < slo < 100:
+        doc.fail(f"slo = {_num(slo)} must be a percentage between 0 and 100, e.g. slo = 99.9", path, "slo", i)
+    fields["slo"] = slo / 100
 
 
 def _check_magnitude(doc, value: float, unit: str, key: str, path, index) -> None:
@@ -671,19 +770,13 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     if not isinstance(metrics, dict) or not metrics:
         doc.fail("a cluster profile needs [metrics.<name>] tables naming each metric's kpi and unit", (), "metrics")
     metric_defs: dict[str, tuple[catalog.KPI, str, str]] = {}
+    broken: set[str] = set()  # metrics whose definition has a problem: their bands are not checked again
     for mname, m in metrics.items():
-        path = ("metrics", mname)
-        if not isinstance(m, dict):
-            doc.fail(f"metrics.{mname} must be a table with kpi and unit", ("metrics",), mname)
-        _check_keys(doc, m, METRIC_KEYS, path)
-        kpi = _kpi(doc, m, path)
-        if "unit" not in m:
-            doc.fail(f"metrics.{mname} needs a unit", path)
-        unit = _check_unit(doc, m["unit"], kpi, path)
-        direction = m.get("direction", kpi.direction)
-        if direction not in (catalog.LOWER, catalog.HIGHER):
-            doc.fail(f"metrics.{mname}: direction must be \"lower\" or \"higher\" (is better)", path, "direction")
-        metric_defs[mname] = (kpi, unit, direction)
+        defined = doc.collect(_metric, doc, mname, m)
+        if defined is None:
+            broken.add(mname)
+        else:
+            metric_defs[mname] = defined
 
     years_table = data.get("years")
     if not isinstance(years_table, dict) or not years_table:
@@ -691,40 +784,10 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     built: dict[int, tuple[Target, ...]] = {}
     notes: dict[int, str] = {}
     for ykey, ytable in years_table.items():
-        ypath = ("years", ykey)
-        if not re.fullmatch(r"\d{4}", ykey) or not isinstance(ytable, dict):
-            doc.fail(f"years.{ykey}: a year must be written as four digits and hold cluster tables", ("years",), ykey)
-        allowed = YEAR_KEYS + CLUSTER_NAMES
-        _check_keys(doc, ytable, allowed, ypath, what="key or cluster")
-        ysource = _text(doc, ytable, "source", ypath)
-        report = _text(doc, ytable, "report", ypath, required=False)
-        notes[int(ykey)] = _text(doc, ytable, "note", ypath, required=False) or ""
-        bands: dict[str, list[Cluster]] = {m: [] for m in metric_defs}
-        for cname in CLUSTER_NAMES:
-            if cname not in ytable:
-                continue
-            ctable = ytable[cname]
-            cpath = ("years", ykey, cname)
-            if not isinstance(ctable, dict):
-                doc.fail(f"years.{ykey}.{cname} must be a table", ypath, cname)
-            _check_keys(doc, ctable, CLUSTER_KEYS + tuple(metric_defs), cpath, what="key or metric")
-            csource = _text(doc, ctable, "source", cpath, required=False) or ysource
-            for mname, band in ctable.items():
-                if mname in CLUSTER_KEYS:
-                    continue
-                bands[mname].append(_band(doc, band, cname, mname, metric_defs[mname][1], csource, cpath))
-        targets = []
-        for mname, clusters in bands.items():
-            if not clusters:
-                continue
-            kpi, unit, direction = metric_defs[mname]
-            listed = " · ".join(f"{c.name} {c.text}" for c in clusters)
-            targets.append(Target(
-                kpi=kpi.id, form=CLUSTERS_FORM, text=f"DORA {ykey} {mname.replace('_', ' ')}: {listed}",
-                source=ysource + (f" ({report})" if report else ""), unit=unit, clusters=tuple(clusters),
-                cluster_status=tuple(status.items()), year=int(ykey), direction=direction,
-                line=doc.line_of(ypath) or 0))
-        built[int(ykey)] = tuple(targets)
+        year_built = doc.collect(_year, doc, ykey, ytable, metric_defs, broken, status)
+        if year_built is not None:
+            built[int(ykey)], notes[int(ykey)] = year_built
+    doc.raise_problems()  # the default year and the year asked for are chosen among valid years only
 
     # A year without clusters (2025) is a year to choose, with its note, but never the default.
     default_year = data.get("default_year", max(y for y, ts in built.items() if ts) if any(built.values())
@@ -741,6 +804,67 @@ def _cluster_profile(doc: _Doc, data: dict, default_name: str, year: int | None)
     return Profile(name=name, title=f"{title}, {chosen} report", source=source, path=doc.label,
                    targets=built[chosen], lead_time_start=lts, pending=pending, year=chosen,
                    years=tuple(sorted(built)), note=notes[chosen])
+
+
+def _metric(doc: _Doc, mname: str, m) -> tuple[catalog.KPI, str, str]:
+    """One [metrics.<name>] table of a cluster profile: (KPI, unit, direction)."""
+    path = ("metrics", mname)
+    if not isinstance(m, dict):
+        doc.fail(f"metrics.{mname} must be a table with kpi and unit", ("metrics",), mname)
+    _check_keys(doc, m, METRIC_KEYS, path)
+    kpi = _kpi(doc, m, path)
+    if "unit" not in m:
+        doc.fail(f"metrics.{mname} needs a unit", path)
+    unit = _check_unit(doc, m["unit"], kpi, path)
+    direction = m.get("direction", kpi.direction)
+    if direction not in (catalog.LOWER, catalog.HIGHER):
+        doc.fail(f"metrics.{mname}: direction must be \"lower\" or \"higher\" (is better)", path, "direction")
+    return kpi, unit, direction
+
+
+def _year(doc: _Doc, ykey: str, ytable, metric_defs: dict, broken: set, status: dict
+          ) -> tuple[tuple[Target, ...], str] | None:
+    """One [years.<year>] of a cluster profile: its targets (one per metric with bands) and its note;
+    every problem in its clusters is noted."""
+    ypath = ("years", ykey)
+    if not re.fullmatch(r"\d{4}", ykey) or not isinstance(ytable, dict):
+        doc.fail(f"years.{ykey}: a year must be written as four digits and hold cluster tables", ("years",), ykey)
+    problems = len(doc.problems)
+    doc.collect(_check_keys, doc, ytable, YEAR_KEYS + CLUSTER_NAMES, ypath, None, "key or cluster")
+    ysource = _text(doc, ytable, "source", ypath)
+    report = _text(doc, ytable, "report", ypath, required=False)
+    note = _text(doc, ytable, "note", ypath, required=False) or ""
+    bands: dict[str, list[Cluster]] = {m: [] for m in metric_defs}
+    for cname in CLUSTER_NAMES:
+        if cname not in ytable:
+            continue
+        ctable = ytable[cname]
+        cpath = ("years", ykey, cname)
+        if not isinstance(ctable, dict):
+            doc.fail(f"years.{ykey}.{cname} must be a table", ypath, cname)
+        doc.collect(_check_keys, doc, ctable, CLUSTER_KEYS + tuple(metric_defs) + tuple(broken), cpath, None,
+                    "key or metric")
+        csource = _text(doc, ctable, "source", cpath, required=False) or ysource
+        for mname, band in ctable.items():
+            if mname in CLUSTER_KEYS or mname not in metric_defs:
+                continue
+            cluster = doc.collect(_band, doc, band, cname, mname, metric_defs[mname][1], csource, cpath)
+            if cluster is not None:
+                bands[mname].append(cluster)
+    if len(doc.problems) > problems:
+        return None
+    targets = []
+    for mname, clusters in bands.items():
+        if not clusters:
+            continue
+        kpi, unit, direction = metric_defs[mname]
+        listed = " · ".join(f"{c.name} {c.text}" for c in clusters)
+        targets.append(Target(
+            kpi=kpi.id, form=CLUSTERS_FORM, text=f"DORA {ykey} {mname.replace('_', ' ')}: {listed}",
+            source=ysource + (f" ({report})" if report else ""), unit=unit, clusters=tuple(clusters),
+            cluster_status=tuple(status.items()), year=int(ykey), direction=direction,
+            line=doc.line_of(ypath) or 0))
+    return tuple(targets), note
 
 
 def _band(doc: _Doc, band, cname: str, mname: str, unit: str, source: str, cpath) -> Cluster:

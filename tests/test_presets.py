@@ -31,6 +31,7 @@ SAMPLE_OF = {
     "github-deployments": "github-deployments.json", "github-actions": "github-actions.json",
     "gitlab-deployments": "gitlab-deployments.json", "mlflow": "mlflow.ndjson",
     "cloudwatch": "cloudwatch.json", "prometheus": "prometheus.json",
+    "argocd": "argocd.json", "vertex-ai": "vertex-ai.json", "opsgenie-alerts": "opsgenie-alerts.json",
 }
 
 
@@ -77,10 +78,10 @@ def test_every_preset_loads_names_its_documentation_and_has_a_sample():
 def test_the_issue_asks_for_these_exports():
     kinds = {m.name: m.kind for m in mapping.list_presets()}
     assert {k for k, v in kinds.items() if v == "costs"} >= {"focus", "aws-cur2", "gcp-billing"}
-    assert {k for k, v in kinds.items() if v == "incidents"} >= {"pagerduty", "opsgenie", "jira-sm"}
+    assert {k for k, v in kinds.items() if v == "incidents"} >= {"pagerduty", "opsgenie", "jira-sm", "opsgenie-alerts"}
     assert {k for k, v in kinds.items() if v == "deployments"} >= {"github-deployments", "github-actions",
-                                                                   "gitlab-deployments", "mlflow"}
-    assert {k for k, v in kinds.items() if v == "predictions"} >= {"cloudwatch", "prometheus"}
+                                                                   "gitlab-deployments", "mlflow", "argocd"}
+    assert {k for k, v in kinds.items() if v == "predictions"} >= {"cloudwatch", "prometheus", "vertex-ai"}
 
 
 @pytest.mark.parametrize("preset", sorted(SAMPLE_OF))
@@ -270,6 +271,34 @@ def test_gitlab_deployments(con):
     assert con.execute("SELECT DISTINCT service FROM deployments").fetchall() == [("ml/ranker",)]
 
 
+def test_argocd(con):
+    load(con, "argocd")
+    # history entries in October: fraud-serving 5 (2 Oct) and 6 (9 Oct), ranker 1 (20 Oct); entry 4 is September
+    assert value(con, "deployment_count") == 3
+    assert value(con, "deployment_count", by="service", group="fraud-api") == 2  # its label ml-service
+    assert value(con, "deployment_count", by="service", group="ranker") == 1  # no label: the app's name
+    assert value(con, "lead_time_median_hours") is None  # deployStartedAt is the sync's start, not the change's
+    rows = con.execute("SELECT deployment_id, model_version, team FROM deployments ORDER BY deployed_at").fetchall()
+    assert rows == [("argocd:argocd/fraud-serving/4", "1f0c9e2", "risk"), ("argocd:argocd/fraud-serving/5", "7a41d3b",
+                    "risk"), ("argocd:argocd/fraud-serving/6", "c93e5aa", "risk"), ("argocd:argocd/ranker/1", "3be0a17",
+                    None)]
+
+
+def test_argocd_overlapping_exports_do_not_double_count(con, tmp_path):
+    load(con, "argocd")
+    doc = json.loads((SAMPLES / "argocd.json").read_text())
+    history = doc["items"][0]["status"]["history"]
+    # a later export: the oldest entry fell out of the kept history, a sync on 30 Oct was added
+    history[:] = history[1:] + [{**history[-1], "id": 7, "revision": "e01d77f", "deployedAt": "2026-10-30T11:00:00Z",
+                                 "deployStartedAt": "2026-10-30T10:59:00Z"}]
+    path = tmp_path / "argocd-later.json"
+    path.write_text(json.dumps(doc))
+    kpis.ingest_files(con, [path])
+    # 5, 6 and the ranker's 1 again (same ids, replaced), plus 7: 4 in October; entry 4 stays in September
+    assert value(con, "deployment_count") == 4
+    assert con.execute("SELECT count(*) FROM deployments").fetchone()[0] == 5
+
+
 def test_mlflow(con):
     load(con, "mlflow")
     # fraud-xgb 7 (stage Production) and 8 (alias champion); 6 archived and ranker-bert 3 in Staging are not
@@ -280,6 +309,32 @@ def test_mlflow(con):
     assert value(con, "lead_time_median_hours", lead_time_start="approved_at") == pytest.approx(18.5)
     rows = con.execute("SELECT deployment_id, model, model_version, team FROM deployments ORDER BY 1").fetchall()
     assert rows == [("mlflow:fraud-xgb/7", "fraud-xgb", "7", "risk"), ("mlflow:fraud-xgb/8", "fraud-xgb", "8", "risk")]
+
+
+def test_opsgenie_alerts(con):
+    load(con, "opsgenie-alerts")
+    # three alerts in October; fraud-api closed 2 h after creation, ranker-api 30 min after, the third is open
+    assert value(con, "incident_count") == 3
+    assert value(con, "mttr_hours") == pytest.approx((2 + 0.5) / 2)
+    assert value(con, "open_incidents") == 1
+    rows = con.execute("SELECT service, acknowledged_at, resolved_at, severity, team FROM incidents ORDER BY started_at"
+                       ).fetchall()
+    assert rows == [
+        ("fraud-api", datetime(2026, 10, 5, 10, 15), datetime(2026, 10, 5, 12), "sev1", "risk"),  # ack 900000 ms
+        ("ranker-api", None, datetime(2026, 10, 12, 8, 30), "sev3", None),
+        ("unassigned", None, None, "sev5", None)]
+
+
+def test_opsgenie_alerts_without_a_close_time_are_refused(con, tmp_path):
+    doc = json.loads((SAMPLES / "opsgenie-alerts.json").read_text())
+    del doc["data"][1]["report"]  # closed, but when is unknown
+    path = tmp_path / "alerts.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(kpis.IngestError) as err:
+        kpis.ingest_files(con, [path])
+    (e,) = err.value.errors
+    assert e.row == 2 and "reads only rows where (status not in closed or report.closeTime is not empty)" in e.reason
+    assert con.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
 
 
 # ---------------------------------------------------------------------------
@@ -300,6 +355,34 @@ def test_prometheus(con):
     assert value(con, "predictions", start=date(2026, 11, 1), end=date(2026, 11, 30)) is None
     assert con.execute("SELECT date, predictions FROM predictions WHERE service = 'ranker' ORDER BY 1").fetchall() == [
         (date(2026, 10, 1), 1200), (date(2026, 10, 2), 1300), (date(2026, 10, 31), 700)]
+
+
+def test_vertex_ai(con):
+    load(con, "vertex-ai")
+    # points dated by endTime - 1 s: endpoint 4801 on 1 Oct 1000 + 500 (two deployed models), on 2 Oct 2000;
+    # endpoint 5902 on 31 Oct 300 (its point ends 1 Nov 00:00) -> 1500 + 2000 + 300 = 3800
+    assert value(con, "predictions") == 3800
+    assert value(con, "predictions", by="service", group="4801") == 3500
+    assert value(con, "predictions", start=date(2026, 11, 1), end=date(2026, 11, 30)) is None
+    assert con.execute("SELECT date, service, predictions, count_kind FROM predictions ORDER BY 1").fetchall() == [
+        (date(2026, 10, 1), "4801", 1500, "requests"), (date(2026, 10, 2), "4801", 2000, "requests"),
+        (date(2026, 10, 31), "5902", 300, "requests")]
+
+
+def test_vertex_ai_refuses_another_metric_and_leaves_the_database_as_it_was(con, tmp_path):
+    load(con, "vertex-ai")
+    before = con.execute("SELECT * FROM predictions ORDER BY ALL").fetchall()
+    doc = json.loads((SAMPLES / "vertex-ai.json").read_text())
+    doc["timeSeries"][1]["metric"]["type"] = "aiplatform.googleapis.com/prediction/online/error_count"
+    path = tmp_path / "vertex-errors.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(kpis.IngestError) as err:
+        kpis.ingest_files(con, [path], preset="vertex-ai")
+    (e,) = err.value.errors
+    assert e.column == "metric.type" and e.row == 3  # the second series' only point is the third row
+    assert "reads only rows where metric.type is 'aiplatform.googleapis.com/prediction/online/prediction_count'" \
+        in e.reason and "'aiplatform.googleapis.com/prediction/online/error_count' (1 rows)" in e.reason
+    assert con.execute("SELECT * FROM predictions ORDER BY ALL").fetchall() == before
 
 
 def test_cost_per_1k_requests_from_focus_and_cloudwatch(con):
@@ -469,7 +552,7 @@ def test_a_bad_mapping_file_is_rejected_with_its_line(tmp_path, text, line, word
 
 
 def test_unknown_preset_names_the_presets():
-    with pytest.raises(mapping.MappingError, match="unknown preset 'pagerdutty'; presets: .*pagerduty"):
+    with pytest.raises(mapping.MappingError, match="unknown preset 'pagerdutty' \\(did you mean 'pagerduty'\\?\\); presets: .*pagerduty"):
         mapping.load_preset("pagerdutty")
 
 
@@ -498,7 +581,7 @@ def test_docs_list_every_preset_and_its_documentation():
     docs = (ROOT / "docs" / "exports.md").read_text()
     for m in mapping.list_presets():
         assert f"`{m.name}`" in docs, m.name
-    for key in mapping.COLUMN_KEYS + mapping.OPS:
+    for key in mapping.COLUMN_KEYS + mapping.OPS + mapping.ROWS_KEYS + mapping.TOP_KEYS:
         assert f"`{key}`" in docs, key
 
 
@@ -546,3 +629,73 @@ def test_a_hotfix_branch_is_rework(con, tmp_path, preset, rework):
     kpis.ingest_files(con, [path])
     assert value(con, "deployment_rework_rate") == pytest.approx(rework)
     assert con.execute("SELECT count(*) FROM deployments WHERE is_hotfix").fetchone()[0] == 1
+
+
+def test_a_mapping_file_with_several_problems_reports_them_all_with_their_lines(tmp_path):
+    p = tmp_path / "many.toml"
+    p.write_text(
+        'kind = "incidents"\n'                                                          # 1
+        'timezone = "Mars/Olympus"\n'                                                   # 2
+        'detekt = ["a"]\n'                                                              # 3
+        '\n'                                                                            # 4
+        '[columns]\n'                                                                   # 5
+        'incident_id = "id"\n'                                                          # 6
+        'servise = "svc"\n'                                                             # 7
+        'started_at = { from = "t", epoch = "us" }\n'                                   # 8
+        'model = { from = "m", extract = "no-group" }\n'                                # 9
+        '\n'                                                                            # 10
+        '[rows]\n'                                                                      # 11
+        'keep_if = [\n'                                                                 # 12
+        '  { column = "status", in = ["open"] },\n'                                     # 13
+        '  { column = "x", like = "y" },\n'                                             # 14
+        '  { column = "y", matches = "(" },\n'                                          # 15
+        ']\n')                                                                          # 16
+    with pytest.raises(mapping.MappingError) as err:
+        mapping.load_mapping(p)
+    found = err.value.problems
+    expected = [
+        (2, "unknown time zone 'Mars/Olympus'"),
+        (3, "unknown key 'detekt' (did you mean 'detect'?)"),
+        (5, "required incidents column 'service' is not mapped"),
+        (7, "unknown incidents column 'servise' (did you mean 'service'?)"),
+        (8, 'epoch must be "s" (seconds) or "ms" (milliseconds)'),
+        (9, "extract needs a capture group"),
+        (14, "unknown key 'like' in a condition"),
+        (15, "not a valid regular expression"),
+    ]
+    for line, words in expected:
+        assert any(got_line == line and words in msg for got_line, msg in found), (line, words, found)
+    text = str(err.value)
+    assert text.startswith(f"{len(found)} problems in {p}:") and f"{p}, line 14: unknown key 'like'" in text
+    # one a line, sorted by line
+    lines = [int(x.split(", line ")[1].split(":")[0]) for x in text.splitlines()[1:]]
+    assert lines == sorted(lines) and len(lines) == len(found) >= len(expected)
+
+
+def test_lines_come_from_the_parser_not_from_matching_text(tmp_path):
+    # the key 'severity' appears first inside a comment and a string: the parser's position is the real one
+    p = tmp_path / "tricky.toml"
+    p.write_text('kind = "incidents"\n'
+                 'title = """severity = in a\n'
+                 'multi-line string"""\n'
+                 '# severity = { from = "x" } in a comment\n'
+                 '[columns]\n'
+                 'incident_id = "id"\n'
+                 'service = "s"\n'
+                 'started_at = "t"\n'
+                 '"severity" = { from = "p", values = { P1 = 1.5 } }\n')
+    with pytest.raises(mapping.MappingError) as err:
+        mapping.load_mapping(p)
+    assert err.value.problems == [(9, "values must be a table of source value = canonical value")]
+
+
+def test_every_shipped_preset_fits_the_declared_schema():
+    import jsonschema
+
+    from kpis import schema, tomlfile, validation
+    for kind in [None, *schema.TABLES]:  # the schemas themselves are valid Draft 2020-12
+        jsonschema.Draft202012Validator.check_schema(mapping.mapping_schema(kind))
+    for path in sorted(mapping.PRESET_DIR.glob("*.toml")):
+        f = tomlfile.read(str(path), path.read_text())
+        assert validation.check(mapping.mapping_schema(f.data["kind"]), f.data) == [], path.name
+        assert mapping.load_preset(path.stem).name == path.stem

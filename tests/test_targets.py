@@ -1046,3 +1046,97 @@ def test_error_budget_is_computed_against_the_profiles_slo(sample_db):
     assert t.load_profile("lead").slo == pytest.approx(0.995)
     assert judged == pytest.approx(at_995) and judged != pytest.approx(at_999)
     assert explicit == pytest.approx(at_999)  # an SLO the caller names wins
+
+
+def test_a_profile_with_several_problems_reports_them_all_with_their_lines():
+    raw = (
+        'name = "ours"\n'                     # 1
+        'lead_time_strat = "approved_at"\n'   # 2  misspelt top-level key
+        '\n'                                  # 3
+        '[[target]]\n'                        # 4
+        'kpi = "mttr_hour"\n'                 # 5  unknown KPI id
+        'text = "t"\n'                        # 6
+        'source = "s"\n'                      # 7
+        'form = "threshold"\n'                # 8
+        'unit = "hours"\n'                    # 9
+        'green = "< 1"\n'                     # 10
+        '\n'                                  # 11
+        '[[target]]\n'                        # 12
+        'kpi = "change_failure_rate"\n'       # 13
+        'text = "t"\n'                        # 14
+        'source = "s"\n'                      # 15
+        'form = "band"\n'                     # 16
+        'unit = "%"\n'                        # 17
+        'green = "< 10"\n'                    # 18
+        'amber = "<= 5"\n'                    # 19 amber below green
+        '\n'                                  # 20
+        '[[target]]\n'                        # 21
+        'kpi = "incident_count"\n'            # 22
+        'text = "t"\n'                        # 23
+        'source = "s"\n'                      # 24
+        'form = "range"\n'                    # 25
+        'unit = "count"\n'                    # 26
+        'min = "1"\n'                         # 27 a number as text
+        'max = 4\n'                           # 28
+        '\n'                                  # 29
+        '[[pending]]\n'                       # 30
+        'metric = "Availability"\n'           # 31
+        'source = "s"\n')                     # 32 no text
+    with pytest.raises(ProfileError) as e:
+        parse_profile(raw, label="ours.toml")
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith("ours.toml line 2: unknown key 'lead_time_strat' (did you mean 'lead_time_start'?)")
+    assert lines[1].startswith("ours.toml line 5: unknown KPI id 'mttr_hour' (did you mean 'mttr_hours'?)")
+    assert lines[2].startswith("ours.toml line 19: bad bound: green < 10% must lie below amber ≤ 5%")
+    assert lines[3] == "ours.toml line 27: bad bound: min = '1' is not a number"
+    assert lines[4] == "ours.toml line 30: missing 'text'"
+    assert len(lines) == 5 and e.value.line == 2
+
+
+def test_every_bundled_profile_fits_the_declared_schema():
+    import jsonschema
+
+    from kpis import tomlfile, validation
+    for clusters in (False, True):
+        jsonschema.Draft202012Validator.check_schema(targets.profile_schema(clusters))
+    for name in targets.BUNDLED:
+        path = targets.PROFILE_DIR / f"{name}.toml"
+        f = tomlfile.read(str(path), path.read_text(encoding="utf-8"))
+        assert validation.check(targets.profile_schema("years" in f.data), f.data) == [], name
+        assert load_profile(name).targets
+
+
+def test_every_problem_inside_one_target_is_reported():
+    raw = ('[[target]]\n'                            # 1
+           'kpi = "change_failure_rate"\n'           # 2
+           'text = "t"\n'                            # 3
+           'source = "s"\n'                          # 4
+           'form = "threshold"\n'                    # 5
+           'unit = "%"\n'                            # 6
+           'green = "< 150"\n'                       # 7  above 100%
+           'scope = { severity = ["sev1"] }\n'       # 8  no severity on deployments
+           'slo = 99.9\n')                           # 9  slo is for error_budget_remaining
+    with pytest.raises(ProfileError) as e:
+        parse_profile(raw, label="ours.toml")
+    assert str(e.value).splitlines() == [
+        "ours.toml line 7: bad bound: green 150% is above 100%",
+        "ours.toml line 8: scope 'severity' does not apply to change_failure_rate (its events have no severity; "
+        "it can be scoped by tier)",
+        "ours.toml line 9: slo applies to error_budget_remaining only (the availability objective its budget is of)",
+    ]
+
+
+def test_a_cluster_profile_reports_the_problems_of_every_year():
+    raw = (targets.PROFILE_DIR / "dora.toml").read_text()
+    lines = raw.splitlines()
+    bad = raw.replace("[years.2023.high]", "[years.2023.hihg]").replace(
+        'lead_time = { text = "1 day – 1 week", min = 24, max = 168 }',
+        'lead_time = { text = "1 day – 1 week", min = 168, max = 24 }', 1)
+    with pytest.raises(ProfileError) as e:
+        parse_profile(bad, label="ours.toml")
+    found = str(e.value).splitlines()
+    hihg = lines.index("[years.2023.high]") + 1
+    swapped = next(n for n, line in enumerate(lines, 1) if "min = 24, max = 168" in line)
+    assert any(x.startswith(f"ours.toml line {hihg}: unknown key or cluster 'hihg'") for x in found), found
+    assert any(x.startswith(f"ours.toml line {swapped}: bad bound: lead_time of") for x in found), found
+    assert len(found) == 2

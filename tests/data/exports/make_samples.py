@@ -618,8 +618,132 @@ def prometheus() -> None:
     write_json("prometheus.json", doc)
 
 
+# ---------------------------------------------------------------------------
+# Argo CD: kubectl get applications.argoproj.io -n argocd -o json (a List of Applications)
+
+
+def argocd() -> None:
+    def app(name, labels, history):
+        return {
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name, "namespace": "argocd", "labels": labels,
+                         "uid": f"0d5c7b5e-{len(name):04d}-4c1e-9a6e-3b1f2f9c8a71", "generation": 12},
+            "spec": {"project": "ml",
+                     "source": {"repoURL": "https://github.com/acme/ml-deploy.git", "path": f"apps/{name}",
+                                "targetRevision": "main"},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": "serving"},
+                     "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}},
+            "status": {
+                "sync": {"status": "Synced", **{k: v for k, v in history[-1].items() if k in ("revision", "revisions")}},
+                "health": {"status": "Healthy"},
+                "history": history,
+                "reconciledAt": "2026-10-31T12:00:00Z",
+                "operationState": {"phase": "Succeeded", "startedAt": history[-1]["deployStartedAt"],
+                                   "finishedAt": history[-1]["deployedAt"]},
+            },
+        }
+
+    def entry(i, revision, started, deployed, *, automated=True):
+        return {"id": i, "revision": revision, "deployStartedAt": started, "deployedAt": deployed,
+                "source": {"repoURL": "https://github.com/acme/ml-deploy.git", "path": "apps",
+                           "targetRevision": "main"},
+                "initiatedBy": {"automated": True} if automated else {"username": "admin"}}
+
+    doc = {
+        "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+        "items": [
+            # fraud-api (label ml-service fraud-api, team risk): synced 28 Sep (September), 2 Oct and 9 Oct
+            app("fraud-serving", {"ml-service": "fraud-api", "team": "risk"}, [
+                entry(4, "1f0c9e2", "2026-09-28T09:59:30Z", "2026-09-28T10:00:00Z"),
+                entry(5, "7a41d3b", "2026-10-02T09:59:10Z", "2026-10-02T10:00:00Z"),
+                entry(6, "c93e5aa", "2026-10-09T15:59:40Z", "2026-10-09T16:00:00Z", automated=False)]),
+            # ranker (no labels: service is the app name): one sync on 20 Oct, from a multi-source app
+            app("ranker", {}, [
+                {"id": 1, "revisions": ["3be0a17", "v1.4.0"], "deployStartedAt": "2026-10-20T08:00:00Z",
+                 "deployedAt": "2026-10-20T08:01:00Z",
+                 "sources": [{"repoURL": "https://github.com/acme/ml-deploy.git", "path": "apps/ranker"},
+                             {"repoURL": "https://charts.acme.dev", "chart": "ranker", "targetRevision": "v1.4.0"}],
+                 "initiatedBy": {"automated": True}}]),
+        ],
+    }
+    write_json("argocd.json", doc)
+
+
+# ---------------------------------------------------------------------------
+# Vertex AI prediction_count: Cloud Monitoring API v3 projects.timeSeries.list, ALIGN_SUM over 86400s
+
+
+VERTEX_METRIC = "aiplatform.googleapis.com/prediction/online/prediction_count"
+
+
+def vertex_series(endpoint: str, model: str, points: list[tuple[str, str, int]]) -> dict:
+    return {
+        "metric": {"labels": {"deployed_model_id": model}, "type": VERTEX_METRIC},
+        "resource": {"type": "aiplatform.googleapis.com/Endpoint",
+                     "labels": {"resource_container": "123456789012", "location": "us-central1",
+                                "endpoint_id": endpoint}},
+        "metricKind": "DELTA", "valueType": "INT64",
+        # newest first, as the API lists them; int64Value is a string in JSON
+        "points": [{"interval": {"startTime": start, "endTime": end}, "value": {"int64Value": str(n)}}
+                   for start, end, n in points],
+    }
+
+
+def vertex() -> None:
+    doc = {
+        "timeSeries": [
+            # endpoint 4801 (two deployed models, split traffic): 1 Oct 1000 + 500, 2 Oct 2000
+            vertex_series("4801", "111", [("2026-10-02T00:00:00Z", "2026-10-03T00:00:00Z", 2000),
+                                          ("2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z", 1000)]),
+            vertex_series("4801", "222", [("2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z", 500)]),
+            # endpoint 5902: 31 Oct 300 (the point ending 1 Nov 00:00 covers 31 October)
+            vertex_series("5902", "333", [("2026-10-31T00:00:00Z", "2026-11-01T00:00:00Z", 300)]),
+        ],
+        "unit": "1",
+    }
+    write_json("vertex-ai.json", doc)
+
+
+# ---------------------------------------------------------------------------
+# Opsgenie Alert API v2, List alerts (fields of BaseAlert and AlertReport in Opsgenie's OpenAPI spec)
+
+
+def opsgenie_alerts() -> None:
+    def alert(n, priority, status, created, tags, *, ack_ms=None, close_ms=None):
+        report = {}
+        if ack_ms is not None:
+            report.update(ackTime=ack_ms, acknowledgedBy="oncall@acme.dev")
+        if close_ms is not None:
+            report.update(closeTime=close_ms, closedBy="oncall@acme.dev")
+        return {
+            "id": f"70413a06-38d6-4c85-92b8-5ebc900d42e{n}", "tinyId": str(1790 + n), "alias": f"drift-check-{n}",
+            "message": f"Model alert {n}", "status": status, "acknowledged": ack_ms is not None, "isSeen": True,
+            "tags": tags, "snoozed": False, "count": 1, "lastOccurredAt": created, "createdAt": created,
+            "updatedAt": created, "source": "prometheus", "owner": "oncall@acme.dev", "priority": priority,
+            "responders": [{"type": "team", "id": "8418d193-2dab-4490-b331-8c02cdd196b7"}],
+            "integration": {"id": "4513b7ea-3b91-438f-b7e4-e3e54af9147c", "name": "Prometheus", "type": "Prometheus"},
+            **({"report": report} if report else {}),
+        }
+
+    doc = {
+        "data": [
+            # fraud-api, P1: created 5 Oct 10:00, acked after 15 min (900000 ms), closed after 2 h (7200000 ms)
+            alert(1, "P1", "closed", "2026-10-05T10:00:00.000Z", ["ml", "service:fraud-api", "team:risk"],
+                  ack_ms=900_000, close_ms=7_200_000),
+            # ranker-api, P3: created 12 Oct 08:00, closed after 30 min, never acknowledged
+            alert(2, "P3", "closed", "2026-10-12T08:00:00.000Z", ["service:ranker-api"], close_ms=1_800_000),
+            # no service tag, P5: open since 30 Oct
+            alert(3, "P5", "open", "2026-10-30T22:00:00.000Z", ["ml"]),
+        ],
+        "paging": {"first": "https://api.opsgenie.com/v2/alerts?limit=20&sort=createdAt&offset=0&order=desc",
+                   "last": "https://api.opsgenie.com/v2/alerts?limit=20&sort=createdAt&offset=0&order=desc"},
+        "took": 0.605, "requestId": "9ae63dd7-ed00-4c81-86f0-c4ffd33142c9",
+    }
+    write_json("opsgenie-alerts.json", doc)
+
+
 if __name__ == "__main__":
     for make in (focus, cur2, gcp, pagerduty, opsgenie, jira, github_deployments, github_actions, gitlab, mlflow,
-                 cloudwatch, prometheus):
+                 cloudwatch, prometheus, argocd, vertex, opsgenie_alerts):
         make()
     print("wrote", ", ".join(sorted(p.name for p in HERE.iterdir() if p.suffix != ".py")))
