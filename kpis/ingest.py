@@ -129,11 +129,47 @@ class FileReport:
     errors: list[RowError] = field(default_factory=list)
     mapping: str | None = None  # the preset or mapping file that read it; None for canonical columns
     notes: list[str] = field(default_factory=list)  # what the mapping dropped, defaulted, netted
+    source_rows: int | None = None  # rows (lines, records) in the file, before a mapping dropped or netted any
+    dropped: dict = field(default_factory=dict)  # why rows were dropped: {reason: {"rows": n, "seen": {value: n}}}
+    defaulted: dict = field(default_factory=dict)  # {canonical column: rows that got the mapping's default}
+    warnings: list[str] = field(default_factory=list)  # a mapping's warn_if findings (what may mean wrong)
+    hint: str = ""  # what to do when every row was dropped
 
     @property
     def replaced(self) -> int:
         """Earlier rows replaced by a new version (the ``updated`` count, named as the summary names it)."""
         return self.updated
+
+    @property
+    def loaded(self) -> int:
+        """Rows written for this file (new and replacing)."""
+        return self.inserted + self.updated
+
+    @property
+    def summary(self) -> str:
+        """The file in one line: what read it, rows read, loaded, dropped per reason, defaulted columns."""
+        if self.status == "skipped":
+            return f"{self.file}: skipped, {self.message}"
+        how = f"preset {self.mapping}" if self.mapping else "canonical columns"
+        read = self.source_rows if self.source_rows is not None else self.rows_read
+        n_dropped = sum(d["rows"] for d in self.dropped.values())
+        parts = [f"{read:,} row(s) read", f"{self.loaded:,} loaded"]
+        if self.source_rows is not None and self.rows_read and self.rows_read != read - n_dropped:
+            parts[-1] += f" (as {self.rows_read:,} row(s) after netting lines or keeping the latest per id)"
+        if n_dropped:
+            parts.append(f"{n_dropped:,} dropped: " + "; ".join(_reason_text(r, d) for r, d in self.dropped.items()))
+        if self.rejected:
+            parts.append(f"{self.rejected:,} quarantined")
+        if self.defaulted:
+            parts.append("defaulted: " + ", ".join(f"{c} on {n:,}" for c, n in self.defaulted.items()))
+        return f"{self.file} ({how}): " + ", ".join(parts)
+
+
+def _reason_text(reason: str, d: dict) -> str:
+    seen = d.get("seen") or {}
+    shown = ", ".join(f"{v!r} {n:,}" for v, n in sorted(seen.items(), key=lambda kv: -kv[1])[:8])
+    more = f", and {len(seen) - 8} more" if len(seen) > 8 else ""
+    return f"{reason} ({d['rows']:,} row(s)" + (f"; seen: {shown}{more}" if shown else "") + ")"
 
 
 # ---------------------------------------------------------------------------
@@ -328,7 +364,7 @@ def _clean_text_sql(x: str) -> str:
 
 def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: str,
                   types: dict[str, str] | None = None, flag_only: bool = False,
-                  window: tuple[date, date] | None = None) -> str:
+                  window: tuple[date, date] | None = None, signed: tuple[str, ...] = ()) -> str:
     """The one-pass SELECT that parses and validates every row of ``raw_rel``.
 
     ``present`` maps canonical column -> the file's column name. The result has
@@ -348,6 +384,9 @@ def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: 
     checks look at it: the cleaned text ``_x<i>``, the parsed value ``_v<i>``,
     the canonical columns with the row's own checks, then the table's checks
     across columns.
+
+    ``signed`` columns may be negative although the schema gives a minimum: a mapping
+    that nets credits and refunds into their lines (``negative = "net"``).
     """
     types = types or {}
     xs, vs, outs = ["_row"], ["_row"], ["_row"]
@@ -369,7 +408,7 @@ def _typed_select(table: Table, present: dict[str, str], extras: list, raw_rel: 
             checks.append((f"{x} IS NULL", col.name, _lit("required value is missing")))
         if reason != "NULL":
             checks.append((f"{x} IS NOT NULL AND {v} IS NULL", col.name, reason))
-        if col.minimum is not None:
+        if col.minimum is not None and col.name not in signed:
             checks.append((f"{v} < {col.minimum!r}", col.name, repr_reason(col, "below", col.minimum, x)))
         if col.maximum is not None:
             checks.append((f"{v} > {col.maximum!r}", col.name, repr_reason(col, "above", col.maximum, x)))
@@ -734,7 +773,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
            source_tz: str = "UTC", skip_bad_rows: bool = False, delimiter: str | None = None,
            progress: bool = False, dry_run: bool = False, display_names: dict[str, str] | None = None,
            preset: str | None = None, mapping=None, plausible: tuple | None = None,
-           limits: Limits | None = None, append: bool = False) -> list[FileReport]:
+           limits: Limits | None = None, append: bool = False, strict: bool = False,
+           cost_measure: str | None = None) -> list[FileReport]:
     """Load files into the canonical tables as one batch (one transaction).
 
     Raises :class:`IngestError` (and writes nothing) when any file or row is
@@ -758,6 +798,11 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     Costs, predictions and models replace the earlier rows of the unit each file
     covers (:func:`_replace_units`); ``append`` adds their rows and replaces
     nothing. Deployments, incidents and pipeline runs replace by id either way.
+
+    A file whose rows a preset's filters dropped, every one, loads nothing and
+    succeeds: its report says why (``FileReport.summary``, ``.hint``). With
+    ``strict`` such a file rejects the batch. ``cost_measure`` (e.g. ``amortised``,
+    ``billed``) picks how a cost preset reads amount (``Mapping.measures``).
     """
     user = user or db.local_user()
     if kind is not None and kind not in schema.TABLES:
@@ -777,7 +822,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     with _fetched(paths) as (local_paths, origin):
         return _ingest_batch(con, local_paths, origin, kind=kind, user=user, chosen=chosen, source_tz=source_tz,
                              skip_bad_rows=skip_bad_rows, delimiter=delimiter, progress=progress, dry_run=dry_run,
-                             display_names=display_names, window=window, limits=limits, append=append)
+                             display_names=display_names, window=window, limits=limits, append=append,
+                             strict=strict, cost_measure=cost_measure)
 
 
 @contextmanager
@@ -809,7 +855,8 @@ def _fetched(paths: list):
 
 
 def _ingest_batch(con, paths, origin: dict[str, str], *, kind, user, chosen, source_tz, skip_bad_rows, delimiter,
-                  progress, dry_run, display_names, window, limits, append) -> list[FileReport]:
+                  progress, dry_run, display_names, window, limits, append, strict=False,
+                  cost_measure=None) -> list[FileReport]:
     display_names = {**origin, **(display_names or {})}
     files = expand(paths)
     db.ensure_schema(con)
@@ -829,7 +876,7 @@ def _ingest_batch(con, paths, origin: dict[str, str], *, kind, user, chosen, sou
                     rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
                                        source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
                                        progress=progress, units=units, readable=readable, window=window,
-                                       limits=limits)
+                                       limits=limits, strict=strict, cost_measure=cost_measure)
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
@@ -881,7 +928,8 @@ def _check_timezone(con, tz: str) -> None:
 
 def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_tz, skip_bad_rows, delimiter,
                  progress, units: _Units, readable: Path | None = None,
-                 window: tuple[date, date] | None = None, limits: Limits | None = None) -> FileReport:
+                 window: tuple[date, date] | None = None, limits: Limits | None = None, strict: bool = False,
+                 cost_measure: str | None = None) -> FileReport:
     """Load one file. ``path`` is the file (hashed and logged); ``readable`` is
     the name DuckDB reads it by (:func:`_literal_path`)."""
     from kpis import mapping as mapping_mod
@@ -930,8 +978,15 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
             except mapping_mod.AmbiguousPreset as e:
                 raise IngestError([RowError(name, None, None, f"the columns fit several presets ({e}); "
                                                               f"pass --preset NAME")]) from None
+    if used is not None and cost_measure and used.kind == "costs" and used.measure != cost_measure:
+        try:
+            used = used.with_measure(cost_measure)
+        except mapping_mod.MappingError as e:
+            raise IngestError([RowError(name, None, None, str(e))]) from None
+    signed: tuple[str, ...] = ()
     if used is not None:
         mapped = mapping_mod.apply(con, used, src, name, sql, params, described, limits=limits)
+        signed = mapped.signed
         kind, sql, params = used.kind, mapped.sql, []
         table = schema.TABLES[kind]
         present, extras = mapped.present, mapped.extras
@@ -954,6 +1009,11 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
         present = {c: norm[c] for c in table.names if c in norm}
         extras = [orig for low, orig in norm.items() if low not in table.names]
 
+    if mapped is not None:
+        source_rows = mapped.log.get("source_rows", 0)
+        if source_rows and source_rows == sum(mapped.log.get("dropped", {}).values()):
+            return _all_dropped(con, batch_id, path, name, digest, kind, table, used, mapped, source_tz, strict)
+
     # Parquet columns keep their own types; CSV and mapped columns are text here.
     types = {r[0]: r[1] for r in described} if used is None and _is_parquet(path) else None
     typed_csv = used is None and not _is_parquet(path)
@@ -970,10 +1030,11 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     try:
         with _Progress(con, bar):
             streamed = _stream_into_table(con, table, present, extras, fast_sql, fast_params, fast_types,
-                                          batch_id, name, rejects=typed_csv, window=window)
+                                          batch_id, name, rejects=typed_csv, window=window, signed=signed)
             if streamed is None:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS "
-                            f"{_typed_select(table, present, extras, sql, types, window=window)}", params)
+                            f"{_typed_select(table, present, extras, sql, types, window=window, signed=signed)}",
+                            params)
     except (duckdb.Error, UnicodeDecodeError) as err:
         raise IngestError([_duckdb_read_error(name, err, limits)]) from None
     finally:
@@ -1029,6 +1090,24 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
                    errors if n_bad else [], used, mapped, extras, source_tz, units, mark)
 
 
+def _all_dropped(con, batch_id, path, name, digest, kind, table: Table, used, mapped, source_tz: str,
+                 strict: bool) -> FileReport:
+    """A file whose every row the mapping's filters dropped: a success that loads nothing (the summary says
+    why, with the values seen and the mapping's hint), or, with ``strict``, a rejection of the batch."""
+    rep = FileReport(name, kind, "loaded", mapping=used.name, notes=mapped.notes, mode="by id" if table.key else
+                     "replace", source_rows=mapped.log["source_rows"], dropped=mapped.log.get("drop_reasons", {}),
+                     warnings=mapped.warnings, hint=used.hint.strip())
+    con.execute("DROP TABLE IF EXISTS _mapped")
+    n = rep.source_rows
+    reasons = "; ".join(_reason_text(r, d) for r, d in rep.dropped.items())
+    rep.message = f"0 loaded, {n:,} dropped: {reasons}"
+    if strict:
+        raise IngestError([RowError(name, None, None, f"every row was dropped ({rep.message}); --strict refuses "
+                                    f"a file that loads nothing" + (f". {rep.hint}" if rep.hint else ""))])
+    _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log)
+    return rep
+
+
 def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, updated, n_bad, errors, used, mapped,
             extras, source_tz, units: _Units, mark: int) -> FileReport:
     """Log and report a file that was loaded (its rows are those of ``table`` above row id ``mark``)."""
@@ -1046,6 +1125,11 @@ def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, up
     rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
                      updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors,
                      mapping=used.name if used else None, notes=mapped.notes if mapped else [], mode=mode)
+    if mapped is not None:
+        rep.source_rows = mapped.log.get("source_rows")
+        rep.dropped = mapped.log.get("drop_reasons", {})
+        rep.defaulted = dict(mapped.log.get("defaulted", {}))
+        rep.warnings = list(mapped.warnings)
     _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log if mapped else None)
     if mode == "replace":
         units.record(con, table, mark, rep, path)
@@ -1158,7 +1242,7 @@ def _describe_units(con, table: Table, idx: int, shown: int = 3) -> str:
 
 
 def _stream_into_table(con, table: Table, present, extras, sql, params, types, batch_id, name, rejects: bool,
-                       window: tuple[date, date] | None = None):
+                       window: tuple[date, date] | None = None, signed: tuple[str, ...] = ()):
     """Parse, validate and append a file to its table in one streaming pass.
 
     The common case, a file with no problem, costs one read and one write: no
@@ -1181,7 +1265,7 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
     new = f"rowid > {int(mark)}"
     had_rows = mark >= 0
     cols = ", ".join(table.names)
-    select = _typed_select(table, present, extras, sql, types, flag_only=True, window=window)
+    select = _typed_select(table, present, extras, sql, types, flag_only=True, window=window, signed=signed)
     n = con.execute(
         f"INSERT INTO {t} ({cols}, attributes, batch_id, source_file, source_row) "
         f"SELECT {cols}, attributes, ?, ?, CASE WHEN _bad THEN -1 ELSE _row END FROM ({select})",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import available_timezones
 
@@ -37,13 +37,14 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson
 FORMATS = ("table", "json")  # table: CSV or Parquet; json: JSON / NDJSON documents
 
 TOP_KEYS = ("name", "kind", "title", "follows", "detect", "format", "timezone", "extends", "columns", "rows",
-            "aggregate", "rules", "notes")
+            "aggregate", "rules", "notes", "measures", "measure", "hint")
 SOURCE_KEYS = ("from", "json_key", "json_index", "extract")
 COLUMN_KEYS = SOURCE_KEYS + ("first_of", "join", "sep", "cases", "values", "format", "epoch", "timezone",
                              "add_seconds", "add_milliseconds", "plus", "plus_field", "round", "prefix", "default",
-                             "optional")
+                             "optional", "negative")
 CASE_KEYS = ("when", "value") + SOURCE_KEYS
-ROWS_KEYS = ("records", "explode", "keep_if", "latest")
+ROWS_KEYS = ("records", "explode", "keep_if", "latest", "nulls", "refuse_if", "warn_if")
+NEGATIVE = ("reject", "net")  # a negative value of a column with a minimum: an error of its row, or netted
 OPS = ("equals", "in", "not_in", "contains", "matches", "empty", "has")
 CONDITION_KEYS = ("column", "json_key") + OPS + ("any",)
 EPOCHS = {"s": 1.0, "ms": 1000.0}
@@ -135,6 +136,7 @@ class ColumnRule:
     prefix: str | None = None
     default: str | None = None
     optional: bool = False
+    negative: str = "reject"  # net: negative lines (credits, refunds, corrections) are kept and netted
 
     def columns_read(self) -> list[str]:
         cols = [s.column for s in self.sources if s.column is not None]
@@ -172,6 +174,8 @@ class ColumnRule:
             text += f"; default {self.default!r}"
         if self.optional:
             text += " (optional)"
+        if self.negative == "net":
+            text += " (negative lines net)"
         return text
 
 
@@ -210,6 +214,33 @@ class Mapping:
     sum: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     extends: str | None = None
+    nulls: tuple[str, ...] = ("",)  # source spellings of an empty value (after trimming)
+    measures: tuple[tuple[str, ColumnRule], ...] = ()  # cost measures: name -> how amount is read
+    measure: str | None = None  # the measure amount is read with (one of measures)
+    hint: str = ""  # what to do when every row of a file was dropped
+    refuse_if: tuple[tuple[tuple[Condition, ...], str], ...] = ()  # (when, reason): the file is refused
+    warn_if: tuple[tuple[tuple[Condition, ...], str], ...] = ()  # (when, message): a warning with the count
+
+    def with_measure(self, name: str) -> "Mapping":
+        """The mapping with ``amount`` read by cost measure ``name`` (e.g. amortised, billed)."""
+        found = dict(self.measures)
+        if name not in found:
+            have = ", ".join(found) if found else "none: it reads one cost column"
+            raise MappingError(f"{self.label} has no cost measure {name!r} (measures: {have})")
+        cols = tuple(found[name] if c.target == "amount" else c for c in self.columns)
+        return replace(self, columns=cols, measure=name)
+
+    def measure_text(self) -> str | None:
+        """Which cost column amount is, in words, for the ingest summary; None for non-cost mappings."""
+        if self.kind != "costs" or self.column("amount") is None:
+            return None
+        amount = self.column("amount").describe()
+        if not self.measures:
+            return f"amount is {amount}"
+        others = ", ".join(f"{n} = {r.describe()}" for n, r in self.measures if n != self.measure)
+        return (f"cost measure {self.measure}: amount is {amount}"
+                + (f" (other measures: {others}; choose with --cost-measure or measure = in a mapping file)"
+                   if others else ""))
 
     @property
     def label(self) -> str:
@@ -243,12 +274,20 @@ class Mapping:
             out.append(f"  keeps the latest row per {self.latest_per} (by {self.latest_by})")
         if self.timezone:
             out.append(f"  naive timestamps are in {self.timezone}")
+        if self.nulls != ("",):
+            out.append(f"  empty values: {', '.join(repr(n) for n in self.nulls)}")
+        for when, reason in self.refuse_if:
+            out.append(f"  refuses the file where {' and '.join(c.describe() for c in when)}: {reason}")
+        for when, message in self.warn_if:
+            out.append(f"  warns where {' and '.join(c.describe() for c in when)}: {message}")
         for c in self.columns:
             out.append(f"  {c.target} <- {c.describe()}")
             for a, b in c.values:
                 out.append(f"      {a!r} -> {b!r}")
         for r in self.rules:
             out.append(f"  rule: {r.describe()}")
+        if self.measures:
+            out.append(f"  {self.measure_text()}")
         if self.sum:
             others = [c for c in self.mapped_targets() if c not in self.sum]
             out.append(f"  sums {', '.join(self.sum)} per {', '.join(others)}")
@@ -269,6 +308,8 @@ class Mapping:
             out += [(col, "keep_if", False) for col in _condition_columns(cond)]
         for r in self.rules:
             out += [(col, "rules", False) for cond in r.when for col in _condition_columns(cond)]
+        for key, checks in (("refuse_if", self.refuse_if), ("warn_if", self.warn_if)):
+            out += [(col, key, True) for when, _ in checks for cond in when for col in _condition_columns(cond)]
         if self.latest_per:
             out += [(self.latest_per, "latest", False), (self.latest_by, "latest", False)]
         return out
@@ -406,6 +447,26 @@ def _validate(f: _File, data: dict, *, is_preset: bool, base: Mapping | None, de
                           f"unknown {kind} column {target!r}; canonical columns: {', '.join(table.names)}")
         columns[target] = _column_rule(f, table, target, spec)
 
+    measure = data.get("measure", base.measure if base else None)
+    measures = dict(base.measures) if base else {}
+    if "amount" in cols_data and "measures" not in data:  # the file names its own cost column
+        measure, measures = data.get("measure"), {}
+    if "measures" in data:
+        if kind != "costs" or not isinstance(data["measures"], dict) or not data["measures"]:
+            raise f.error(("measures",), "measures is a table of cost measure = how amount is read, for costs")
+        for mname, mspec in data["measures"].items():
+            measures[mname] = _column_rule(f, table, "amount", mspec, keys=("measures", mname))
+        if measure is None or "measure" not in data and measure not in measures:
+            measure = next(iter(data["measures"]))
+    if measure is not None:
+        if measure not in measures:
+            raise f.error(("measure",), f"unknown cost measure {measure!r}; measures: {', '.join(measures) or 'none'}")
+        if "amount" not in cols_data:
+            columns["amount"] = measures[measure]
+    hint = data.get("hint", base.hint if base else "")
+    if not isinstance(hint, str):
+        raise f.error(("hint",), "hint must be text")
+
     rows = data.get("rows", {})
     if not isinstance(rows, dict):
         raise f.error(("rows",), "rows must be a table")
@@ -433,6 +494,19 @@ def _validate(f: _File, data: dict, *, is_preset: bool, base: Mapping | None, de
         latest_per, latest_by = lat["per"], lat["by"]
     if latest_per and table.key is None:
         raise f.error(("rows", "latest"), f"latest applies to tables keyed by id, not {kind}")
+    nulls = rows.get("nulls", list(base.nulls) if base else [""])
+    if not isinstance(nulls, list) or not all(isinstance(x, str) for x in nulls):
+        raise f.error(("rows", "nulls"), "nulls must be a list of texts that mean empty, e.g. [\"\", \"NULL\"]")
+    nulls = tuple(dict.fromkeys(["", *(x.strip() for x in nulls)]))
+    checks = {}
+    for key, word in (("refuse_if", "reason"), ("warn_if", "message")):
+        checks[key] = getattr(base, key) if base else ()
+        if key in rows:
+            items = rows[key] if isinstance(rows[key], list) else None
+            if items is None or not all(isinstance(x, dict) and set(x) == {"when", word}
+                                        and isinstance(x[word], str) and x[word] for x in items):
+                raise f.error(("rows", key), f"{key} is a list of {{ when = condition(s), {word} = \"...\" }}")
+            checks[key] = tuple((_conditions(f, ("rows", key), x["when"]), x[word]) for x in items)
 
     agg = data.get("aggregate", {})
     if not isinstance(agg, dict) or any(k != "sum" for k in agg):
@@ -479,7 +553,9 @@ def _validate(f: _File, data: dict, *, is_preset: bool, base: Mapping | None, de
         path=f.path, is_preset=is_preset, detect=tuple(detect), format=fmt, timezone=tz,
         columns=tuple(columns[c] for c in table.names if c in columns),
         records=records, explode=tuple(explode), keep_if=keep_if, latest_per=latest_per, latest_by=latest_by,
-        sum=tuple(sums), rules=tuple(rules), extends=base.name if base else None,
+        sum=tuple(sums), rules=tuple(rules), extends=base.name if base else None, nulls=nulls,
+        measures=tuple(measures.items()), measure=measure, hint=hint, refuse_if=checks["refuse_if"],
+        warn_if=checks["warn_if"],
     )
 
 
@@ -552,8 +628,8 @@ def _source_list(f: _File, keys: tuple, items) -> tuple[Source, ...]:
     return tuple(out)
 
 
-def _column_rule(f: _File, table: schema.Table, target: str, spec) -> ColumnRule:
-    keys = ("columns", target)
+def _column_rule(f: _File, table: schema.Table, target: str, spec, keys: tuple | None = None) -> ColumnRule:
+    keys = keys or ("columns", target)
     if isinstance(spec, str):
         if not spec:
             raise f.error(keys, "the source column name is empty")
@@ -639,12 +715,14 @@ def _column_rule(f: _File, table: schema.Table, target: str, spec) -> ColumnRule
             raise f.error(keys + (k,), f"{k} must be true or false")
     if "prefix" in spec and not isinstance(spec["prefix"], str):
         raise f.error(keys + ("prefix",), "prefix must be text")
+    if "negative" in spec and (spec["negative"] not in NEGATIVE or col.minimum is None):
+        raise f.error(keys + ("negative",), f"negative is one of {', '.join(NEGATIVE)}, for a column with a minimum")
     return ColumnRule(
         target=target, sources=sources, combine=combine, sep=sep, cases=tuple(cases),
         values=tuple((str(k), _text(v)) for k, v in values.items()), format=fmt, epoch=epoch,
         timezone=spec.get("timezone"), add=add, add_unit=unit, plus=spec.get("plus"),
         plus_field=spec.get("plus_field"), round=spec.get("round", False), prefix=spec.get("prefix"),
-        default=default, optional=spec.get("optional", False),
+        default=default, optional=spec.get("optional", False), negative=spec.get("negative", "reject"),
     )
 
 
@@ -886,7 +964,13 @@ class _Compiler:
 
     def col(self, name: str) -> str:
         x = self.cols.resolve(name)
-        return "NULL::VARCHAR" if x is None else _nz(x)
+        if x is None:
+            return "NULL::VARCHAR"
+        spellings = [n for n in self.m.nulls if n]
+        if not spellings:
+            return _nz(x)
+        # the export's own spellings of an empty value (FOCUS writes NULL) are empty too
+        return f"(CASE WHEN trim({x}) IN ({', '.join(_lit(n) for n in spellings)}) THEN NULL ELSE {_nz(x)} END)"
 
     def source(self, s: Source) -> str:
         if s.column is None:
@@ -1024,6 +1108,8 @@ class MappedFile:
     notes: list[str] = field(default_factory=list)
     summary: str = ""
     log: dict = field(default_factory=dict)
+    signed: tuple[str, ...] = ()  # columns whose negative values net rather than fail (ColumnRule.negative)
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_columns(m: Mapping, cols: _Columns, name: str) -> None:
@@ -1108,6 +1194,10 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         drop_vals.append(f"WHEN NOT ({comp.cond(c)}) THEN {shown}")
     select.append(f"CASE {' '.join(drop_whens)} END AS _drop" if drop_whens else "NULL::INTEGER AS _drop")
     select.append(f"CASE {' '.join(drop_vals)} END AS _drop_value" if drop_vals else "NULL::VARCHAR AS _drop_value")
+    refuse = [f"WHEN {comp.conds(when)} THEN {i}" for i, (when, _) in enumerate(m.refuse_if)]
+    select.append(f"CASE {' '.join(refuse)} END AS _refuse" if refuse else "NULL::INTEGER AS _refuse")
+    warn = [f"CASE WHEN {comp.conds(when)} THEN {i} END" for i, (when, _) in enumerate(m.warn_if)]
+    select.append(f"list_filter([{', '.join(warn) or 'NULL::INTEGER'}], lambda w: w IS NOT NULL) AS _warn")
     if m.latest_per:
         select.append(f"{comp.col(m.latest_per)} AS _per")
         by = comp.col(m.latest_by)
@@ -1139,6 +1229,8 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         raise IngestError([RowError(name, None, None, f"the {m.label} could not read this file: "
                                                       f"{str(err).splitlines()[0]}")]) from None
 
+    _refused(con, m, name)
+
     # Stage 2: the rows kept, the latest per id, netted per day.
     kept = "SELECT * FROM _mapped WHERE _drop IS NULL"
     if m.latest_per:
@@ -1161,8 +1253,28 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         extra_pairs = [("source_lines", "_lines")]
 
     notes, log = _report(con, m, kept, extras)
+    warnings = []
+    for i, (_, message) in enumerate(m.warn_if):
+        n = con.execute(f"SELECT count(*) FROM ({kept}) WHERE list_contains(_warn, {i})").fetchone()[0]
+        if n:
+            warnings.append(f"{n} row(s): {message}")
+    notes += [f"warning: {w}" for w in warnings]
+    log["warnings"] = warnings
+    signed = tuple(r.target for r in m.columns if r.negative == "net")
     return MappedFile(sql=final, present={t: t for t in targets}, extras=extra_pairs, notes=notes,
-                      summary=_summary(m, log), log=log)
+                      summary=_summary(m, log), log=log, signed=signed, warnings=warnings)
+
+
+def _refused(con, m: Mapping, name: str) -> None:
+    """Raise when a row matches one of the mapping's ``refuse_if`` conditions: the export is not what the
+    mapping reads (another metric, another format), and loading it would give numbers a wrong meaning."""
+    if not m.refuse_if:
+        return
+    hits = con.execute("SELECT _refuse, count(*), min(_row) FROM _mapped WHERE _refuse IS NOT NULL "
+                       "GROUP BY 1 ORDER BY 1").fetchall()
+    if hits:
+        raise IngestError([RowError(name, first, None, f"{m.refuse_if[i][1]} ({n} row(s) like this; the "
+                                    f"{m.label} refuses the file)") for i, n, first in hits])
 
 
 def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], dict]:
@@ -1183,6 +1295,14 @@ def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], d
             f"SELECT _drop, _drop_value, count(*){amount} FROM _mapped WHERE _drop IS NOT NULL "
             "GROUP BY ALL ORDER BY 1, 3 DESC, 2").fetchall()
         parts = []
+        reasons: dict[str, dict] = {}
+        for r in rows:
+            cond = m.keep_if[r[0]]
+            reason = reasons.setdefault(f"not {cond.describe()}", {"rows": 0, "seen": {}})
+            reason["rows"] += r[2]
+            if r[1] is not None and cond.op != "any":
+                reason["seen"][str(r[1])] = reason["seen"].get(str(r[1]), 0) + r[2]
+        log["drop_reasons"] = reasons
         for r in rows[:12]:
             cond = m.keep_if[r[0]]
             what = f"{cond.column} {r[1]!r}" if r[1] is not None and cond.op != "any" else f"not {cond.describe()}"
@@ -1225,6 +1345,18 @@ def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], d
             text += ": " + ", ".join(f"{a:,.2f} {c}" for c, a in by_cur if a is not None)
         notes.append(text)
         log["defaulted"][col] = n
+    signed = [r for r in m.columns if r.negative == "net"]
+    for r in signed:
+        q = quote_ident(r.target)
+        neg = con.execute(f"SELECT count(*), sum(TRY_CAST({q} AS DOUBLE)) FROM ({kept}) "
+                          f"WHERE TRY_CAST({q} AS DOUBLE) < 0").fetchone()
+        if neg[0]:
+            notes.append(f"{neg[0]} line(s) with a negative {r.target} (credits, refunds, corrections) kept and "
+                         f"netted: {neg[1]:,.2f} in all")
+        log["negative_lines"] = neg[0]
+    if money:
+        log["measure"] = m.measure
+        notes.append(m.measure_text())
     if extras:
         notes.append(f"kept {len(extras)} unmapped column(s) in attributes")
     return notes, log
