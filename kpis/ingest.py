@@ -155,7 +155,7 @@ class FileReport:
         n_dropped = sum(d["rows"] for d in self.dropped.values())
         parts = [f"{read:,} row(s) read", f"{self.loaded:,} loaded"]
         if self.source_rows is not None and self.rows_read and self.rows_read != read - n_dropped:
-            parts[-1] += f" (as {self.rows_read:,} row(s) after netting lines or keeping the latest per id)"
+            parts[-1] += f" (the {read - n_dropped:,} kept netted per day or superseded by a later version)"
         if n_dropped:
             parts.append(f"{n_dropped:,} dropped: " + "; ".join(_reason_text(r, d) for r, d in self.dropped.items()))
         if self.rejected:
