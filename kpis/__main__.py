@@ -217,6 +217,8 @@ def _ingest(args) -> int:
     print(_table(("file", "kind", "mapping", "status", "read", "inserted", "replaced", "removed", "rejected", "note"),
                  rows))
     for r in reports:
+        if r.status == "skipped":  # the table's row says so
+            continue
         print(r.summary)
         for w in r.warnings:
             print(f"  warning: {w}")
