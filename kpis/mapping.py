@@ -30,7 +30,9 @@ from zoneinfo import available_timezones
 import duckdb
 
 from kpis import schema
-from kpis.ingest import IngestError, Limits, RowError, _lit, _timestamp_sql, json_read_error, quote_ident
+from kpis.ingest.errors import IngestError, RowError
+from kpis.ingest.reading import Limits, json_read_error
+from kpis.ingest.sql import _lit, _timestamp_sql, quote_ident
 
 PRESET_DIR = Path(__file__).parent / "presets"
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
