@@ -50,6 +50,7 @@ NEGATIVE = ("reject", "net")  # a negative value of a column with a minimum: an 
 OPS = ("equals", "in", "not_in", "contains", "matches", "empty", "has")
 CONDITION_KEYS = ("column", "json_key") + OPS + ("any",)
 EPOCHS = {"s": 1.0, "ms": 1000.0}
+_MAPPED = "_kpis_mapped"  # the temp table a mapped file is staged in (MappedFile.close drops it)
 
 
 class MappingError(ValueError):
@@ -1113,6 +1114,10 @@ class MappedFile:
     signed: tuple[str, ...] = ()  # columns whose negative values net rather than fail (ColumnRule.negative)
     warnings: list[str] = field(default_factory=list)
 
+    def close(self, con) -> None:
+        """Drop the temp table that ``sql`` reads (the mapping's own, named only in this module)."""
+        con.execute(f"DROP TABLE IF EXISTS {_MAPPED}")
+
 
 def check_columns(m: Mapping, cols: _Columns, name: str) -> None:
     """Every source column the mapping reads must be in the file, with two exceptions: a column
@@ -1162,7 +1167,7 @@ def _check_json_width(con, m: Mapping, path: Path, name: str, limits: Limits) ->
 
 def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None, params: list | None = None,
           described: list | None = None, limits: Limits | None = None) -> MappedFile:
-    """Run the mapping over one file into the temp table ``_mapped``; return the relation ingest validates.
+    """Run the mapping over one file into a temp table (dropped by ``MappedFile.close``); return the relation ingest validates.
 
     ``path`` is the name DuckDB reads (a JSON file has passed the depth check);
     ``limits`` caps the number of fields a JSON export may have.
@@ -1223,7 +1228,7 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
     for i, e in enumerate(extras):
         select.append(f"{comp.col(e)} AS _x{i}")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS SELECT {', '.join(select)} FROM ({reader}) AS src",
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS SELECT {', '.join(select)} FROM ({reader}) AS src",
                     params)
     except duckdb.Error as err:  # the reader or a value could not be read: report it as an ingest error
         if m.format == "json":
@@ -1234,7 +1239,7 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
     _refused(con, m, name)
 
     # Stage 2: the rows kept, the latest per id, netted per day.
-    kept = "SELECT * FROM _mapped WHERE _drop IS NULL"
+    kept = f"SELECT * FROM {_MAPPED} WHERE _drop IS NULL"
     if m.latest_per:
         kept += " QUALIFY row_number() OVER (PARTITION BY _per ORDER BY _by DESC NULLS LAST, _row DESC) = 1"
     visible = ["_row"] + [quote_ident(t) for t in targets] + [f"_x{i}" for i in range(len(extras))]
@@ -1272,7 +1277,7 @@ def _refused(con, m: Mapping, name: str) -> None:
     mapping reads (another metric, another format), and loading it would give numbers a wrong meaning."""
     if not m.refuse_if:
         return
-    hits = con.execute("SELECT _refuse, count(*), min(_row) FROM _mapped WHERE _refuse IS NOT NULL "
+    hits = con.execute(f"SELECT _refuse, count(*), min(_row) FROM {_MAPPED} WHERE _refuse IS NOT NULL "
                        "GROUP BY 1 ORDER BY 1").fetchall()
     if hits:
         raise IngestError([RowError(name, first, None, f"{m.refuse_if[i][1]} ({n} row(s) like this; the "
@@ -1282,7 +1287,7 @@ def _refused(con, m: Mapping, name: str) -> None:
 def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], dict]:
     """What the mapping did to the file, in words (the ingest report) and as data (the ingest log)."""
     table = m.table
-    total, n_kept = con.execute("SELECT count(*), count(*) FILTER (WHERE _drop IS NULL) FROM _mapped").fetchone()
+    total, n_kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE _drop IS NULL) FROM {_MAPPED}").fetchone()
     money = table.name == "costs" and "amount" in m.mapped_targets()
     currency = "currency" if "currency" in m.mapped_targets() else _lit(schema.COSTS.column("currency").default)
     notes = [f"{m.label}: {m.title}" if m.title else m.label]
@@ -1294,7 +1299,7 @@ def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], d
     if total != n_kept:
         amount = f", sum(TRY_CAST(amount AS DOUBLE)), any_value({currency})" if money else ""
         rows = con.execute(
-            f"SELECT _drop, _drop_value, count(*){amount} FROM _mapped WHERE _drop IS NOT NULL "
+            f"SELECT _drop, _drop_value, count(*){amount} FROM {_MAPPED} WHERE _drop IS NOT NULL "
             "GROUP BY ALL ORDER BY 1, 3 DESC, 2").fetchall()
         parts = []
         reasons: dict[str, dict] = {}

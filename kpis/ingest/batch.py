@@ -6,12 +6,13 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 
 import duckdb
 
 from kpis import db, rollups, schema
 from kpis.ingest.errors import IngestError, RowError
-from kpis.ingest.loading import _ingest_file, _replace_units, _Units
+from kpis.ingest.loading import BatchPlan, _ingest_file, _replace_units, _Units
 from kpis.ingest.reading import READABLE_SUFFIXES, Limits, _literal_path, expand
 from kpis.ingest.report import FileReport
 from kpis.ingest.sql import _lit
@@ -69,11 +70,12 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: list[str | os.PathLike], *, ki
     _check_timezone(con, source_tz)
     window = plausible_window(*(plausible or (None, None)))
     limits = limits or Limits.from_env()
+    plan = BatchPlan(kind=kind, chosen=chosen, source_tz=source_tz, skip_bad_rows=skip_bad_rows,
+                     delimiter=delimiter, progress=progress, window=window, limits=limits, strict=strict,
+                     cost_measure=cost_measure)
     with _fetched(paths) as (local_paths, origin):
-        return _ingest_batch(con, local_paths, origin, kind=kind, user=user, chosen=chosen, source_tz=source_tz,
-                             skip_bad_rows=skip_bad_rows, delimiter=delimiter, progress=progress, dry_run=dry_run,
-                             display_names=display_names, window=window, limits=limits, append=append,
-                             strict=strict, cost_measure=cost_measure)
+        return _ingest_batch(con, local_paths, origin, plan, user=user, dry_run=dry_run,
+                             display_names=display_names, append=append)
 
 
 @contextmanager
@@ -104,18 +106,18 @@ def _fetched(paths: list):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _ingest_batch(con, paths, origin: dict[str, str], *, kind, user, chosen, source_tz, skip_bad_rows, delimiter,
-                  progress, dry_run, display_names, window, limits, append, strict=False,
-                  cost_measure=None) -> list[FileReport]:
+def _ingest_batch(con, paths, origin: dict[str, str], plan: BatchPlan, *, user: str, dry_run: bool,
+                  display_names: dict[str, str] | None, append: bool) -> list[FileReport]:
     display_names = {**origin, **(display_names or {})}
     files = expand(paths)
     db.ensure_schema(con)
     old_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"SET TimeZone = {_lit(source_tz)}")
+        con.execute(f"SET TimeZone = {_lit(plan.source_tz)}")
         batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_log").fetchone()[0]
         units = _Units(batch_id, append)
+        plan = replace(plan, batch_id=batch_id, units=units)
         reports = []
         problems: list[RowError] = []
         total_problems = 0
@@ -123,10 +125,7 @@ def _ingest_batch(con, paths, origin: dict[str, str], *, kind, user, chosen, sou
             name = (display_names or {}).get(str(path), path.name)
             try:
                 with _literal_path(path) as readable:
-                    rep = _ingest_file(con, path, name, kind=kind, chosen=chosen, batch_id=batch_id,
-                                       source_tz=source_tz, skip_bad_rows=skip_bad_rows, delimiter=delimiter,
-                                       progress=progress, units=units, readable=readable, window=window,
-                                       limits=limits, strict=strict, cost_measure=cost_measure)
+                    rep = _ingest_file(con, plan, path, name, readable)
             except IngestError as e:
                 problems.extend(e.errors)
                 total_problems += e.total
@@ -136,7 +135,7 @@ def _ingest_batch(con, paths, origin: dict[str, str], *, kind, user, chosen, sou
                     # checked (and reported) too, and is rolled back at the end.
                     con.execute("ROLLBACK")
                     con.execute("BEGIN TRANSACTION")
-                    con.execute(f"SET TimeZone = {_lit(source_tz)}")
+                    con.execute(f"SET TimeZone = {_lit(plan.source_tz)}")
                 continue
             reports.append(rep)
         # Who: on every log row of the batch at once (the file-by-file paths above do not carry it).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from kpis import schema
 from kpis.ingest.errors import MAX_REPORTED_ERRORS, IngestError, RowError
 from kpis.ingest.parsing import _typed_select
 from kpis.ingest.reading import (
-    _REJECTS,
     Limits,
     _check_duplicate_columns,
     _check_json_depth,
@@ -29,6 +29,7 @@ from kpis.ingest.reading import (
     _typed_csv_sql,
     detect_kind,
     file_hash,
+    take_rejects,
 )
 from kpis.ingest.report import FileReport, _reason_text
 from kpis.schema import Table
@@ -70,42 +71,102 @@ class _Progress:
             self.bar.refresh()
 
 
-def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_tz, skip_bad_rows, delimiter,
-                 progress, units: _Units, readable: Path | None = None,
-                 window: tuple[date, date] | None = None, limits: Limits | None = None, strict: bool = False,
-                 cost_measure: str | None = None) -> FileReport:
+@dataclass
+class BatchPlan:
+    """What every file of a batch is loaded with (one object instead of a dozen arguments)."""
+
+    batch_id: int = 0  # set when the batch's transaction begins
+    units: _Units | None = None  # likewise
+    kind: str | None = None
+    chosen: object = None  # the kpis.mapping.Mapping the user chose (preset or file), else None: detect
+    source_tz: str = "UTC"
+    skip_bad_rows: bool = False
+    delimiter: str | None = None
+    progress: bool = False
+    window: tuple[date, date] | None = None
+    limits: Limits = field(default_factory=Limits)
+    strict: bool = False
+    cost_measure: str | None = None
+
+
+@dataclass
+class FilePlan:
+    """One file as it will be loaded: where it is, what reads it, and the relation that feeds its table."""
+
+    path: Path  # the file (hashed and logged)
+    name: str  # how reports name it
+    src: Path  # the name DuckDB reads it by (:func:`_literal_path`)
+    digest: object  # its content hash, or the _HashInBackground computing it
+    kind: str
+    table: Table
+    sql: str  # the relation of raw (text) columns: the file's reader, or the mapping's output
+    params: list
+    present: dict[str, str]  # canonical column -> column of ``sql``
+    extras: list  # columns kept in attributes (names, or (key, column) pairs)
+    types: dict[str, str] | None = None  # Parquet's own column types (canonical columns only)
+    used: object = None  # the kpis.mapping.Mapping that read it, or None (canonical columns)
+    mapped: object = None  # its kpis.mapping.MappedFile
+    raw_cols: list[str] = field(default_factory=list)
+
+    @property
+    def signed(self) -> tuple[str, ...]:
+        return self.mapped.signed if self.mapped is not None else ()
+
+    @property
+    def typed_csv(self) -> bool:
+        """A CSV in canonical columns: read by DuckDB's typed reader on the streamed path."""
+        return self.used is None and not _is_parquet(self.path)
+
+
+def _ingest_file(con, batch: BatchPlan, path: Path, name: str, readable: Path | None = None) -> FileReport:
     """Load one file. ``path`` is the file (hashed and logged); ``readable`` is
     the name DuckDB reads it by (:func:`_literal_path`)."""
-    from kpis import mapping as mapping_mod
-
-    limits = limits or Limits()
     src = readable or path
-
-    size = path.stat().st_size
-    if size == 0:
+    if path.stat().st_size == 0:
         raise IngestError([RowError(name, None, None, "the file is empty")])
-    # A file can only repeat a loaded one of the same size: hash it first when there is
-    # one (and skip it if it is a repeat), else hash it while it loads.
+    digest, skipped = _repeat(con, batch, path, name)
+    if skipped is not None:
+        return skipped
+    plan = _plan_file(con, batch, path, name, src, digest)
+    if plan.mapped is not None:
+        source_rows = plan.mapped.log.get("source_rows", 0)
+        if source_rows and source_rows == sum(plan.mapped.log.get("dropped", {}).values()):
+            return _all_dropped(con, batch, plan)
+    return _write(con, batch, plan)
+
+
+def _repeat(con, batch: BatchPlan, path: Path, name: str):
+    """(the file's digest, the report of a skipped repeat or None). A file can only repeat a loaded
+    one of the same size: hash it first when there is one (and skip it if it is a repeat), else
+    hash it while it loads."""
     same_size = con.execute("SELECT count(*) > 0 FROM ingest_log WHERE status = 'loaded' "
-                            "AND (file_size = ? OR file_size IS NULL)", [size]).fetchone()[0]
+                            "AND (file_size = ? OR file_size IS NULL)", [path.stat().st_size]).fetchone()[0]
     digest = file_hash(path) if same_size else _HashInBackground(path)
     seen = same_size and _loaded_before(con, digest)
-    if seen:
-        rep = FileReport(name, chosen.kind if chosen else kind, "skipped",
-                         message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do",
-                         mapping=chosen.name if chosen else None)
-        _log(con, batch_id, path, name, digest, rep, source_tz)
-        return rep
+    if not seen:
+        return digest, None
+    chosen = batch.chosen
+    rep = FileReport(name, chosen.kind if chosen else batch.kind, "skipped",
+                     message=f"identical to {seen[1]} loaded in batch {seen[0]}; nothing to do",
+                     mapping=chosen.name if chosen else None)
+    _log(con, batch.batch_id, path, name, digest, rep, batch.source_tz)
+    return digest, rep
 
-    used, mapped = chosen, None
+
+def _plan_file(con, batch: BatchPlan, path: Path, name: str, src: Path, digest) -> FilePlan:
+    """Read the file's header (or schema), choose what reads it (the chosen mapping, a recognised
+    preset, or the canonical columns), check its columns, and run its mapping."""
+    from kpis import mapping as mapping_mod
+
+    limits, kind, used = batch.limits, batch.kind, batch.chosen
     if mapping_mod.is_json(path):
         # JSON comes from tools' APIs: always read through a preset or a mapping file
         _check_json_depth(src, name, limits)
         used = used or _detect_json_preset(con, src, name, kind)
-        sql, params, described, header = None, None, None, None
+        sql, params, described, header, raw_cols, norm = None, None, None, None, [], {}
     else:
-        header = None if _is_parquet(path) else _read_header(src, name, delimiter, limits)
-        sql, params = _read_sql(src, delimiter, header and _reader_names(header), limits)
+        header = None if _is_parquet(path) else _read_header(src, name, batch.delimiter, limits)
+        sql, params = _read_sql(src, batch.delimiter, header and _reader_names(header), limits)
         try:
             described = con.execute(f"DESCRIBE {sql}", params).fetchall()
         except (duckdb.Error, UnicodeDecodeError) as err:
@@ -122,72 +183,76 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
             except mapping_mod.AmbiguousPreset as e:
                 raise IngestError([RowError(name, None, None, f"the columns fit several presets ({e}); "
                                                               f"pass --preset NAME")]) from None
-    if used is not None and cost_measure and used.kind == "costs" and used.measure != cost_measure:
-        try:
-            used = used.with_measure(cost_measure)
-        except mapping_mod.MappingError as e:
-            raise IngestError([RowError(name, None, None, str(e))]) from None
-    signed: tuple[str, ...] = ()
     if used is not None:
+        if batch.cost_measure and used.kind == "costs" and used.measure != batch.cost_measure:
+            try:
+                used = used.with_measure(batch.cost_measure)
+            except mapping_mod.MappingError as e:
+                raise IngestError([RowError(name, None, None, str(e))]) from None
         mapped = mapping_mod.apply(con, used, src, name, sql, params, described, limits=limits)
-        signed = mapped.signed
-        kind, sql, params = used.kind, mapped.sql, []
-        table = schema.TABLES[kind]
-        present, extras = mapped.present, mapped.extras
+        return FilePlan(path, name, src, digest, used.kind, schema.TABLES[used.kind], mapped.sql, [],
+                        mapped.present, mapped.extras, used=used, mapped=mapped, raw_cols=raw_cols)
+
+    if header is not None:  # a file in canonical columns: a repeated one is a mistake
+        _check_duplicate_columns(header, name)
+    if len(norm) != len(raw_cols):
+        raise IngestError([RowError(name, None, None, "two columns have the same name (ignoring case)")])
+    kind = kind or detect_kind(list(norm), name)
+    table = schema.TABLES[kind]
+    missing = [c for c in table.required if c not in norm]
+    if missing:
+        hint = ""
+        if len(raw_cols) == 1:
+            hint = " (only one column was found: is the file delimited by something other than commas?)"
+        raise IngestError([RowError(name, None, m, f"required column {m!r} is missing; found: "
+                                    f"{', '.join(raw_cols[:12])}{hint}") for m in missing])
+    types = None
+    if _is_parquet(path):  # Parquet columns keep their own types; CSV columns are text here
+        types = {r[0]: r[1] for r in described}
+        _check_parquet_types(table, norm, types, name)
+    present = {c: norm[c] for c in table.names if c in norm}
+    extras = [orig for low, orig in norm.items() if low not in table.names]
+    return FilePlan(path, name, src, digest, kind, table, sql, params, present, extras, types=types,
+                    raw_cols=raw_cols)
+
+
+def _write(con, batch: BatchPlan, plan: FilePlan) -> FileReport:
+    """Parse, validate and write the file's rows: in one streaming pass when nothing is wrong, else
+    through the staged path that names every problem."""
+    if plan.typed_csv:
+        fast_sql, fast_params, fast_types = _typed_csv_sql(plan.src, batch.delimiter, plan.table, plan.raw_cols,
+                                                           batch.limits)
     else:
-        if header is not None:  # a file in canonical columns: a repeated one is a mistake
-            _check_duplicate_columns(header, name)
-        if len(norm) != len(raw_cols):
-            raise IngestError([RowError(name, None, None, "two columns have the same name (ignoring case)")])
-        kind = kind or detect_kind(list(norm), name)
-        table = schema.TABLES[kind]
-        missing = [c for c in table.required if c not in norm]
-        if missing:
-            hint = ""
-            if len(raw_cols) == 1:
-                hint = " (only one column was found: is the file delimited by something other than commas?)"
-            raise IngestError([RowError(name, None, m, f"required column {m!r} is missing; found: "
-                                        f"{', '.join(raw_cols[:12])}{hint}") for m in missing])
-        if _is_parquet(path):
-            _check_parquet_types(table, norm, {r[0]: r[1] for r in described}, name)
-        present = {c: norm[c] for c in table.names if c in norm}
-        extras = [orig for low, orig in norm.items() if low not in table.names]
-
-    if mapped is not None:
-        source_rows = mapped.log.get("source_rows", 0)
-        if source_rows and source_rows == sum(mapped.log.get("dropped", {}).values()):
-            return _all_dropped(con, batch_id, path, name, digest, kind, table, used, mapped, source_tz, strict)
-
-    # Parquet columns keep their own types; CSV and mapped columns are text here.
-    types = {r[0]: r[1] for r in described} if used is None and _is_parquet(path) else None
-    typed_csv = used is None and not _is_parquet(path)
-    if typed_csv:
-        fast_sql, fast_params, fast_types = _typed_csv_sql(src, delimiter, table, raw_cols, limits)
-    else:
-        fast_sql, fast_params, fast_types = sql, params, types
-
+        fast_sql, fast_params, fast_types = plan.sql, plan.params, plan.types
     bar = None
-    if progress:
+    if batch.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=100, desc=name[:30], leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}|")
+        bar = tqdm(total=100, desc=plan.name[:30], leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}|")
     try:
         with _Progress(con, bar):
-            streamed = _stream_into_table(con, table, present, extras, fast_sql, fast_params, fast_types,
-                                          batch_id, name, rejects=typed_csv, window=window, signed=signed)
+            streamed = _stream_into_table(con, plan.table, plan.present, plan.extras, fast_sql, fast_params,
+                                          fast_types, batch.batch_id, plan.name, rejects=plan.typed_csv,
+                                          window=batch.window, signed=plan.signed)
             if streamed is None:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS "
-                            f"{_typed_select(table, present, extras, sql, types, window=window, signed=signed)}",
-                            params)
+                select = _typed_select(plan.table, plan.present, plan.extras, plan.sql, plan.types,
+                                       window=batch.window, signed=plan.signed)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {select}", plan.params)
     except (duckdb.Error, UnicodeDecodeError) as err:
-        raise IngestError([_duckdb_read_error(name, err, limits)]) from None
+        raise IngestError([_duckdb_read_error(plan.name, err, batch.limits)]) from None
     finally:
         if bar is not None:
             bar.close()
     if streamed is not None:
         rows_read, updated, mark = streamed
-        return _loaded(con, batch_id, path, name, digest, kind, table, rows_read, updated, 0, [], used, mapped,
-                       extras, source_tz, units, mark)
+        return _loaded(con, batch, plan, rows_read, updated, 0, [], mark)
+    return _staged(con, batch, plan)
+
+
+def _staged(con, batch: BatchPlan, plan: FilePlan) -> FileReport:
+    """The staged path: the parsed rows in ``_typed`` with their errors; report them, or quarantine
+    them (``skip_bad_rows``), then write the good rows."""
+    name, table = plan.name, plan.table
     rows_read = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
     if rows_read == 0:
         raise IngestError([RowError(name, None, None, "the file has a header but no data rows")])
@@ -203,16 +268,16 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
             "WHERE len(_errors) > 0) ORDER BY _row LIMIT ?", [MAX_REPORTED_ERRORS * 5]
         ).fetchall()
     ]
-    if n_bad and not skip_bad_rows:
+    if n_bad and not batch.skip_bad_rows:
         total = con.execute("SELECT sum(len(_errors)) FROM _typed").fetchone()[0]
         raise IngestError(errors, int(total))
     if n_bad:
         con.execute(
             "INSERT INTO quarantine SELECT ?, ?, ?, t._row, "
             "array_to_string(list_transform(t._errors, lambda e: e.column || ': ' || e.reason), '; '), "
-            f"to_json(raw), now()::TIMESTAMP FROM _typed t JOIN ({sql}) raw ON raw._row = t._row "
+            f"to_json(raw), now()::TIMESTAMP FROM _typed t JOIN ({plan.sql}) raw ON raw._row = t._row "
             "WHERE len(t._errors) > 0",
-            [batch_id, name, kind, *params],
+            [batch.batch_id, name, plan.kind, *plan.params],
         )
         con.execute("DELETE FROM _typed WHERE len(_errors) > 0")
 
@@ -227,56 +292,57 @@ def _ingest_file(con, path: Path, name: str, *, kind, chosen, batch_id, source_t
     con.execute(
         f"INSERT INTO {table.name} ({cols}, attributes, batch_id, source_file, source_row) "
         f"SELECT {cols}, attributes, ?, ?, _row FROM _typed",
-        [batch_id, name],
+        [batch.batch_id, name],
     )
     con.execute("DROP TABLE _typed")
-    return _loaded(con, batch_id, path, name, digest, kind, table, rows_read, updated, n_bad,
-                   errors if n_bad else [], used, mapped, extras, source_tz, units, mark)
+    return _loaded(con, batch, plan, rows_read, updated, n_bad, errors if n_bad else [], mark)
 
 
-def _all_dropped(con, batch_id, path, name, digest, kind, table: Table, used, mapped, source_tz: str,
-                 strict: bool) -> FileReport:
+def _all_dropped(con, batch: BatchPlan, plan: FilePlan) -> FileReport:
     """A file whose every row the mapping's filters dropped: a success that loads nothing (the summary says
     why, with the values seen and the mapping's hint), or, with ``strict``, a rejection of the batch."""
-    rep = FileReport(name, kind, "loaded", mapping=used.name, notes=mapped.notes, mode="by id" if table.key else
-                     "replace", source_rows=mapped.log["source_rows"], dropped=mapped.log.get("drop_reasons", {}),
-                     warnings=mapped.warnings, hint=used.hint.strip())
-    con.execute("DROP TABLE IF EXISTS _mapped")
-    n = rep.source_rows
+    mapped, used = plan.mapped, plan.used
+    rep = FileReport(plan.name, plan.kind, "loaded", mapping=used.name, notes=mapped.notes,
+                     mode="by id" if plan.table.key else "replace", source_rows=mapped.log["source_rows"],
+                     dropped=mapped.log.get("drop_reasons", {}), warnings=mapped.warnings, hint=used.hint.strip())
+    mapped.close(con)
     reasons = "; ".join(_reason_text(r, d) for r, d in rep.dropped.items())
-    rep.message = f"0 loaded, {n:,} dropped: {reasons}"
-    if strict:
-        raise IngestError([RowError(name, None, None, f"every row was dropped ({rep.message}); --strict refuses "
-                                    f"a file that loads nothing" + (f". {rep.hint}" if rep.hint else ""))])
-    _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log)
+    rep.message = f"0 loaded, {rep.source_rows:,} dropped: {reasons}"
+    if batch.strict:
+        raise IngestError([RowError(plan.name, None, None, f"every row was dropped ({rep.message}); --strict "
+                                    f"refuses a file that loads nothing" + (f". {rep.hint}" if rep.hint else ""))])
+    _log(con, batch.batch_id, plan.path, plan.name, plan.digest, rep, batch.source_tz, mapped.log)
     return rep
 
 
-def _loaded(con, batch_id, path, name, digest, kind, table: Table, rows_read, updated, n_bad, errors, used, mapped,
-            extras, source_tz, units: _Units, mark: int) -> FileReport:
-    """Log and report a file that was loaded (its rows are those of ``table`` above row id ``mark``)."""
-    con.execute("DROP TABLE IF EXISTS _mapped")
+def _loaded(con, batch: BatchPlan, plan: FilePlan, rows_read: int, updated: int, n_bad: int,
+            errors: list[RowError], mark: int) -> FileReport:
+    """Log and report a file that was loaded (its rows are those of its table above row id ``mark``)."""
+    mapped, table = plan.mapped, plan.table
+    if mapped is not None:
+        mapped.close(con)
     loaded = rows_read - n_bad
     inserted = loaded - updated if table.key else loaded
     msg = ""
-    mode = "by id" if table.key else "append" if units.append else "replace"
+    mode = "by id" if table.key else "append" if batch.units.append else "replace"
     if mode == "append":
         msg = "appended: earlier rows kept"
     if mapped is not None:
         msg = (mapped.summary + "; " if mapped.summary else "") + msg
-    elif extras:
-        msg = (msg + "; " if msg else "") + f"kept {len(extras)} extra column(s) in attributes"
-    rep = FileReport(name, kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
+    elif plan.extras:
+        msg = (msg + "; " if msg else "") + f"kept {len(plan.extras)} extra column(s) in attributes"
+    rep = FileReport(plan.name, plan.kind, "loaded", rows_read=rows_read, inserted=max(inserted, 0),
                      updated=updated, rejected=n_bad, message=msg.strip("; "), errors=errors,
-                     mapping=used.name if used else None, notes=mapped.notes if mapped else [], mode=mode)
+                     mapping=plan.used.name if plan.used else None, notes=mapped.notes if mapped else [], mode=mode)
     if mapped is not None:
         rep.source_rows = mapped.log.get("source_rows")
         rep.dropped = mapped.log.get("drop_reasons", {})
         rep.defaulted = dict(mapped.log.get("defaulted", {}))
         rep.warnings = list(mapped.warnings)
-    _log(con, batch_id, path, name, digest, rep, source_tz, mapped.log if mapped else None)
+    _log(con, batch.batch_id, plan.path, plan.name, plan.digest, rep, batch.source_tz,
+         mapped.log if mapped else None)
     if mode == "replace":
-        units.record(con, table, mark, rep, path)
+        batch.units.record(con, table, mark, rep, plan.path)
     return rep
 
 
@@ -417,9 +483,7 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
     ).fetchone()[0]
     bad = con.execute(f"SELECT count(*) FROM {t} WHERE {new} AND source_row = -1").fetchone()[0]
     if rejects:  # the typed CSV reader's rejected values (_typed_csv_sql)
-        bad += con.execute(f"SELECT count(*) FROM {_REJECTS}").fetchone()[0]
-        con.execute(f"DROP TABLE IF EXISTS {_REJECTS}")
-        con.execute(f"DROP TABLE IF EXISTS {_REJECTS}_scans")
+        bad += take_rejects(con)
     if not bad and table.key:
         k = table.key
         bad = con.execute(f"SELECT count(*) FROM (SELECT {k} FROM {t} WHERE {new} GROUP BY {k} "

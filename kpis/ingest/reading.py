@@ -235,6 +235,14 @@ def _typed_csv_sql(path: Path, delimiter: str | None, table: Table, raw_cols: li
     return sql, [str(path), _delimiter(path, delimiter), limits.max_line_bytes, types], types
 
 
+def take_rejects(con) -> int:
+    """How many values the typed CSV reader of :func:`_typed_csv_sql` rejected; its reject tables are dropped."""
+    n = con.execute(f"SELECT count(*) FROM {_REJECTS}").fetchone()[0]
+    con.execute(f"DROP TABLE IF EXISTS {_REJECTS}")
+    con.execute(f"DROP TABLE IF EXISTS {_REJECTS}_scans")
+    return n
+
+
 _GLOB_CHARS = ("*", "?", "[", "]", "{", "}")
 
 
