@@ -23,7 +23,8 @@ The modules, each importing only those above it:
 * ``report``: ``FileReport``, what happened to one file;
 * ``parsing``: the one-pass SELECT that parses and validates every column;
 * ``reading``: limits, hashing, the CSV / Parquet / JSON readers, detection, read errors;
-* ``loading``: one file into its table, the replace unit, the ingest log;
+* ``loading``: one file into its table, the replace unit, the ingest log (it reads exports of other
+  tools through ``kpis.mapping``, which imports only ``sql``, ``errors`` and ``reading``);
 * ``batch``: the batch transaction (:func:`ingest`) and the ingest history.
 """
 

@@ -18,7 +18,6 @@ from kpis.ingest.reading import (
     _check_duplicate_columns,
     _check_json_depth,
     _check_parquet_types,
-    _detect_json_preset,
     _duckdb_read_error,
     _fits_canonical,
     _HashInBackground,
@@ -29,6 +28,7 @@ from kpis.ingest.reading import (
     _typed_csv_sql,
     detect_kind,
     file_hash,
+    json_read_error,
     take_rejects,
 )
 from kpis.ingest.report import FileReport, _reason_text
@@ -133,6 +133,32 @@ def _ingest_file(con, batch: BatchPlan, path: Path, name: str, readable: Path | 
         if source_rows and source_rows == sum(plan.mapped.log.get("dropped", {}).values()):
             return _all_dropped(con, batch, plan)
     return _write(con, batch, plan)
+
+
+def _detect_json_preset(con, path: Path, name: str, kind: str | None):
+    from kpis import mapping as mapping_mod
+
+    hits, seen = [], {}
+    for m in mapping_mod.list_presets():
+        if m.format != "json" or (kind is not None and m.kind != kind):
+            continue
+        key = (m.records, m.explode)
+        if key not in seen:
+            try:
+                seen[key] = mapping_mod.json_columns(con, m, path)
+            except (duckdb.Error, UnicodeDecodeError) as err:
+                raise IngestError([json_read_error(path, name, err)]) from None
+        if mapping_mod.detect_preset(seen[key], kind=kind, fmt="json", presets=[m]):
+            hits.append(m)
+    if not hits:
+        names = ", ".join(m.name for m in mapping_mod.list_presets() if m.format == "json")
+        raise IngestError([RowError(name, None, None, f"no preset recognises this JSON export (JSON presets: "
+                                                      f"{names}); pass --preset NAME or --mapping FILE")])
+    hits.sort(key=lambda m: -len(m.detect))
+    if len(hits) > 1 and len(hits[0].detect) == len(hits[1].detect):
+        raise IngestError([RowError(name, None, None, f"the JSON fits several presets "
+                                    f"({', '.join(m.name for m in hits)}); pass --preset NAME")])
+    return hits[0]
 
 
 def _repeat(con, batch: BatchPlan, path: Path, name: str):

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
-import duckdb
-
 from kpis import schema
 from kpis.ingest.errors import IngestError, RowError
 from kpis.schema import Table
@@ -342,32 +340,6 @@ def _fits_canonical(norm: dict[str, str], kind: str | None) -> bool:
     if kind is not None:
         return all(c in norm for c in schema.TABLES[kind].required)
     return sum(set(t.signature) <= set(norm) for t in schema.TABLES.values()) == 1
-
-
-def _detect_json_preset(con, path: Path, name: str, kind: str | None):
-    from kpis import mapping as mapping_mod
-
-    hits, seen = [], {}
-    for m in mapping_mod.list_presets():
-        if m.format != "json" or (kind is not None and m.kind != kind):
-            continue
-        key = (m.records, m.explode)
-        if key not in seen:
-            try:
-                seen[key] = mapping_mod.json_columns(con, m, path)
-            except (duckdb.Error, UnicodeDecodeError) as err:
-                raise IngestError([json_read_error(path, name, err)]) from None
-        if mapping_mod.detect_preset(seen[key], kind=kind, fmt="json", presets=[m]):
-            hits.append(m)
-    if not hits:
-        names = ", ".join(m.name for m in mapping_mod.list_presets() if m.format == "json")
-        raise IngestError([RowError(name, None, None, f"no preset recognises this JSON export (JSON presets: "
-                                                      f"{names}); pass --preset NAME or --mapping FILE")])
-    hits.sort(key=lambda m: -len(m.detect))
-    if len(hits) > 1 and len(hits[0].detect) == len(hits[1].detect):
-        raise IngestError([RowError(name, None, None, f"the JSON fits several presets "
-                                    f"({', '.join(m.name for m in hits)}); pass --preset NAME")])
-    return hits[0]
 
 
 _JSON_STRING = re.compile(rb'"[^"\n]*"')
