@@ -2,7 +2,7 @@
 tables, gives the same records: the same periods, groups, units and n, values within a relative 1e-9.
 
 Marked ``spark`` (pyspark and a Java runtime; a minute or more): not in the default ``python -m pytest`` run;
-.ci/run runs it as its own step (``python -m pytest -m spark``). One Spark session serves the whole run.
+.ci/run runs it as its own step (``python -m pytest -m spark -n 0``). One Spark session serves the whole run.
 """
 
 from __future__ import annotations

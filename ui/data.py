@@ -174,8 +174,11 @@ class _Held:
         except BaseException:
             lock.release_read()
             raise
-        # Runs at release(), or when this object goes with its thread's state, whichever comes first.
+        # Runs at release(), or when this object goes with its thread's state, whichever comes first. Not at
+        # the interpreter's exit: a server stopped mid-run would close a connection its run is still querying
+        # (DuckDB refuses: "connection is busy"), and the process's end closes the read-only file anyway.
         self.release = weakref.finalize(self, _close_and_release, self.con, lock)
+        self.release.atexit = False
 
 
 def release_run_connection() -> None:
