@@ -20,6 +20,18 @@ def read_with(report) -> str:
     return "— (already loaded)" if report.status == "skipped" else "canonical columns"
 
 
+def file_summaries(reports) -> None:
+    """Per file: what read it, rows read, loaded, dropped per reason, defaulted columns; its warnings, and the
+    hint of a file whose every row a preset dropped (it loads nothing, and that is not an error)."""
+    st.markdown("\n".join(f"- {components.md_text(r.summary)}" for r in reports))
+    for r in reports:
+        for w in r.warnings:
+            st.warning(components.md_text(f"{r.file}: {w}"), icon=":material/warning:")
+        if r.status == "loaded" and not r.loaded and r.hint:
+            st.info(components.md_text(f"{r.file}: nothing to load. {' '.join(r.hint.split())}"),
+                    icon=":material/lightbulb:")
+
+
 def mapping_notes(reports, title: str) -> None:
     """What each preset did with its file: dropped rows, netted lines, defaulted columns (one expander per file)."""
     for r in reports:
@@ -36,6 +48,7 @@ if last:  # the files of the batch just ingested (the page reran after the write
                                     "removed": r.removed, "quarantined": r.rejected, "note": r.message}
                                    for r in last]),
                      "last ingest", key="last-ingest")
+    file_summaries(last)
     mapping_notes(last, "What the preset did with")
 
 counts = None
@@ -167,6 +180,7 @@ if files:
         st.success(f"All {len(reports)} file(s) are valid: {sum(r.rows_read for r in reports):,} rows.",
                    icon=":material/task_alt:")
         components.table(report, "validation report", key="report")
+        file_summaries(reports)
         mapping_notes(reports, "What the preset will do with")
         if any(r.errors for r in reports):
             quarantined = pd.DataFrame([{"file": e.file, "row": e.row, "column": e.column, "reason": e.reason}

@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add cost, prediction and model rows without replacing the earlier rows of their "
                         "source and period (default: a file replaces them; deployments and incidents "
                         "always replace by id)")
+    i.add_argument("--strict", action="store_true",
+                   help="reject the batch when a preset's filters dropped every row of a file (default: such a "
+                        "file loads nothing and its summary says why)")
+    i.add_argument("--cost-measure", metavar="NAME",
+                   help="how a cost preset reads amount: amortised (FOCUS EffectiveCost, CUR effective costs; the "
+                        "default) or billed (FOCUS BilledCost, CUR unblended cost)")
     i.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a locked database (default 60)")
 
     pr = sub.add_parser("presets", help="list the export presets, or show how one maps its columns")
@@ -203,13 +209,21 @@ def _ingest(args) -> int:
         reports = ingest.ingest(con, args.paths, kind=args.kind, source_tz=args.source_tz,
                                 skip_bad_rows=args.skip_bad_rows, delimiter=args.delimiter,
                                 progress=sys.stderr.isatty(), dry_run=args.dry_run, mapping=chosen,
-                                append=args.append)
+                                append=args.append, strict=args.strict, cost_measure=args.cost_measure)
     finally:
         con.close()
     rows = [(r.file, r.kind or "-", r.mapping or "-", r.status, r.rows_read, r.inserted, r.replaced, r.removed,
              r.rejected, r.message) for r in reports]
     print(_table(("file", "kind", "mapping", "status", "read", "inserted", "replaced", "removed", "rejected", "note"),
                  rows))
+    for r in reports:
+        if r.status == "skipped":  # the table's row says so
+            continue
+        print(r.summary)
+        for w in r.warnings:
+            print(f"  warning: {w}")
+        if r.hint and not r.loaded:
+            print(f"  hint: {' '.join(r.hint.split())}")
     for r in reports:
         if r.removed:
             print(f"{r.file}: removed {r.removed:,} earlier row(s) of the {r.kind} it restates that it no longer "

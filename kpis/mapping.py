@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import available_timezones
 
 import duckdb
 
 from kpis import schema, tomlfile
-from kpis.ingest import IngestError, Limits, RowError, _lit, _timestamp_sql, json_read_error, quote_ident
+from kpis.ingest.errors import IngestError, RowError
+from kpis.ingest.reading import Limits, json_read_error
+from kpis.ingest.sql import _lit, _timestamp_sql, quote_ident
 from kpis.validation import Problem, check, did_you_mean, report
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -37,6 +39,8 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson
 FORMATS = ("table", "json")  # table: CSV or Parquet; json: JSON / NDJSON documents
 
 EPOCHS = {"s": 1.0, "ms": 1000.0}
+NEGATIVE = ("reject", "net")  # a negative value of a column with a minimum: an error of its row, or netted
+_MAPPED = "_kpis_mapped"  # the temp table a mapped file is staged in (MappedFile.close drops it)
 
 
 # ---------------------------------------------------------------------------
@@ -121,6 +125,7 @@ class ColumnRule:
     prefix: str | None = None
     default: str | None = None
     optional: bool = False
+    negative: str = "reject"  # net: negative lines (credits, refunds, corrections) are kept and netted
 
     def columns_read(self) -> list[str]:
         cols = [s.column for s in self.sources if s.column is not None]
@@ -158,6 +163,8 @@ class ColumnRule:
             text += f"; default {self.default!r}"
         if self.optional:
             text += " (optional)"
+        if self.negative == "net":
+            text += " (negative lines net)"
         return text
 
 
@@ -197,6 +204,33 @@ class Mapping:
     sum: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     extends: str | None = None
+    nulls: tuple[str, ...] = ("",)  # source spellings of an empty value (after trimming)
+    measures: tuple[tuple[str, ColumnRule], ...] = ()  # cost measures: name -> how amount is read
+    measure: str | None = None  # the measure amount is read with (one of measures)
+    hint: str = ""  # what to do when every row of a file was dropped
+    refuse_if: tuple[tuple[tuple[Condition, ...], str], ...] = ()  # (when, reason): the file is refused
+    warn_if: tuple[tuple[tuple[Condition, ...], str], ...] = ()  # (when, message): a warning with the count
+
+    def with_measure(self, name: str) -> "Mapping":
+        """The mapping with ``amount`` read by cost measure ``name`` (e.g. amortised, billed)."""
+        found = dict(self.measures)
+        if name not in found:
+            have = ", ".join(found) if found else "none: it reads one cost column"
+            raise MappingError(f"{self.label} has no cost measure {name!r} (measures: {have})")
+        cols = tuple(found[name] if c.target == "amount" else c for c in self.columns)
+        return replace(self, columns=cols, measure=name)
+
+    def measure_text(self) -> str | None:
+        """Which cost column amount is, in words, for the ingest summary; None for non-cost mappings."""
+        if self.kind != "costs" or self.column("amount") is None:
+            return None
+        amount = self.column("amount").describe()
+        if not self.measures:
+            return f"amount is {amount}"
+        others = ", ".join(f"{n} = {r.describe()}" for n, r in self.measures if n != self.measure)
+        return (f"cost measure {self.measure}: amount is {amount}"
+                + (f" (other measures: {others}; choose with --cost-measure or measure = in a mapping file)"
+                   if others else ""))
 
     @property
     def label(self) -> str:
@@ -232,12 +266,20 @@ class Mapping:
             out.append(f"  keeps the latest row per {self.latest_per} (by {self.latest_by})")
         if self.timezone:
             out.append(f"  naive timestamps are in {self.timezone}")
+        if self.nulls != ("",):
+            out.append(f"  empty values: {', '.join(repr(n) for n in self.nulls)}")
+        for when, reason in self.refuse_if:
+            out.append(f"  refuses the file where {' and '.join(c.describe() for c in when)}: {reason}")
+        for when, message in self.warn_if:
+            out.append(f"  warns where {' and '.join(c.describe() for c in when)}: {message}")
         for c in self.columns:
             out.append(f"  {c.target} <- {c.describe()}")
             for a, b in c.values:
                 out.append(f"      {a!r} -> {b!r}")
         for r in self.rules:
             out.append(f"  rule: {r.describe()}")
+        if self.measures:
+            out.append(f"  {self.measure_text()}")
         if self.sum:
             others = [c for c in self.mapped_targets() if c not in self.sum]
             out.append(f"  sums {', '.join(self.sum)} per {', '.join(others)}")
@@ -260,6 +302,8 @@ class Mapping:
             out += [(col, "require", True) for col in _condition_columns(cond)]
         for r in self.rules:
             out += [(col, "rules", False) for cond in r.when for col in _condition_columns(cond)]
+        for key, checks in (("refuse_if", self.refuse_if), ("warn_if", self.warn_if)):
+            out += [(col, key, True) for when, _ in checks for cond in when for col in _condition_columns(cond)]
         if self.latest_per:
             out += [(self.latest_per, "latest", False), (self.latest_by, "latest", False)]
         return out
@@ -354,6 +398,7 @@ COLUMN_PROPS = {
     "prefix": {"type": "string", "x-message": "prefix must be text"},
     "default": {**_SCALAR, "x-message": "default must be a constant"},
     "optional": {"type": "boolean", "x-message": "optional must be true or false"},
+    "negative": {"enum": list(NEGATIVE), "x-message": "negative is one of reject, net, for a column with a minimum"},
 }
 SOURCE_KEYS = tuple(_SOURCE_PROPS)
 COLUMN_KEYS = tuple(COLUMN_PROPS)
@@ -365,6 +410,15 @@ ROWS_PROPS = {
                 "x-message": "explode must be a list of list-valued columns"},
     "keep_if": _CONDITIONS,
     "require": {**_CONDITIONS, "x-message": "require is a condition (or a list of them) every row must meet"},
+    "nulls": {"type": "array", "items": {"type": "string"},
+              "x-message": "nulls must be a list of texts that mean empty, e.g. [\"\", \"NULL\"]"},
+    **{key: {"type": "array", "items": _strict(
+        {"when": _CONDITIONS, word: {**_TEXT, "x-message": f"{word} must be text"}},
+        f"{key} is a list of {{{{ when = condition(s), {word} = \"...\" }}}}", required=["when", word],
+        **{"x-required": f"{key} is a list of {{{{ when = condition(s), {word} = \"...\" }}}}",
+           "x-message": f"{key} is a list of {{{{ when = condition(s), {word} = \"...\" }}}}"}),
+        "x-message": f"{key} is a list of {{{{ when = condition(s), {word} = \"...\" }}}}"}
+       for key, word in (("refuse_if", "reason"), ("warn_if", "message"))},
     "latest": _strict({"per": {"type": "string"}, "by": {"type": "string"}},
                       "latest must be { per = \"id column\", by = \"timestamp column\" }", required=["per", "by"],
                       **{"x-required": "latest must be { per = \"id column\", by = \"timestamp column\" }",
@@ -387,6 +441,9 @@ def _top_props(table: schema.Table | None) -> dict:
                        f"unknown {what} {{key!r}}{{hint}}")
     else:  # kind unknown: its error is reported; the columns are checked once it is fixed
         columns, sets = {"type": "object"}, {"type": "object"}
+    amount = {"anyOf": [{**_TEXT, "x-message": "the source column name is empty"},
+                        _strict(COLUMN_PROPS, "unknown key {key!r} for a cost measure{hint}; expected one of {allowed}")],
+              "x-message": "a cost measure is \"source column\" or a table such as { from = \"...\" }"}
     columns["x-message"] = "columns must be a table: canonical column = source column or {...}"
     sets.update(minProperties=1, **{"x-message": "set must be a table of canonical column = constant"})
     return {
@@ -414,6 +471,10 @@ def _top_props(table: schema.Table | None) -> dict:
                                  "x-message": "a rule is { when = condition(s), set = { column = \"value\" } }"}),
             "x-message": "rules must be an array of tables: [[rules]] when = ... set = ..."},
         "notes": {"type": "string", "x-message": "notes must be text"},
+        "measures": {"type": "object", "minProperties": 1, "additionalProperties": amount,
+                     "x-message": "measures is a table of cost measure = how amount is read, for costs"},
+        "measure": {"type": "string", "x-message": "measure must be the name of a cost measure"},
+        "hint": {"type": "string", "x-message": "hint must be text"},
     }
 
 
@@ -592,47 +653,75 @@ def _condition_problems(path: tuple, spec) -> list[Problem]:
 def _rule_columns(data, table, *, base, **_) -> list[Problem]:
     out = []
     for target, spec in _columns_of(data).items():
-        path = ("columns", target)
-        if target not in table.names or not _is_table(spec):
+        if target in table.names and _is_table(spec):
+            out += _column_problems(table, target, ("columns", target), spec)
+    return out
+
+
+def _rule_measures(data, table, *, base, **_) -> list[Problem]:
+    """Cost measures (how amount is read: amortised, billed, ...) are for costs, and the measure chosen is one."""
+    out = []
+    measures = data.get("measures")
+    if _is_table(measures):
+        if table.name != "costs":
+            out.append(Problem(("measures",), "measures is a table of cost measure = how amount is read, for costs"))
+        for name, spec in measures.items():
+            if _is_table(spec) and table.name == "costs":
+                out += _column_problems(table, "amount", ("measures", name), spec)
+    measure = data.get("measure")
+    if isinstance(measure, str):
+        have = set(measures) if _is_table(measures) else set()
+        if base and not ("amount" in _columns_of(data) and "measures" not in data):
+            have |= {n for n, _ in base.measures}
+        if measure not in have:
+            out.append(Problem(("measure",), f"unknown cost measure {measure!r}{did_you_mean(measure, sorted(have))}; "
+                                             f"measures: {', '.join(sorted(have)) or 'none'}"))
+    return out
+
+
+def _column_problems(table, target: str, path: tuple, spec: dict) -> list[Problem]:
+    """What the schema cannot say about one column's table (``spec``) reading canonical column ``target``."""
+    out = _source_problems(path, spec)
+    how = [k for k in ("from", "first_of", "join") if k in spec]
+    if len(how) > 1:
+        out.append(Problem(path, "give one of from, first_of, join"))
+    if "sep" in spec and "join" not in spec:
+        out.append(Problem(path + ("sep",), "sep goes with join"))
+    if not how and "default" not in spec:
+        out.append(Problem(path, f"column {target} needs from, first_of, join or a default"))
+    for key in ("first_of", "join"):
+        for i, s in enumerate(spec.get(key) or []):
+            if _is_table(s):
+                out += _source_problems(path + (key, i), s)
+    for i, c in enumerate(spec.get("cases") or []):
+        if not _is_table(c):
             continue
-        out += _source_problems(path, spec)
-        how = [k for k in ("from", "first_of", "join") if k in spec]
-        if len(how) > 1:
-            out.append(Problem(path, "give one of from, first_of, join"))
-        if "sep" in spec and "join" not in spec:
-            out.append(Problem(path + ("sep",), "sep goes with join"))
-        if not how and "default" not in spec:
-            out.append(Problem(path, f"column {target} needs from, first_of, join or a default"))
-        for key in ("first_of", "join"):
-            for i, s in enumerate(spec.get(key) or []):
-                if _is_table(s):
-                    out += _source_problems(path + (key, i), s)
-        for i, c in enumerate(spec.get("cases") or []):
-            if not _is_table(c):
-                continue
-            out += _condition_problems(path + ("cases", i, "when"), c.get("when"))
-            if not ({"from", "value"} & set(c)):
-                out.append(Problem(path + ("cases", i), "a case is { when = condition(s), from = \"column\" } "
-                                                        "or { when = ..., value = \"...\" }"))
-            elif "from" in c and "value" in c:
-                out.append(Problem(path + ("cases", i), "give from or value, not both"))
-            out += _source_problems(path + ("cases", i), {k: v for k, v in c.items() if k != "value"}
-                                    if "value" not in c else {})
-        kind = table.column(target).kind
-        for k in ("format", "epoch", "timezone", "add_seconds", "add_milliseconds"):
-            if k in spec and kind not in (schema.TIMESTAMP, schema.DATE):
-                out.append(Problem(path + (k,), f"{k} applies to timestamp and date columns; {target} is {kind}"))
-        for k in ("plus", "plus_field", "round"):
-            if k in spec and kind not in (schema.NUMBER, schema.COUNT):
-                out.append(Problem(path + (k,), f"{k} applies to numeric columns; {target} is {kind}"))
-        if "format" in spec and "epoch" in spec:
-            out.append(Problem(path, "give format or epoch, not both"))
-        if "add_seconds" in spec and "add_milliseconds" in spec:
-            out.append(Problem(path + ("add_milliseconds",), "give add_seconds or add_milliseconds, not both"))
-        if "plus_field" in spec and "plus" not in spec:
-            out.append(Problem(path + ("plus_field",), "plus_field names the field to add up in the plus column"))
-        if isinstance(spec.get("timezone"), str):
-            out += _tz_problems(path + ("timezone",), spec["timezone"])
+        out += _condition_problems(path + ("cases", i, "when"), c.get("when"))
+        if not ({"from", "value"} & set(c)):
+            out.append(Problem(path + ("cases", i), "a case is { when = condition(s), from = \"column\" } "
+                                                    "or { when = ..., value = \"...\" }"))
+        elif "from" in c and "value" in c:
+            out.append(Problem(path + ("cases", i), "give from or value, not both"))
+        out += _source_problems(path + ("cases", i), {k: v for k, v in c.items() if k != "value"}
+                                if "value" not in c else {})
+    kind = table.column(target).kind
+    for k in ("format", "epoch", "timezone", "add_seconds", "add_milliseconds"):
+        if k in spec and kind not in (schema.TIMESTAMP, schema.DATE):
+            out.append(Problem(path + (k,), f"{k} applies to timestamp and date columns; {target} is {kind}"))
+    for k in ("plus", "plus_field", "round"):
+        if k in spec and kind not in (schema.NUMBER, schema.COUNT):
+            out.append(Problem(path + (k,), f"{k} applies to numeric columns; {target} is {kind}"))
+    if "format" in spec and "epoch" in spec:
+        out.append(Problem(path, "give format or epoch, not both"))
+    if "add_seconds" in spec and "add_milliseconds" in spec:
+        out.append(Problem(path + ("add_milliseconds",), "give add_seconds or add_milliseconds, not both"))
+    if "plus_field" in spec and "plus" not in spec:
+        out.append(Problem(path + ("plus_field",), "plus_field names the field to add up in the plus column"))
+    if isinstance(spec.get("timezone"), str):
+        out += _tz_problems(path + ("timezone",), spec["timezone"])
+    if "negative" in spec and table.column(target).minimum is None:
+        out.append(Problem(path + ("negative",), f"negative is one of reject, net, for a column with a minimum "
+                                                     f"({target} has none)"))
     return out
 
 
@@ -642,6 +731,11 @@ def _rule_rows(data, table, *, base, **_) -> list[Problem]:
         return []
     out = _condition_problems(("rows", "keep_if"), rows.get("keep_if"))
     out += _condition_problems(("rows", "require"), rows.get("require"))
+    for key in ("refuse_if", "warn_if"):
+        items = rows.get(key)
+        for i, x in enumerate(items if isinstance(items, list) else []):
+            if _is_table(x) and "when" in x:
+                out += _condition_problems(("rows", key, i, "when"), x["when"])
     fmt = data.get("format", base.format if base else "table")
     if ("records" in rows or "explode" in rows) and fmt != "json":
         out.append(Problem(("rows",), "records and explode apply to JSON exports: set format = \"json\""))
@@ -656,7 +750,7 @@ def _rule_aggregate(data, table, *, base, **_) -> list[Problem]:
     if not isinstance(sums, list):
         return []
     out = []
-    mapped = set(_columns_of(data)) | ({c.target for c in base.columns} if base else set())
+    mapped = _mapped(data, base)
     if sums and table.key is not None:
         out.append(Problem(("aggregate", "sum"), f"aggregate applies to costs and predictions, not {table.name}"))
     for s in sums:
@@ -678,8 +772,17 @@ def _rule_rules(data, table, **_) -> list[Problem]:
     return out
 
 
-def _rule_required(data, table, *, base, **_) -> list[Problem]:
+def _mapped(data, base) -> set[str]:
+    """The canonical columns the file (and its preset) read from the source: columns, and amount from a cost
+    measure."""
     mapped = set(_columns_of(data)) | ({c.target for c in base.columns} if base else set())
+    if (_is_table(data.get("measures")) and data["measures"]) or (base and base.measures):
+        mapped.add("amount")
+    return mapped
+
+
+def _rule_required(data, table, *, base, **_) -> list[Problem]:
+    mapped = _mapped(data, base)
     rules = data.get("rules", [])
     for r in (rules if isinstance(rules, list) else []) + ([{"set": dict(x.set)} for x in base.rules] if base else []):
         if _is_table(r) and _is_table(r.get("set")):
@@ -688,7 +791,7 @@ def _rule_required(data, table, *, base, **_) -> list[Problem]:
             for req in table.required if req not in mapped]
 
 
-_RULES = (_rule_identity, _rule_columns, _rule_rows, _rule_aggregate, _rule_rules, _rule_required)
+_RULES = (_rule_identity, _rule_columns, _rule_measures, _rule_rows, _rule_aggregate, _rule_rules, _rule_required)
 
 
 # Building: the data has passed the schema and the rules, so it is read without further checks.
@@ -713,8 +816,26 @@ def _build(path: str, data: dict, table: schema.Table, *, base: Mapping | None, 
            default_name: str) -> Mapping:
     rows = data.get("rows", {})
     columns = {c.target: c for c in base.columns} if base else {}
-    for target, spec in data.get("columns", {}).items():
+    own = data.get("columns", {})
+    for target, spec in own.items():
         columns[target] = _column_rule(target, spec)
+    # Cost measures: the file's own amount column replaces the preset's measures; else the one chosen (or the
+    # first) reads amount.
+    measure = data.get("measure", base.measure if base else None)
+    measures = dict(base.measures) if base else {}
+    if "amount" in own and "measures" not in data:
+        measure, measures = data.get("measure"), {}
+    if "measures" in data:
+        for mname, mspec in data["measures"].items():
+            measures[mname] = _column_rule("amount", mspec)
+        if measure is None or "measure" not in data and measure not in measures:
+            measure = next(iter(data["measures"]))
+    if measure is not None and "amount" not in own:
+        columns["amount"] = measures[measure]
+    nulls = rows.get("nulls", list(base.nulls) if base else [""])
+    checks = {key: tuple((_conditions(x["when"]), x[word]) for x in rows[key]) if key in rows
+              else (getattr(base, key) if base else ())
+              for key, word in (("refuse_if", "reason"), ("warn_if", "message"))}
     explode = rows.get("explode", list(base.explode) if base else [])
     latest = rows.get("latest")
     rules = [Rule(_conditions(r.get("when", [])), tuple((k, _text(v)) for k, v in r["set"].items()))
@@ -738,6 +859,9 @@ def _build(path: str, data: dict, table: schema.Table, *, base: Mapping | None, 
         latest_by=latest["by"] if latest else (base.latest_by if base else None),
         sum=tuple(data.get("aggregate", {}).get("sum", list(base.sum) if base else [])),
         rules=tuple(rules), extends=base.name if base else None,
+        nulls=tuple(dict.fromkeys(["", *(x.strip() for x in nulls)])), measures=tuple(measures.items()),
+        measure=measure, hint=data.get("hint", base.hint if base else ""), refuse_if=checks["refuse_if"],
+        warn_if=checks["warn_if"],
     )
 
 
@@ -769,6 +893,7 @@ def _column_rule(target: str, spec) -> ColumnRule:
         epoch=spec.get("epoch"), timezone=spec.get("timezone"), add=add, add_unit=unit, plus=spec.get("plus"),
         plus_field=spec.get("plus_field"), round=spec.get("round", False), prefix=spec.get("prefix"),
         default=None if default is None else _text(default), optional=spec.get("optional", False),
+        negative=spec.get("negative", "reject"),
     )
 
 
@@ -982,7 +1107,13 @@ class _Compiler:
 
     def col(self, name: str) -> str:
         x = self.cols.resolve(name)
-        return "NULL::VARCHAR" if x is None else _nz(x)
+        if x is None:
+            return "NULL::VARCHAR"
+        spellings = [n for n in self.m.nulls if n]
+        if not spellings:
+            return _nz(x)
+        # the export's own spellings of an empty value (FOCUS writes NULL) are empty too
+        return f"(CASE WHEN trim({x}) IN ({', '.join(_lit(n) for n in spellings)}) THEN NULL ELSE {_nz(x)} END)"
 
     def source(self, s: Source) -> str:
         if s.column is None:
@@ -1120,6 +1251,12 @@ class MappedFile:
     notes: list[str] = field(default_factory=list)
     summary: str = ""
     log: dict = field(default_factory=dict)
+    signed: tuple[str, ...] = ()  # columns whose negative values net rather than fail (ColumnRule.negative)
+    warnings: list[str] = field(default_factory=list)
+
+    def close(self, con) -> None:
+        """Drop the temp table that ``sql`` reads (the mapping's own, named only in this module)."""
+        con.execute(f"DROP TABLE IF EXISTS {_MAPPED}")
 
 
 def check_columns(m: Mapping, cols: _Columns, name: str) -> None:
@@ -1170,7 +1307,7 @@ def _check_json_width(con, m: Mapping, path: Path, name: str, limits: Limits) ->
 
 def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None, params: list | None = None,
           described: list | None = None, limits: Limits | None = None) -> MappedFile:
-    """Run the mapping over one file into the temp table ``_mapped``; return the relation ingest validates.
+    """Run the mapping over one file into a temp table (dropped by ``MappedFile.close``); return the relation ingest validates.
 
     ``path`` is the name DuckDB reads (a JSON file has passed the depth check);
     ``limits`` caps the number of fields a JSON export may have.
@@ -1209,6 +1346,10 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
                for c in m.require]
     select.append(f"CASE {' '.join(refused)} END AS _refuse_value" if refused else "NULL::VARCHAR AS _refuse_value")
     select.append(f"CASE {' '.join(drop_vals)} END AS _drop_value" if drop_vals else "NULL::VARCHAR AS _drop_value")
+    refuse_if = [f"WHEN {comp.conds(when)} THEN {i}" for i, (when, _) in enumerate(m.refuse_if)]
+    select.append(f"CASE {' '.join(refuse_if)} END AS _refuse_if" if refuse_if else "NULL::INTEGER AS _refuse_if")
+    warn = [f"CASE WHEN {comp.conds(when)} THEN {i} END" for i, (when, _) in enumerate(m.warn_if)]
+    select.append(f"list_filter([{', '.join(warn) or 'NULL::INTEGER'}], lambda w: w IS NOT NULL) AS _warn")
     if m.latest_per:
         select.append(f"{comp.col(m.latest_per)} AS _per")
         by = comp.col(m.latest_by)
@@ -1232,7 +1373,7 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
     for i, e in enumerate(extras):
         select.append(f"{comp.col(e)} AS _x{i}")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS SELECT {', '.join(select)} FROM ({reader}) AS src",
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS SELECT {', '.join(select)} FROM ({reader}) AS src",
                     params)
     except duckdb.Error as err:  # the reader or a value could not be read: report it as an ingest error
         if m.format == "json":
@@ -1241,9 +1382,10 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
                                                       f"{str(err).splitlines()[0]}")]) from None
 
     _refuse_rows(con, m, name)
+    _refused(con, m, name)
 
     # Stage 2: the rows kept, the latest per id, netted per day.
-    kept = "SELECT * FROM _mapped WHERE _drop IS NULL"
+    kept = f"SELECT * FROM {_MAPPED} WHERE _drop IS NULL"
     if m.latest_per:
         kept += " QUALIFY row_number() OVER (PARTITION BY _per ORDER BY _by DESC NULLS LAST, _row DESC) = 1"
     visible = ["_row"] + [quote_ident(t) for t in targets] + [f"_x{i}" for i in range(len(extras))]
@@ -1264,8 +1406,28 @@ def apply(con, m: Mapping, path: Path, name: str, reader_sql: str | None = None,
         extra_pairs = [("source_lines", "_lines")]
 
     notes, log = _report(con, m, kept, extras)
+    warnings = []
+    for i, (_, message) in enumerate(m.warn_if):
+        n = con.execute(f"SELECT count(*) FROM ({kept}) WHERE list_contains(_warn, {i})").fetchone()[0]
+        if n:
+            warnings.append(f"{n} row(s): {message}")
+    notes += [f"warning: {w}" for w in warnings]
+    log["warnings"] = warnings
+    signed = tuple(r.target for r in m.columns if r.negative == "net")
     return MappedFile(sql=final, present={t: t for t in targets}, extras=extra_pairs, notes=notes,
-                      summary=_summary(m, log), log=log)
+                      summary=_summary(m, log), log=log, signed=signed, warnings=warnings)
+
+
+def _refused(con, m: Mapping, name: str) -> None:
+    """Raise when a row matches one of the mapping's ``refuse_if`` conditions: the export is not what the
+    mapping reads (another metric, another format), and loading it would give numbers a wrong meaning."""
+    if not m.refuse_if:
+        return
+    hits = con.execute(f"SELECT _refuse_if, count(*), min(_row) FROM {_MAPPED} WHERE _refuse_if IS NOT NULL "
+                       "GROUP BY 1 ORDER BY 1").fetchall()
+    if hits:
+        raise IngestError([RowError(name, first, None, f"{m.refuse_if[i][1]} ({n} row(s) like this; the "
+                                    f"{m.label} refuses the file)") for i, n, first in hits])
 
 
 def _refuse_rows(con, m: Mapping, name: str) -> None:
@@ -1275,7 +1437,7 @@ def _refuse_rows(con, m: Mapping, name: str) -> None:
         return
     errors = []
     for i, c in enumerate(m.require):
-        rows = con.execute("SELECT _refuse_value, count(*), min(_row) FROM _mapped WHERE _refuse = ? GROUP BY 1 "
+        rows = con.execute(f"SELECT _refuse_value, count(*), min(_row) FROM {_MAPPED} WHERE _refuse = ? GROUP BY 1 "
                            "ORDER BY 3", [i]).fetchall()
         if not rows:
             continue
@@ -1293,7 +1455,7 @@ def _refuse_rows(con, m: Mapping, name: str) -> None:
 def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], dict]:
     """What the mapping did to the file, in words (the ingest report) and as data (the ingest log)."""
     table = m.table
-    total, n_kept = con.execute("SELECT count(*), count(*) FILTER (WHERE _drop IS NULL) FROM _mapped").fetchone()
+    total, n_kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE _drop IS NULL) FROM {_MAPPED}").fetchone()
     money = table.name == "costs" and "amount" in m.mapped_targets()
     currency = "currency" if "currency" in m.mapped_targets() else _lit(schema.COSTS.column("currency").default)
     notes = [f"{m.label}: {m.title}" if m.title else m.label]
@@ -1305,9 +1467,17 @@ def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], d
     if total != n_kept:
         amount = f", sum(TRY_CAST(amount AS DOUBLE)), any_value({currency})" if money else ""
         rows = con.execute(
-            f"SELECT _drop, _drop_value, count(*){amount} FROM _mapped WHERE _drop IS NOT NULL "
+            f"SELECT _drop, _drop_value, count(*){amount} FROM {_MAPPED} WHERE _drop IS NOT NULL "
             "GROUP BY ALL ORDER BY 1, 3 DESC, 2").fetchall()
         parts = []
+        reasons: dict[str, dict] = {}
+        for r in rows:
+            cond = m.keep_if[r[0]]
+            reason = reasons.setdefault(f"not {cond.describe()}", {"rows": 0, "seen": {}})
+            reason["rows"] += r[2]
+            if r[1] is not None and cond.op != "any":
+                reason["seen"][str(r[1])] = reason["seen"].get(str(r[1]), 0) + r[2]
+        log["drop_reasons"] = reasons
         for r in rows[:12]:
             cond = m.keep_if[r[0]]
             what = f"{cond.column} {r[1]!r}" if r[1] is not None and cond.op != "any" else f"not {cond.describe()}"
@@ -1350,6 +1520,18 @@ def _report(con, m: Mapping, kept: str, extras: list[str]) -> tuple[list[str], d
             text += ": " + ", ".join(f"{a:,.2f} {c}" for c, a in by_cur if a is not None)
         notes.append(text)
         log["defaulted"][col] = n
+    signed = [r for r in m.columns if r.negative == "net"]
+    for r in signed:
+        q = quote_ident(r.target)
+        neg = con.execute(f"SELECT count(*), sum(TRY_CAST({q} AS DOUBLE)) FROM ({kept}) "
+                          f"WHERE TRY_CAST({q} AS DOUBLE) < 0").fetchone()
+        if neg[0]:
+            notes.append(f"{neg[0]} line(s) with a negative {r.target} (credits, refunds, corrections) kept and "
+                         f"netted: {neg[1]:,.2f} in all")
+        log["negative_lines"] = neg[0]
+    if money:
+        log["measure"] = m.measure
+        notes.append(m.measure_text())
     if extras:
         notes.append(f"kept {len(extras)} unmapped column(s) in attributes")
     return notes, log

@@ -15,7 +15,7 @@ the events.
 Maintenance: ``refresh`` runs inside the ingest batch's transaction, before
 its commit, and rebuilds the rollup rows of every date from the batch's first
 to its last. A costs or predictions batch replaces the earlier rows of each
-file's source from the file's first to its last date (kpis/ingest.py, "The
+file's source from the file's first to its last date (kpis/ingest/loading.py, "The
 replace unit"), so every row it replaces or removes is dated within the days
 it wrote: a restated month replaces its rollup rows too (a service it no
 longer lists drops out of them), and a rolled-back batch leaves the rollups as

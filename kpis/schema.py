@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Column kinds. Each has a parser in ingest.py (SQL over the raw text).
+# Column kinds. Each has a parser in kpis/ingest/parsing.py (SQL over the raw text).
 TEXT = "text"
 TIMESTAMP = "timestamp"  # stored as UTC TIMESTAMP
 DATE = "date"
@@ -54,7 +54,7 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     # Deployments and incidents are keyed by id (a later version replaces the
-    # earlier). A table without a key is replaced by unit (kpis/ingest.py,
+    # earlier). A table without a key is replaced by unit (kpis/ingest/loading.py,
     # "The replace unit"): the rows of earlier batches with the file's values of
     # ``replace_scope`` and, when ``replace_period`` names a date column, a date
     # from the file's first to its last; ``line_key`` tells a replaced row (the

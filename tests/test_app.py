@@ -9,6 +9,7 @@ the KPI_DB environment variable.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -692,3 +693,29 @@ def test_trailing_window_on_the_reliability_page(sample_db):
         for label in ("2026-11-07/2026-11-13", "2026-11-14/2026-11-20"):
             v = df[(df["kpi"] == kpi_id) & (df["period"] == label)]["value"].iloc[0]
             assert row[label] == fmt.fmt_value(v, k.unit, kpi_id, empty=""), (kpi_id, label)
+
+
+def test_upload_summary_per_file_and_an_all_dropped_export_with_its_hint(sample_db, tmp_path):
+    """The Data page shows the CLI's per-file summary: rows read, loaded, dropped per reason (the values seen),
+    defaulted columns; an export whose rows a preset dropped, every one, is valid, loads nothing and says why."""
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(sample_db, db)
+    at = run_app(db, "app_pages/data.py")
+    runs = {"workflow_runs": [
+        {"id": i, "name": name, "head_sha": "a1", "status": "completed", "conclusion": "success",
+         "workflow_id": 7, "created_at": "2026-10-02T10:00:00Z", "updated_at": "2026-10-02T10:09:00Z",
+         "run_started_at": "2026-10-02T10:00:05Z", "head_commit": {"timestamp": "2026-10-02T09:40:00Z"},
+         "repository": {"name": "fraud-api"}} for i, name in ((1, "CI"), (2, "CI"), (3, "Lint"))]}
+    at.file_uploader[0].upload("runs.json", json.dumps(runs).encode(), "application/json")
+    at.file_uploader[0].upload("focus.csv", (EXPORTS / "focus.csv").read_bytes(), "text/csv")
+    at.run()
+    _no_exception(at)
+    text = "\n".join(m.value for m in at.markdown)
+    # markdown escapes every markup character of the data: compare without the backslashes
+    plain = text.replace("\\", "")
+    assert ("runs.json (preset github-actions): 3 row(s) read, 0 loaded, 3 dropped: not name matches "
+            "/(?i)deploy|release/ (3 row(s); seen: 'CI' 2, 'Lint' 1)") in plain
+    assert "focus.csv (preset focus): 12 row(s) read, 8 loaded" in plain and "defaulted: category on 3" in plain
+    hints = [i.value.replace("\\", "") for i in at.info]
+    assert any(h.startswith("runs.json: nothing to load. A run counts when its workflow's name") for h in hints)
+    assert not at.button(key="ingest").disabled  # valid: nothing in it is an error

@@ -14,6 +14,7 @@ import pytest
 
 import kpis
 from kpis import db, ingest
+from kpis.ingest import loading, parsing
 
 TABLES = ("deployments", "incidents", "costs", "predictions")
 
@@ -25,14 +26,14 @@ def canonical_rows(con, table):
 def load(tmp_path, name, files, monkeypatch=None, staged=False, **kw):
     """Load ``files`` into a new database; ``staged`` forces the staged path."""
     calls = []
-    real = ingest._stream_into_table
+    real = loading._stream_into_table
 
     def spy(*a, **k):
         calls.append(1)
         return None if staged else real(*a, **k)
 
     if monkeypatch is not None:
-        monkeypatch.setattr(ingest, "_stream_into_table", spy)
+        monkeypatch.setattr(loading, "_stream_into_table", spy)
     con = kpis.connect(tmp_path / f"{name}.duckdb")
     reports = kpis.ingest_files(con, files, **kw)
     return con, reports, calls
@@ -250,6 +251,6 @@ def test_cheap_text_cleaning_equals_nullif_trim():
     con = duckdb.connect()
     con.execute("CREATE TABLE v (x VARCHAR)")
     con.executemany("INSERT INTO v VALUES (?)", [[v] for v in values])
-    differ = con.execute(f"SELECT count(*) FROM v WHERE ({ingest._clean_text_sql('x')}) "
+    differ = con.execute(f"SELECT count(*) FROM v WHERE ({parsing._clean_text_sql('x')}) "
                          "IS DISTINCT FROM nullif(trim(x), '')").fetchone()[0]
     assert differ == 0

@@ -21,6 +21,7 @@ import pytest
 import kpis
 from kpis import ingest
 from kpis.__main__ import main
+from kpis.ingest import reading
 
 EXPORTS = Path(__file__).parent / "data" / "exports"
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,15 +297,15 @@ def test_deep_json_is_refused_before_duckdb_and_the_connection_lives(con, tmp_pa
 
 
 def test_the_depth_check_counts_brackets_outside_strings_across_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "_JSON_CHUNK", 7)  # strings and escapes cut by block ends
+    monkeypatch.setattr(reading, "_JSON_CHUNK", 7)  # strings and escapes cut by block ends
     limits = ingest.Limits(max_json_depth=3)
     ok = tmp_path / "ok.json"
     ok.write_text('{"a": "[[[[[[ \\" {{{{", "b": [[1]]}\n{"c": {"d": ["]]]]"]}}\n')
-    ingest._check_json_depth(ok, "ok.json", limits)
+    reading._check_json_depth(ok, "ok.json", limits)
     deep = tmp_path / "deep.ndjson"
     deep.write_text('{"a": "[[[["}\n{"b": [[1]]}\n{"c": [[["x"]]]}\n')
     with pytest.raises(ingest.IngestError, match=r"deeper than the limit of 3 levels \(line 3\)"):
-        ingest._check_json_depth(deep, "deep.ndjson", limits)
+        reading._check_json_depth(deep, "deep.ndjson", limits)
 
 
 def _depth(value) -> int:
@@ -319,7 +320,7 @@ def _depth(value) -> int:
 def test_the_depth_check_agrees_with_a_parser_on_random_documents(tmp_path, monkeypatch, chunk):
     import random
 
-    monkeypatch.setattr(ingest, "_JSON_CHUNK", chunk)
+    monkeypatch.setattr(reading, "_JSON_CHUNK", chunk)
     rnd = random.Random(chunk)
     tricky = ['[', ']', '{', '}', '"', '\\', '\\"', '"[', ']"', 'x', '', ' ', '\\\\']
 
@@ -345,10 +346,10 @@ def test_the_depth_check_agrees_with_a_parser_on_random_documents(tmp_path, monk
             depth = _depth(docs)
         if i % 3 == 1:
             depth = _depth(docs)
-        ingest._check_json_depth(f, f.name, ingest.Limits(max_json_depth=max(depth, 1)))
+        reading._check_json_depth(f, f.name, ingest.Limits(max_json_depth=max(depth, 1)))
         if depth > 1:
             with pytest.raises(ingest.IngestError, match="nested deeper than the limit"):
-                ingest._check_json_depth(f, f.name, ingest.Limits(max_json_depth=depth - 1))
+                reading._check_json_depth(f, f.name, ingest.Limits(max_json_depth=depth - 1))
 
 
 @pytest.fixture

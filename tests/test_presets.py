@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "data" / "exports"
 OCT = dict(start=date(2026, 10, 1), end=date(2026, 10, 31))
 SAMPLE_OF = {
-    "focus": "focus.csv", "aws-cur2": "aws-cur2.parquet", "gcp-billing": "gcp-billing.json",
+    "focus": "focus.csv", "aws-cur2": "aws-cur2.parquet", "aws-cur-legacy": "aws-cur-legacy.csv",
+    "gcp-billing": "gcp-billing.json",
     "pagerduty": "pagerduty.csv", "opsgenie": "opsgenie.json", "jira-sm": "jira-sm.csv",
     "github-deployments": "github-deployments.json", "github-actions": "github-actions.json",
     "gitlab-deployments": "gitlab-deployments.json", "mlflow": "mlflow.ndjson",
@@ -118,25 +119,35 @@ def test_canonical_files_still_load_without_a_preset(con, tmp_path):
 
 def test_focus(con):
     rep = load(con, "focus")
-    # 12 lines: credit, tax and correction dropped; the endpoint's two lines of 1 Oct netted -> 8 rows
-    assert (rep.rows_read, rep.inserted) == (8, 8)
-    # inference: fraud endpoint 48 + 2 (1 Oct) + 48 (2 Oct) + untagged endpoint 12 = 110
-    assert value(con, "inference_cost") == pytest.approx(110.0)
+    # 12 lines: the tax dropped; the credit and the correction kept and netted (negative lines net, never fail);
+    # the endpoint's two lines of 1 Oct netted, the correction into 2 Oct's, the credit with the purchase -> 8 rows
+    assert (rep.source_rows, rep.rows_read, rep.inserted) == (12, 8, 8)
+    # inference: fraud endpoint 48 + 2 (1 Oct) + 48 - 3 correction (2 Oct) + untagged endpoint 12 = 107
+    assert value(con, "inference_cost") == pytest.approx(107.0)
     assert unit(con, "inference_cost") == "USD"
     # training: jobs fraud-train-20261003 (30.60) and fraud-train-20261005 (19.40) -> 50.00 / 2 runs
     assert value(con, "training_cost_per_run") == pytest.approx(25.0)
-    # attribution: fraud-api 98 of inference, the untagged endpoint 12 shown as unattributed
-    assert value(con, "inference_cost", by="service", group="fraud-api") == pytest.approx(98.0)
+    # attribution: fraud-api 50 + 45 = 95 of inference, the untagged endpoint 12 shown as unattributed
+    assert value(con, "inference_cost", by="service", group="fraud-api") == pytest.approx(95.0)
     assert value(con, "inference_cost", by="service", group="unattributed") == pytest.approx(12.0)
     cats = dict(con.execute("SELECT category, sum(amount) FROM costs GROUP BY 1").fetchall())
-    # other: untagged EC2 7.50 + the Savings Plan purchase at EffectiveCost 0 (billed 100, amortised)
-    assert cats == pytest.approx({"inference": 110.0, "training": 50.0, "storage": 5.0, "other": 7.5})
+    # other: untagged EC2 7.50 + the Savings Plan purchase at EffectiveCost 0 (billed 100, amortised) + the
+    # -20.00 credit = -12.50; 1 Oct's (unattributed, other) row is the credit netted with the purchase: -20.00
+    assert cats == pytest.approx({"inference": 107.0, "training": 50.0, "storage": 5.0, "other": -12.5})
+    assert con.execute("SELECT amount FROM costs WHERE date = '2026-10-01' AND category = 'other'"
+                       ).fetchone() == (-20.0,)
     assert con.execute("SELECT DISTINCT source FROM costs").fetchall() == [("focus:111122223333/2026-10-01T00:00:00Z",)]
     text = "\n".join(rep.notes)
-    assert "dropped 3 of 12 rows" in text and "'Credit' (-20.00 USD)" in text and "'Tax' (8.00 USD)" in text
-    assert "ChargeClass 'Correction'" in text
-    assert "service defaulted to 'unattributed' on 3 line(s)" in text and "19.50 USD" in text  # 12 + 7.50 + 0
-    assert "preset focus" in rep.message and "dropped 3" in rep.message
+    assert "dropped 1 of 12 rows" in text and "'Tax' (8.00 USD)" in text
+    # -20 credit + -3 correction
+    assert "2 line(s) with a negative amount (credits, refunds, corrections) kept and netted: -23.00" in text
+    assert "cost measure amortised: amount is EffectiveCost" in text and "billed = BilledCost" in text
+    # 12 + 7.50 + 0 - 20 = -0.50
+    assert "service defaulted to 'unattributed' on 4 line(s)" in text and "-0.50 USD" in text
+    assert "preset focus" in rep.message and "dropped 1" in rep.message
+    assert rep.summary.startswith("focus.csv (preset focus): 12 row(s) read, 8 loaded")
+    assert "1 dropped: not ChargeCategory in Usage, Purchase, Credit (1 row(s); seen: 'Tax' 1)" in rep.summary
+    assert "defaulted: category on 3, service on 4" in rep.summary
 
 
 def test_focus_restated_bill_replaces_its_rows_and_an_identical_one_is_skipped(con, tmp_path):
@@ -149,7 +160,7 @@ def test_focus_restated_bill_replaces_its_rows_and_an_identical_one_is_skipped(c
     restated.write_text("\n".join(text) + "\n")
     (rep,) = kpis.ingest_files(con, [restated])
     assert rep.status == "loaded" and rep.updated == 8  # same source and dates: the earlier rows replaced
-    assert value(con, "inference_cost") == pytest.approx(122.0)  # 110 - 48 + 60, not 110 + 122
+    assert value(con, "inference_cost") == pytest.approx(119.0)  # 107 - 48 + 60, not 107 + 119
 
 
 def test_aws_cur2(con):
@@ -388,10 +399,10 @@ def test_vertex_ai_refuses_another_metric_and_leaves_the_database_as_it_was(con,
 def test_cost_per_1k_requests_from_focus_and_cloudwatch(con):
     load(con, "focus")
     load(con, "cloudwatch")
-    # inference 110 USD / 55000 requests * 1000
-    assert value(con, "cost_per_1k_predictions") == pytest.approx(2.0)
-    # fraud-api: 98 / 50000 * 1000
-    assert value(con, "cost_per_1k_predictions", by="service", group="fraud-api") == pytest.approx(1.96)
+    # inference 107 USD / 55000 requests * 1000 = 1.94545...
+    assert value(con, "cost_per_1k_predictions") == pytest.approx(107 / 55)
+    # fraud-api: 95 / 50000 * 1000
+    assert value(con, "cost_per_1k_predictions", by="service", group="fraud-api") == pytest.approx(1.9)
 
 
 # ---------------------------------------------------------------------------
@@ -455,7 +466,7 @@ def test_a_mapped_column_missing_from_the_file_names_the_file_and_the_column(con
 def test_the_wrong_preset_for_a_file_says_which_columns_are_missing(con):
     with pytest.raises(kpis.IngestError) as err:
         kpis.ingest_files(con, [SAMPLES / "focus.csv"], preset="pagerduty")
-    assert {e.column for e in err.value.errors} >= {"id", "service_name", "created_on"}
+    assert {e.column for e in err.value.errors} >= {"id", "service_name", "created_at"}
 
 
 def test_a_bad_value_in_an_export_names_its_row(con, tmp_path):
@@ -489,13 +500,15 @@ def test_a_mapping_can_extend_a_preset(con, tmp_path):
     p.write_text((SAMPLES / "focus.csv").read_text().replace('""ml-service""', '""app""'))
     (rep,) = kpis.ingest_files(con, [p], mapping=t)
     assert rep.mapping == "our-focus"
-    assert value(con, "inference_cost", by="service", group="fraud-api") == pytest.approx(98.0)
+    assert value(con, "inference_cost", by="service", group="fraud-api") == pytest.approx(95.0)  # 50 + 48 - 3
     assert value(con, "training_cost_per_run") == pytest.approx(25.0)  # the preset's rules and run ids still apply
 
 
-def test_credits_kept_by_a_mapping_are_netted_and_a_net_negative_is_rejected(con, tmp_path):
+def test_a_mapping_that_names_its_own_amount_column_rejects_a_net_negative(con, tmp_path):
     t = tmp_path / "with-credits.toml"
-    t.write_text('extends = "focus"\n\n[rows]\nkeep_if = [{ column = "ChargeClass", empty = true }]\n')
+    # amount named by the file itself: no measures, and negative values are errors (negative = "reject")
+    t.write_text('extends = "focus"\n\n[rows]\nkeep_if = [{ column = "ChargeClass", empty = true }]\n\n'
+                 '[columns]\namount = "EffectiveCost"\n')
     with pytest.raises(kpis.IngestError) as err:
         kpis.ingest_files(con, [SAMPLES / "focus.csv"], mapping=t)
     e = err.value.errors[0]
@@ -599,7 +612,7 @@ def test_cli_lists_presets_and_ingests_with_one(tmp_path):
     shutil.copy(SAMPLES / "focus.csv", tmp_path / "bill.csv")
     r = run("ingest", "--db", db, "--preset", "focus", tmp_path / "bill.csv")
     assert r.returncode == 0, r.stderr
-    assert "focus" in r.stdout and "dropped 3 of 12 rows" in r.stdout and "unattributed" in r.stdout
+    assert "focus" in r.stdout and "dropped 1 of 12 rows" in r.stdout and "unattributed" in r.stdout
     r = run("ingest", "--db", db, SAMPLES / "pagerduty.csv")  # recognised from its header
     assert r.returncode == 0 and "pagerduty" in r.stdout
 

@@ -120,7 +120,9 @@ def focus() -> None:
         # 9: a Savings Plan purchase: billed 100, effective 0 (amortised into usage)
         focus_row(1, 0.00, billed=100.00, category="Purchase", description="SageMaker Savings Plan, 1 year, no upfront",
                   service="Amazon SageMaker", service_category="AI and Machine Learning"),
-        # 10-12: dropped: a credit, a tax, a correction of an earlier period
+        # 10: a credit, kept: nets with the 0.00 purchase of 1 October (untagged, other) -> -20.00
+        # 11: a tax, dropped (account-level)
+        # 12: a correction (a refund of hosting hours), kept: nets the endpoint's 2 October 48.00 -> 45.00
         focus_row(1, -20.00, category="Credit", description="AWS Activate credit", service="Amazon SageMaker",
                   service_category="AI and Machine Learning"),
         focus_row(1, 8.00, category="Tax", description="Tax for October 2026", service="Amazon SageMaker",
@@ -742,8 +744,69 @@ def opsgenie_alerts() -> None:
     write_json("opsgenie-alerts.json", doc)
 
 
+CUR_LEGACY = """identity/LineItemId identity/TimeInterval bill/InvoiceId bill/InvoicingEntity bill/BillingEntity bill/BillType
+bill/PayerAccountId bill/BillingPeriodStartDate bill/BillingPeriodEndDate lineItem/UsageAccountId lineItem/LineItemType
+lineItem/UsageStartDate lineItem/UsageEndDate lineItem/ProductCode lineItem/UsageType lineItem/Operation
+lineItem/AvailabilityZone lineItem/ResourceId lineItem/UsageAmount lineItem/NormalizationFactor
+lineItem/NormalizedUsageAmount lineItem/CurrencyCode lineItem/UnblendedRate lineItem/UnblendedCost lineItem/BlendedRate
+lineItem/BlendedCost lineItem/LineItemDescription lineItem/TaxType lineItem/LegalEntity product/ProductName
+product/region pricing/term pricing/unit reservation/EffectiveCost savingsPlan/SavingsPlanEffectiveCost
+resourceTags/user:ml-model resourceTags/user:ml-service resourceTags/user:team""".split()
+
+
+def cur_legacy() -> None:
+    """The legacy CUR (CSV, category/Name columns, one column per activated tag): the CUR 2.0 sample's story,
+    plus a negative usage line (a refund of usage) that nets."""
+    def row(day, line_type, cost, *, product, usage_type, resource=None, tags=None, sp_effective=None, description=""):
+        start = datetime(2026, 10, day, tzinfo=UTC)
+        tags = tags or {}
+        return {
+            "identity/LineItemId": f"li-{day}-{line_type}-{cost}", "identity/TimeInterval":
+                f"{start:%Y-%m-%dT%H:%M:%SZ}/{start + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}",
+            "bill/InvoicingEntity": "Amazon Web Services, Inc.", "bill/BillingEntity": "AWS", "bill/BillType": "Anniversary",
+            "bill/PayerAccountId": "111122223333", "bill/BillingPeriodStartDate": "2026-10-01T00:00:00Z",
+            "bill/BillingPeriodEndDate": "2026-11-01T00:00:00Z", "lineItem/UsageAccountId": "444455556666",
+            "lineItem/LineItemType": line_type, "lineItem/UsageStartDate": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+            "lineItem/UsageEndDate": f"{start + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}", "lineItem/ProductCode": product,
+            "lineItem/UsageType": usage_type, "lineItem/Operation": "RunInstance", "lineItem/ResourceId": resource,
+            "lineItem/UsageAmount": 24.0, "lineItem/CurrencyCode": "USD", "lineItem/UnblendedCost": cost,
+            "lineItem/BlendedCost": cost, "lineItem/LineItemDescription": description,
+            "lineItem/LegalEntity": "Amazon Web Services, Inc.", "product/region": "us-east-1", "pricing/term": "OnDemand",
+            "pricing/unit": "Hrs", "savingsPlan/SavingsPlanEffectiveCost": sp_effective,
+            "resourceTags/user:ml-model": tags.get("ml-model"), "resourceTags/user:ml-service": tags.get("ml-service"),
+            "resourceTags/user:team": tags.get("team"),
+        }
+
+    fraud = {"ml-service": "fraud-api", "team": "risk", "ml-model": "fraud-xgb"}
+    rows = [
+        # 1-2: the fraud endpoint on 1 October: 24.00 on demand + SP-covered hours at their effective 16.00 -> 40.00
+        row(1, "Usage", 24.00, product="AmazonSageMaker", usage_type="USE1-Host:ml.m5.xlarge", resource=ENDPOINT,
+            tags=fraud, description="$0.24 per Hosting ml.m5.xlarge hour"),
+        row(1, "SavingsPlanCoveredUsage", 24.00, product="AmazonSageMaker", usage_type="USE1-Host:ml.m5.xlarge",
+            resource=ENDPOINT, tags=fraud, sp_effective=16.00, description="Savings Plan covered Hosting hours"),
+        # 3: a refund of 1 October's hosting hours as a negative Usage line: nets -> 40.00 - 4.00 = 36.00
+        row(1, "Usage", -4.00, product="AmazonSageMaker", usage_type="USE1-Host:ml.m5.xlarge", resource=ENDPOINT,
+            tags=fraud, description="Refund of Hosting hours"),
+        # 4-5: dropped: the SP negation of row 2 and the SP recurring fee (amortised into row 2)
+        row(1, "SavingsPlanNegation", -24.00, product="AmazonSageMaker", usage_type="USE1-Host:ml.m5.xlarge",
+            resource=ENDPOINT, tags=fraud, description="Savings Plan negation"),
+        row(1, "SavingsPlanRecurringFee", 30.00, product="ComputeSavingsPlans", usage_type="ComputeSP:1yrNoUpfront",
+            description="Savings Plan recurring fee"),
+        # 6: a training job, run = the job's name
+        row(2, "Usage", 61.20, product="AmazonSageMaker", usage_type="USE1-Train:ml.p3.2xlarge",
+            resource=TRAIN + "fraud-train-7", tags=fraud, description="$3.825 per Training ml.p3.2xlarge hour"),
+        # 7: dropped: a tax
+        row(3, "Tax", 6.50, product="AmazonSageMaker", usage_type="", description="Tax"),
+        # 8: an untagged endpoint -> inference, unattributed
+        row(3, "Usage", 9.00, product="AmazonSageMaker", usage_type="USE1-Host:ml.m5.large",
+            resource="arn:aws:sagemaker:us-east-1:444455556666:endpoint/churn-staging",
+            description="$0.115 per Hosting ml.m5.large hour"),
+    ]
+    write_csv("aws-cur-legacy.csv", CUR_LEGACY, rows)
+
+
 if __name__ == "__main__":
-    for make in (focus, cur2, gcp, pagerduty, opsgenie, jira, github_deployments, github_actions, gitlab, mlflow,
-                 cloudwatch, prometheus, argocd, vertex, opsgenie_alerts):
+    for make in (focus, cur2, cur_legacy, gcp, pagerduty, opsgenie, jira, github_deployments, github_actions, gitlab,
+                 mlflow, cloudwatch, prometheus, argocd, vertex, opsgenie_alerts):
         make()
     print("wrote", ", ".join(sorted(p.name for p in HERE.iterdir() if p.suffix != ".py")))
