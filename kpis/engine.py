@@ -59,6 +59,9 @@ SOURCE_TABLE = {
     "serving": "predictions",
     "pipelines": "pipeline_runs",
     "models": "models",
+    # Lead time per change: the changes joined to kpis/sql/deployments.sql, whose filters (on the deployment's
+    # team / service / model / tier) and period they take.
+    "changes": "deployments",
 }
 CURRENCY_SOURCES = ("costs",)
 OUTPUT_COLUMNS = ("period", "kpi", "value", "n", "unit")
@@ -219,6 +222,10 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
             if arg != "period_end":
                 raise ValueError(arg)
             return req.dialect.to_utc(f"CAST({arg} AS TIMESTAMP)")
+        if key == "source":  # another source's relation, as it is (kpis/sql/changes.sql reads the deployments')
+            if arg != "deployments":
+                raise ValueError(arg)
+            return f"({_render(arg, req, SOURCE_TABLE[arg], bounded=bounded)})"
         if key == "next_success":  # kpis/sql/deployment_recovery.sql
             return req.dialect.next_later(*_recovery_parts(bounded))
         if key == "link_window":
@@ -340,7 +347,7 @@ def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last:
     body = _render(source, req, table, bounded=True, parts=parts)
     src = f"src_{source}"  # a name of its own: Spark has one scope for the CTEs of every source
     ctes = f"{src} AS ({body})"
-    if source == "deployments":
+    if source in ("deployments", "changes"):
         ctes = f"{deployment_ctes(req, recovery=reads_recovery(kpis), bounded=True)}, " + ctes
     currency = ", currency" if source in CURRENCY_SOURCES else ""
     weeks = ""
