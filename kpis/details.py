@@ -511,7 +511,9 @@ def distinct_values(con: duckdb.DuckDBPyConnection, teams: list[str] | tuple[str
     read = {r.table: r.name for r in rollups.ROLLUPS if not r.where and r.name in current}
     parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {read.get(t.name, t.name)} WHERE {dim} IS NOT NULL"
              f"{scope(dim, t)} GROUP BY {dim}"
-             for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
+             for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names
+             # a table without a team (changes: their deployment has it) cannot say which services a team has
+             and not (teams and dim != "team" and "team" not in t.names)]
     rows = con.cursor().execute(
         f"SELECT DISTINCT dim, value FROM ({' UNION ALL '.join(parts)}) ORDER BY dim, value",
         {"teams": list(teams)} if teams else {}).fetchall()

@@ -214,6 +214,7 @@ QUERIES = {
     "drivers": drivers.drivers,
     "deployments": details.deployments,
     "failed_deployments": details.failed_deployments,
+    "changes": details.changes,
     "deployment_frequency": dora.deployment_frequency,
     "lead_time_distribution": details.lead_time_distribution,
     "incidents": details.incidents,
