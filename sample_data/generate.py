@@ -4,7 +4,7 @@ Usage::
 
     python sample_data/generate.py [--out DIR] [--seed 7] [--scale 1.0] [--end 2026-11-20]
 
-Writes six files in the canonical columns of ``kpis/schema.py``:
+Writes seven files in the canonical columns of ``kpis/schema.py``:
 
 * ``deployments.csv``   one row per deployment (production, plus some staging
   rows that the KPIs must ignore)
@@ -21,9 +21,13 @@ Writes six files in the canonical columns of ``kpis/schema.py``:
 * ``models.csv``        the model inventory: a snapshot on the first day of every
   quarter within the data and one at the end day (``as_of``), a row per model in
   production then and per retired model (``in_production`` false)
+* ``changes.csv``       the optional changes table: the commits / pull requests each
+  production deployment of the search and recommendations teams shipped
+  (``change_rows``); a failed deployment's changes ship again with the next
+  successful one
 
 The default output directory is the folder of this script (``sample_data/``);
-at scale 1 the six files together are about 2.2 MB (``pipeline_runs.csv`` about
+at scale 1 the seven files together are about 2.4 MB (``pipeline_runs.csv`` about
 1.4 MB of it).
 
 Time span: 18 months ending at ``--end`` (inclusive), i.e. 2025-05-20 ..

@@ -222,3 +222,27 @@ def test_bad_changes_file_is_rejected_and_database_unchanged(tmp_path, name, tex
     assert reason in e.reason
     assert c.execute("SELECT * FROM changes ORDER BY ALL").fetchall() == before
     c.close()
+
+
+def test_a_mapping_file_fills_the_changes_table_from_a_pull_request_export(tmp_path):
+    # what a team's script might write from its pull requests: our columns under their names, times in Berlin
+    export = tmp_path / "prs.csv"
+    export.write_text("PR,Deploy,First commit,Opened,Merged\n"
+                      "#101,d2,2026-03-31 14:00,2026-04-01 02:00,2026-04-01 08:00\n")
+    mapping = tmp_path / "prs.toml"
+    mapping.write_text('kind = "changes"\ntimezone = "Europe/Berlin"\n[columns]\nchange_id = "PR"\n'
+                       'deployment_id = "Deploy"\nauthored_at = "First commit"\nopened_at = "Opened"\n'
+                       'merged_at = "Merged"\n')
+    folder = _write(tmp_path / "d", {"deployments.csv": DEPLOYMENTS})
+    c = kpis.connect(folder / "kpi.duckdb")
+    kpis.ingest_files(c, [folder])
+    (rep,) = kpis.ingest_files(c, [export], mapping=mapping)
+    assert (rep.kind, rep.inserted) == ("changes", 1)
+    v = _values(c)
+    c.close()
+    # Berlin is UTC+2 in April (summer time; from 2026-03-29): first commit 12:00Z, opened 00:00Z, merged 06:00Z;
+    # d2 deployed 2026-04-01 12:00Z -> lead 24 h, coding 12 h, review 6 h, merge to deploy 6 h
+    assert v[("2026-04", "change_lead_time_median_hours")] == (pytest.approx(24.0), 1)
+    assert v[("2026-04", "coding_time_median_hours")] == (pytest.approx(12.0), 1)
+    assert v[("2026-04", "review_time_median_hours")] == (pytest.approx(6.0), 1)
+    assert v[("2026-04", "merge_to_deploy_median_hours")] == (pytest.approx(6.0), 1)
