@@ -169,7 +169,8 @@ with components.section("Deployment rework"):
                    "over all production deployments. The Unplanned column of the table below marks them.")
 
 with components.section("Trailing window"):
-    components.trailing_window(view, DELIVERY, key="delivery-window")
+    loaded = data.query("table_counts") or {}
+    components.trailing_window(view, DELIVERY + (CHANGES if loaded.get("changes") else []), key="delivery-window")
 
 with components.section("The deployments behind the numbers"):
     st.subheader("The deployments behind the numbers")

@@ -242,7 +242,7 @@ def changes(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date
     WITH {engine.deployment_ctes(req, recovery=False)},
     src AS ({engine._render("changes", req, "deployments")})
     SELECT s.change_id, s.deployment_id, s.deployed_at, s.service, s.team, s.repo, s.status,
-        coalesce(s.{catalog.SUCCESSFUL_DEPLOYMENT}, FALSE) AS counted,
+        coalesce({catalog.SUCCESSFUL_DEPLOYMENT}, FALSE) AS counted,
         s.authored_at, s.opened_at, s.merged_at,
         s.change_lead_time_hours AS lead_time_hours, s.coding_hours, s.review_hours, s.merge_to_deploy_hours
     FROM src s
