@@ -37,6 +37,7 @@ data.ahead("deployments", start=view.range_start if whole_range else view.period
 if view.grain != "day":  # DORA's bucket needs weeks
     data.ahead("deployment_frequency", grain=view.grain, start=view.start, end=view.end, filters=view.filters,
                tz=view.tz, as_of=view.as_of)
+components.start_trailing_window(view, DELIVERY, key="delivery-window")
 
 
 with components.section("Deployment frequency"):

@@ -37,6 +37,7 @@ qoq_later = data.ahead("compute", **qoq_args)
 qoq_span_later = None if q_span is None else data.ahead("compute", **{**qoq_args, "span_days": q_span, "profile": None})
 incidents_later = data.ahead("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
                              tz=view.tz)
+components.start_trailing_window(view, RELIABILITY, key="reliability-window")
 
 
 with components.section("Incidents"):

@@ -116,7 +116,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
     # The engine's deployments relation (kpis/sql/deployments.sql and incident_links.sql): the failure rule,
     # its reasons, the incident links and the lead time are written there once.
     req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours,
-                         lead_time_start=lead_time_start)
+                         lead_time_start=lead_time_start, rollups=rollups.current(con))
     rng, rparams = _range("s.deployed_at", start, end, tz)
     bounded = start is not None and end is not None
     if bounded:  # recover only the deployments near the range (the engine's bounds, wide enough for any zone)
@@ -127,7 +127,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
         rparams["limit"] = int(limit)
     sql = f"""
     WITH {engine.deployment_ctes(req, bounded=bounded)},
-    src AS ({engine._render("deployments", req, "deployments")}),
+    src AS ({engine._render("deployments", req, "deployments", bounded=bounded)}),
     named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
         FROM incident_links GROUP BY deployment_id
@@ -172,7 +172,8 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
         at = datetime.now(timezone.utc).replace(tzinfo=None)
     elif at.tzinfo is not None:
         at = at.astimezone(timezone.utc).replace(tzinfo=None)
-    req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours)
+    req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours,
+                         rollups=rollups.current(con))
     rng, rparams = _range("s.deployed_at", start, end, tz)
     rparams["at"] = at
     bounded = start is not None and end is not None
@@ -180,7 +181,7 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
         rparams.update(engine._bounds(start, end))
     sql = f"""
     WITH {engine.deployment_ctes(req, bounded=bounded)},
-    src AS ({engine._render("deployments", req, "deployments")}),
+    src AS ({engine._render("deployments", req, "deployments", bounded=bounded)}),
     named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
         FROM incident_links GROUP BY deployment_id

@@ -227,7 +227,7 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
                 raise ValueError(arg)
             return f"({_render(arg, req, SOURCE_TABLE[arg], bounded=bounded)})"
         if key == "next_success":  # kpis/sql/deployment_recovery.sql
-            return req.dialect.next_later(*_recovery_parts(bounded))
+            return _next_success(req, bounded)
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -285,19 +285,40 @@ SELECT deployment_id, incident_id FROM (
 WHERE nth = 1"""
 
 
+def recovery_probes(within: str = "") -> str:
+    """SQL: (id, k, t) of the production deployments that need recovering (status failed or rolled_back, or
+    named by an incident: kpis/sql/deployments.sql's recovery_needed, with the ``incident_links`` CTE), by
+    service (k) and time (t); ``within``: a further condition on them (alias p)."""
+    return ("SELECT p.deployment_id AS id, p.service AS k, p.deployed_at AS t FROM deployments p "
+            f"WHERE p.environment = 'production'{within} AND (p.status IN ('failed', 'rolled_back') "
+            "OR p.deployment_id IN (SELECT deployment_id FROM incident_links))")
+
+
+def success_marks(since: str = "") -> str:
+    """SQL: (k, t) of the successful production deployments, the moments that recover (``since``: a further
+    condition, alias p)."""
+    return ("SELECT p.service AS k, p.deployed_at AS t FROM deployments p "
+            f"WHERE p.environment = 'production' AND p.status = 'success'{since}")
+
+
 def _recovery_parts(bounded: bool) -> tuple[str, str]:
-    """(probes, marks) of kpis.dialect.next_later for deployment_recovery.sql: the production deployments that
-    need recovering (status failed or rolled_back, or named by an incident: kpis/sql/deployments.sql's
-    recovery_needed) and the successful production deployments, by service. ``bounded``: the probes near the
+    """(probes, marks) of kpis.dialect.next_later for deployment_recovery.sql. ``bounded``: the probes near the
     bound parameters ($lo_ts, $hi_ts) and the marks from $lo_ts on (a success after the range may recover)."""
-    since = " AND p.deployed_at >= $lo_ts" if bounded else ""
-    within = " AND p.deployed_at >= $lo_ts AND p.deployed_at < $hi_ts" if bounded else ""
-    probes = ("SELECT p.deployment_id AS id, p.service AS k, p.deployed_at AS t FROM deployments p "
-              f"WHERE p.environment = 'production'{within} AND (p.status IN ('failed', 'rolled_back') "
-              "OR p.deployment_id IN (SELECT deployment_id FROM incident_links))")
-    marks = ("SELECT p.service AS k, p.deployed_at AS t FROM deployments p "
-             f"WHERE p.environment = 'production' AND p.status = 'success'{since}")
-    return probes, marks
+    if not bounded:
+        return recovery_probes(), success_marks()
+    return (recovery_probes(" AND p.deployed_at >= $lo_ts AND p.deployed_at < $hi_ts"),
+            success_marks(" AND p.deployed_at >= $lo_ts"))
+
+
+def _next_success(req: Request, bounded: bool) -> str:
+    """SQL: (id, next_at) for deployment_recovery.sql: from the table kept at ingest (kpis.rollups, "The next
+    successful deployment") when it is current and no link window adds deployments it does not hold, else the
+    dialect's next_later over the deployments."""
+    if rollups.NEXT_SUCCESS in req.rollups and req.link_window_hours is None:
+        probes = _recovery_parts(bounded)[0]
+        return (f"SELECT p.id, n.next_success_at AS next_at FROM ({probes}) p "
+                f"LEFT JOIN {rollups.NEXT_SUCCESS} n ON n.deployment_id = p.id")
+    return req.dialect.next_later(*_recovery_parts(bounded))
 
 
 # deployment_recovery's columns when no requested KPI reads them (they stay empty): no sort of the deployments.

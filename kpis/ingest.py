@@ -854,8 +854,7 @@ def _ingest_batch(con, paths, origin: dict[str, str], *, kind, user, chosen, sou
             con.execute("ROLLBACK")
         else:
             # The daily rollups of the dates this batch wrote, in the same transaction (kpis/rollups.py).
-            for table in sorted({rep.kind for rep in reports if rep.status == "loaded"}):
-                rollups.refresh(con, table, batch_id)
+            rollups.refresh_batch(con, {rep.kind for rep in reports if rep.status == "loaded"}, batch_id)
             con.execute("COMMIT")
         return reports
     except BaseException:

@@ -9,7 +9,7 @@ import golden
 import pytest
 
 import kpis
-from kpis import catalog
+from kpis import catalog, details
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +352,31 @@ def test_trailing_windows(con):
                       start=date(2026, 10, 4), end=date(2026, 11, 2))
     # Oct 4 - Nov 2: d2, d4, d5, d7, d9 succeed (d1 on Oct 2 is before it) of d2..d7 and d9
     assert value(ny, "deployment_count", "2026-10-04/2026-11-02") == (5, 7)
+
+
+def test_recovery_ignores_incidents_resolved_before_the_deployment(tmp_path):
+    # Exports that disagree with each other: an incident names z1 but was resolved a day before z1 went out.
+    # That cannot be when z1 recovered (a negative recovery time); the next successful deployment still is.
+    (tmp_path / "deployments.csv").write_text(
+        "deployment_id,service,deployed_at,team,status,rolled_back_at\n"
+        "z1,svc-z,2026-05-10T10:00:00Z,ops,success,\n"
+        "z2,svc-z,2026-05-12T16:00:00Z,ops,success,\n"
+        "z3,svc-z,2026-05-20T08:00:00Z,ops,failed,\n"
+        "z4,svc-z,2026-05-21T10:00:00Z,ops,success,\n")
+    (tmp_path / "incidents.csv").write_text(
+        "incident_id,service,started_at,resolved_at,deployment_id\n"
+        "k1,svc-z,2026-05-08T00:00:00Z,2026-05-09T10:00:00Z,z1\n")
+    c = kpis.connect(tmp_path / "kpi.duckdb")
+    kpis.ingest_files(c, [tmp_path / "deployments.csv", tmp_path / "incidents.csv"])
+    df = kpis.compute(c, grain="month", kpis=["failed_deployment_recovery_median_hours",
+                                              "failed_deployment_recovery_mean_hours"],
+                      start=date(2026, 5, 1), end=date(2026, 5, 31))
+    # z1 (named by k1): next success z2, 05-12 16:00 - 05-10 10:00 = 54 h (not k1's resolution, -24 h);
+    # z3 (failed): next success z4, 05-21 10:00 - 05-20 08:00 = 26 h.
+    # median (54 + 26) / 2 = 40, mean 40
+    assert value(df, "failed_deployment_recovery_median_hours", "2026-05") == (pytest.approx(40.0), 2)
+    assert value(df, "failed_deployment_recovery_mean_hours", "2026-05") == (pytest.approx(40.0), 2)
+    rows = details.failed_deployments(c, start=date(2026, 5, 1), end=date(2026, 6, 1))
+    assert dict(zip(rows["deployment_id"], rows["recovered_by"])) == {"z1": "deployment z2", "z3": "deployment z4"}
+    assert (rows["recovery_hours"] > 0).all()
+    c.close()

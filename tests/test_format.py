@@ -422,7 +422,7 @@ def _table_app(tmp_path, monkeypatch, rows: int, **env):
     return at
 
 
-@pytest.mark.parametrize("rows, styled_cells_max, styled", [(3, None, True), (900, 100, False)])
+@pytest.mark.parametrize("rows, styled_cells_max, styled", [(3, None, True), (450, 100, False)])
 def test_the_page_table_shows_written_cells_and_downloads_raw_rows(tmp_path, monkeypatch, rows, styled_cells_max,
                                                                     styled):
     env = {"STYLED_CELLS_MAX": styled_cells_max} if styled_cells_max else {}

@@ -18,7 +18,7 @@ import kpis
 from kpis import drivers, engine, rollups
 from tests import golden
 
-BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily"})
+BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS})
 
 REQUESTS = [
     dict(grain="month"),
@@ -175,7 +175,8 @@ def test_rows_written_around_ingest_are_read_from_the_events_until_rebuilt(tmp_p
     kpis.ingest_files(con, [tmp_path / "costs.csv"])
     con.execute("INSERT INTO costs (date, amount, service, currency, category, source) "
                 "VALUES ('2026-10-09', 5, 'svc-c', 'USD', 'inference', 'manual')")
-    assert rollups.current(con) == {"predictions_daily"}  # the rollup no longer counts every row
+    # the rollup no longer counts every row (the next successful deployments do not read costs)
+    assert rollups.current(con) == {"predictions_daily", rollups.NEXT_SUCCESS}
     assert _october(con, "inference_cost") == (145.0, 3)  # read from the events: 100 + 40 + 5
     con.close()
     con = kpis.connect(path)  # a read-write open rebuilds it
@@ -210,6 +211,7 @@ def test_an_outdated_definition_is_rebuilt(tmp_path, monkeypatch):
     con = kpis.connect(path)
     kpis.ingest_files(con, [tmp_path / "costs.csv"])
     con.execute(f"UPDATE {rollups.STATE} SET version = 'old' WHERE name = 'costs_daily'")
+    con.execute(f"UPDATE {rollups.STATE} SET version = 'old' WHERE name = ?", [f"{rollups.NEXT_SUCCESS}:incidents"])
     assert rollups.current(con) == {"cost_runs_daily", "predictions_daily"}
     con.close()
     con = kpis.connect(path)

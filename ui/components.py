@@ -75,8 +75,9 @@ def _slug(text: str) -> str:
 STYLED_CELLS_MAX = 30_000  # styling 24k cells took 0.26 s per rerun, 48k 0.82 s (it grows faster than the cells)
 # Rows drawn on screen; the CSV has them all. Writing the 50,798 deployments of a month on the benchmark
 # database cell by cell took 2.7 s on every rerun, and nobody reads that far down a table; 2,000 styled rows
-# still took 0.27 s of a page's first visit (1,000: 0.13 s).
-TABLE_ROWS_MAX = 1_000
+# still took 0.27 s of a page's first visit (1,000: 0.13 s). The Reliability page draws two such tables:
+# 1,000 rows of its incidents and failed deployments took 0.24 s and 0.16 s to style, 500 rows 0.11 and 0.10 s.
+TABLE_ROWS_MAX = 500
 
 
 def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config: dict | None = None,
@@ -421,6 +422,20 @@ def comparison_table(frame: pd.DataFrame | None, kpi_ids: list[str], current: st
 # --- trailing windows -----------------------------------------------------------------------
 
 
+def _window_args(view: View, kpi_ids: list[str], days: int) -> dict:
+    """The compute arguments of ``trailing_window``'s table: two windows of ``days`` up to the data's last day."""
+    end = view.as_of
+    return view.compute_args(kpis=kpi_ids, window_days=days, start=end - timedelta(days=2 * days - 1), end=end,
+                             profile=None, as_of=None)
+
+
+def start_trailing_window(view: View, kpi_ids: list[str], *, key: str) -> None:
+    """Start the query of ``trailing_window(view, kpi_ids, key=key)`` now, for the window chosen (ui.data.ahead)."""
+    if view.as_of is not None:
+        chosen = st.session_state.get(f"{key}-days") or "30 days"
+        data.ahead("compute", **_window_args(view, kpi_ids, int(chosen.split()[0])))
+
+
 def trailing_window(view: View, kpi_ids: list[str], *, key: str) -> None:
     """The page's KPIs over the last 7 / 30 / 90 days up to the data's last day, against the same number of
     days before (kpis.compute(window_days=...)), for a team that reviews continuously."""
@@ -434,8 +449,7 @@ def trailing_window(view: View, kpi_ids: list[str], *, key: str) -> None:
         return
     first = end - timedelta(days=2 * days - 1)
     st.subheader(f"The last {days} days, to {end}, against the {days} days before")
-    frame = data.query("compute", **view.compute_args(kpis=kpi_ids, window_days=days, start=first, end=end,
-                                                      profile=None, as_of=None))
+    frame = data.query("compute", **_window_args(view, kpi_ids, days))
     current, previous = periods.window_label(end - timedelta(days=days - 1), days), periods.window_label(first, days)
     comparison_table(frame, kpi_ids, current, previous, name=f"last {days} days to {end}", key=f"{key}-table")
     st.caption(f"Windows of {days} days ending on the data's last day ({view.tz}); the sidebar's filters apply, "

@@ -5,7 +5,9 @@
 -- incidents name it (so CFR <= 1); each reason is its own column.
 -- Recovery (DORA's failed deployment recovery time) is needed by a deployment with status failed or
 -- rolled_back, or named by an incident; it recovered at the first of: its rolled_back_at, the next successful
--- deployment of its service, the resolution of the last incident naming it (kpis/sql/deployment_recovery.sql).
+-- deployment of its service, the resolution of the last incident naming it (kpis/sql/deployment_recovery.sql);
+-- incidents all resolved before the deployment went out (exports that disagree) are not its recovery
+-- (a rollback before it is refused at ingest).
 -- Rework (DORA's deployment rework rate): an unplanned deployment made because of an incident: a hotfix, one
 -- that names the incident it fixes (fixes_incident_id), or one an incident names as its fix (fix_deployment_id).
 SELECT *,
@@ -15,7 +17,9 @@ FROM (
 SELECT *, (status_failed OR hotfix OR regression OR incident_named) AS failed,
        (status_failed OR incident_named) AS recovery_needed,
        CASE WHEN status_failed OR incident_named
-            THEN least(rolled_back_at, next_success_at, incidents_resolved_at) END AS recovered_at
+            THEN least(rolled_back_at, next_success_at,
+                       CASE WHEN incidents_resolved_at >= deployed_at THEN incidents_resolved_at END) END
+            AS recovered_at
 FROM (
 SELECT
     {period:deployed_at} AS period_start,
