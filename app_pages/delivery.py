@@ -18,6 +18,9 @@ DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours"
 CHANGES = ["change_lead_time_median_hours", "change_lead_time_mean_hours", "change_lead_time_p90_hours",
            "coding_time_median_hours", "review_time_median_hours", "merge_to_deploy_median_hours"]
 span = components.span_text(view)
+loaded = data.query("table_counts")  # None while another process holds the file and nothing was read yet
+has_changes = bool(loaded and loaded.get("changes"))
+WINDOW_KPIS = DELIVERY + (CHANGES if has_changes else [])
 
 
 # Every section's query, started now: each runs while the sections above it are drawn (ui.data.ahead). The
@@ -37,7 +40,10 @@ data.ahead("deployments", start=view.range_start if whole_range else view.period
 if view.grain != "day":  # DORA's bucket needs weeks
     data.ahead("deployment_frequency", grain=view.grain, start=view.start, end=view.end, filters=view.filters,
                tz=view.tz, as_of=view.as_of)
-components.start_trailing_window(view, DELIVERY, key="delivery-window")
+if has_changes:
+    data.ahead("compute", **view.compute_args(kpis=CHANGES))
+    data.ahead("changes", start=view.period_start, end=view.period_end, filters=view.filters, tz=view.tz)
+components.start_trailing_window(view, WINDOW_KPIS, key="delivery-window")
 
 
 with components.section("Deployment frequency"):
@@ -82,14 +88,13 @@ with components.section("Lead time for change"):
 
 with components.section("Lead time per change"):
     st.subheader("Lead time per change")
-    counts = data.query("table_counts")
-    if counts is not None and not counts.get("changes"):
+    if loaded is not None and not has_changes:
         st.info("No changes table is loaded, so lead time is per deployment (above, from "
                 f"{view.lead_time_start.replace('_', ' ')}). Load an export of the changes each deployment shipped "
                 "(change_id, deployment_id, authored_at, and opened_at / merged_at where there is a pull request) "
                 "to see lead time per change, from its first commit, and its coding, review and merge-to-deploy "
                 "phases.", icon=":material/info:")
-    elif counts is not None:
+    elif has_changes:
         changes_frame = data.query("compute", **view.compute_args(kpis=CHANGES))
         components.kpi_cards(changes_frame, CHANGES, view.period, view.previous_period, per_row=3)
         left, right = st.columns(2)
@@ -112,6 +117,8 @@ with components.section("Lead time per change"):
         rows = data.query("changes", start=view.period_start, end=view.period_end, filters=view.filters, tz=view.tz)
         components.table(rows, f"changes {view.period}", key="changes", kind="changes", order="newest first",
                          empty=f"No changes shipped by production deployments in {view.period} match the filters.")
+    else:
+        st.warning("These numbers are not available while the database is being updated.")
 
 with components.section("Change failure and rollback"):
     st.subheader("Change failure and rollback")
@@ -170,8 +177,7 @@ with components.section("Deployment rework"):
                    "over all production deployments. The Unplanned column of the table below marks them.")
 
 with components.section("Trailing window"):
-    loaded = data.query("table_counts") or {}
-    components.trailing_window(view, DELIVERY + (CHANGES if loaded.get("changes") else []), key="delivery-window")
+    components.trailing_window(view, WINDOW_KPIS, key="delivery-window")
 
 with components.section("The deployments behind the numbers"):
     st.subheader("The deployments behind the numbers")
