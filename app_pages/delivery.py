@@ -14,7 +14,13 @@ components.stop_if_no_data(view, "delivery")
 DELIVERY = ["deployment_count", "deployments_per_week", "lead_time_median_hours", "lead_time_p90_hours",
             "change_failure_rate", "rollback_rate", "deployment_days_per_week", "deployment_rework_rate",
             "failed_deployment_recovery_median_hours"]
+# Lead time per change and its phases: from the optional changes table (kpis/sql/changes.sql), shown when it has rows.
+CHANGES = ["change_lead_time_median_hours", "change_lead_time_mean_hours", "change_lead_time_p90_hours",
+           "coding_time_median_hours", "review_time_median_hours", "merge_to_deploy_median_hours"]
 span = components.span_text(view)
+loaded = data.query("table_counts")  # None while another process holds the file and nothing was read yet
+has_changes = bool(loaded and loaded.get("changes"))
+WINDOW_KPIS = DELIVERY + (CHANGES if has_changes else [])
 
 
 # Every section's query, started now: each runs while the sections above it are drawn (ui.data.ahead). The
@@ -34,7 +40,10 @@ data.ahead("deployments", start=view.range_start if whole_range else view.period
 if view.grain != "day":  # DORA's bucket needs weeks
     data.ahead("deployment_frequency", grain=view.grain, start=view.start, end=view.end, filters=view.filters,
                tz=view.tz, as_of=view.as_of)
-components.start_trailing_window(view, DELIVERY, key="delivery-window")
+if has_changes:
+    data.ahead("compute", **view.compute_args(kpis=CHANGES))
+    data.ahead("changes", start=view.period_start, end=view.period_end, filters=view.filters, tz=view.tz)
+components.start_trailing_window(view, WINDOW_KPIS, key="delivery-window")
 
 
 with components.section("Deployment frequency"):
@@ -76,6 +85,40 @@ with components.section("Lead time for change"):
                              key="lead-hist")
     st.caption(f"Lead time runs from {view.lead_time_start.replace('_', ' ')} to the production deployment "
                "(successful deployments only).")
+
+with components.section("Lead time per change"):
+    st.subheader("Lead time per change")
+    if loaded is not None and not has_changes:
+        st.info("No changes table is loaded, so lead time is per deployment (above, from "
+                f"{view.lead_time_start.replace('_', ' ')}). Load an export of the changes each deployment shipped "
+                "(change_id, deployment_id, authored_at, and opened_at / merged_at where there is a pull request) "
+                "to see lead time per change, from its first commit, and its coding, review and merge-to-deploy "
+                "phases.", icon=":material/info:")
+    elif has_changes:
+        changes_frame = data.query("compute", **view.compute_args(kpis=CHANGES))
+        components.kpi_cards(changes_frame, CHANGES, view.period, view.previous_period, per_row=3)
+        left, right = st.columns(2)
+        with left:
+            components.trend_chart(changes_frame, CHANGES[:3], view,
+                                   title="Lead time per change, median, mean and p90 — lower is better",
+                                   names={CHANGES[0]: "median", CHANGES[1]: "mean", CHANGES[2]: "p90"},
+                                   key="change-lead-time")
+        with right:
+            components.trend_chart(changes_frame, CHANGES[3:], view,
+                                   title="Phases of lead time per change, medians — lower is better",
+                                   names={CHANGES[3]: "coding", CHANGES[4]: "review", CHANGES[5]: "merge to deploy"},
+                                   key="change-phases")
+        st.caption("Each change (a commit or pull request) counts from its first commit to the successful production "
+                   "deployment that shipped it, in that deployment's period; a change of a failed deployment counts "
+                   "with its retry. Phases: coding (first commit to pull request opened), review (opened to "
+                   "merged), merge to deploy; a change without a pull request has no coding or review time (left "
+                   "out, not 0).")
+        st.markdown(f"**The changes behind {components.md_text(view.period_text(view.period))}**, newest deployment first")
+        rows = data.query("changes", start=view.period_start, end=view.period_end, filters=view.filters, tz=view.tz)
+        components.table(rows, f"changes {view.period}", key="changes", kind="changes", order="newest first",
+                         empty=f"No changes shipped by production deployments in {view.period} match the filters.")
+    else:
+        st.warning("These numbers are not available while the database is being updated.")
 
 with components.section("Change failure and rollback"):
     st.subheader("Change failure and rollback")
@@ -134,7 +177,7 @@ with components.section("Deployment rework"):
                    "over all production deployments. The Unplanned column of the table below marks them.")
 
 with components.section("Trailing window"):
-    components.trailing_window(view, DELIVERY, key="delivery-window")
+    components.trailing_window(view, WINDOW_KPIS, key="delivery-window")
 
 with components.section("The deployments behind the numbers"):
     st.subheader("The deployments behind the numbers")

@@ -33,7 +33,7 @@ class KPI:
     title: str
     unit: str
     direction: str
-    source: str  # a file in kpis/sql/ (deployments, incidents_started, ..., serving, pipelines, models) or "ratio"
+    source: str  # a file in kpis/sql/ (deployments, changes, incidents_started, ..., pipelines, models) or "ratio"
     definition: str
     period_by: str
     value: str = ""  # SQL aggregate over the source relation
@@ -46,6 +46,9 @@ class KPI:
     axis_title: str = ""  # the quantity on a chart axis, without its unit ("lead time" -> "lead time (days)")
     chart_group: str = ""  # KPIs with the same group share one chart (median and p90); "" = a chart of its own
     minutes_under_hours: float = 1.0  # durations shorter than this many hours are written in minutes
+    # An optional table the KPI is computed from alone (lead time per change: ``changes``). Without its rows the
+    # KPI is null everywhere: the scorecard and the review pack leave it out rather than show it empty.
+    optional_table: str = ""
 
     @property
     def chart(self) -> str:
@@ -57,7 +60,10 @@ class KPI:
 FAMILY_TITLES: dict[str, str] = {"delivery": "Delivery", "reliability": "Reliability", "cost": "Cost",
                                  "serving": "Serving health", "pipelines": "Pipelines", "coverage": "Model coverage"}
 
-_SUCCESS = "status = 'success'"
+# The deployments the lead times are over (per deployment and per change): successful ones. The drill-downs mark
+# their counted rows with the same condition.
+SUCCESSFUL_DEPLOYMENT = "status = 'success'"
+_SUCCESS = SUCCESSFUL_DEPLOYMENT
 
 CATALOG: tuple[KPI, ...] = (
     KPI(
@@ -191,6 +197,117 @@ CATALOG: tuple[KPI, ...] = (
         ),
         period_by="deployed_at",
         value="avg(CASE WHEN rework THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END)",
+    ),
+    # --- Lead time per change (the optional changes table, kpis/sql/changes.sql) ---------------------------
+    KPI(
+        id="change_lead_time_median_hours",
+        title="Lead time per change (median)",
+        unit=HOURS,
+        direction=LOWER,
+        source="changes",
+        family="delivery",
+        decimals=1,
+        no_data="No changes shipped by successful deployments in {period}",
+        axis_title="lead time per change",
+        chart_group="change_lead_time",
+        optional_table="changes",
+        definition=(
+            "Median (interpolated) of deployed_at - authored_at (the change's first commit) over the changes of "
+            "the optional changes table shipped by successful production deployments (the same deployments as "
+            "lead_time_median_hours), by the deployment's period; a change in several such deployments counts "
+            "in each."
+        ),
+        period_by="deployed_at of the deployment that shipped it",
+        value=f"quantile_cont(change_lead_time_hours, 0.5) FILTER (WHERE {_SUCCESS})",
+        n=f"count(change_lead_time_hours) FILTER (WHERE {_SUCCESS})",
+    ),
+    KPI(
+        id="change_lead_time_mean_hours",
+        title="Lead time per change (mean)",
+        unit=HOURS,
+        direction=LOWER,
+        source="changes",
+        family="delivery",
+        decimals=1,
+        no_data="No changes shipped by successful deployments in {period}",
+        axis_title="lead time per change",
+        chart_group="change_lead_time",
+        optional_table="changes",
+        definition="Mean of the same lead times per change.",
+        period_by="deployed_at of the deployment that shipped it",
+        value=f"avg(change_lead_time_hours) FILTER (WHERE {_SUCCESS})",
+        n=f"count(change_lead_time_hours) FILTER (WHERE {_SUCCESS})",
+    ),
+    KPI(
+        id="change_lead_time_p90_hours",
+        title="Lead time per change (p90)",
+        unit=HOURS,
+        direction=LOWER,
+        source="changes",
+        family="delivery",
+        decimals=1,
+        no_data="No changes shipped by successful deployments in {period}",
+        axis_title="lead time per change",
+        chart_group="change_lead_time",
+        optional_table="changes",
+        definition="90th percentile (continuous) of the same lead times per change.",
+        period_by="deployed_at of the deployment that shipped it",
+        value=f"quantile_cont(change_lead_time_hours, 0.9) FILTER (WHERE {_SUCCESS})",
+        n=f"count(change_lead_time_hours) FILTER (WHERE {_SUCCESS})",
+    ),
+    KPI(
+        id="coding_time_median_hours",
+        title="Coding time (median)",
+        unit=HOURS,
+        direction=LOWER,
+        source="changes",
+        family="delivery",
+        decimals=1,
+        no_data="No changes with a pull request opened, shipped in {period}",
+        axis_title="phase of lead time",
+        chart_group="change_phases",
+        optional_table="changes",
+        definition=(
+            "Median (interpolated) of opened_at - authored_at (first commit to pull request opened) over the same "
+            "changes that have opened_at."
+        ),
+        period_by="deployed_at of the deployment that shipped it",
+        value=f"quantile_cont(coding_hours, 0.5) FILTER (WHERE {_SUCCESS})",
+        n=f"count(coding_hours) FILTER (WHERE {_SUCCESS})",
+    ),
+    KPI(
+        id="review_time_median_hours",
+        title="Review time (median)",
+        unit=HOURS,
+        direction=LOWER,
+        source="changes",
+        family="delivery",
+        decimals=1,
+        no_data="No changes with a pull request opened and merged, shipped in {period}",
+        axis_title="phase of lead time",
+        chart_group="change_phases",
+        optional_table="changes",
+        definition="Median (interpolated) of merged_at - opened_at over the same changes that have both.",
+        period_by="deployed_at of the deployment that shipped it",
+        value=f"quantile_cont(review_hours, 0.5) FILTER (WHERE {_SUCCESS})",
+        n=f"count(review_hours) FILTER (WHERE {_SUCCESS})",
+    ),
+    KPI(
+        id="merge_to_deploy_median_hours",
+        title="Merge to deploy (median)",
+        unit=HOURS,
+        direction=LOWER,
+        source="changes",
+        family="delivery",
+        decimals=1,
+        no_data="No merged changes shipped in {period}",
+        axis_title="phase of lead time",
+        chart_group="change_phases",
+        optional_table="changes",
+        definition="Median (interpolated) of deployed_at - merged_at over the same changes that have merged_at.",
+        period_by="deployed_at of the deployment that shipped it",
+        value=f"quantile_cont(merge_to_deploy_hours, 0.5) FILTER (WHERE {_SUCCESS})",
+        n=f"count(merge_to_deploy_hours) FILTER (WHERE {_SUCCESS})",
     ),
     KPI(
         id="incident_count",

@@ -219,6 +219,39 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
     return _run(con, sql, params)
 
 
+def changes(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+            filters: dict | None = None, tz: str = "UTC", limit: int | None = None) -> pd.DataFrame:
+    """The changes (optional changes table) shipped by production deployments in [start, end), newest deployment
+    first: the rows behind lead time per change and its phases.
+
+    Read from the engine's relation (kpis/sql/changes.sql), so the ``counted`` rows (their deployment succeeded)
+    reproduce the KPIs: the median, mean and p90 of their ``lead_time_hours``, the medians of their phases (a
+    phase is NaN where a timestamp is missing, and left out of its median). A change of a failed deployment is
+    listed, not counted. ``filters`` apply to the deployment (team / service / model / tier).
+
+    Columns: change_id, deployment_id, deployed_at, service, team, repo, status (the deployment's), counted,
+    authored_at, opened_at, merged_at, lead_time_hours, coding_hours, review_hours, merge_to_deploy_hours.
+    """
+    _check(start, end, tz)
+    req = engine.Request(filters=engine._normalise_filters(filters), tz=tz)
+    rng, rparams = _range("s.deployed_at", start, end, tz)
+    lim = ""
+    if limit is not None:
+        lim = " LIMIT $limit"
+        rparams["limit"] = int(limit)
+    sql = f"""
+    WITH {engine.deployment_ctes(req, recovery=False)},
+    src AS ({engine._render("changes", req, "deployments")})
+    SELECT s.change_id, s.deployment_id, s.deployed_at, s.service, s.team, s.repo, s.status,
+        coalesce({catalog.SUCCESSFUL_DEPLOYMENT}, FALSE) AS counted,
+        s.authored_at, s.opened_at, s.merged_at,
+        s.change_lead_time_hours AS lead_time_hours, s.coding_hours, s.review_hours, s.merge_to_deploy_hours
+    FROM src s
+    WHERE TRUE{rng}
+    ORDER BY s.deployed_at DESC, s.deployment_id, s.authored_at, s.change_id{lim}"""
+    return _run(con, sql, engine._params(sql, req, rparams))
+
+
 def lead_time_distribution(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
                            filters: dict | None = None, tz: str = "UTC",
                            lead_time_start: str = "change_started_at") -> pd.DataFrame:
@@ -479,7 +512,9 @@ def distinct_values(con: duckdb.DuckDBPyConnection, teams: list[str] | tuple[str
     read = {r.table: r.name for r in rollups.ROLLUPS if not r.where and r.name in current}
     parts = [f"SELECT '{dim}' AS dim, {dim} AS value FROM {read.get(t.name, t.name)} WHERE {dim} IS NOT NULL"
              f"{scope(dim, t)} GROUP BY {dim}"
-             for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names]
+             for dim in engine.DIMENSIONS for t in schema.TABLES.values() if dim in t.names
+             # a table without a team (changes: their deployment has it) cannot say which services a team has
+             and not (teams and dim != "team" and "team" not in t.names)]
     rows = con.cursor().execute(
         f"SELECT DISTINCT dim, value FROM ({' UNION ALL '.join(parts)}) ORDER BY dim, value",
         {"teams": list(teams)} if teams else {}).fetchall()

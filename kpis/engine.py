@@ -59,6 +59,9 @@ SOURCE_TABLE = {
     "serving": "predictions",
     "pipelines": "pipeline_runs",
     "models": "models",
+    # Lead time per change: the changes joined to kpis/sql/deployments.sql, whose filters (on the deployment's
+    # team / service / model / tier) and period they take.
+    "changes": "deployments",
 }
 CURRENCY_SOURCES = ("costs",)
 OUTPUT_COLUMNS = ("period", "kpi", "value", "n", "unit")
@@ -219,6 +222,10 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
             if arg != "period_end":
                 raise ValueError(arg)
             return req.dialect.to_utc(f"CAST({arg} AS TIMESTAMP)")
+        if key == "source":  # another source's relation, as it is (kpis/sql/changes.sql reads the deployments')
+            if arg != "deployments":
+                raise ValueError(arg)
+            return f"({_render(arg, req, SOURCE_TABLE[arg], bounded=bounded)})"
         if key == "next_success":  # kpis/sql/deployment_recovery.sql
             return _next_success(req, bounded)
         if key == "link_window":
@@ -354,14 +361,22 @@ def _referenced(sql: str, values: dict) -> dict:
     return {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
 
 
-def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last: date) -> tuple[str, dict]:
+# The sources whose SQL reads kpis/sql/deployments.sql, and with it the CTEs of ``deployment_ctes``.
+DEPLOYMENT_SOURCES = ("deployments", "changes")
+
+
+def _source_query(source: str, kpis: list[KPI], req: Request, first: date, last: date,
+                  shared_ctes: bool = False) -> tuple[str, dict]:
+    """One source's aggregates per period and group, as a statement. ``shared_ctes``: the statement it goes into
+    defines ``deployment_ctes`` once for all its sources (Spark refuses a CTE name defined twice in one
+    statement: the deployments and the changes both read them)."""
     table = SOURCE_TABLE[source]
     reads = " ".join(f"{k.value} {k.n}" for k in kpis)
     parts = frozenset(p for p, col in UNION_PARTS.items() if re.search(rf"\b{col}\b", reads))
     body = _render(source, req, table, bounded=True, parts=parts)
     src = f"src_{source}"  # a name of its own: Spark has one scope for the CTEs of every source
     ctes = f"{src} AS ({body})"
-    if source == "deployments":
+    if source in DEPLOYMENT_SOURCES and not shared_ctes:
         ctes = f"{deployment_ctes(req, recovery=reads_recovery(kpis), bounded=True)}, " + ctes
     currency = ", currency" if source in CURRENCY_SOURCES else ""
     weeks = ""
@@ -633,8 +648,13 @@ def _on_spine(con, sources: dict[str, list[KPI]], ks: list[KPI], spine: list[dat
     """
     ctes, observed, params = [], [], {}
     money = {k.id for k in ks if _is_money(k)}
+    reading = [k for src, src_ks in sources.items() if src in DEPLOYMENT_SOURCES for k in src_ks]
+    if reading:  # defined once, before the sources that read them (kpis/sql/deployments.sql, changes.sql)
+        shared = deployment_ctes(req, recovery=reads_recovery(reading), bounded=True)
+        ctes.append(shared)
+        params.update(_params(shared, req, _bounds(first, req.next_start(last))))
     for i, (source, source_ks) in enumerate(sources.items()):
-        sql, p = _source_query(source, source_ks, req, first, last)
+        sql, p = _source_query(source, source_ks, req, first, last, shared_ctes=True)
         params.update(p)
         ctes.append(f"s{i} AS ({sql})")
         for k in source_ks:

@@ -317,10 +317,25 @@ def build_line(rows: pd.DataFrame | list[dict], kpi_id: str, period: str, previo
         green_low=_num(col("green_low")), green_high=_num(col("green_high")))
 
 
+def absent_optional(frame: pd.DataFrame) -> set[str]:
+    """The KPIs of ``frame`` computed from an optional table alone (``catalog.KPI.optional_table``: lead time per
+    change) that have no value in any of its periods: the table is not loaded, or has nothing in the range. The
+    scorecard and the review pack leave them out rather than show a row of empty values."""
+    optional = [k.id for k in catalog.CATALOG if k.optional_table]
+    rows = frame[frame["kpi"].isin(optional)]
+    with_value = set(rows.loc[rows["value"].notna(), "kpi"])
+    return set(rows["kpi"]) - with_value
+
+
 def build_lines(frame: pd.DataFrame, period: str, previous_period: str, *, as_of: date | None = None,
                 kpis: list[str] | None = None, span_rows: pd.DataFrame | None = None) -> list[KpiLine]:
-    """A KpiLine for each of ``kpis`` (default: every KPI in the frame, in catalog order)."""
-    ids = kpis or [k.id for k in catalog.CATALOG if k.id in set(frame["kpi"])]
+    """A KpiLine for each of ``kpis`` (default: every KPI in the frame, in catalog order, but those of an optional
+    table without any value in it: ``absent_optional``)."""
+    if kpis is None:
+        shown, absent = set(frame["kpi"]), absent_optional(frame)
+        ids = [k.id for k in catalog.CATALOG if k.id in shown and k.id not in absent]
+    else:
+        ids = kpis
     groups, spans = by_kpi(frame), by_kpi(span_rows) if span_rows is not None else None
     return [build_line(groups.get(i, []), i, period, previous_period, as_of=as_of,
                        span_rows=None if spans is None else spans.get(i, [])) for i in ids]

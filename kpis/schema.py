@@ -59,7 +59,8 @@ class Table:
     # ``replace_scope`` and, when ``replace_period`` names a date column, a date
     # from the file's first to its last; ``line_key`` tells a replaced row (the
     # new export has the same line) from a removed one (it no longer has it).
-    key: str | None = None
+    # A key of several columns (a change is keyed by its id and the deployment that shipped it) is a tuple.
+    key: str | tuple[str, ...] | None = None
     replace_scope: tuple[str, ...] = ()
     replace_period: str | None = None
     line_key: tuple[str, ...] = ()
@@ -67,6 +68,11 @@ class Table:
     checks: tuple[tuple[str, str, str], ...] = ()
     # Columns whose presence identifies a file of this kind.
     signature: tuple[str, ...] = field(default=())
+
+    @property
+    def key_sql(self) -> str:
+        """The key's columns as SQL (``change_id, deployment_id``); compare a row of them as ``(key_sql)``."""
+        return self.key if isinstance(self.key, str) else ", ".join(self.key or ())
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -277,7 +283,31 @@ MODELS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (DEPLOYMENTS, INCIDENTS, COSTS, PREDICTIONS, PIPELINE_RUNS, MODELS)}
+# Optional (issue 15): the changes each deployment shipped, for lead time per change and its phases. A change is
+# keyed by its id and its deployment: a commit shipped by a failed deployment and then by its retry is two rows (the
+# failed one is not counted), and a re-ingested export replaces its rows.
+CHANGES = Table(
+    name="changes",
+    key=("change_id", "deployment_id"),
+    signature=("change_id", "authored_at"),
+    columns=(
+        Column("change_id", required=True),  # a commit sha or a pull request id
+        Column("deployment_id", required=True),  # the deployment that shipped it (deployments.deployment_id)
+        Column("authored_at", TIMESTAMP, required=True),  # its first commit
+        Column("opened_at", TIMESTAMP),  # pull request opened
+        Column("merged_at", TIMESTAMP),
+        Column("service"),
+        Column("repo"),
+    ),
+    checks=(
+        ("merged_at IS NULL OR opened_at IS NULL OR merged_at >= opened_at", "merged_at",
+         "merged before it was opened"),
+        ("merged_at IS NULL OR merged_at >= authored_at", "merged_at", "merged before its first commit"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (DEPLOYMENTS, INCIDENTS, COSTS, PREDICTIONS, PIPELINE_RUNS, MODELS,
+                                                CHANGES)}
 
 # Lineage columns every canonical table carries: the file's columns that are not
 # canonical (attributes), the ingest batch and file, and the row in the file where

@@ -289,10 +289,15 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     with_data = [f for f in families if frame[frame["kpi"].isin(_ids(f))]["value"].notna().any()]
     shown = [f for f in families if f in CORE_FAMILIES or f in with_data]
     left_out = tuple(FAMILY_TITLES[f] for f in families if f not in shown)
-    family_sections = [_family_section(ctx, fam, [base[i] for i in _ids(fam)]) for fam in shown]
+    absent = lines.absent_optional(frame)  # lead time per change without a changes table: left out, not empty
+
+    def listed(family: str) -> list[str]:
+        return [i for i in _ids(family) if i not in absent]
+
+    family_sections = [_family_section(ctx, fam, [base[i] for i in listed(fam)]) for fam in shown]
     kpi_lines = {kpi: _with_drivers(ctx, line) for kpi, line in base.items()}
 
-    sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in _ids(f)], left_out, window)]
+    sections = [_scorecard(ctx, [kpi_lines[i] for f in shown for i in listed(f)], left_out, window)]
     if prof is not None and prof.note:  # DORA 2025: no clusters, and what stands instead
         sections[0] = dataclasses.replace(sections[0], notes=(*sections[0].notes, prof.note))
     sections += [dataclasses.replace(s, kpis=tuple(kpi_lines[line.kpi] for line in s.kpis)) for s in family_sections]
@@ -468,6 +473,9 @@ def _scorecard(ctx: _Ctx, kpi_lines: list[KpiLine], left_out: tuple[str, ...], w
                    notes=tuple(notes))
 
 
+# The KPIs of the optional changes table (lead time per change and its phases).
+CHANGE_KPIS = tuple(k.id for k in catalog.CATALOG if k.optional_table == "changes")
+
 # Charts per family: (chart id, KPIs on it, title or None for the KPI's own, series names, band KPI).
 _CHARTS: dict[str, tuple] = {
     "delivery": (
@@ -576,6 +584,11 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
     if family == "delivery":
         notes.append(f"Lead time runs from {ctx.lead_time_start.replace('_', ' ')} to the production deployment "
                      "(successful deployments only).")
+        if any(line.kpi in CHANGE_KPIS for line in lines):
+            notes.append("Lead time per change runs from each change's first commit to the successful production "
+                         "deployment that shipped it (the changes table); its phases are coding (first commit to "
+                         "pull request opened), review (opened to merged) and merge to deploy, each a median over "
+                         "the changes that have both timestamps.")
         freq = ctx.detail(dora.deployment_frequency, grain=ctx.grain, start=ctx.start, end=ctx.start,
                           filters=ctx.filters, tz=ctx.tz, as_of=ctx.as_of)
         bucket = freq["bucket"].iloc[0] if len(freq) else None

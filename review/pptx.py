@@ -52,6 +52,9 @@ NOTE_H = 0.3
 AXIS_TITLE_CHARS = 12
 ROW_H = 0.3  # a table row of one line at 14 pt
 SCORECARD_ROWS = 14  # rows (KPIs and family headings) on one scorecard slide: some targets take two lines
+# KPIs in a family slide's table beside its charts (their titles take two lines in its narrow column): more (the
+# delivery family with lead time per change) continue on a slide of their own.
+FAMILY_ROWS = 8
 
 INK = RGBColor(0x1F, 0x29, 0x33)
 MUTED = RGBColor(0x5F, 0x6B, 0x7A)
@@ -82,7 +85,8 @@ def render(review: Review) -> bytes:
         elif section.tables:
             plan += [(section, (i, t, len(section.tables))) for i, t in enumerate(section.tables)]
         else:
-            plan.append((section, None))
+            n = max(1, -(-len(section.kpis) // FAMILY_ROWS))
+            plan += [(section, (i, section.kpis[i * FAMILY_ROWS:(i + 1) * FAMILY_ROWS], n)) for i in range(n)]
     images = _chart_images([s for s, _ in plan if s.charts])
     prs = Presentation()
     prs.slide_width, prs.slide_height = Inches(SLIDE_W), Inches(SLIDE_H)
@@ -102,10 +106,14 @@ def render(review: Review) -> bytes:
             _header(slide, f"{section.title} ({i + 1} of {n})", f"{table.title} · {section.subtitle}")
             bottom = _event_table(slide, table)
             _notes_and_commentary(slide, section, bottom, on_slide=i == 0)
-        else:
+        elif part[0] == 0:
             _header(slide, section.title, section.subtitle)
-            bottom = _family(slide, section, images)
-            _notes_and_commentary(slide, section, bottom)
+            bottom = _family(slide, section, images, part[1])
+            _notes_and_commentary(slide, section, bottom, kpis=part[1])
+        else:  # the family's further KPIs, the table alone
+            _header(slide, f"{section.title} (continued)", section.subtitle)
+            bottom = _kpi_table(slide, MARGIN, TOP, TILES_W, part[1])
+            _notes_and_commentary(slide, section, bottom, on_slide=False, kpis=part[1])
         _footer(slide, review, number, total)
     out = io.BytesIO()
     prs.save(out)
@@ -408,10 +416,11 @@ def _native(slide, x, y, w, h, spec) -> None:
                 s_chart.marker.format.fill.fore_color.rgb = colour
 
 
-def _family(slide, section: Section, images: dict[str, bytes]) -> float:
+def _family(slide, section: Section, images: dict[str, bytes], kpis: tuple[KpiLine, ...]) -> float:
+    """A family's slide: ``kpis`` (its first FAMILY_ROWS) down the left, its charts in a grid on the right."""
     x0, bottom, cols, cell_w, cell_h = _chart_layout(section)
-    if section.kpis:
-        _kpi_table(slide, MARGIN, TOP, TILES_W, section.kpis)
+    if kpis:
+        _kpi_table(slide, MARGIN, TOP, TILES_W, kpis)
     # Charts in a grid on the right: titles as text, native charts (or pictures drawn at this size) below.
     for i, chart in enumerate(section.charts):
         r, c = divmod(i, cols)

@@ -4,7 +4,7 @@ Usage::
 
     python sample_data/generate.py [--out DIR] [--seed 7] [--scale 1.0] [--end 2026-11-20]
 
-Writes six files in the canonical columns of ``kpis/schema.py``:
+Writes seven files in the canonical columns of ``kpis/schema.py``:
 
 * ``deployments.csv``   one row per deployment (production, plus some staging
   rows that the KPIs must ignore)
@@ -21,9 +21,13 @@ Writes six files in the canonical columns of ``kpis/schema.py``:
 * ``models.csv``        the model inventory: a snapshot on the first day of every
   quarter within the data and one at the end day (``as_of``), a row per model in
   production then and per retired model (``in_production`` false)
+* ``changes.csv``       the optional changes table: the commits / pull requests each
+  production deployment of the search and recommendations teams shipped
+  (``change_rows``); a failed deployment's changes ship again with the next
+  successful one
 
 The default output directory is the folder of this script (``sample_data/``);
-at scale 1 the six files together are about 2.2 MB (``pipeline_runs.csv`` about
+at scale 1 the seven files together are about 2.4 MB (``pipeline_runs.csv`` about
 1.4 MB of it).
 
 Time span: 18 months ending at ``--end`` (inclusive), i.e. 2025-05-20 ..
@@ -1151,6 +1155,48 @@ PREDICTION_SCHEMA = pa.schema([
 ])
 
 
+# The teams whose repositories export their pull requests: the optional changes table (lead time per change).
+CHANGE_TEAMS = ("search", "recommendations")
+CHANGE_COLUMNS = ("change_id", "deployment_id", "authored_at", "opened_at", "merged_at", "service", "repo")
+
+
+def change_rows(seed: int, deployments: list[dict]) -> list[tuple]:
+    """The changes (commits, most through a pull request) each production deployment of CHANGE_TEAMS shipped.
+
+    A deployment with a change_started_at ships 1 + Poisson(1) changes: the first authored then (the per-deployment
+    lead time's start is its first commit), the others later in its span; one in ten is pushed without a pull
+    request (no opened_at or merged_at). The changes of a failed or rolled-back deployment ship again with the next
+    successful one of the service (a row each: the failed one is not counted). Seeded per service, so the other
+    files do not change."""
+    by_service: dict[str, list[dict]] = {}
+    for d in deployments:  # sorted by deployed_at
+        if d["environment"] == "production" and d["service"].base_team in CHANGE_TEAMS:
+            by_service.setdefault(d["service"].service, []).append(d)
+    rows = []
+    for name in sorted(by_service):
+        svc = by_service[name][0]["service"]
+        rng = rng_for(seed, name, "changes")
+        repo = f"ml-{svc.base_team}/{svc.base_service}"
+        pending: list[tuple] = []  # changes of failed deployments, waiting for the next successful one
+        for d in by_service[name]:
+            start, deployed = d["change_started_at"], d["deployed_at"]
+            own = []
+            if start is not None and start < deployed:
+                for i in range(1 + poisson(rng, 1.0)):
+                    authored = start if i == 0 else start + (deployed - start) * rng.uniform(0.0, 0.8)
+                    opened = merged = None
+                    if rng.random() >= 0.1:
+                        opened = authored + (deployed - authored) * rng.uniform(0.15, 0.6)
+                        merged = opened + (deployed - opened) * rng.uniform(0.3, 0.9)
+                    own.append((f"{rng.getrandbits(40):010x}", authored, opened, merged))
+            shipped = own + (pending if d["status"] == "success" else [])
+            for change_id, authored, opened, merged in shipped:
+                rows.append((change_id, d["id"], iso(authored, svc.tz), iso(opened, svc.tz), iso(merged, svc.tz),
+                             name, repo))
+            pending = [] if d["status"] == "success" else pending + own
+    return rows
+
+
 def _bool(v: bool) -> str:
     return "true" if v else "false"
 
@@ -1170,7 +1216,7 @@ def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple]) -> None:
 
 
 def generate(out: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, end: date | str = DEFAULT_END) -> dict:
-    """Write the six files into ``out``; returns {file name: row count}."""
+    """Write the seven files into ``out``; returns {file name: row count}."""
     if isinstance(end, str):
         end = date.fromisoformat(end)
     out = Path(out)
@@ -1239,9 +1285,11 @@ def generate(out: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, end: date 
     model_rows = model_inventory(seed, services, tl)
     write_csv(out / "pipeline_runs.csv", PIPELINE_COLUMNS, run_rows)
     write_csv(out / "models.csv", MODEL_COLUMNS, model_rows)
+    chg_rows = change_rows(seed, deployments)
+    write_csv(out / "changes.csv", CHANGE_COLUMNS, chg_rows)
     return {"deployments.csv": len(dep_rows), "incidents.csv": len(inc_rows),
             "costs.parquet": len(cost_rows), "predictions.parquet": len(pred_rows),
-            "pipeline_runs.csv": len(run_rows), "models.csv": len(model_rows)}
+            "pipeline_runs.csv": len(run_rows), "models.csv": len(model_rows), "changes.csv": len(chg_rows)}
 
 
 def main(argv: list[str] | None = None) -> int:

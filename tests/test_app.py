@@ -34,7 +34,7 @@ PAGES = ["app_pages/scorecard.py", "app_pages/delivery.py", "app_pages/reliabili
 HEADINGS = {
     "app_pages/scorecard.py": ["Off target", "Near target", "On target", "Without a target or not judged"],
     "app_pages/delivery.py": ["Deployment frequency", "Lead time for change", "Change failure and rollback",
-                          "DORA's five metrics", "Deployment frequency as DORA buckets it", "Deployment rework",
+                          "Lead time per change", "DORA's five metrics", "Deployment frequency as DORA buckets it", "Deployment rework",
                           "The last 30 days", "The deployments behind the numbers"],
     "app_pages/reliability.py": ["Incidents", "Failed deployment recovery time", "Serving health",
                              "Open incidents at the end of", "Worst services in", "The last 30 days",
@@ -719,3 +719,41 @@ def test_upload_summary_per_file_and_an_all_dropped_export_with_its_hint(sample_
     hints = [i.value.replace("\\", "") for i in at.info]
     assert any(h.startswith("runs.json: nothing to load. A run counts when its workflow's name") for h in hints)
     assert not at.button(key="ingest").disabled  # valid: nothing in it is an error
+
+
+CHANGE_KPIS = [k.id for k in catalog.CATALOG if k.optional_table == "changes"]
+
+
+def test_delivery_page_shows_lead_time_per_change_and_the_changes_behind_it(sample_db):
+    at = run_app(sample_db, "app_pages/delivery.py")
+    _no_exception(at)
+    assert at.session_state["period"] == "2026-10"
+    shown = _metrics(at)
+    values = _engine(sample_db, "2026-10", CHANGE_KPIS)
+    for kpi_id in CHANGE_KPIS:
+        k = catalog.get(kpi_id)
+        assert shown[k.title] == fmt.fmt_value(values[kpi_id], k.unit, kpi_id), kpi_id
+    # the drill-down: the changes of 2026-10, the counted ones reproducing the median on the card
+    table = next(d.value for d in at.dataframe if "change_id" in d.value.columns)
+    rows = _details(sample_db, "changes", start=date(2026, 10, 1), end=date(2026, 11, 1))
+    assert len(table) == len(rows) > 0
+    assert table.loc[table["counted"], "lead_time_hours"].median() == pytest.approx(
+        values["change_lead_time_median_hours"])
+    assert any("The changes behind" in m.value for m in at.markdown)
+
+
+def test_delivery_page_without_a_changes_table_says_so_and_the_scorecard_leaves_them_out(sample_db, tmp_path):
+    db = tmp_path / "no-changes.duckdb"
+    con = kpis.connect(db)
+    kpis.ingest_files(con, [p for p in sorted((ROOT / "sample_data").iterdir())
+                            if p.suffix in (".csv", ".parquet") and p.name != "changes.csv"])
+    con.close()
+    at = run_app(db, "app_pages/delivery.py")
+    _no_exception(at)
+    assert any("No changes table is loaded, so lead time is per deployment" in i.value for i in at.info)
+    titles = {catalog.get(k).title for k in CHANGE_KPIS}
+    assert not titles & set(_metrics(at))
+    assert "Lead time for change (median)" in _metrics(at)  # the per-deployment lead time stays
+    card = run_app(db)
+    _no_exception(card)
+    assert not titles & set(_metrics(card)), "the scorecard shows no empty lead time per change"

@@ -172,3 +172,29 @@ def test_deployment_rows_reproduce_the_dora_kpis_every_month(con, tz):
         checked += bool(len(rows))
         recovered_months += bool(len(recovered))
     assert checked >= 12 and recovered_months >= 6
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+def test_change_rows_reproduce_lead_time_per_change_every_month(con, tz):
+    first, last, months = _months(con, tz)
+    phases = {"coding_time_median_hours": "coding_hours", "review_time_median_hours": "review_hours",
+              "merge_to_deploy_median_hours": "merge_to_deploy_hours"}
+    ids = ["change_lead_time_median_hours", "change_lead_time_mean_hours", "change_lead_time_p90_hours", *phases]
+    got = _kpis(con, ids, first, last, tz)
+    checked = 0
+    for start in months:
+        label = periods.label(start, "month")
+        rows = details.changes(con, start, periods.next_start(start, "month"), tz=tz)
+        counted = rows[rows["counted"]]
+        lead = counted["lead_time_hours"]
+        assert got[(label, "change_lead_time_median_hours")][1] == len(lead)
+        assert _close(got[(label, "change_lead_time_median_hours")][0], lead.median() if len(lead) else None)
+        assert _close(got[(label, "change_lead_time_mean_hours")][0], lead.mean() if len(lead) else None)
+        # pandas' quantile is linear interpolation, as quantile_cont
+        assert _close(got[(label, "change_lead_time_p90_hours")][0], lead.quantile(0.9) if len(lead) else None)
+        for kpi, col in phases.items():
+            values = counted[col].dropna()
+            assert got[(label, kpi)][1] == len(values), (label, kpi)
+            assert _close(got[(label, kpi)][0], values.median() if len(values) else None), (label, kpi)
+        checked += bool(len(lead)) and bool((~rows["counted"]).any())
+    assert checked >= 3  # months with counted changes and changes of failed deployments left out

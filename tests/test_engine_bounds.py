@@ -60,7 +60,7 @@ def test_periods_before_the_data_are_not_queried_and_stay_empty(sample_db, monke
         first, _ = engine.data_range(con)
         asked = []
         real = engine._source_query
-        monkeypatch.setattr(engine, "_source_query", lambda source, *a: asked.append(source) or real(source, *a))
+        monkeypatch.setattr(engine, "_source_query", lambda source, *a, **kw: asked.append(source) or real(source, *a, **kw))
         # the year before the data: every KPI empty (n = 0, no value), only the inventory read
         early = engine.compute(con, grain="month", start=date(first.year - 1, 1, 1), end=date(first.year - 1, 12, 31))
         assert asked == ["models"]

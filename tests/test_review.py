@@ -226,6 +226,10 @@ def test_families_without_data_are_left_out_with_a_sentence(sample_files, tmp_pa
     assert "left out" in r.left_out_text
     assert any("No inference cost lines" in n for n in r.section("cost").notes)
     assert r.section("cost").charts == ()
+    # no changes table: lead time per change is left out, not listed empty; the per-deployment lead time stays
+    listed = {line.kpi for s in r.sections for line in s.kpis}
+    assert "lead_time_median_hours" in listed
+    assert not listed & {k.id for k in catalog.CATALOG if k.optional_table}
 
 
 def test_bad_requests_are_clear_errors(db):
@@ -610,3 +614,21 @@ def test_the_pack_has_dora_recovery_rework_and_the_frequency_bucket(db):
     for dep, text in zip(table.frame["Deployment"], table.frame["Recovered in"]):
         if dep in recovered.index:
             assert text == fmt.fmt_hours(recovered[dep]), dep
+
+
+def test_the_pack_has_lead_time_per_change_with_the_changes_table(db):
+    con = kpis.connect(db, read_only=True)
+    try:
+        pack = review.build_review(con, period="2026-10", profile="dora")
+        values = kpis.compute(con, grain="month", start=date(2026, 10, 1), end=date(2026, 10, 31),
+                              kpis=["change_lead_time_median_hours", "review_time_median_hours"])
+    finally:
+        con.close()
+    delivery = pack.section("delivery")
+    lines = {line.kpi: line for line in delivery.kpis}
+    for kpi_id, value in zip(values["kpi"], values["value"]):
+        assert lines[kpi_id].value_text == fmt.fmt_value(value, "hours", kpi_id), kpi_id
+    # judged on DORA's lead time bands, as the per-deployment lead time; the phases have no target
+    assert lines["change_lead_time_median_hours"].target.startswith("DORA 2024 lead time per change")
+    assert any(n.startswith("Lead time per change runs from each change's first commit") for n in delivery.notes)
+    assert "change_lead_time_median_hours" in {line.kpi for line in pack.section("scorecard").kpis}

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_data"
-CSV_FILES = ("deployments.csv", "incidents.csv", "pipeline_runs.csv", "models.csv")
+CSV_FILES = ("deployments.csv", "incidents.csv", "pipeline_runs.csv", "models.csv", "changes.csv")
 PARQUET_FILES = ("costs.parquet", "predictions.parquet")
 FILES = CSV_FILES + PARQUET_FILES
 
@@ -65,6 +65,8 @@ def _views(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
             CAST(in_production AS BOOLEAN) AS in_production, CAST(monitored AS BOOLEAN) AS monitored,
             CAST(drift_monitored AS BOOLEAN) AS drift_monitored, CAST(documented AS BOOLEAN) AS documented)
         FROM read_csv('{folder / "models.csv"}', all_varchar = true);
+        CREATE OR REPLACE TABLE changes AS SELECT * REPLACE ({utc(["authored_at", "opened_at", "merged_at"])})
+        FROM read_csv('{folder / "changes.csv"}', all_varchar = true);
         CREATE OR REPLACE VIEW prod AS
             SELECT d.*, date_trunc('quarter', deployed_at) AS quarter,
                    (status <> 'success' OR is_hotfix OR caused_regression
@@ -407,7 +409,7 @@ def test_ingest_recognises_every_file(ingested, con):
     kinds = {r.file: r.kind for r in reports}
     assert kinds == {"deployments.csv": "deployments", "incidents.csv": "incidents", "costs.parquet": "costs",
                      "predictions.parquet": "predictions", "pipeline_runs.csv": "pipeline_runs",
-                     "models.csv": "models"}, kinds
+                     "models.csv": "models", "changes.csv": "changes"}, kinds
     for r in reports:
         assert r.status == "loaded" and r.rejected == 0 and r.inserted == r.rows_read, r
         assert r.inserted == one(con, f"SELECT count(*) FROM {r.kind}"), r.file
@@ -507,3 +509,22 @@ def test_story_coverage_improves(ingested, con):
     retired = one(con, """SELECT count(*) FROM models
                           WHERE NOT in_production AND as_of = (SELECT max(as_of) FROM models)""")
     assert retired == 4  # the four replaced models
+
+
+def test_changes_ship_with_production_deployments_in_order(ingested):
+    """The optional changes table: each change names a production deployment of the search or recommendations
+    team, and its timestamps run first commit <= pull request opened <= merged <= deployed."""
+    _, c, _ = ingested
+    teams = {r[0] for r in c.execute("SELECT DISTINCT d.team FROM changes ch JOIN deployments d USING "
+                                     "(deployment_id)").fetchall()}
+    assert teams == {"search", "recommendations"}
+    assert one(c, "SELECT count(*) FROM changes ch LEFT JOIN deployments d USING (deployment_id) "
+                  "WHERE d.deployment_id IS NULL OR d.environment <> 'production'") == 0
+    assert one(c, """SELECT count(*) FROM changes ch JOIN deployments d USING (deployment_id)
+                     WHERE ch.authored_at > coalesce(ch.opened_at, ch.authored_at)
+                        OR coalesce(ch.opened_at, ch.authored_at) > coalesce(ch.merged_at, d.deployed_at)
+                        OR coalesce(ch.merged_at, ch.authored_at) > d.deployed_at
+                        OR ch.authored_at > d.deployed_at""") == 0
+    # some pushed without a pull request, some shipped again after a failed deployment
+    assert one(c, "SELECT count(*) FROM changes WHERE opened_at IS NULL") > 0
+    assert one(c, "SELECT count(*) FROM (SELECT change_id FROM changes GROUP BY change_id HAVING count(*) > 1)") > 0

@@ -328,10 +328,19 @@ def test_dora_default_year_is_2024():
     p = load_profile("dora")
     assert p.year == 2024 and p.years == (2021, 2022, 2023, 2024, 2025)
     assert {t.kpi for t in p.targets} == {"deployments_per_week", "lead_time_median_hours",
-                                          "change_failure_rate", "failed_deployment_recovery_median_hours"}
+                                          "change_lead_time_median_hours", "change_failure_rate",
+                                          "failed_deployment_recovery_median_hours"}
     # 2021 and 2022 judged "time to restore service", from the incident's start
     assert {t.kpi for t in load_profile("dora-2021").targets} == {
-        "deployments_per_week", "lead_time_median_hours", "change_failure_rate", "mttr_median_hours"}
+        "deployments_per_week", "lead_time_median_hours", "change_lead_time_median_hours", "change_failure_rate",
+        "mttr_median_hours"}
+    # lead time per change (the optional changes table) is judged on the same published bands, every year
+    for year in (2021, 2022, 2023, 2024):
+        prof = load_profile("dora", year=year)
+        per_deployment, per_change = (prof.target_for(k) for k in ("lead_time_median_hours",
+                                                                   "change_lead_time_median_hours"))
+        assert [(c.name, c.text, c.low, c.high, c.source) for c in per_change.clusters] == [
+            (c.name, c.text, c.low, c.high, c.source) for c in per_deployment.clusters]
     assert load_profile("dora", year=2022).target_for("change_failure_rate").text.startswith("DORA 2022")
     with pytest.raises(ProfileError, match="no clusters for year 2020"):
         load_profile("dora-2020")

@@ -40,6 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
+import duckdb
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
@@ -158,6 +159,11 @@ def read_connection(path: str):
 def _close_and_release(con, lock) -> None:
     try:
         con.close()
+    except duckdb.Error:
+        # Busy with a query: only when the server stops during a run (a run closes its connection itself when it
+        # ends), this finalizer running at exit. The process, the query's thread and the file's lock go with it;
+        # interrupting the query would make that run log an error on its way out.
+        pass
     finally:
         lock.release_read()
 
@@ -217,6 +223,7 @@ QUERIES = {
     "drivers": drivers.drivers,
     "deployments": details.deployments,
     "failed_deployments": details.failed_deployments,
+    "changes": details.changes,
     "deployment_frequency": dora.deployment_frequency,
     "lead_time_distribution": details.lead_time_distribution,
     "incidents": details.incidents,

@@ -284,7 +284,7 @@ def _staged(con, batch: BatchPlan, plan: FilePlan) -> FileReport:
         raise IngestError([RowError(name, None, None, "the file has a header but no data rows")])
 
     if table.key:
-        _flag_duplicates(con, table.key)
+        _flag_duplicates(con, table.key_sql)
 
     n_bad = con.execute("SELECT count(*) FROM _typed WHERE len(_errors) > 0").fetchone()[0]
     errors = [
@@ -311,9 +311,9 @@ def _staged(con, batch: BatchPlan, plan: FilePlan) -> FileReport:
     updated = 0
     if table.key:
         updated = con.execute(
-            f"SELECT count(*) FROM {table.name} WHERE {table.key} IN (SELECT {table.key} FROM _typed)"
+            f"SELECT count(*) FROM {table.name} WHERE ({table.key_sql}) IN (SELECT {table.key_sql} FROM _typed)"
         ).fetchone()[0]
-        con.execute(f"DELETE FROM {table.name} WHERE {table.key} IN (SELECT {table.key} FROM _typed)")
+        con.execute(f"DELETE FROM {table.name} WHERE ({table.key_sql}) IN (SELECT {table.key_sql} FROM _typed)")
     mark = con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table.name}").fetchone()[0]
     con.execute(
         f"INSERT INTO {table.name} ({cols}, attributes, batch_id, source_file, source_row) "
@@ -511,7 +511,7 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
     if rejects:  # the typed CSV reader's rejected values (_typed_csv_sql)
         bad += take_rejects(con)
     if not bad and table.key:
-        k = table.key
+        k = table.key_sql
         bad = con.execute(f"SELECT count(*) FROM (SELECT {k} FROM {t} WHERE {new} GROUP BY {k} "
                           f"HAVING count(*) > 1)").fetchone()[0]
     if n == 0 or bad:
@@ -519,8 +519,8 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
         return None
     updated = 0
     if had_rows and table.key:
-        k = table.key
-        updated = con.execute(f"DELETE FROM {t} WHERE rowid <= {int(mark)} AND {k} IN "
+        k = table.key_sql
+        updated = con.execute(f"DELETE FROM {t} WHERE rowid <= {int(mark)} AND ({k}) IN "
                               f"(SELECT {k} FROM {t} WHERE {new})").fetchone()[0]
     return n, updated, mark
 
@@ -543,12 +543,17 @@ def _loaded_before(con, digest: str) -> tuple | None:
 
 
 def _flag_duplicates(con, key: str) -> None:
-    """Mark every repeat of an id inside the file as an error naming the first row."""
+    """Mark every repeat of an id (or of a key of several columns, ``a, b``) inside the file as an error naming
+    the first row."""
+    cols = [c.strip() for c in key.split(",")]
+    q = "''''"  # a quote, as a SQL string literal
+    values = " || ', ' || ".join(f"{q} || d.{c} || {q}" for c in cols)
     con.execute(
         f"""UPDATE _typed SET _errors = list_append(_errors, {{'column': '{key}',
-              'reason': 'duplicate {key} ' || '''' || d.{key} || '''' || ' (first on row ' || d.first_row || ')'}})
+              'reason': 'duplicate {key} ' || {values} || ' (first on row ' || d.first_row || ')'}})
             FROM (SELECT {key}, _row, min(_row) OVER (PARTITION BY {key}) AS first_row FROM _typed
-                  WHERE {key} IS NOT NULL QUALIFY count(*) OVER (PARTITION BY {key}) > 1) d
+                  WHERE {" AND ".join(f"{c} IS NOT NULL" for c in cols)}
+                  QUALIFY count(*) OVER (PARTITION BY {key}) > 1) d
             WHERE _typed._row = d._row AND d._row <> d.first_row"""
     )
 
