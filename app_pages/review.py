@@ -45,6 +45,8 @@ PRESENT_CSS = """<style>
 .st-key-review_slide .tile .t { font-size: 1.65vh; color: #5f6b7a; line-height: 1.2; min-height: 2.4em; }
 .st-key-review_slide .tile .v { font-size: 3.4vh; font-weight: 700; line-height: 1.3; white-space: nowrap; }
 .st-key-review_slide .tiles.many .tile .v { font-size: 2.8vh; }
+.st-key-review_slide .tiles.compact .tile .c { display: none; }
+.st-key-review_slide .tiles.compact .tile .t { min-height: 0; }
 .st-key-review_slide .tile .s, .st-key-review_slide .tile .c { font-size: 1.5vh; color: #5f6b7a; line-height: 1.3; }
 .st-key-review_slide .chart-title { font-size: 1.9vh; font-weight: 600; margin: 0; line-height: 1.3; }
 .st-key-review_slide .chart-cap { font-size: 1.5vh; color: #5f6b7a; margin: 0; line-height: 1.25; }
@@ -386,7 +388,7 @@ def render_section(section: review.Section) -> None:
 
 # At 900 px: the navigation row, the title, a row of KPI tiles (more tiles: narrower, their text wraps more),
 # the gap between blocks, a chart's title (and the gap under it), a line of notes.
-NAV_PX, HEAD_PX, TILES_PX, WIDE_TILES_PX, GAP_PX = 58, 78, 150, 178, 13
+NAV_PX, HEAD_PX, TILES_PX, WIDE_TILES_PX, COMPACT_TILES_PX, GAP_PX = 58, 78, 150, 178, 100, 13
 CHART_TITLE_PX, NOTE_PX = 30, 22
 CHART_CAPTION_PX = 2 * NOTE_PX  # a chart that does not draw every point says so in two lines under it
 SHORT_CHART_PX = 200
@@ -396,13 +398,17 @@ PRESENT_CHART_CONFIG = {**charts.CONFIG, "displayModeBar": False}  # no toolbar 
 def chart_height(section: review.Section) -> int:
     """Pixels per chart so that the section's rows of charts fit a PRESENT_MIN_HEIGHT screen."""
     rows = max(1, (len(section.charts) + 1) // 2)
-    tiles = 0 if not section.kpis else TILES_PX if len(section.kpis) <= 6 else WIDE_TILES_PX
+    n = len(section.kpis)
+    tiles = 0 if not n else TILES_PX if min(n, review.html.TILES_PER_ROW) <= 6 else WIDE_TILES_PX
+    if n > review.html.TILES_PER_ROW:  # the rest: a row of compact tiles
+        tiles += COMPACT_TILES_PX + GAP_PX
     used = NAV_PX + HEAD_PX + tiles + 28  # 28: the page's bottom padding and a margin
     used += (NOTE_PX * len(section.notes) + GAP_PX) if section.notes else 0
     used += (COMMENTARY_VH * PRESENT_MIN_HEIGHT / 100 + GAP_PX) if section.commentary else 0
     used += CHART_CAPTION_PX * len({i // 2 for i, c in enumerate(section.charts) if c.caption})
     per_row = (PRESENT_MIN_HEIGHT - used) / rows - CHART_TITLE_PX - GAP_PX
-    return max(140, int(per_row))
+    # a slide with a second row of tiles lets its charts get shorter (a trend still reads at 100 px)
+    return max(100 if len(section.kpis) > review.html.TILES_PER_ROW else 140, int(per_row))
 
 
 def present_figure(chart: review.Chart, height: int) -> dict:
@@ -425,7 +431,12 @@ def present_section(section: review.Section) -> None:
                         for s in BADGE)
         st.html(f"<div class=\"counts\">{chips}</div>" + review.html.scorecard_html(built, section))
     if section.kpis and section.id != "scorecard":
-        st.html(review.html.tiles_html(section.kpis))
+        # One row of tiles; more KPIs than fit one (delivery with lead time per change has 14): the first
+        # TILES_PER_ROW, then the rest in a row of compact tiles (no change line), so the charts keep their room.
+        first, rest = section.kpis[:review.html.TILES_PER_ROW], section.kpis[review.html.TILES_PER_ROW:]
+        st.html(review.html.tiles_html(first))
+        if rest:
+            st.html(review.html.tiles_html(rest, compact=True))
     if section.charts:
         height = chart_height(section)
         for i in range(0, len(section.charts), 2):

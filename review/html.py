@@ -18,6 +18,7 @@ is HTML-escaped; chart data sits in a JSON script element with ``<`` escaped.
 from __future__ import annotations
 
 import html as _html
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -344,9 +345,10 @@ def _section(review: Review, section: Section, specs: dict) -> str:
 # The pieces, for the app's presentation view (the same markup, every text escaped).
 
 
-def tiles_html(lines: tuple[KpiLine, ...]) -> str:
-    """A row of KPI tiles: title, value, status chip and target, change against the previous period."""
-    return _tiles(lines)
+def tiles_html(lines: tuple[KpiLine, ...], compact: bool = False) -> str:
+    """A row of KPI tiles: title, value, status chip and target, change against the previous period.
+    ``compact``: the tiles' class says so (a slide's second row draws them without the change line)."""
+    return _tiles(lines, compact)
 
 
 def scorecard_html(review: Review, section: Section) -> str:
@@ -369,11 +371,19 @@ def _status_chip(line: KpiLine) -> str:
 
 
 MANY_TILES = 7  # a row of more tiles than this writes their values smaller (delivery has 8: "12.8 / week" fits)
+TILES_PER_ROW = 8  # more wrap onto rows of equal length (delivery with lead time per change has 14: two of 7)
 
 
-def _tiles(lines: tuple[KpiLine, ...]) -> str:
-    many = " many" if len(lines) > MANY_TILES else ""
-    out = [f"<div class=\"tiles{many}\" style=\"--n:{len(lines)}\">"]
+def tile_rows(n: int) -> tuple[int, int]:
+    """(rows, tiles per row) for ``n`` KPI tiles: at most TILES_PER_ROW a row, the rows as even as they go."""
+    rows = max(1, math.ceil(n / TILES_PER_ROW))
+    return rows, max(1, math.ceil(n / rows))
+
+
+def _tiles(lines: tuple[KpiLine, ...], compact: bool = False) -> str:
+    _, per_row = tile_rows(len(lines))
+    many = " many" if per_row > MANY_TILES else ""
+    out = [f"<div class=\"tiles{many}{' compact' if compact else ''}\" style=\"--n:{per_row}\">"]
     for line in lines:
         target = f" · {line.target}" if line.target else ""
         out.append(
