@@ -30,11 +30,10 @@ SERIES = ["#1f77b4", "#ff7f0e", "#6a3d9a", "#17becf", "#8c564b", "#e377c2", "#7f
           "#393b79", "#637939", "#8c6d31", "#843c39"]
 FONT = dict(family="Source Sans Pro, sans-serif", size=13)
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-# Every figure's template, as plotly's default: a figure takes the default without validating it again,
-# where template="plotly_white" on each layout rebuilt and validated the whole template (10 ms a figure:
-# a fifth of a scorecard rerun went to its sparklines' templates).
+# Every figure's template, set on each figure (unvalidated, so not rebuilt: validated, the template took 10 ms
+# a figure). Not plotly's default, which `import streamlit` sets to its own, so a figure's template depended on
+# which module a process imported last.
 TEMPLATE = "plotly_white"
-pio.templates.default = TEMPLATE
 
 
 LEGEND_ROW_PX = 21
@@ -115,7 +114,27 @@ class _Fig:
                      yanchor="top"))
 
     def done(self) -> go.Figure:
-        return go.Figure(data=self.data, layout=self.layout)
+        # Unvalidated: plotly's check of every property was half of a chart's build and Streamlit's copy of it
+        # (a review's 16 charts: 103 ms validated, 50 ms not). Unset properties are left out, as a validated
+        # figure leaves them (tests: conftest.checked_charts builds every chart both ways and compares the JSON
+        # Streamlit sends, in the chart, review and page tests).
+        layout = {"template": pio.templates[TEMPLATE], **_pruned(self.layout)}
+        return go.Figure(data=_pruned(self.data), layout=layout, _validate=False)
+
+
+def _pruned(value):
+    """``value`` without the None-valued keys of its dicts, at any depth: a property set to None is unset in a
+    validated figure (left out of its JSON), written as null in an unvalidated one. A list keeps its Nones (a
+    gap in a line)."""
+    if isinstance(value, dict):
+        return {k: _pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    if isinstance(value, (pd.Series, pd.Index)):
+        # plotly copies the figure's data on building it and Streamlit on sending it: copying pandas Series took
+        # a third of a trend chart's time; their arrays are sent the same (as the validated figure sends them)
+        return value.to_numpy()
+    return value
 
 
 def _fit_legend(fig: _Fig) -> _Fig:
@@ -306,6 +325,18 @@ def _add_notes(fig: _Fig, x: list, notes: pd.DataFrame | None) -> None:
     fig.update_xaxes(range=[-0.5, len(x) - 0.5])
 
 
+def _per_period(rows: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """The first of ``rows`` of each of ``periods``, in that order; a period without a row is a row of NaN (a
+    gap in the line). Picked by position when every period has a row (drop_duplicates, set_index, reindex and
+    reset_index took a third of a trend chart's build)."""
+    first: dict[str, int] = {}
+    for i, p in enumerate(rows["period"].tolist()):
+        first.setdefault(p, i)
+    if all(p in first for p in periods):
+        return rows.iloc[[first[p] for p in periods]].reset_index(drop=True)
+    return rows.drop_duplicates("period").set_index("period").reindex(periods).reset_index()
+
+
 def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = None, height: int = 330,
           band_kpi: str | None = None, names: dict[str, str] | None = None, partial: str | None = None,
           notes: pd.DataFrame | None = None) -> go.Figure:
@@ -335,7 +366,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
         band_rows = band_rows.iloc[0:0]
     brows = None
     if not band_rows.empty and (not money or len(units) <= 1):
-        brows = band_rows.drop_duplicates("period").set_index("period").reindex(periods).reset_index()
+        brows = _per_period(band_rows, periods)
     scope = _first_text(brows, "scope") if brows is not None else ""
     scoped = (brows is not None and scope and "scoped_value" in brows and brows["scoped_value"].notna().any())
     every = frame["value"].tolist() + (brows["scoped_value"].tolist() if scoped else [])
@@ -373,7 +404,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
         for g, rows in frame.groupby(by, sort=True, dropna=False):
             series.append(("(none)" if fmt.is_missing(g) else esc(g), rows, kpi_ids[0]))
     for i, (label, rows, k) in enumerate(series):
-        rows = rows.drop_duplicates("period").set_index("period").reindex(periods).reset_index()
+        rows = _per_period(rows, periods)
         y = rows["value"] / div
         text = [fmt.fmt_value(v, u, k) for v, u in zip(rows["value"], rows["unit"])]
         plotted += [v for v in y if not _missing(v)]

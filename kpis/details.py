@@ -89,6 +89,25 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame
     return con.cursor().execute(sql, used).df()
 
 
+def _deployment_rows(req: engine.Request, source: str, start: date | None, end: date | None, tz: str,
+                     recovery: bool = True, limit: int | None = None) -> tuple[str, str, str, dict]:
+    """What the deployment drill-downs share: the WITH header defining ``src`` as the engine's ``source``
+    relation (kpis/sql/deployments.sql, or changes.sql over it), the condition keeping its rows in [start, end)
+    of local dates, the LIMIT clause and their parameters. With both ends given, the relation reads (and
+    recovers) only the deployments within the engine's bounds of the range, wide enough for any zone."""
+    rng, params = _range("s.deployed_at", start, end, tz)
+    bounded = start is not None and end is not None
+    if bounded:
+        params.update(engine._bounds(start, end))
+    lim = ""
+    if limit is not None:
+        lim = " LIMIT $limit"
+        params["limit"] = int(limit)
+    head = (f"WITH {engine.deployment_ctes(req, recovery=recovery, bounded=bounded)},\n"
+            f"    src AS ({engine._render(source, req, 'deployments', bounded=bounded)})")
+    return head, rng, lim, params
+
+
 def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
                 filters: dict | None = None, tz: str = "UTC", link_window_hours: float | None = None,
                 lead_time_start: str = "change_started_at", limit: int | None = None,
@@ -117,17 +136,9 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
     # its reasons, the incident links and the lead time are written there once.
     req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours,
                          lead_time_start=lead_time_start, rollups=rollups.current(con))
-    rng, rparams = _range("s.deployed_at", start, end, tz)
-    bounded = start is not None and end is not None
-    if bounded:  # recover only the deployments near the range (the engine's bounds, wide enough for any zone)
-        rparams.update(engine._bounds(start, end))
-    lim = ""
-    if limit is not None:
-        lim = " LIMIT $limit"
-        rparams["limit"] = int(limit)
+    head, rng, lim, rparams = _deployment_rows(req, "deployments", start, end, tz, limit=limit)
     sql = f"""
-    WITH {engine.deployment_ctes(req, bounded=bounded)},
-    src AS ({engine._render("deployments", req, "deployments", bounded=bounded)}),
+    {head},
     named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
         FROM incident_links GROUP BY deployment_id
@@ -174,14 +185,10 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
         at = at.astimezone(timezone.utc).replace(tzinfo=None)
     req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours,
                          rollups=rollups.current(con))
-    rng, rparams = _range("s.deployed_at", start, end, tz)
+    head, rng, _, rparams = _deployment_rows(req, "deployments", start, end, tz)
     rparams["at"] = at
-    bounded = start is not None and end is not None
-    if bounded:
-        rparams.update(engine._bounds(start, end))
     sql = f"""
-    WITH {engine.deployment_ctes(req, bounded=bounded)},
-    src AS ({engine._render("deployments", req, "deployments", bounded=bounded)}),
+    {head},
     named AS (
         SELECT deployment_id, string_agg(DISTINCT incident_id, ', ' ORDER BY incident_id) AS incident_ids
         FROM incident_links GROUP BY deployment_id
@@ -234,14 +241,9 @@ def changes(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date
     """
     _check(start, end, tz)
     req = engine.Request(filters=engine._normalise_filters(filters), tz=tz)
-    rng, rparams = _range("s.deployed_at", start, end, tz)
-    lim = ""
-    if limit is not None:
-        lim = " LIMIT $limit"
-        rparams["limit"] = int(limit)
+    head, rng, lim, rparams = _deployment_rows(req, "changes", start, end, tz, recovery=False, limit=limit)
     sql = f"""
-    WITH {engine.deployment_ctes(req, recovery=False)},
-    src AS ({engine._render("changes", req, "deployments")})
+    {head}
     SELECT s.change_id, s.deployment_id, s.deployed_at, s.service, s.team, s.repo, s.status,
         coalesce({catalog.SUCCESSFUL_DEPLOYMENT}, FALSE) AS counted,
         s.authored_at, s.opened_at, s.merged_at,

@@ -70,3 +70,33 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"spark parity: {len(PARITY['kpis'])} KPIs, {PARITY['values']:,} values (value and n) compared "
             f"over {PARITY['requests']} requests, DuckDB vs Spark")
+
+
+@pytest.fixture
+def checked_charts(monkeypatch) -> list:
+    """kpis.charts builds its figures unvalidated (for speed): with this fixture every chart is built validated
+    too, by plotly (which refuses a property it does not know), and the two must give the same JSON, as
+    Streamlit sends it. Returns the figures checked."""
+    import copy
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    import plotly.tools
+
+    from kpis import charts
+
+    def sent(fig) -> dict:  # what st.plotly_chart sends
+        return json.loads(pio.to_json(plotly.tools.return_figure_from_figure_or_data(fig, True), validate=False))
+
+    checked, done = [], charts._Fig.done
+
+    def checked_done(self):
+        data, layout = copy.deepcopy(self.data), copy.deepcopy(self.layout)
+        fig = done(self)
+        assert sent(fig) == sent(go.Figure(data=data, layout={"template": charts.TEMPLATE, **layout}))
+        checked.append(fig)
+        return fig
+
+    monkeypatch.setattr(charts._Fig, "done", checked_done)
+    return checked

@@ -27,6 +27,9 @@ from kpis import catalog, periods
 from kpis import format as fmt
 from ui.components import TABLE_ROWS_MAX
 
+# every chart a test here builds is checked against plotly's validated figure (conftest.checked_charts)
+pytestmark = pytest.mark.usefixtures("checked_charts")
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 PAGES = ["app_pages/scorecard.py", "app_pages/delivery.py", "app_pages/reliability.py", "app_pages/cost.py",

@@ -11,6 +11,9 @@ import pytest
 from kpis import charts
 from kpis.targets import attach_targets, load_profile
 
+# every chart a test here builds is checked against plotly's validated figure (conftest.checked_charts)
+pytestmark = pytest.mark.usefixtures("checked_charts")
+
 GREEN, AMBER, RED = (charts.STATUS_COLOURS[s] for s in ("green", "amber", "red"))
 
 
@@ -210,9 +213,33 @@ def test_sparkline_shows_negative_values_and_zooms_on_values_near_the_top():
     assert 99 < lo < 99.8 and 99.83 < hi < 100.1  # zoomed around 99.8-99.83%, not 0-115%
 
 
-def test_every_figure_is_drawn_on_the_white_template(mttr):
-    # charts.TEMPLATE is plotly's default (set once, not validated again per figure): white paper and plot
+def test_every_figure_is_drawn_on_the_white_template(mttr, monkeypatch):
+    # charts.TEMPLATE is set on each figure, whatever plotly's default (`import streamlit` makes it Streamlit's
+    # own template, without white paper): white paper and plot
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.templates, "default", "streamlit" if "streamlit" in pio.templates else "plotly")
     rows = mttr.copy()
     for fig in (charts.sparkline(rows, "red"), charts.trend(rows, ["mttr_hours"], "MTTR")):
         template = fig.to_plotly_json()["layout"]["template"]["layout"]
         assert template["paper_bgcolor"] == "white" and template["plot_bgcolor"] == "white"
+
+
+def test_the_unvalidated_charts_send_what_plotly_validates(sample_db, checked_charts):
+    """kpis.charts skips plotly's validation (half of a chart's build): the sample review's charts (every
+    trend, cost and volume, error budget, training runs) and a sparkline send the same JSON as the validated
+    figures, and plotly knows every property they set (checked_charts builds each both ways)."""
+    import kpis
+    from review import model
+
+    con = kpis.connect(sample_db, read_only=True)
+    try:
+        review = model.build_review(con, "2026-09", profile="lead")
+    finally:
+        con.close()
+    drawn = {c.id for s in review.sections for c in s.charts}
+    assert {"cost-cost_and_volume", "cost-training_runs"} <= drawn
+    rows = pd.DataFrame({"kpi": "mttr_hours", "unit": "hours", "period": ["2026-08", "2026-09"], "value": [3.0, None],
+                         "status": "green", "green_low": None, "green_high": 4.0})
+    charts.sparkline(rows, "green", partial="2026-09")
+    assert len(checked_charts) == len(drawn) + 1

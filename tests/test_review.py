@@ -29,6 +29,9 @@ from kpis import format as fmt
 from review import browser, commentary
 from review import html as review_html
 
+# every chart a test here builds is checked against plotly's validated figure (conftest.checked_charts)
+pytestmark = pytest.mark.usefixtures("checked_charts")
+
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD, PROFILE = "2026-Q3", "lead"
 HAS_BROWSER, WHY_NOT = browser.available()
