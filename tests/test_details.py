@@ -513,3 +513,34 @@ def test_training_runs_named_names_only_the_costliest_of_each_currency(con):
     top = named.groupby("currency", sort=False).head(1).index  # the costliest run of each currency: named
     assert named.loc[top, "service"].tolist() == every.loc[top, "service"].tolist()
     assert named.drop(index=top)["service"].isna().all()
+
+
+MIXED_RUN_COSTS = """\
+date,amount,service,currency,category,team,model,run_id
+2026-10-01,30,svc-b,USD,training,beta,m2,r1
+2026-10-02,20,svc-a,USD,training,alpha,m2,r1
+2026-10-02,25,svc-a,USD,training,alpha,m1,r2
+2026-10-03,5,svc-a,USD,training,,m1,r2
+2026-10-03,4,svc-c,EUR,training,gamma,m3,r1
+2026-10-04,1,svc-c,USD,training,gamma,,r3
+"""
+
+
+def test_a_run_whose_lines_name_two_services_lists_both(tmp_path):
+    # A run's names are those on its lines, sorted and comma separated, per currency; a missing name is left out.
+    (tmp_path / "costs.csv").write_text(MIXED_RUN_COSTS)
+    con = kpis.connect(tmp_path / "m.duckdb")
+    kpis.ingest_files(con, [tmp_path / "costs.csv"])
+    df = details.training_runs(con, OCT, NOV).set_index(["run_id", "currency"])
+    # USD: r1 30 + 20 = 50 (svc-b and svc-a, beta and alpha, m2 only), r2 25 + 5 = 30 (team alpha and none), r3 1
+    assert list(df.index) == [("r1", "USD"), ("r2", "USD"), ("r1", "EUR"), ("r3", "USD")]
+    assert df.loc[("r1", "USD"), ["service", "team", "model"]].tolist() == ["svc-a, svc-b", "alpha, beta", "m2"]
+    assert df.loc[("r2", "USD"), ["service", "team", "model"]].tolist() == ["svc-a", "alpha", "m1"]
+    # r1 in EUR is its own row, named by its own line only (not merged with r1's USD lines)
+    assert df.loc[("r1", "EUR"), ["service", "team", "model"]].tolist() == ["svc-c", "gamma", "m3"]
+    assert df.loc[("r3", "USD"), "service"] == "svc-c" and pd.isna(df.loc[("r3", "USD"), "model"])
+    # named=1: the costliest of each currency is named (r1 USD, listed from its lines; r1 EUR), the others not
+    top = details.training_runs(con, OCT, NOV, named=1).set_index(["run_id", "currency"])
+    assert top.loc[("r1", "USD"), "service"] == "svc-a, svc-b" and top.loc[("r1", "EUR"), "team"] == "gamma"
+    assert top.loc[[("r2", "USD"), ("r3", "USD")], "service"].isna().all()
+    con.close()
