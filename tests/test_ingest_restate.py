@@ -161,6 +161,8 @@ def test_a_restated_month_that_no_longer_lists_a_service_removes_its_rows(con, t
     (rep,) = kpis.ingest_files(con, [write(tmp_path, "restated.csv", RESTATED)])
     # svc-a's and svc-b's two days are listed again (4 replaced); svc-c's two days are not (2 removed)
     assert counts(rep) == (4, 4, 4, 2)
+    # the file's 4 rows were written (they replaced 4 earlier rows, which are not rows of this file): 4 loaded
+    assert rep.loaded == 4 and rep.summary == "restated.csv (canonical columns): 4 row(s) read, 4 loaded"
     assert rep.message == ("replaced 4 earlier row(s) with a new version and removed 2 earlier row(s) that this "
                            "export no longer lists in source 'acct-111' from 2026-10-01 to 2026-10-02 "
                            "(append instead to keep them)")
