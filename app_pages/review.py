@@ -364,7 +364,8 @@ def render_section(section: review.Section) -> None:
         scorecard_table(section)
     else:
         if section.kpis:
-            kpi_metrics(section, min(len(section.kpis), 4))
+            kpi_metrics(section, components.cards_per_row(
+                [line.value_text if line.has_value else "No data" for line in section.kpis]))
         for i in range(0, len(section.charts), 2):
             cols = st.columns(2)
             for col, chart in zip(cols, section.charts[i:i + 2]):

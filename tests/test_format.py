@@ -512,3 +512,15 @@ def test_table_times_in_the_reporting_time_zone():
 ])
 def test_md_text_escapes_markdown_and_html(text, shown):
     assert fmt.md_text(text) == shown
+
+
+def test_a_card_row_with_a_long_value_holds_fewer_cards():
+    from ui import components
+
+    # Four cards to a row hold about 11 characters of value; 6,371,072,415 predictions (13) was cut to
+    # '6,371,072,…' on the Review page at 1440 px: that row holds three.
+    assert components.cards_per_row(["$58,356", "13.7 d", "$0.0092", "$722"]) == 4
+    assert components.cards_per_row(["$58,356", "6,371,072,415", "$0.0092", "$722"]) == 3
+    assert components.cards_per_row(["1,234,567,890,123,456"]) == 1  # one card: the whole row
+    assert components.cards_per_row(["1,234,567,890,123,456", "x", "y"]) == 2  # longer than three hold
+    assert components.cards_per_row(["99.83%", "1.9%"]) == 2  # never more cards than values
