@@ -298,7 +298,7 @@ def kpi_metrics(section: review.Section, per_row: int) -> None:
                     st.caption(md_text(line.no_data))
                 st.markdown(f":{BADGE.get(line.status, 'gray')}-badge[{md_text(line.status_text)}]")
                 if line.target:
-                    st.caption(f"target {md_text(line.target)}")
+                    st.caption(md_text(fmt.target_text(line.target)))
 
 
 def scorecard_frame(lines) -> pd.DataFrame:

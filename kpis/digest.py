@@ -62,7 +62,7 @@ def _tiers(t: Triage):
 
 
 def _target(line: KpiLine) -> str:
-    return f"target {line.target}" if line.target else ""
+    return fmt.target_text(line.target)
 
 
 def _detail(line: KpiLine) -> list[str]:

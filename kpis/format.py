@@ -163,6 +163,14 @@ def fmt_value(value, unit: str | None = None, kpi=None, *, empty: str = EMPTY_CA
     return display_unit(kpi, value, unit).number(float(value))
 
 
+def target_text(target: str | None) -> str:
+    """A target in the profile's words after 'target': 'target <1–4 hours'; a quote that starts with the word
+    itself ('Target set per service tier; optimize YoY') is not given it twice. '' without a target."""
+    if not target:
+        return ""
+    return target if target.lower().startswith("target") else f"target {target}"
+
+
 def fmt_delta(delta, unit: str | None = None, kpi=None, like=None) -> str:
     """A signed change in the unit of the value it goes with (``like``): '-1.0 d', '+2.1 pp', '+$120'.
 

@@ -524,3 +524,12 @@ def test_a_card_row_with_a_long_value_holds_fewer_cards():
     assert components.cards_per_row(["1,234,567,890,123,456"]) == 1  # one card: the whole row
     assert components.cards_per_row(["1,234,567,890,123,456", "x", "y"]) == 2  # longer than three hold
     assert components.cards_per_row(["99.83%", "1.9%"]) == 2  # never more cards than values
+
+
+def test_a_target_is_written_after_the_word_target_once():
+    from kpis import format as fmt
+
+    assert fmt.target_text("<1–4 hours for high-severity incidents") == "target <1–4 hours for high-severity incidents"
+    # the senior profile's own words start with it: not "target Target set per service tier"
+    assert fmt.target_text("Target set per service tier; optimize YoY") == "Target set per service tier; optimize YoY"
+    assert fmt.target_text(None) == "" and fmt.target_text("") == ""

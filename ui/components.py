@@ -334,7 +334,7 @@ def line_card(line: KpiLine, rows: pd.DataFrame, *, sparkline: bool = True, valu
         badge_colour, word = STATUS_BADGE.get(line.status, STATUS_BADGE["none"])
         if line.target and line.status == "none":
             word = "Not judged"  # a target exists: say it was not applied (and why), never "No target"
-        target = f" target {md_text(line.target)}" if line.target else ""
+        target = f" {md_text(fmt.target_text(line.target))}" if line.target else ""
         st.markdown(f":{badge_colour}-badge[{word}]{target}")
         if line.scope and line.judged_value is not None and line.judged_value != line.value:
             # The status rests on the scoped value (sev1/sev2 incidents, tier-1 models): show that value.
