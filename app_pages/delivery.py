@@ -34,9 +34,16 @@ data.ahead("compute", **view.compute_args(kpis=["deployment_count"], by=by_choic
 bins_later = data.ahead("lead_time_distribution", start=view.range_start, end=view.end_exclusive,
                         filters=view.filters, tz=view.tz, lead_time_start=view.lead_time_start)
 whole_range = str(ss.get("delivery_scope") or "").startswith("date range")
-data.ahead("deployments", start=view.range_start if whole_range else view.period_start,
-           end=view.end_exclusive if whole_range else view.period_end, filters=view.filters, tz=view.tz,
-           lead_time_start=view.lead_time_start)
+
+
+def deployment_args(whole: bool) -> dict:
+    """The deployments table's query: the period's or the whole range's rows (the first that a table draws)."""
+    return dict(start=view.range_start if whole else view.period_start,
+                end=view.end_exclusive if whole else view.period_end, filters=view.filters, tz=view.tz,
+                lead_time_start=view.lead_time_start)
+
+
+data.ahead("deployments", **deployment_args(whole_range), limit=components.TABLE_ROWS_MAX)
 if view.grain != "day":  # DORA's bucket needs weeks
     data.ahead("deployment_frequency", grain=view.grain, start=view.start, end=view.end, filters=view.filters,
                tz=view.tz, as_of=view.as_of)
@@ -184,12 +191,11 @@ with components.section("The deployments behind the numbers"):
     scope = st.segmented_control("Show", [f"period {view.period}", f"date range {span}"], key="delivery_scope",
                                  default=f"period {view.period}", required=True) or f"period {view.period}"
     whole = scope.startswith("date range")
-    start, end = (view.range_start, view.end_exclusive) if whole else (view.period_start, view.period_end)
-    rows = data.query("deployments", start=start, end=end, filters=view.filters, tz=view.tz,
-                      lead_time_start=view.lead_time_start)
+    args = deployment_args(whole)
+    rows = data.query("deployments", **args, limit=components.TABLE_ROWS_MAX)
     st.caption("Production deployments, newest first; click a column to sort. Failed = status failed or rolled "
                "back, a hotfix, a regression, or named by an incident (its id is in the Incidents column).")
     components.table(
         rows, f"deployments {view.period if not whole else span}", key="deployments", kind="deployments",
-        order="newest first",
+        order="newest first", everything=lambda: data.fetch("deployments", **args),
         empty=f"No production deployments in {view.period if not whole else span} match the filters.")

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from kpis import charts, periods
+from kpis import charts, details, periods
 from ui import components, data, state
 
 view = state.current()
@@ -27,16 +27,18 @@ reliability_frame = data.ahead("compute", **view.compute_args(kpis=RELIABILITY))
 serving_frame = data.ahead("compute", **view.compute_args(
     kpis=["availability", "error_rate", "latency_p95_ms", "latency_p99_ms"]))
 # the failed deployments' ages to this minute (the list is cached a minute at a time)
-failed_later = data.ahead("failed_deployments", start=view.period_start, end=view.period_end, filters=view.filters,
-                          tz=view.tz, at=datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0))
+# The two event tables fetch the rows a table draws and how many there are (their CSVs fetch them all).
+failed_args = dict(start=view.period_start, end=view.period_end, filters=view.filters, tz=view.tz,
+                   at=datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0))
+failed_later = data.ahead("failed_deployments", **failed_args, limit=components.TABLE_ROWS_MAX)
 open_at = view.open_at()
 open_rows_later = data.ahead("open_incidents", at=open_at, filters=view.filters, tz=view.tz)
 worst_later = data.ahead("worst_services", start=view.period_start, end=view.period_end, filters=view.filters,
                          tz=view.tz, limit=10)
 qoq_later = data.ahead("compute", **qoq_args)
 qoq_span_later = None if q_span is None else data.ahead("compute", **{**qoq_args, "span_days": q_span, "profile": None})
-incidents_later = data.ahead("incidents", start=view.period_start, end=view.period_end, filters=view.filters,
-                             tz=view.tz)
+incident_args = dict(start=view.period_start, end=view.period_end, filters=view.filters, tz=view.tz)
+incidents_later = data.ahead("incidents", **incident_args, limit=components.TABLE_ROWS_MAX)
 components.start_trailing_window(view, RELIABILITY, key="reliability-window")
 
 
@@ -89,13 +91,14 @@ with components.section("Failed deployment recovery time"):
                "recovered yet are not in the median or mean: they are listed below with how long they have waited.")
     failed = failed_later()
     if failed is not None and len(failed):
-        waiting = int(failed["open"].sum())
-        st.metric(f"Failed deployments in {view.period_text(view.period)}", f"{len(failed)}",
+        count, waiting = int(failed[details.ROWS_TOTAL].iloc[0]), int(failed[details.OPEN_TOTAL].iloc[0])
+        st.metric(f"Failed deployments in {view.period_text(view.period)}", f"{count:,}",
                   help="Status failed or rolled back, or named by an incident.")
-        st.caption(f"{waiting} of {len(failed)} not recovered yet (first in the table, with how long they have "
-                   "waited)" if waiting else f"All {len(failed)} recovered.")
+        st.caption(f"{waiting:,} of {count:,} not recovered yet (first in the table, with how long they have "
+                   "waited)" if waiting else f"All {count:,} recovered.")
     components.table(failed, f"failed deployments {view.period}", key="failed-deployments", kind="failed_deployments",
                      order="not recovered first, then newest first",
+                     everything=lambda: data.fetch("failed_deployments", **failed_args),
                      empty=f"No production deployment failed in {view.period} (among those the filters keep).")
 
 with components.section("Serving health"):
@@ -150,4 +153,5 @@ with components.section("The incidents behind the numbers"):
     st.caption("ML-related incidents that started or were resolved in the period. Rows started in the period are "
                "the incident count and time to detect; rows resolved in the period are the time to recover.")
     components.table(incidents, f"incidents {view.period}", key="incidents", kind="incidents", order="newest first",
+                     everything=lambda: data.fetch("incidents", **incident_args),
                      empty=f"No ML incidents started or resolved in {view.period} match the filters.")

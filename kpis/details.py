@@ -23,6 +23,11 @@ Conventions shared by every function here:
 * Timestamps come back as stored: naive UTC.
 * The same events count as in the engine: production deployments only, and
   ML-related incidents only.
+* Where ``limit`` keeps the first rows of a table a page draws (deployments,
+  failed_deployments, incidents), the column ``ROWS_TOTAL`` says how many rows
+  there are without it: one query, no second pass to count them (a month of the
+  3x benchmark's 150k deployments took 0.5 s to fetch, its first 500 and the
+  count 0.2 s).
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ OUTLIER_IQR_FACTOR = 1.5
 OUTLIER_MIN_RUNS = 4
 
 HIGH_SEVERITIES = ("sev1", "sev2")
+
+ROWS_TOTAL = "rows_total"  # with ``limit``: how many rows there are in all
+OPEN_TOTAL = "open_total"  # failed_deployments with ``limit``: how many of them have not recovered
+
+
+def _total(limit: int | None, extra: str = "") -> str:
+    """The select list's window columns counting every row before ``limit`` (none without it)."""
+    return "" if limit is None else f", count(*) OVER () AS {ROWS_TOTAL}{extra}"
+
 
 # Lead-time distribution bins, in days: [lower, upper) and a label for each.
 LEAD_TIME_BINS_DAYS = (0, 1, 3, 7, 14, 21, 28, 42, 56, 84)
@@ -125,7 +139,8 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
     incident) and recovery_hours (to its recovery, once recovered: see
     ``failed_deployments``). ``failed`` is
     the engine's definition, so the share of failed rows in a period is its
-    change failure rate. ``failed_only`` returns only the failed ones.
+    change failure rate. ``failed_only`` returns only the failed ones. With
+    ``limit``, the first ``limit`` rows and ``ROWS_TOTAL``.
     """
     _check(start, end, tz)
     if lead_time_start not in engine.LEAD_TIME_STARTS:
@@ -152,7 +167,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
             CASE WHEN s.regression THEN 'regression' END,
             CASE WHEN s.incident_named THEN 'incident' END) AS failure_reason,
         coalesce(n.incident_ids, '') AS incident_ids,
-        s.rework, s.fixes_incident_id, s.recovery_needed, s.recovery_hours
+        s.rework, s.fixes_incident_id, s.recovery_needed, s.recovery_hours{_total(limit)}
     FROM src s LEFT JOIN named n ON n.deployment_id = s.deployment_id
     WHERE TRUE{rng}{" AND s.failed" if failed_only else ""}
     ORDER BY s.deployed_at DESC, s.deployment_id{lim}"""
@@ -162,7 +177,7 @@ def deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: 
 
 def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
                        filters: dict | None = None, tz: str = "UTC", link_window_hours: float | None = None,
-                       at: datetime | None = None) -> pd.DataFrame:
+                       at: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
     """The production deployments in [start, end) that had to be recovered from, not yet recovered first
     (oldest first), then newest first: the rows behind failed deployment recovery time.
 
@@ -174,7 +189,8 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
 
     Columns: deployment_id, deployed_at, service, team, model, status, failure_reason (status failed, rolled
     back, incident), incident_ids, recovered_at, recovered_by (``rolled back``, ``deployment <id>``,
-    ``incidents resolved``), recovery_hours (NaN while open), open, age_hours (NaN once recovered).
+    ``incidents resolved``), recovery_hours (NaN while open), open, age_hours (NaN once recovered). With
+    ``limit``, the first ``limit`` rows, ``ROWS_TOTAL`` and ``OPEN_TOTAL`` (how many are open in all).
     """
     _check(start, end, tz)
     if link_window_hours is not None and not link_window_hours > 0:
@@ -185,7 +201,7 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
         at = at.astimezone(timezone.utc).replace(tzinfo=None)
     req = engine.Request(filters=engine._normalise_filters(filters), tz=tz, link_window_hours=link_window_hours,
                          rollups=rollups.current(con))
-    head, rng, _, rparams = _deployment_rows(req, "deployments", start, end, tz)
+    head, rng, lim, rparams = _deployment_rows(req, "deployments", start, end, tz, limit=limit)
     rparams["at"] = at
     sql = f"""
     {head},
@@ -215,13 +231,14 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
         s.recovered_at IS NULL AS open,
         CASE WHEN s.recovered_at IS NULL
              THEN date_diff('second', s.deployed_at, $at::TIMESTAMP) / CAST(3600 AS DOUBLE) END AS age_hours
+        {_total(limit, f", count(*) FILTER (WHERE s.recovered_at IS NULL) OVER () AS {OPEN_TOTAL}")}
     FROM src s
     LEFT JOIN named n ON n.deployment_id = s.deployment_id
     LEFT JOIN nxt x ON x.deployment_id = s.deployment_id
     WHERE s.recovery_needed{rng}
     ORDER BY s.recovered_at IS NULL DESC,
              CASE WHEN s.recovered_at IS NULL THEN s.deployed_at END,
-             s.deployed_at DESC, s.deployment_id"""
+             s.deployed_at DESC, s.deployment_id{lim}"""
     params = engine._params(sql, req, rparams)
     return _run(con, sql, params)
 
@@ -299,7 +316,8 @@ def incidents(con: duckdb.DuckDBPyConnection, start: date | None = None, end: da
     started_at, detected_at, resolved_at, time_to_detect_hours,
     time_to_recover_hours (NaN while open), open (no resolved_at),
     deployment_id, started_in_range (counted by incident_count and TTD for
-    the range) and resolved_in_range (counted by MTTR for the range).
+    the range) and resolved_in_range (counted by MTTR for the range). With
+    ``limit``, the first ``limit`` rows and ``ROWS_TOTAL``.
     """
     _check(start, end, tz)
     where, params = _filters(filters, "incidents")
@@ -320,7 +338,7 @@ def incidents(con: duckdb.DuckDBPyConnection, start: date | None = None, end: da
         d.resolved_at IS NULL AS open,
         d.deployment_id,
         {started} AS started_in_range,
-        {resolved} AS resolved_in_range
+        {resolved} AS resolved_in_range{_total(limit)}
     FROM {engine.events("incident_rows")} d
     WHERE ({started} OR {resolved}){where}
     ORDER BY d.started_at DESC, d.incident_id{lim}"""

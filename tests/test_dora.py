@@ -107,6 +107,25 @@ def test_failed_deployments_drilldown_lists_the_open_one_with_its_age(con):
     assert list(march["deployment_id"]) == ["x2"] and march.iloc[0]["recovered_by"] == "deployment x3"
 
 
+def test_a_limited_drilldown_says_how_many_rows_there_are_in_all(con):
+    # April's failed deployments are x6 (open), y3, x4, y1: 4 rows, 1 open (above). The first 2 of them, and
+    # the totals of all 4; without a limit there is no total column.
+    first = details.failed_deployments(con, date(2026, 4, 1), date(2026, 5, 1), at=datetime(2026, 5, 1), limit=2)
+    assert list(first["deployment_id"]) == ["x6", "y3"]
+    assert set(first[details.ROWS_TOTAL]) == {4} and set(first[details.OPEN_TOTAL]) == {1}
+    every = details.failed_deployments(con, date(2026, 4, 1), date(2026, 5, 1), at=datetime(2026, 5, 1))
+    assert details.ROWS_TOTAL not in every.columns and details.OPEN_TOTAL not in every.columns
+    # The same for the deployments and the incidents: the first rows in their order, the count of all.
+    deps = details.deployments(con, date(2026, 4, 1), date(2026, 5, 1))
+    top = details.deployments(con, date(2026, 4, 1), date(2026, 5, 1), limit=3)
+    assert list(top["deployment_id"]) == list(deps["deployment_id"][:3])
+    assert set(top[details.ROWS_TOTAL]) == {len(deps)} and len(deps) > 3
+    incidents = details.incidents(con, date(2026, 4, 1), date(2026, 5, 1))
+    one = details.incidents(con, date(2026, 4, 1), date(2026, 5, 1), limit=1)
+    assert list(one["incident_id"]) == list(incidents["incident_id"][:1])
+    assert set(one[details.ROWS_TOTAL]) == {len(incidents)} and len(incidents) > 1
+
+
 def test_deployments_drilldown_marks_rework(con):
     rows = details.deployments(con, date(2026, 4, 1), date(2026, 5, 1)).set_index("deployment_id")
     assert sorted(rows.index[rows["rework"]]) == ["x3", "x5", "y2"]

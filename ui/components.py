@@ -11,6 +11,7 @@ import hashlib
 import logging
 import pickle
 import re
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -18,7 +19,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from kpis import catalog, charts, lines, periods
+from kpis import catalog, charts, details, lines, periods
 from kpis import format as fmt
 from kpis.lines import KpiLine
 from ui import auth, data, state
@@ -78,11 +79,14 @@ STYLED_CELLS_MAX = 30_000  # styling 24k cells took 0.26 s per rerun, 48k 0.82 s
 # still took 0.27 s of a page's first visit (1,000: 0.13 s). The Reliability page draws two such tables:
 # 1,000 rows of its incidents and failed deployments took 0.24 s and 0.16 s to style, 500 rows 0.11 and 0.10 s.
 TABLE_ROWS_MAX = 500
+ROWS_TOTAL = details.ROWS_TOTAL
+TOTAL_COLUMNS = (details.ROWS_TOTAL, details.OPEN_TOTAL)  # what a capped drill-down adds: not in the table
 
 
 def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config: dict | None = None,
           height: int | str = "auto", empty: str = "Nothing to show.", key: str | None = None,
-          tz: str | None = None, order: str | None = None) -> None:
+          tz: str | None = None, order: str | None = None,
+          everything: Callable[[], pd.DataFrame] | None = None) -> None:
     """A sortable table and a button that downloads all its rows as CSV.
 
     With ``kind`` (a ``kpis.format.TABLES`` key) the table is written as
@@ -101,11 +105,22 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
     under the table says so; the CSV still has every row, and is written only
     when its button is clicked. The drawn table is cached on its rows
     (``_drawn``): a rerun with the same rows replays it.
+
+    A query can fetch only the first rows (``limit=TABLE_ROWS_MAX``: a drill-down of
+    ``kpis.details`` then adds the column ``ROWS_TOTAL``, how many there are in
+    all); ``everything`` then returns them all, for the CSV (``ui.data.fetch``,
+    run when the button is clicked).
     """
     if df is None or df.empty:
         st.info(empty)
         return
-    total = len(df)
+    if ROWS_TOTAL in df.columns:
+        if everything is None:
+            raise ValueError(f"table {name!r} has only its first rows and no way to fetch them all")
+        total = int(df[ROWS_TOTAL].iloc[0])
+        df = df.drop(columns=[c for c in TOTAL_COLUMNS if c in df.columns])
+    else:
+        total, everything = len(df), None
     capped = total > TABLE_ROWS_MAX
     rows = df.head(TABLE_ROWS_MAX) if capped else df
     tz = (tz or state.current().tz) if kind is not None else None
@@ -114,8 +129,9 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
         st.caption(f"Showing the first {TABLE_ROWS_MAX:,} of {total:,} rows{f' ({order})' if order else ''}; "
                    f"sorting a column sorts these. The CSV has all {total:,}.")
 
-    def csv_bytes() -> bytes:  # every row of the caller's frame (UTC times), in the table's column order
-        return fmt.csv_text(df[columns]).encode("utf-8")
+    def csv_bytes() -> bytes:  # every row (UTC times), in the table's column order
+        every = df if everything is None else everything()
+        return fmt.csv_text(every[columns]).encode("utf-8")
 
     # on_click="ignore": a download changes nothing on the page, so it does not rerun it (a rerun of a page
     # with a big table cost seconds, and one still running when the server stopped left a traceback). The CSV

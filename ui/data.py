@@ -326,6 +326,15 @@ def query(name: str, **kwargs):
         return _last_good().get((path, name, frozen))
 
 
+def fetch(name: str, **kwargs):
+    """Run the allow-listed query ``name`` now, uncached, on a read-only connection of its own: all the rows of a
+    table whose page fetched only the first ones (``ui.components.table``'s ``everything``). Streamlit calls a
+    download's callable when its button is clicked, on a thread of its own, outside the page's run; a CSV of
+    every row is asked for once, so keeping it in the cache would only hold its memory."""
+    with read_connection(db_path()) as con:
+        return QUERIES[name](con, **kwargs)
+
+
 def _tell_locked() -> None:
     if not st.session_state.get("_locked_told_run"):
         st.session_state["_locked_told_run"] = True
