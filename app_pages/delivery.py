@@ -3,7 +3,7 @@ deployments behind them."""
 
 import streamlit as st
 
-from kpis import charts, dora
+from kpis import charts, dora, periods
 from kpis import format as fmt
 from ui import components, data, state
 
@@ -44,9 +44,11 @@ def deployment_args(whole: bool) -> dict:
 
 
 data.ahead("deployments", **deployment_args(whole_range), limit=components.TABLE_ROWS_MAX)
-if view.grain != "day":  # DORA's bucket needs weeks
-    data.ahead("deployment_frequency", grain=view.grain, start=view.start, end=view.end, filters=view.filters,
-               tz=view.tz, as_of=view.as_of)
+weeks_later = None
+if view.grain != "day":  # DORA's bucket needs weeks: of the periods of the range, the frame's (the engine's spine)
+    weeks_later = data.ahead("period_weeks", labels=[periods.label(s, view.grain) for s in
+                                                     periods.spine(view.start, view.end, view.grain)],
+                             grain=view.grain, filters=view.filters, tz=view.tz, as_of=view.as_of)
 if has_changes:
     data.ahead("compute", **view.compute_args(kpis=CHANGES))
     data.ahead("changes", start=view.period_start, end=view.period_end, filters=view.filters, tz=view.tz)
@@ -158,8 +160,10 @@ with components.section("Deployment frequency as DORA buckets it"):
         with left:
             components.trend_chart(frame, ["deployment_days_per_week"], view, key="deploy-days")
         with right:
-            freq = data.query("deployment_frequency", grain=view.grain, start=view.start, end=view.end,
-                              filters=view.filters, tz=view.tz, as_of=view.as_of)
+            # kpis.dora.deployment_frequency's table, from the deployment days per week of the frame above
+            weeks = weeks_later()
+            freq = None if frame is None or weeks is None else dora.with_buckets(
+                frame.loc[frame["kpi"] == "deployment_days_per_week", ["period", "value", "n"]], weeks)
             if freq is not None and len(freq):
                 now = freq[freq["period"] == view.period]
                 bucket = now["bucket"].iloc[0] if len(now) else None

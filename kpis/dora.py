@@ -100,6 +100,42 @@ def deployment_frequency(con: duckdb.DuckDBPyConnection, grain: str = "month", b
     """
     days = engine.compute(con, grain=grain, by=by, start=start, end=end, filters=filters, tz=tz, as_of=as_of,
                           kpis=["deployment_days_per_week"], window_days=window_days)
+    weekly = None
+    if not days.empty and not (grain == "day" and window_days is None):
+        weekly = period_weeks(con, list(dict.fromkeys(days["period"])), grain, by=by, filters=filters, tz=tz,
+                              as_of=as_of, window_days=window_days)
+    return with_buckets(days, weekly, by=by)
+
+
+def period_weeks(con: duckdb.DuckDBPyConnection, labels: list[str], grain: str = "month", by: str | None = None,
+                 filters: dict | None = None, tz: str = "UTC", as_of: date | None = None,
+                 window_days: int | None = None) -> pd.DataFrame:
+    """The weeks a bucket is the median of (``FREQUENCY_RULE``), of each period in ``labels``: columns period (its
+    label), the ``by`` column (when given) and days (the week's deployment days: deployment_days_per_week of a
+    week; 0 for a week without any). A group appears in the weeks it deployed in."""
+    cols = ["period"] + ([by] if by else []) + ["days"]
+    starts = {lab: _first_day(lab) for lab in labels}
+    weeks = _weeks(list(starts.values()), grain, as_of, window_days)
+    out = pd.DataFrame({c: pd.Series(dtype="float64" if c == "days" else object) for c in cols})
+    if not weeks.mondays:
+        return out
+    label_of = {v: k for k, v in starts.items()}
+    weekly = engine.compute(con, grain="week", by=by, start=weeks.mondays[0],
+                            end=weeks.mondays[-1] + timedelta(days=6), filters=filters, tz=tz,
+                            kpis=["deployment_days_per_week"])
+    weekly = weekly[weekly["period"].map(lambda lab: periods.parse_label(lab)[1] in weeks.period_of)].copy()
+    # weeks_in_period is 1 for a week: its value is its deployment days; a week without deployments is 0
+    weekly["days"] = weekly["value"].fillna(0.0)
+    weekly["period"] = [label_of[weeks.period_of[periods.parse_label(lab)[1]]] for lab in weekly["period"]]
+    out = weekly[cols].reset_index(drop=True)
+    # how many weeks each period has (kept in the frame's attrs, which a pickle keeps too), for a group without a deployment in any of them
+    out.attrs["weeks"] = pd.Series([label_of[s] for s in weeks.period_of.values()]).value_counts().to_dict()
+    return out
+
+
+def with_buckets(days: pd.DataFrame, weekly: pd.DataFrame | None, by: str | None = None) -> pd.DataFrame:
+    """``deployment_frequency``'s frame from ``kpis.compute``'s deployment_days_per_week rows (``days``: columns
+    period, the ``by`` column, value, n) and their periods' weeks (``period_weeks``; None for a day's grain)."""
     cols = ["period"] + ([by] if by else []) + ["deployment_days_per_week", "n", "weeks", "median_week_days",
                                                 "bucket"]
     if days.empty:
@@ -108,30 +144,20 @@ def deployment_frequency(con: duckdb.DuckDBPyConnection, grain: str = "month", b
     days["weeks"] = 0
     days["median_week_days"] = float("nan")
     days["bucket"] = None
-    if grain == "day" and window_days is None:
+    if weekly is None:
         return days[cols]
-    labels = list(dict.fromkeys(days["period"]))
-    starts = {lab: _first_day(lab) for lab in labels}
-    weeks = _weeks(list(starts.values()), grain, as_of, window_days)
-    label_of = {v: k for k, v in starts.items()}
-    if weeks.mondays:
-        weekly = engine.compute(con, grain="week", by=by, start=weeks.mondays[0],
-                                end=weeks.mondays[-1] + timedelta(days=6), filters=filters, tz=tz,
-                                kpis=["deployment_days_per_week"])
-        weekly = weekly[weekly["period"].map(lambda lab: periods.parse_label(lab)[1] in weeks.period_of)].copy()
-        # weeks_in_period is 1 for a week: its value is its deployment days; a week without deployments is 0
-        weekly["days"] = weekly["value"].fillna(0.0)
-        weekly["period"] = [label_of[weeks.period_of[periods.parse_label(lab)[1]]] for lab in weekly["period"]]
-        keys = ["period"] + ([by] if by else [])
-        med = weekly.groupby(keys, dropna=False)["days"].agg(["median", "count"]).reset_index()
-        days = days.drop(columns=["weeks", "median_week_days"]).merge(
-            med.rename(columns={"median": "median_week_days", "count": "weeks"}), on=keys, how="left")
-        # a group with no deployment in any of the period's weeks (only on its first or last days) has 0 in each
-        per_period = pd.Series([label_of[s] for s in weeks.period_of.values()]).value_counts()
-        missing = days["weeks"].isna()
-        days["weeks"] = days["weeks"].astype("float64").where(~missing, days["period"].map(per_period).astype("float64"))
-        days["median_week_days"] = days["median_week_days"].where(~(missing & days["weeks"].notna()), 0.0)
-        days["weeks"] = days["weeks"].fillna(0).astype("int64")
+    keys = ["period"] + ([by] if by else [])
+    med = weekly.groupby(keys, dropna=False)["days"].agg(["median", "count"]).reset_index()
+    if by:  # a filter that keeps no deployment leaves a group column of nothing but NaN (float)
+        days[by], med[by] = days[by].astype(object), med[by].astype(object)
+    days = days.drop(columns=["weeks", "median_week_days"]).merge(
+        med.rename(columns={"median": "median_week_days", "count": "weeks"}), on=keys, how="left")
+    # a group with no deployment in any of the period's weeks (only on its first or last days) has 0 in each
+    per_period = pd.Series(weekly.attrs.get("weeks", {}), dtype="float64")
+    missing = days["weeks"].isna()
+    days["weeks"] = days["weeks"].astype("float64").where(~missing, days["period"].map(per_period))
+    days["median_week_days"] = days["median_week_days"].where(~(missing & days["weeks"].notna()), 0.0)
+    days["weeks"] = days["weeks"].fillna(0).astype("int64")
     has = days["n"] > 0
     days["bucket"] = pd.Series([frequency_bucket(m, v) if ok else None for m, v, ok in
                                 zip(days["median_week_days"], days["deployment_days_per_week"], has)],

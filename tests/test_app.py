@@ -19,6 +19,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -637,6 +638,12 @@ def test_delivery_page_shows_dora_metrics_and_the_bucket(sample_db):
     assert any("median week" in c.value and "Four Keys" in c.value for c in at.caption)
     table = next(d.value for d in at.dataframe if "median_week_days" in d.value.columns)
     assert table["period"].iloc[0] == "2026-11"  # newest first
+    # the table is kpis.dora's over the page's range (the page reads the days per week from its own frame)
+    whole = _details_fn(sample_db, dora.deployment_frequency, grain="month", start=at.session_state["range"][0],
+                        end=at.session_state["range"][1], as_of=date(2026, 11, 20))
+    assert len(whole) > 12
+    pd.testing.assert_frame_equal(table.reset_index(drop=True),  # dtypes: as Arrow gave them back to the test
+                                  whole.iloc[::-1][list(table.columns)].reset_index(drop=True), check_dtype=False)
 
 
 def test_delivery_page_with_dora_2025_says_there_are_no_clusters(sample_db):

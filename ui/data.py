@@ -225,6 +225,7 @@ QUERIES = {
     "failed_deployments": details.failed_deployments,
     "changes": details.changes,
     "deployment_frequency": dora.deployment_frequency,
+    "period_weeks": dora.period_weeks,
     "lead_time_distribution": details.lead_time_distribution,
     "incidents": details.incidents,
     "open_incidents": details.open_incidents,
