@@ -155,3 +155,12 @@ def test_a_database_of_an_earlier_release_opens_read_only_with_the_new_columns(t
         con.close()
     # a is a hotfix, b is not: 1 of 2
     assert df["value"].iloc[0] == pytest.approx(0.5)
+
+
+def test_frequency_by_a_group_with_a_filter_that_keeps_no_deployment(con):
+    # No team "nobody": each period of the spine has one row with no group, no deployment and no bucket (it was
+    # a pandas error: the empty group column came back as float).
+    df = dora.deployment_frequency(con, grain="month", by="service", start=date(2026, 3, 1), end=date(2026, 4, 30),
+                                   filters={"team": ["nobody"]})
+    assert list(df["period"]) == ["2026-03", "2026-04"]
+    assert (df["n"] == 0).all() and df["bucket"].isna().all() and df["median_week_days"].isna().all()
