@@ -203,6 +203,9 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
                          rollups=rollups.current(con))
     head, rng, lim, rparams = _deployment_rows(req, "deployments", start, end, tz, limit=limit)
     rparams["at"] = at
+    # the next success is after its failed deployment: with the range bounded, only the deployments from the
+    # range's first moment on can be it (a scan of them all took 0.4 s of the 3x benchmark's 0.7)
+    later = " AND p.deployed_at >= $lo_ts" if "lo_ts" in rparams else ""
     sql = f"""
     {head},
     named AS (
@@ -213,7 +216,7 @@ def failed_deployments(con: duckdb.DuckDBPyConnection, start: date | None = None
         SELECT s.deployment_id, min(p.deployment_id) AS next_id
         FROM src s JOIN deployments p
           ON p.service = s.service AND p.deployed_at = s.next_success_at
-         AND p.environment = 'production' AND p.status = 'success'
+         AND p.environment = 'production' AND p.status = 'success'{later}
         GROUP BY s.deployment_id
     )
     SELECT s.deployment_id, s.deployed_at, s.service, s.team, s.model, s.status,
