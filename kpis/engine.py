@@ -158,12 +158,14 @@ _ZONE_MARGIN = timedelta(days=2)
 UNION_PARTS = {"cost_runs": "run"}
 
 
-def _render(name: str, req: Request, table: str, bounded: bool = False, parts: frozenset[str] = frozenset()) -> str:
+def _render(name: str, req: Request, table: str, bounded: bool = False, parts: frozenset[str] = frozenset(),
+            recovery: bool = True) -> str:
     """Fill a source template's placeholders with allow-listed SQL.
 
     ``bounded``: the ``{filters}`` also keep only the events within the bound parameters ($lo_date / $hi_date,
     or $lo_ts / $hi_ts for timestamps, see ``_bounds``), a superset of those the periods take. ``parts``:
     the ``{union:<part>}`` placeholders to fill (UNION ALL kpis/sql/<part>.sql); the others stay empty.
+    ``recovery`` False: ``{next_success}`` is empty (no requested KPI reads recovery times).
     """
 
     def local(col: str) -> str:
@@ -226,8 +228,8 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
             if arg != "deployments":
                 raise ValueError(arg)
             return f"({_render(arg, req, SOURCE_TABLE[arg], bounded=bounded)})"
-        if key == "next_success":  # kpis/sql/deployment_recovery.sql
-            return _next_success(req, bounded)
+        if key == "next_success":  # kpis/sql/deployment_facts.sql
+            return _next_success(req, bounded) if recovery else _NO_RECOVERY
         if key == "link_window":
             if req.link_window_hours is None:
                 return ""
@@ -302,7 +304,7 @@ def success_marks(since: str = "") -> str:
 
 
 def _recovery_parts(bounded: bool) -> tuple[str, str]:
-    """(probes, marks) of kpis.dialect.next_later for deployment_recovery.sql. ``bounded``: the probes near the
+    """(probes, marks) of kpis.dialect.next_later for deployment_facts.sql. ``bounded``: the probes near the
     bound parameters ($lo_ts, $hi_ts) and the marks from $lo_ts on (a success after the range may recover)."""
     if not bounded:
         return recovery_probes(), success_marks()
@@ -311,7 +313,7 @@ def _recovery_parts(bounded: bool) -> tuple[str, str]:
 
 
 def _next_success(req: Request, bounded: bool) -> str:
-    """SQL: (id, next_at) for deployment_recovery.sql: from the table kept at ingest (kpis.rollups, "The next
+    """SQL: (id, next_at) for deployment_facts.sql: from the table kept at ingest (kpis.rollups, "The next
     successful deployment") when it is current and no link window adds deployments it does not hold, else the
     dialect's next_later over the deployments."""
     if rollups.NEXT_SUCCESS in req.rollups and req.link_window_hours is None:
@@ -321,9 +323,9 @@ def _next_success(req: Request, bounded: bool) -> str:
     return req.dialect.next_later(*_recovery_parts(bounded))
 
 
-# deployment_recovery's columns when no requested KPI reads them (they stay empty): no sort of the deployments.
-_NO_RECOVERY = ("SELECT CAST(NULL AS VARCHAR) AS deployment_id, CAST(NULL AS TIMESTAMP) AS next_success_at, "
-                "CAST(NULL AS TIMESTAMP) AS incidents_resolved_at WHERE FALSE")
+# deployment_facts.sql's recovery part when no requested KPI reads it (its columns stay empty): no sort of the
+# deployments.
+_NO_RECOVERY = "SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS TIMESTAMP) AS next_at WHERE FALSE"
 
 
 def reads_recovery(kpis: list[KPI]) -> bool:
@@ -331,13 +333,24 @@ def reads_recovery(kpis: list[KPI]) -> bool:
     return any(re.search(r"\brecover", f"{k.value} {k.n}") for k in kpis)
 
 
-def deployment_ctes(req: Request, recovery: bool = True, bounded: bool = False) -> str:
-    """The CTEs kpis/sql/deployments.sql reads (``incident_links``, ``deployment_recovery``), for a WITH.
+def deployment_facts(req: Request, recovery: bool = True, bounded: bool = False) -> str:
+    """SQL: kpis/sql/deployment_facts.sql for ``req`` (it reads the CTE ``incident_links``). ``recovery``
+    False: its recovery part stays empty. ``bounded``: only the deployments near the bound parameters
+    ($lo_ts, $hi_ts: ``_bounds``) are recovered."""
+    return _render("deployment_facts", req, "deployments", bounded=bounded, recovery=recovery)
 
-    ``recovery`` False: the recovery columns stay empty (no requested KPI reads them). ``bounded``: only the
-    deployments near the bound parameters ($lo_ts, $hi_ts: ``_bounds``) are recovered."""
-    body = _render("deployment_recovery", req, "deployments", bounded=bounded) if recovery else _NO_RECOVERY
-    return f"incident_links AS ({_render('incident_links', req, 'incidents')}), deployment_recovery AS ({body})"
+
+def deployment_ctes(req: Request, recovery: bool = True, bounded: bool = False) -> str:
+    """The CTEs kpis/sql/deployments.sql reads (``incident_links``, ``deployment_facts``), for a WITH.
+
+    The facts are the table kept at ingest (kpis.rollups, "What other events say of a deployment") when it is
+    current and no link window adds links it does not hold; else ``deployment_facts``'s SQL, with ``recovery``
+    and ``bounded`` as there."""
+    if rollups.LINKS in req.rollups and req.link_window_hours is None:
+        facts = f"SELECT * FROM {rollups.LINKS}"
+    else:
+        facts = deployment_facts(req, recovery=recovery, bounded=bounded)
+    return f"incident_links AS ({_render('incident_links', req, 'incidents')}), deployment_facts AS ({facts})"
 
 
 def _spine(req: Request, first: date, last: date) -> list[date]:

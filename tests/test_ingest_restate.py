@@ -24,7 +24,7 @@ import kpis
 from kpis import engine, ingest, rollups
 
 ROOT = Path(__file__).resolve().parents[1]
-BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS})
+BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS, rollups.LINKS})
 DAYS = range(1, 26)  # 2026-10-01 .. 2026-10-25
 
 # A bill split in two: the inference lines in one file (2 services x 25 days = 50 rows, svc-a 2.00 and

@@ -1,5 +1,6 @@
-"""deployment_next_success (kpis.rollups, "The next successful deployment"): kept at ingest, exact after any
-re-export, and the engine's recovery values the same whether it reads the table or computes the next success."""
+"""deployment_next_success (kpis.rollups, "The next successful deployment") and deployment_links ("What other
+events say of a deployment"): kept at ingest, exact after any re-export, and the engine's values the same whether
+it reads the tables or computes them from the events."""
 
 from __future__ import annotations
 
@@ -34,14 +35,34 @@ def _computed(con) -> dict:
 
 def _recovery(con, use_rollups: bool) -> list:
     df = kpis.compute(con, kpis=RECOVERY, use_rollups=use_rollups, **MAY)
-    return sorted((r.kpi, r.period, r.value, r.n) for r in df.itertuples())
+    return sorted((r.kpi, r.period, None if r.value != r.value else r.value, r.n) for r in df.itertuples())
 
 
-def _check(con) -> dict:
-    assert rollups.NEXT_SUCCESS in rollups.current(con)
+def _links(con, kept: bool) -> list:
+    """deployment_links' rows, or what the engine computes from the events for every deployment."""
+    if kept:
+        sql = f"SELECT * FROM {rollups.LINKS}"
+    else:
+        req = engine.Request()  # no table is current for it: the next successes computed too
+        sql = (f"WITH incident_links AS ({engine._render('incident_links', req, 'incidents')}) "
+               f"{engine.deployment_facts(req)}")
+    return sorted(con.execute(sql).fetchall(), key=str)
+
+
+DELIVERY = ["change_failure_rate", "deployment_rework_rate", "deployment_count"]
+
+
+def _check(con, exact: bool = True) -> dict:
+    """``exact`` False: the table may also keep a deployment that no longer needs recovering (an incident
+    re-exported naming another); the engine never reads it (it looks up the ones that need recovering)."""
+    assert {rollups.NEXT_SUCCESS, rollups.LINKS} <= rollups.current(con)
     table = _table(con)
-    assert table == _computed(con)
+    computed = _computed(con)
+    assert table == computed if exact else table.items() >= computed.items()
+    assert _links(con, True) == _links(con, False)
     assert _recovery(con, True) == _recovery(con, False)
+    ours, events = (kpis.compute(con, kpis=DELIVERY, use_rollups=u, **MAY) for u in (True, False))
+    assert ours.equals(events)
     return table
 
 
@@ -116,3 +137,53 @@ def test_rows_changed_outside_ingest_are_not_read_until_rebuilt(tmp_path):
     rw = kpis.connect(tmp_path / "kpi.duckdb")  # a read-write open brings it up to date
     assert _check(rw)["f1"] is not None
     rw.close()
+
+
+def test_the_links_follow_the_incidents_that_name_a_deployment(tmp_path):
+    con = kpis.connect(tmp_path / "kpi.duckdb")
+    kpis.ingest_files(con, [_write(tmp_path, "d1.csv", HEADER +
+                                   "s1,svc-a,2026-05-04T10:00:00Z,ops,success\n"
+                                   "s2,svc-a,2026-05-05T10:00:00Z,ops,success\n"
+                                   "s3,svc-a,2026-05-06T10:00:00Z,ops,success\n"
+                                   "s4,svc-a,2026-05-07T10:00:00Z,ops,success\n")])
+    _check(con)
+    assert _links(con, True) == []  # no incident, nothing failed: no deployment has a fact yet
+
+    def rates():
+        df = kpis.compute(con, kpis=DELIVERY, **MAY).set_index("kpi")["value"]
+        return df["change_failure_rate"], df["deployment_rework_rate"]
+
+    assert rates() == (0.0, 0.0)
+    # k1 names s2 (it failed: 1 of 4) and s3 as its fix (rework: 1 of 4); s2 recovers at s3 (24 h), k1 open
+    kpis.ingest_files(con, [_write(tmp_path, "i1.csv",
+                                   "incident_id,service,started_at,resolved_at,deployment_id,fix_deployment_id\n"
+                                   "k1,svc-a,2026-05-05T11:00:00Z,,s2,s3\n")])
+    _check(con)
+    facts = {r[0]: r[1:] for r in _links(con, True)}
+    assert facts["s2"][:2] == (True, False) and str(facts["s2"][2]) == "2026-05-06 10:00:00" and facts["s2"][3] is None
+    assert facts["s3"][:2] == (False, True)
+    assert rates() == (0.25, 0.25)
+    # k1 re-exported resolved and naming s4 instead: s2 no longer failed, s4 did (its recovery: none after it)
+    kpis.ingest_files(con, [_write(tmp_path, "i2.csv",
+                                   "incident_id,service,started_at,resolved_at,deployment_id,fix_deployment_id\n"
+                                   "k1,svc-a,2026-05-05T11:00:00Z,2026-05-08T11:00:00Z,s4,s3\n")])
+    _check(con, exact=False)
+    facts = {r[0]: r[1:] for r in _links(con, True)}
+    assert "s2" not in facts and facts["s4"][0] and str(facts["s4"][3]) == "2026-05-08 11:00:00"
+    assert rates() == (0.25, 0.25)
+    con.close()
+
+
+def test_a_link_window_reads_the_links_from_the_events(tmp_path):
+    # the kept links are the incidents' own; a link window adds others, so the engine computes them then
+    kept = engine.deployment_ctes(engine.Request(rollups=frozenset({rollups.NEXT_SUCCESS, rollups.LINKS})))
+    window = engine.deployment_ctes(engine.Request(rollups=frozenset({rollups.NEXT_SUCCESS, rollups.LINKS}),
+                                                   link_window_hours=24.0))
+    assert f"FROM {rollups.LINKS}" in kept and f"FROM {rollups.LINKS}" not in window
+    # ... and the table is not read when it is not current (a row count it was not built for)
+    con = kpis.connect(tmp_path / "kpi.duckdb")
+    kpis.ingest_files(con, [_write(tmp_path, "d1.csv", HEADER + "f1,svc-a,2026-05-04T10:00:00Z,ops,failed\n")])
+    con.execute("INSERT INTO incidents (incident_id, service, started_at, ml_related, deployment_id) "
+                "VALUES ('k9', 'svc-a', TIMESTAMP '2026-05-04 11:00:00', TRUE, 'f1')")
+    assert rollups.LINKS not in rollups.current(con)
+    con.close()

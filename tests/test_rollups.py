@@ -18,7 +18,7 @@ import kpis
 from kpis import drivers, engine, rollups
 from tests import golden
 
-BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS})
+BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS, rollups.LINKS})
 
 REQUESTS = [
     dict(grain="month"),
@@ -176,7 +176,7 @@ def test_rows_written_around_ingest_are_read_from_the_events_until_rebuilt(tmp_p
     con.execute("INSERT INTO costs (date, amount, service, currency, category, source) "
                 "VALUES ('2026-10-09', 5, 'svc-c', 'USD', 'inference', 'manual')")
     # the rollup no longer counts every row (the next successful deployments do not read costs)
-    assert rollups.current(con) == {"predictions_daily", rollups.NEXT_SUCCESS}
+    assert rollups.current(con) == {"predictions_daily", rollups.NEXT_SUCCESS, rollups.LINKS}
     assert _october(con, "inference_cost") == (145.0, 3)  # read from the events: 100 + 40 + 5
     con.close()
     con = kpis.connect(path)  # a read-write open rebuilds it

@@ -5,7 +5,7 @@
 -- incidents name it (so CFR <= 1); each reason is its own column.
 -- Recovery (DORA's failed deployment recovery time) is needed by a deployment with status failed or
 -- rolled_back, or named by an incident; it recovered at the first of: its rolled_back_at, the next successful
--- deployment of its service, the resolution of the last incident naming it (kpis/sql/deployment_recovery.sql);
+-- deployment of its service, the resolution of the last incident naming it (kpis/sql/deployment_facts.sql);
 -- incidents all resolved before the deployment went out (exports that disagree) are not its recovery
 -- (a rollback before it is refused at ingest).
 -- Rework (DORA's deployment rework rate): an unplanned deployment made because of an incident: a hotfix, one
@@ -32,14 +32,12 @@ SELECT
     d.status IN ('failed', 'rolled_back') AS status_failed,
     coalesce(d.is_hotfix, FALSE) AS hotfix,
     coalesce(d.caused_regression, FALSE) AS regression,
-    d.deployment_id IN (SELECT deployment_id FROM incident_links) AS incident_named,
+    coalesce(f.incident_named, FALSE) AS incident_named,
     d.fixes_incident_id,
-    (coalesce(d.is_hotfix, FALSE) OR d.fixes_incident_id IS NOT NULL
-     OR d.deployment_id IN (SELECT f.fix_deployment_id FROM incidents f WHERE f.fix_deployment_id IS NOT NULL))
-        AS rework,
-    d.rolled_back_at, r.next_success_at, r.incidents_resolved_at
+    (coalesce(d.is_hotfix, FALSE) OR d.fixes_incident_id IS NOT NULL OR coalesce(f.fix_named, FALSE)) AS rework,
+    d.rolled_back_at, f.next_success_at, f.incidents_resolved_at
 FROM deployments d
-LEFT JOIN deployment_recovery r ON r.deployment_id = d.deployment_id
+LEFT JOIN deployment_facts f ON f.deployment_id = d.deployment_id
 WHERE d.environment = 'production' {filters}
 )
 )
