@@ -347,7 +347,8 @@ def deployment_ctes(req: Request, recovery: bool = True, bounded: bool = False) 
     current and no link window adds links it does not hold; else ``deployment_facts``'s SQL, with ``recovery``
     and ``bounded`` as there."""
     if rollups.LINKS in req.rollups and req.link_window_hours is None:
-        facts = f"SELECT * FROM {rollups.LINKS}"
+        near = " WHERE deployed_at >= $lo_ts AND deployed_at < $hi_ts" if bounded else ""
+        facts = f"SELECT * FROM {rollups.LINKS}{near}"
     else:
         facts = deployment_facts(req, recovery=recovery, bounded=bounded)
     return f"incident_links AS ({_render('incident_links', req, 'incidents')}), deployment_facts AS ({facts})"

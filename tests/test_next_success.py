@@ -40,8 +40,11 @@ def _recovery(con, use_rollups: bool) -> list:
 
 def _links(con, kept: bool) -> list:
     """deployment_links' rows, or what the engine computes from the events for every deployment."""
-    if kept:
-        sql = f"SELECT * FROM {rollups.LINKS}"
+    if kept:  # with each deployment's time (a bounded request reads its range's), which must be the deployment's
+        assert con.execute(f"SELECT count(*) FROM {rollups.LINKS} l LEFT JOIN deployments d USING (deployment_id) "
+                           "WHERE l.deployed_at IS DISTINCT FROM d.deployed_at").fetchone()[0] == 0
+        sql = (f"SELECT deployment_id, incident_named, fix_named, next_success_at, incidents_resolved_at "
+               f"FROM {rollups.LINKS}")
     else:
         req = engine.Request()  # no table is current for it: the next successes computed too
         sql = (f"WITH incident_links AS ({engine._render('incident_links', req, 'incidents')}) "
