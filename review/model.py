@@ -268,8 +268,13 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
                notes=annotations.notes(con, window_start, last_day, filters))
     base = {k.id: _kpi_line(ctx, k) for k in catalog.CATALOG}  # their drivers come below
     # On the second cursor, while this thread writes the charts: the detail queries and the drivers of the KPIs
-    # that moved much, in the order the sections read them (the run chart, the lines' drivers, the events).
-    # Started before the KPI queries, they slowed those down as much as they gained.
+    # that moved much, in the order the sections read them (delivery's DORA bucket, reliability's failed
+    # deployments, the run chart, the lines' drivers, the events): the delivery section waited for its bucket
+    # while the seven queries started before it ran. Started before the KPI queries, they slowed those down as
+    # much as they gained.
+    ahead.submit(dora.deployment_frequency, grain=grain, start=p_start, end=p_start, filters=filters, tz=tz,
+                 as_of=as_of)
+    ahead.submit(details.failed_deployments, p_start, p_end, filters=filters, tz=tz, at=_recovery_at(ctx))
     ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
     ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
     for line in base.values():
@@ -281,9 +286,6 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
                  failed_only=True)
     ahead.submit(details.training_runs, p_start, p_end, filters=filters, named=EVENT_ROWS)
     ahead.submit(engine.compute, **_cost_changes_args(grain, p_start, p_end, filters, tz))
-    ahead.submit(dora.deployment_frequency, grain=grain, start=p_start, end=p_start, filters=filters, tz=tz,
-                 as_of=as_of)
-    ahead.submit(details.failed_deployments, p_start, p_end, filters=filters, tz=tz, at=_recovery_at(ctx))
 
     families = list(dict.fromkeys(k.family for k in catalog.CATALOG))
     with_data = [f for f in families if frame[frame["kpi"].isin(_ids(f))]["value"].notna().any()]
