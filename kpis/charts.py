@@ -451,6 +451,8 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
             hi = min(hi, 100.0 + pad * 0.25)  # a share never passes 100%: the axis stops just above it
             tickformat = ",.2f" if hi - lo < 2 else ",.1f" if hi - lo < 20 else ",.0f"
             fig.update_yaxes(tickformat=tickformat)
+        else:
+            lo, hi = _spread(lo, hi, tickformat, fig)
         fig.update_yaxes(range=[lo, max(hi, values.max())], rangemode="normal")
     elif by is not None and len(values) and values.min() > 0 and values.max() / values.min() > 30:
         fig.update_yaxes(type="log", range=None, rangemode="normal", title_text=f"{y_title} (log scale)")
@@ -460,6 +462,21 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     if unit == catalog.RATIO:
         fig.update_yaxes(ticksuffix="%", title_text=_ratio_title(kpi_ids[0]))
     return fig.done()
+
+
+def _spread(lo: float, hi: float, tickformat: str, fig: _Fig) -> tuple[float, float]:
+    """A zoomed axis from ``lo`` to ``hi`` at least two steps of its tick format wide, a tick on each step: a
+    flat line (7 deployment days a week every month) was zoomed to 6.99-7.01 and ticked "7, 7, 7"."""
+    m = re.fullmatch(r",?\.(\d+)~?f", tickformat or "")
+    if not m:
+        return lo, hi
+    step = 10.0 ** -int(m.group(1))
+    if hi - lo >= 2 * step:
+        return lo, hi
+    mid = (lo + hi) / 2
+    lo = mid - step if lo < 0 else max(mid - step, 0.0)  # values above zero keep the axis above it
+    fig.update_yaxes(dtick=step)
+    return lo, lo + 2 * step
 
 
 def stacked_bars(frame: pd.DataFrame, x: str, y: str, colour: str, title: str, y_title: str,

@@ -243,3 +243,25 @@ def test_the_unvalidated_charts_send_what_plotly_validates(sample_db, checked_ch
                          "status": "green", "green_low": None, "green_high": 4.0})
     charts.sparkline(rows, "green", partial="2026-09")
     assert len(checked_charts) == len(drawn) + 1
+
+
+def test_a_flat_line_is_zoomed_to_ticks_that_read_differently():
+    # 7 deployment days a week every month: zoomed to 7 +- 0.014 the ticks 6.99, 7.00, 7.01 all read "7" in
+    # the axis' one-decimal format (",.1~f"); the axis now spans two steps of that format (6.9-7.1), a tick on
+    # each step
+    rows = pd.DataFrame([{"period": f"2026-0{i}", "kpi": "deployment_days_per_week", "value": 7.0, "n": 50,
+                          "unit": "per_week"} for i in range(1, 7)])
+    axis = charts.trend(rows, ["deployment_days_per_week"], "Deployment days").layout.yaxis
+    assert axis.tickformat == ",.1~f" and axis.dtick == pytest.approx(0.1)
+    lo, hi = axis.range
+    assert lo == pytest.approx(6.9) and hi == pytest.approx(7.1)
+    ticks = [round(lo + k * axis.dtick, 6) for k in range(3)]
+    assert [f"{t:,.1f}" for t in ticks] == ["6.9", "7.0", "7.1"]
+    # a value near zero keeps the axis above it: 0.3 -> 0.2-0.4
+    rows["value"] = 0.3
+    assert charts.trend(rows, ["deployment_days_per_week"], "Deployment days").layout.yaxis.range == \
+        pytest.approx((0.2, 0.4))
+    # values that vary keep their zoom and plotly's ticks
+    rows["value"] = [5.5, 6.0, 6.5, 7.0, 7.5, 8.0]
+    axis = charts.trend(rows, ["deployment_days_per_week"], "Deployment days").layout.yaxis
+    assert axis.dtick is None and axis.range == pytest.approx((4.25, 9.25))
