@@ -154,18 +154,30 @@ def test_recovery_is_computed_only_when_read_and_only_near_the_range(sample_db):
     con = kpis.connect(sample_db, read_only=True)
     req = engine.Request(rollups=rollups.current(con))
     first, last = date(2026, 1, 1), date(2026, 3, 1)
-    plain, _ = engine._source_query("deployments", [catalog.get("deployment_count")], req, first, last)
-    read, _ = engine._source_query("deployments", [catalog.get(k) for k in recovery], req, first, last)
+    # With the facts kept at ingest (deployment_links) neither computes a recovery: both read the kept rows of
+    # the deployments near the range.
+    assert rollups.LINKS in req.rollups
+    for kpi_ids in (["deployment_count"], recovery):
+        sql, _ = engine._source_query("deployments", [catalog.get(k) for k in kpi_ids], req, first, last)
+        assert f"FROM {rollups.LINKS} WHERE deployed_at >= $lo_ts AND deployed_at < $hi_ts" in sql
+    # Computed per request (a link window, rows written around ingest): only when read, only near the range.
+    events = engine.Request(rollups=req.rollups - {rollups.LINKS})
+    plain, _ = engine._source_query("deployments", [catalog.get("deployment_count")], events, first, last)
+    read, _ = engine._source_query("deployments", [catalog.get(k) for k in recovery], events, first, last)
     assert "WHERE FALSE" in plain and "WHERE FALSE" not in read and "$lo_ts" in read
-    whole = kpis.compute(con, grain="month", kpis=recovery)
+    assert f"FROM {rollups.LINKS}" not in plain + read
     judged = 0
-    for label in whole["period"].unique()[:-1]:
-        _, start, end = periods.parse_label(label)
-        one = kpis.compute(con, grain="month", kpis=recovery, start=start, end=end - timedelta(days=1))
-        for k in recovery:
-            a = whole[(whole["period"] == label) & (whole["kpi"] == k)].iloc[0]
-            b = one[(one["period"] == label) & (one["kpi"] == k)].iloc[0]
-            assert (a["n"], round(a["value"], 9) if a["n"] else None) == (b["n"], round(b["value"], 9) if b["n"] else None)
-            judged += a["n"] > 0
+    for use_rollups in (True, False):
+        whole = kpis.compute(con, grain="month", kpis=recovery, use_rollups=use_rollups)
+        for label in whole["period"].unique()[:-1]:
+            _, start, end = periods.parse_label(label)
+            one = kpis.compute(con, grain="month", kpis=recovery, start=start, end=end - timedelta(days=1),
+                               use_rollups=use_rollups)
+            for k in recovery:
+                a = whole[(whole["period"] == label) & (whole["kpi"] == k)].iloc[0]
+                b = one[(one["period"] == label) & (one["kpi"] == k)].iloc[0]
+                assert ((a["n"], round(a["value"], 9) if a["n"] else None) ==
+                        (b["n"], round(b["value"], 9) if b["n"] else None))
+                judged += a["n"] > 0
     con.close()
-    assert judged > 10
+    assert judged > 20
