@@ -272,9 +272,8 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     # deployments, the run chart, the lines' drivers, the events): the delivery section waited for its bucket
     # while the seven queries started before it ran. Started before the KPI queries, they slowed those down as
     # much as they gained.
-    ahead.submit(dora.deployment_frequency, grain=grain, start=p_start, end=p_start, filters=filters, tz=tz,
-                 as_of=as_of)
-    ahead.submit(details.failed_deployments, p_start, p_end, filters=filters, tz=tz, at=_recovery_at(ctx))
+    ahead.submit(dora.period_weeks, [label], grain, filters=filters, tz=tz, as_of=as_of)
+    ahead.submit(details.failed_deployments, p_start, p_end, filters=filters, tz=tz, at=_recovery_at(ctx), limit=1)
     ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
     ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
     for line in base.values():
@@ -591,20 +590,25 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
                          "deployment that shipped it (the changes table); its phases are coding (first commit to "
                          "pull request opened), review (opened to merged) and merge to deploy, each a median over "
                          "the changes that have both timestamps.")
-        freq = ctx.detail(dora.deployment_frequency, grain=ctx.grain, start=ctx.start, end=ctx.start,
-                          filters=ctx.filters, tz=ctx.tz, as_of=ctx.as_of)
+        # kpis.dora.deployment_frequency of the period: its deployment days per week from the frame, its weeks
+        weeks = ctx.detail(dora.period_weeks, [ctx.period], ctx.grain, filters=ctx.filters, tz=ctx.tz,
+                           as_of=ctx.as_of)
+        days = ctx.frame.loc[(ctx.frame["kpi"] == "deployment_days_per_week") & (ctx.frame["period"] == ctx.period),
+                             ["period", "value", "n"]]
+        freq = dora.with_buckets(days, weeks)
         bucket = freq["bucket"].iloc[0] if len(freq) else None
         if isinstance(bucket, str):
             notes.append(f"Deployment frequency as DORA buckets it, {ctx.period}: {bucket} (median week "
                          f"{freq['median_week_days'].iloc[0]:g} deployment days of {freq['weeks'].iloc[0]} weeks; "
                          f"{dora.FREQUENCY_RULE_SHORT}).")
     if family == "reliability":
-        failed = ctx.detail(details.failed_deployments, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
-                            at=_recovery_at(ctx))
-        waiting = failed[failed["open"].astype(bool)] if len(failed) else failed
-        if len(waiting):
-            oldest = waiting["age_hours"].max()
-            notes.append(f"{len(waiting)} of the {len(failed)} failed deployments of {ctx.period} had not recovered "
+        # the first row and the counts: the ones not recovered come first, the oldest of them first
+        first = ctx.detail(details.failed_deployments, ctx.start, ctx.end, filters=ctx.filters, tz=ctx.tz,
+                           at=_recovery_at(ctx), limit=1)
+        waiting = int(first[details.OPEN_TOTAL].iloc[0]) if len(first) else 0
+        if waiting:
+            failed, oldest = int(first[details.ROWS_TOTAL].iloc[0]), first["age_hours"].iloc[0]
+            notes.append(f"{waiting} of the {failed} failed deployments of {ctx.period} had not recovered "
                          f"by its end (the oldest for {fmt.fmt_hours(oldest)}): they are not in the recovery time's "
                          "median and mean.")
     return Section(id=family, title=FAMILY_TITLES[family], subtitle=f"{FAMILY_SUBTITLES[family]} · {ctx.period}",

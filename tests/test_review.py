@@ -635,3 +635,24 @@ def test_the_pack_has_lead_time_per_change_with_the_changes_table(db):
     assert lines["change_lead_time_median_hours"].target.startswith("DORA 2024 lead time per change")
     assert any(n.startswith("Lead time per change runs from each change's first commit") for n in delivery.notes)
     assert "change_lead_time_median_hours" in {line.kpi for line in pack.section("scorecard").kpis}
+
+
+def test_the_reliability_section_says_how_many_failed_deployments_had_not_recovered(tmp_path):
+    # October: f1 (svc-a, failed 10-05 10:00) recovers at s1 (svc-a, 10-06); f2 (svc-b, failed 10-20 10:00) and f3
+    # (svc-b, rolled back 10-25 10:00) have no later success of svc-b. Aged at the month's end, 11-01 00:00 UTC:
+    # f2 11 d 14 h = 278 h, f3 6 d 14 h = 158 h. So 2 of the 3 had not recovered, the oldest for 278 h.
+    (tmp_path / "deployments.csv").write_text(
+        "deployment_id,service,deployed_at,team,status\n"
+        "f1,svc-a,2026-10-05T10:00:00Z,ops,failed\n"
+        "s1,svc-a,2026-10-06T10:00:00Z,ops,success\n"
+        "f2,svc-b,2026-10-20T10:00:00Z,ml,failed\n"
+        "f3,svc-b,2026-10-25T10:00:00Z,ml,rolled_back\n"
+        "s2,svc-a,2026-11-02T10:00:00Z,ops,success\n")
+    con = kpis.connect(tmp_path / "kpi.duckdb")
+    kpis.ingest_files(con, [tmp_path / "deployments.csv"])
+    try:
+        notes = review.build_review(con, period="2026-10", profile=None).section("reliability").notes
+    finally:
+        con.close()
+    assert (f"2 of the 3 failed deployments of 2026-10 had not recovered by its end (the oldest for "
+            f"{fmt.fmt_hours(278.0)}): they are not in the recovery time's median and mean.") in notes
