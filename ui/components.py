@@ -119,6 +119,8 @@ def table(df: pd.DataFrame, name: str, *, kind: str | None = None, column_config
             raise ValueError(f"table {name!r} has only its first rows and no way to fetch them all")
         total = int(df[ROWS_TOTAL].iloc[0])
         df = df.drop(columns=[c for c in TOTAL_COLUMNS if c in df.columns])
+        if total <= len(df):  # the query's first rows are all of them: the CSV needs no second query
+            everything = None
     else:
         total, everything = len(df), None
     capped = total > TABLE_ROWS_MAX
