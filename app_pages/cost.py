@@ -29,11 +29,13 @@ kinds_later = data.ahead("prediction_count_kinds", start=view.range_start, end=v
                          filters=view.filters)
 per_service_later = data.ahead("compute", **view.compute_args(kpis=["cost_per_1k_predictions", "inference_cost"],
                                                               by="service"))
-# Every run: the chart draws at most charts.MAX_CHART_POINTS runs one by one (the costliest outliers) and the rest
-# as a median and range per day or week; its caption says how many of how many. Only the runs the chart draws and
-# the table lists are named (the costliest of each currency): naming all of 100k+ runs took 1.5 s per new range.
+# The run chart: at most charts.MAX_CHART_POINTS runs one by one (the costliest outliers), the rest as a median
+# and range per day or week, summarised in SQL (kpis.details.training_run_chart); its caption says how many of how
+# many. The table: the costliest runs only, named (fetching and naming all of 100k+ runs took seconds).
+run_chart_later = data.ahead("training_run_chart", start=view.range_start, end=view.end_exclusive,
+                             filters=view.filters)
 runs_later = data.ahead("training_runs", start=view.range_start, end=view.end_exclusive, filters=view.filters,
-                        named=max(charts.MAX_CHART_POINTS, MAX_RUNS_TABLED))
+                        limit=MAX_RUNS_TABLED, named=MAX_RUNS_TABLED)
 changes_later = data.ahead("compute", **changes_args)
 changes_span_later = None if days_so_far is None else data.ahead(
     "compute", **{**changes_args, "span_days": days_so_far, "profile": None})
@@ -85,22 +87,22 @@ with components.section("Training cost per run"):
     with left:
         components.trend_chart(frame, ["training_cost_per_run"], view, key="train")
     with right:
-        runs = runs_later()
-        if runs is None or runs.empty:
+        run_chart = run_chart_later()
+        if run_chart is None or run_chart.empty:
             st.info(f"No training runs with cost in {components.md_text(span)}.")
         else:
-            components.chart(charts.training_runs, runs, "Cost per training run, outliers red — lower is better",
+            components.chart(charts.training_runs, run_chart, "Cost per training run, outliers red — lower is better",
                              key="runs")
-            caption = charts.training_runs_caption(runs)
+            caption = charts.training_runs_caption(run_chart)
             if caption:
                 st.caption(caption)
     # The table: the costliest runs, named (a run's rank in its currency is no worse than its rank overall).
-    tabled = runs
-    if runs is not None and len(runs) > MAX_RUNS_TABLED:
+    tabled = runs = runs_later()
+    if runs is not None and run_chart is not None and run_chart.runs > len(runs):
         # A large organisation has 100k+ runs in a range: tabling them all took seconds per rerun. The outliers
         # and the costliest runs are what a reviewer looks at; the counts are of all runs.
-        tabled = runs.head(MAX_RUNS_TABLED).sort_values(["outlier", "cost"], ascending=[False, False])
-        total, outliers = len(runs), int(runs["outlier"].astype(bool).sum())
+        tabled = runs.sort_values(["outlier", "cost"], ascending=[False, False])
+        total, outliers = run_chart.runs, run_chart.outliers
         st.caption(f"The table lists the {MAX_RUNS_TABLED:,} costliest runs (outliers first) of {total:,}. "
                    f"Outliers among all {total:,}: {outliers:,}.")
     components.table(tabled, f"training runs {span}", key="runs-table", kind="training_runs",

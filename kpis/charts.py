@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from kpis import catalog
+from kpis import catalog, details
 from kpis import format as fmt
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "none": "#9e9e9e"}
@@ -531,76 +531,51 @@ def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial:
     return fig.done()
 
 
-MAX_CHART_POINTS = 1000  # markers one chart draws one by one: past that a half-width chart is a blot, and a
-# review pack of a large organisation (80k runs in a year) carried 16 MB of them in one chart
-DAILY_BINS_UP_TO_DAYS = 92  # a summarised run chart bins by day up to a quarter, by week beyond
+MAX_CHART_POINTS = details.RUN_CHART_POINTS  # markers one chart draws one by one (the run chart's cap)
 
 
-def runs_drawn(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the runs ``training_runs`` draws one by one, the runs it summarises per day or week).
-
-    Up to ``MAX_CHART_POINTS`` runs: all of them one by one. Beyond: the
-    outlier runs, the costliest ``MAX_CHART_POINTS`` of them, one by one; every
-    other run (outliers past the cap too) only in the per-bin median and range.
-    """
-    if len(runs) <= MAX_CHART_POINTS:
-        return runs, runs.iloc[0:0]
-    outliers = runs[runs["outlier"].astype(bool)]
-    drawn = outliers.sort_values(["cost", "run_id"], ascending=[False, True]).head(MAX_CHART_POINTS)
-    return drawn, runs.drop(index=drawn.index)
-
-
-def training_runs_caption(runs: pd.DataFrame) -> str:
-    """What ``training_runs`` draws of ``runs``: '' when every run is a point, else how many of how many."""
-    drawn, rest = runs_drawn(runs)
-    if rest.empty:
+def training_runs_caption(chart: details.RunChart) -> str:
+    """What ``training_runs`` draws of ``chart``'s runs: '' when every run is a point, else how many of how
+    many."""
+    if chart.binned == 0:
         return ""
-    n_out = int(runs["outlier"].astype(bool).sum())
-    per = "day" if _runs_bin(rest) == "D" else "week"
-    if n_out == 0:
-        return f"No outlier runs: all {len(runs):,} runs as their median and range per {per}."
-    points = (f"{n_out:,} outlier runs drawn one by one" if len(drawn) == n_out else
-              f"The {len(drawn):,} costliest of {n_out:,} outlier runs drawn one by one")
-    return f"{points}; the other {len(rest):,} of {len(runs):,} runs as their median and range per {per}."
+    if chart.outliers == 0:
+        return f"No outlier runs: all {chart.runs:,} runs as their median and range per {chart.per}."
+    drawn = len(chart.drawn)
+    points = (f"{chart.outliers:,} outlier runs drawn one by one" if drawn == chart.outliers else
+              f"The {drawn:,} costliest of {chart.outliers:,} outlier runs drawn one by one")
+    return f"{points}; the other {chart.binned:,} of {chart.runs:,} runs as their median and range per {chart.per}."
 
 
-def _runs_bin(runs: pd.DataFrame) -> str:
-    days = pd.to_datetime(runs["first_date"])
-    span = (days.max() - days.min()).days if len(days) else 0
-    return "D" if span <= DAILY_BINS_UP_TO_DAYS else "W"
-
-
-def training_runs(runs: pd.DataFrame, title: str, height: int = 350) -> go.Figure:
+def training_runs(chart: details.RunChart, title: str, height: int = 350) -> go.Figure:
     """Cost of each training run by its first day; outliers red, the outlier fence dashed.
 
-    At most ``MAX_CHART_POINTS`` runs are points (``runs_drawn``: the costliest
-    outliers); the others are a median line in a shaded range per day (up to
-    a quarter) or week, so every run is inside what is drawn.
-    ``training_runs_caption`` says how many of how many.
+    ``chart`` is ``kpis.details.training_run_chart``: at most
+    ``MAX_CHART_POINTS`` runs are points (the costliest outliers); the others
+    are a median line in a shaded range per day (up to a quarter) or week, so
+    every run is inside what is drawn. ``training_runs_caption`` says how many
+    of how many.
     """
-    drawn, rest = runs_drawn(runs)
     fig = _Fig()
-    if not rest.empty:
-        freq = _runs_bin(rest)
-        days = pd.to_datetime(rest["first_date"])
-        bins = days.dt.to_period(freq).dt.start_time if freq == "W" else days.dt.normalize()
-        stats = rest.groupby(bins)["cost"].agg(["min", "median", "max", "size"]).sort_index()
-        cur = " / ".join(rest["currency"].dropna().unique()) or "USD"
-        word = "day" if freq == "D" else "week of"
+    stats = chart.bins
+    if not stats.empty:
+        cur = " / ".join(chart.binned_currencies) or "USD"
+        word = "day" if chart.per == "day" else "week of"
+        x = pd.DatetimeIndex(stats["bin"])  # a figure's arrays go to JSON as they are (a list is cleaned first)
         text = [f"{word} {d:%Y-%m-%d}: {n:,} runs, median {fmt.fmt_money(md, cur)}, "
                 f"{fmt.fmt_money(lo, cur)} – {fmt.fmt_money(hi, cur)}"
-                for d, lo, md, hi, n in zip(stats.index, stats["min"], stats["median"], stats["max"], stats["size"])]
-        per = "day" if freq == "D" else "week"
-        fig.add_trace(_trace("scatter", x=stats.index, y=stats["min"], mode="lines", line=dict(width=0, shape="hv"),
-                                 showlegend=False, hoverinfo="skip", legendgroup="rest"))
-        fig.add_trace(_trace("scatter", x=stats.index, y=stats["max"], mode="lines", line=dict(width=0, shape="hv"),
-                                 fill="tonexty", fillcolor="rgba(31, 119, 180, 0.18)", legendgroup="rest",
-                                 name=f"other runs, range per {per}", showlegend=False, hoverinfo="skip"))
+                for d, lo, md, hi, n in zip(x, stats["min"], stats["median"], stats["max"], stats["size"])]
+        fig.add_trace(_trace("scatter", x=x, y=stats["min"], mode="lines", line=dict(width=0, shape="hv"),
+                             showlegend=False, hoverinfo="skip", legendgroup="rest"))
+        fig.add_trace(_trace("scatter", x=x, y=stats["max"], mode="lines", line=dict(width=0, shape="hv"),
+                             fill="tonexty", fillcolor="rgba(31, 119, 180, 0.18)", legendgroup="rest",
+                             name=f"other runs, range per {chart.per}", showlegend=False, hoverinfo="skip"))
         # One legend entry for the line and its shaded range: a third entry took a row of a small chart.
-        fig.add_trace(_trace("scatter", x=stats.index, y=stats["median"], mode="lines",
-                                 name=f"other runs: median, range per {per}",
-                                 line=dict(color=SERIES[0], width=2, shape="hv"), legendgroup="rest", text=text,
-                                 hovertemplate="%{text}<extra></extra>"))
+        fig.add_trace(_trace("scatter", x=x, y=stats["median"], mode="lines",
+                             name=f"other runs: median, range per {chart.per}",
+                             line=dict(color=SERIES[0], width=2, shape="hv"), legendgroup="rest", text=text,
+                             hovertemplate="%{text}<extra></extra>"))
+    drawn = chart.drawn
     for flag, name, colour in ((False, "run", SERIES[0]), (True, "outlier run", STATUS_COLOURS["red"])):
         rows = drawn[drawn["outlier"] == flag]
         if rows.empty:
@@ -611,11 +586,10 @@ def training_runs(runs: pd.DataFrame, title: str, height: int = 350) -> go.Figur
             text=[esc(f"{r} · {s} · {fmt.fmt_money(c, cur)}") for r, s, c, cur in
                   zip(rows["run_id"], rows["service"], rows["cost"], rows["currency"])],
             hovertemplate="%{text}<extra></extra>"))
-    fence = runs["outlier_threshold"].dropna()
-    if not fence.empty:
-        fig.add_hline(y=float(fence.iloc[0]), line=dict(color=STATUS_COLOURS["red"], dash="dash", width=1),
+    if chart.fence is not None:
+        fig.add_hline(y=chart.fence, line=dict(color=STATUS_COLOURS["red"], dash="dash", width=1),
                       annotation_text="outlier fence (Q3 + 1.5 IQR)")
-    cur = " / ".join(runs["currency"].dropna().unique()) or "USD"
+    cur = " / ".join(chart.currencies) or "USD"
     _layout(fig, title, f"cost per run ({esc(cur)})", height, x_title="run start")
     fig.update_xaxes(type="date")
     fig.update_yaxes(tickformat=",.0f")

@@ -32,6 +32,7 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -490,6 +491,102 @@ def training_runs(con: duckdb.DuckDBPyConnection, start: date | None = None, end
     out = runs.merge(names, on=["run_id", "currency"], how="left")
     return out[["run_id", "service", "team", "model", "first_date", "last_date", "cost", "currency", "outlier",
                 "outlier_threshold"]]
+
+
+# The run chart (kpis.charts.training_runs): the runs a chart draws one by one at most (past that a half-width
+# chart is a blot, and a review pack of a large organisation, 80k runs in a year, carried 16 MB of them in one
+# chart), and the longest span of days whose other runs it summarises per day (per week beyond).
+RUN_CHART_POINTS = 1000
+RUN_CHART_DAILY_UP_TO_DAYS = 92
+
+
+@dataclass(frozen=True)
+class RunChart:
+    """The training runs of a range as their chart draws them (``training_run_chart``)."""
+
+    drawn: pd.DataFrame  # the runs drawn one by one, costliest first: training_runs's columns, named
+    bins: pd.DataFrame  # every other run, per day or week: bin (its first day), min, median, max, size (runs)
+    per: str  # what a bin is: "day" or "week"
+    runs: int  # the runs in the range
+    outliers: int  # the outliers among them
+    fence: float | None  # the outlier fence of the costliest run's currency; None below OUTLIER_MIN_RUNS
+    currencies: tuple[str, ...]  # of every run, the costliest run's first
+    binned_currencies: tuple[str, ...]  # of the runs in the bins, likewise
+
+    @property
+    def empty(self) -> bool:
+        return self.runs == 0
+
+    @property
+    def binned(self) -> int:
+        """How many runs are in the bins only."""
+        return self.runs - len(self.drawn)
+
+
+def training_run_chart(con: duckdb.DuckDBPyConnection, start: date | None = None, end: date | None = None,
+                       filters: dict | None = None) -> RunChart:
+    """The training runs of [start, end) (``training_runs``'s runs, costs and outlier flags) as a chart draws
+    them, summarised in SQL: a chart of 100k runs needs 1,000 points and 60 bins, not 100k rows.
+
+    Up to ``RUN_CHART_POINTS`` runs: every one is drawn. Beyond: the
+    outliers, the costliest ``RUN_CHART_POINTS`` of them, are drawn one by one
+    (named); every other run (outliers past the cap too) is only in the
+    minimum, median and maximum of its bin: its first day when the binned runs
+    start within ``RUN_CHART_DAILY_UP_TO_DAYS`` days of each other, else the
+    Monday of its week. The counts are of every run.
+    """
+    runs_sql, params = _training_run_costs(con, filters, start, end)
+    params.update(points=RUN_CHART_POINTS, daily=RUN_CHART_DAILY_UP_TO_DAYS)
+    # One statement, three kinds of rows (the drawn runs, the bins, the totals) over the runs scored once; the
+    # drawn ones are a top-N and a join, not a numbering of every run (0.08 -> 0.05 s for 79k runs).
+    sql = f"""
+    WITH {runs_sql}, top AS (
+        SELECT run_id, currency FROM scored WHERE outlier ORDER BY cost DESC, run_id, currency LIMIT $points
+    ), marked AS MATERIALIZED (
+        SELECT s.*, (SELECT count(*) FROM scored) <= $points OR t.run_id IS NOT NULL AS drawn
+        FROM scored s LEFT JOIN top t ON t.run_id = s.run_id AND t.currency IS NOT DISTINCT FROM s.currency
+    ), binned AS (
+        SELECT * FROM marked WHERE NOT drawn
+    ), span AS (
+        SELECT coalesce(max(first_date) - min(first_date), 0) <= $daily AS daily FROM binned
+    ), currencies AS (
+        SELECT currency, max(cost) AS top, bool_or(NOT drawn) AS binned FROM marked
+        WHERE currency IS NOT NULL GROUP BY currency
+    )
+    SELECT 'run' AS kind, run_id, currency, first_date, last_date, cost, outlier, outlier_threshold
+    FROM marked WHERE drawn
+    UNION ALL BY NAME
+    SELECT 'bin' AS kind, CASE WHEN s.daily THEN b.first_date ELSE date_trunc('week', b.first_date) END AS bin,
+           min(b.cost) AS bin_min, median(b.cost) AS bin_median, max(b.cost) AS bin_max, count(*) AS bin_size,
+           any_value(s.daily) AS daily
+    FROM binned b, span s GROUP BY ALL
+    UNION ALL BY NAME
+    SELECT 'all' AS kind, count(*) AS n_runs, count(*) FILTER (outlier) AS n_outliers,
+           arg_max(outlier_threshold, cost) FILTER (outlier_threshold IS NOT NULL) AS fence,
+           (SELECT list(currency ORDER BY top DESC, currency) FROM currencies) AS currencies,
+           (SELECT list(currency ORDER BY top DESC, currency) FILTER (binned) FROM currencies) AS binned_currencies
+    FROM marked"""
+    rows = _run(con, sql, params)
+    total = rows[rows["kind"] == "all"].iloc[0]
+    drawn = rows[rows["kind"] == "run"].sort_values(["cost", "run_id", "currency"], ascending=[False, True, True])
+    names = _training_run_names(con, filters, start, end, drawn) if len(drawn) else None
+    columns = ["run_id", "service", "team", "model", "first_date", "last_date", "cost", "currency", "outlier",
+               "outlier_threshold"]
+    drawn = drawn.drop(columns="service", errors="ignore").merge(names, on=["run_id", "currency"], how="left") \
+        if names is not None else drawn.assign(service=None, team=None, model=None)
+    drawn = drawn[columns].astype({"outlier": bool}).reset_index(drop=True)
+    bins = rows[rows["kind"] == "bin"].sort_values("bin")
+    per = "day" if bins.empty or bool(bins["daily"].iloc[0]) else "week"
+    bins = pd.DataFrame({"bin": pd.to_datetime(bins["bin"]), "min": bins["bin_min"], "median": bins["bin_median"],
+                         "max": bins["bin_max"], "size": bins["bin_size"].astype("int64")}).reset_index(drop=True)
+    def listed(value) -> tuple[str, ...]:  # a list of no currency comes back as null
+        return () if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)) \
+            else tuple(value)
+
+    fence = None if pd.isna(total["fence"]) else float(total["fence"])
+    return RunChart(drawn=drawn, bins=bins, per=per, runs=int(total["n_runs"]), outliers=int(total["n_outliers"]),
+                    fence=fence, currencies=listed(total["currencies"]),
+                    binned_currencies=listed(total["binned_currencies"]))
 
 
 def _training_run_names(con, filters: dict | None, start: date | None, end: date | None,

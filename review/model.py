@@ -274,7 +274,7 @@ def _build(con, ahead: _Ahead, *, grain, label, p_start, p_end, filters, prof, f
     # much as they gained.
     ahead.submit(dora.period_weeks, [label], grain, filters=filters, tz=tz, as_of=as_of)
     ahead.submit(details.failed_deployments, p_start, p_end, filters=filters, tz=tz, at=_recovery_at(ctx), limit=1)
-    ahead.submit(details.training_runs, window_start, p_end, filters=filters, named=charts.MAX_CHART_POINTS)
+    ahead.submit(details.training_run_chart, window_start, p_end, filters=filters)
     ahead.submit(details.prediction_count_kinds, window_start, p_end, filters=filters)
     for line in base.values():
         if line.needs_drivers:
@@ -558,9 +558,8 @@ def _family_section(ctx: _Ctx, family: str, lines: list[KpiLine]) -> Section:
                 fig = charts.error_budget(sub, fmt.chart_title("error_budget_remaining"), slo=ctx.slo,
                                           partial=ctx.partial_label)
         elif chart_id == "training_runs":
-            # names only for the runs the chart draws one by one (the costliest; naming 100k+ runs took seconds)
-            runs = ctx.detail(details.training_runs, ctx.window_start, ctx.end, filters=ctx.filters,
-                              named=charts.MAX_CHART_POINTS)
+            # the runs the chart draws one by one and the bins of the others, summarised in SQL
+            runs = ctx.detail(details.training_run_chart, ctx.window_start, ctx.end, filters=ctx.filters)
             if runs.empty:
                 notes.append(f"No training runs with cost in {ctx.window}.")
             else:

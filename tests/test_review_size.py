@@ -79,7 +79,8 @@ def counted_build(many_runs_db):
         patch.setattr(module, name, counted)
 
     for module, name in ((engine, "compute"), (targets, "compute_with_targets"), (drivers, "drivers"),
-                         (details, "training_runs"), (details, "deployments"), (details, "incidents"),
+                         (details, "training_runs"), (details, "training_run_chart"), (details, "deployments"),
+                         (details, "incidents"),
                          (details, "prediction_count_kinds")):
         wrap(module, name)
     con = kpis.connect(many_runs_db, read_only=True)
@@ -148,33 +149,85 @@ def test_the_build_asks_each_query_once(counted_build):
     assert sum(1 for k in counts if k[1] == "compute_with_targets") == 1
 
 
-def test_a_small_run_chart_draws_every_run():
+# Fifteen runs of 2026-07 and one of January. Of the July runs (sorted: 8, 9, 10, 10, 10, 10, 10, 10.5, 11, 11,
+# 11.5, 12, 70, 80, 90), Q1 is at position 3.5 (10, 10: 10) and Q3 at 10.5 (11.5, 12: 11.75): IQR 1.75, fence
+# 11.75 + 1.5 x 1.75 = 14.375, so c70, c80 and c90 are outliers.
+RUNS_CSV = "date,amount,service,team,category,run_id,currency\n" + "".join(
+    f"{day},{cost},svc-{run[0]},team-a,training,{run},USD\n" for day, run, cost in (
+        [("2026-07-01", f"a{i}", c) for i, c in enumerate([8, 9, 10, 10, 10, 10])] + [("2026-07-01", "c70", 70)]
+        + [("2026-07-02", f"b{i}", c) for i, c in enumerate([10, 10.5, 11, 11, 11.5, 12])]
+        + [("2026-07-03", "c80", 80), ("2026-07-03", "c90", 90), ("2026-01-07", "early", 10)]))
+JULY, AUGUST = date(2026, 7, 1), date(2026, 8, 1)
+
+
+@pytest.fixture(scope="module")
+def runs_con(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run_chart")
+    (folder / "training.csv").write_text(RUNS_CSV)
+    con = kpis.connect(folder / "kpi.duckdb")
+    kpis.ingest_files(con, [folder / "training.csv"])
+    yield con
+    con.close()
+
+
+def test_a_small_run_chart_draws_every_run(runs_con):
+    chart = details.training_run_chart(runs_con, JULY, AUGUST)
+    # 15 runs, fewer than the cap: each one a point, costliest first, no bins; the counts and fence as above.
+    assert (chart.runs, chart.outliers, chart.binned, chart.fence) == (15, 3, 0, pytest.approx(14.375))
+    assert chart.bins.empty and list(chart.drawn["run_id"][:3]) == ["c90", "c80", "c70"]
+    assert chart.drawn["service"].iloc[0] == "svc-c"  # the drawn runs are named
+    fig = charts.training_runs(chart, "runs")
+    assert [(t.name, len(t.x)) for t in fig.data] == [("run", 12), ("outlier run", 3)]
+    assert charts.training_runs_caption(chart) == ""
+    # The same runs, costs and fence as the run table's query
+    table = details.training_runs(runs_con, JULY, AUGUST)
+    assert sorted(chart.drawn["run_id"]) == sorted(table["run_id"])
+    assert chart.fence == pytest.approx(table["outlier_threshold"].iloc[0])
+
+
+def test_past_the_cap_only_the_costliest_outliers_are_points(runs_con, monkeypatch):
     import pandas as pd
 
-    runs = pd.DataFrame({"run_id": ["a", "b", "c"], "service": "s", "cost": [10.0, 12.0, 90.0], "currency": "USD",
-                         "first_date": pd.to_datetime(["2026-07-01", "2026-07-02", "2026-07-03"]),
-                         "outlier": [False, False, True], "outlier_threshold": 50.0})
-    fig = charts.training_runs(runs, "runs")
-    assert [(t.name, len(t.x)) for t in fig.data] == [("run", 2), ("outlier run", 1)]
-    assert charts.training_runs_caption(runs) == ""
-
-
-def test_past_the_cap_only_the_costliest_outliers_are_points(monkeypatch):
-    import pandas as pd
-
-    monkeypatch.setattr(charts, "MAX_CHART_POINTS", 2)
-    runs = pd.DataFrame({"run_id": list("abcde"), "service": "s", "cost": [10.0, 12.0, 70.0, 90.0, 80.0],
-                         "currency": "USD", "first_date": pd.to_datetime(["2026-07-01"] * 3 + ["2026-07-02"] * 2),
-                         "outlier": [False, False, True, True, True], "outlier_threshold": 50.0})
-    fig = charts.training_runs(runs, "runs")
+    monkeypatch.setattr(details, "RUN_CHART_POINTS", 2)
+    chart = details.training_run_chart(runs_con, JULY, AUGUST)
+    fig = charts.training_runs(chart, "runs")
     points = next(t for t in fig.data if t.name == "outlier run")
-    assert sorted(points.y) == [80.0, 90.0]  # the two costliest; the third outlier is in its day's range
+    assert sorted(points.y) == [80.0, 90.0]  # the two costliest outliers; c70 is in its day's range
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["other runs: median, range per day",
+                                                                      "outlier run"]
     band = next(t for t in fig.data if t.name == "other runs, range per day")
     low = next(t for t in fig.data if t.mode == "lines" and t.showlegend is False and t.fill is None)
-    # Only 2026-07-01 has runs that are not points: a, b and c, the outlier past the cap (d and e are points).
-    assert (list(low.x), list(low.y), list(band.y)) == ([pd.Timestamp("2026-07-01")], [10.0], [70.0])
-    assert charts.training_runs_caption(runs) == ("The 2 costliest of 3 outlier runs drawn one by one; the other 3 "
-                                                  "of 5 runs as their median and range per day.")
+    median = next(t for t in fig.data if t.name == "other runs: median, range per day")
+    # 07-01: 8, 9, 10, 10, 10, 10 and c70 (min 8, median the 4th of 7: 10, max 70);
+    # 07-02: 10, 10.5, 11, 11, 11.5, 12 (min 10, median (11 + 11) / 2 = 11, max 12).
+    assert list(low.x) == [pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-02")]
+    assert (list(low.y), list(median.y), list(band.y)) == ([8.0, 10.0], [10.0, 11.0], [70.0, 12.0])
+    assert list(median.text) == ["day 2026-07-01: 7 runs, median $10.00, $8.00 – $70.00",
+                                 "day 2026-07-02: 6 runs, median $11.00, $10.00 – $12.00"]
+    assert charts.training_runs_caption(chart) == ("The 2 costliest of 3 outlier runs drawn one by one; the other "
+                                                   "13 of 15 runs as their median and range per day.")
+
+
+def test_runs_spread_over_more_than_a_quarter_are_binned_per_week(runs_con, monkeypatch):
+    monkeypatch.setattr(details, "RUN_CHART_POINTS", 2)
+    chart = details.training_run_chart(runs_con, date(2026, 1, 1), AUGUST)
+    # With January's run (10 on Wednesday 2026-01-07), 16 runs: Q1 at position 3.75 (10), Q3 at 11.25 (11.5 +
+    # 0.25 x 0.5 = 11.625), IQR 1.625, fence 14.0625: the same three outliers, the two costliest drawn. The 14
+    # others start 176 days apart (> 92): per week, each bin the Monday of its week.
+    assert (chart.per, chart.runs, chart.outliers, chart.binned) == ("week", 16, 3, 14)
+    assert chart.fence == pytest.approx(14.0625)
+    bins = chart.bins
+    assert [f"{d:%Y-%m-%d}" for d in bins["bin"]] == ["2026-01-05", "2026-06-29"]
+    # 2026-06-29's week: the 13 July runs not drawn, sorted 8 ... 70, the 7th of them 10
+    assert bins[["min", "median", "max", "size"]].values.tolist() == [[10, 10, 10, 1], [8, 10, 70, 13]]
+    assert charts.training_runs_caption(chart) == ("The 2 costliest of 3 outlier runs drawn one by one; the other "
+                                                   "14 of 16 runs as their median and range per week.")
+
+
+def test_a_run_chart_of_no_runs_is_empty(runs_con):
+    chart = details.training_run_chart(runs_con, date(2030, 1, 1), date(2030, 2, 1))
+    assert chart.empty and chart.drawn.empty and chart.bins.empty and chart.fence is None
+    assert chart.currencies == () and charts.training_runs_caption(chart) == ""
 
 
 def test_the_basic_plotly_build_is_the_version_plotly_ships():

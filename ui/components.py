@@ -150,7 +150,7 @@ def _frame_key(df: pd.DataFrame) -> bytes:
     return hashlib.blake2b(pickle.dumps(df, protocol=5), digest_size=16).digest()
 
 
-DRAWN_HASH = {pd.DataFrame: _frame_key}
+DRAWN_HASH = {pd.DataFrame: _frame_key, details.RunChart: _frame_key}  # a run chart: two frames and counts
 
 
 @st.cache_data(show_spinner=False, max_entries=128, hash_funcs=DRAWN_HASH)

@@ -231,6 +231,7 @@ QUERIES = {
     "open_incidents": details.open_incidents,
     "worst_services": details.worst_services,
     "training_runs": details.training_runs,
+    "training_run_chart": details.training_run_chart,
     "prediction_count_kinds": details.prediction_count_kinds,
     "serving_by_service": details.serving_by_service,
     "pipeline_runs": details.pipeline_runs,
