@@ -747,8 +747,13 @@ def _finish(frame: pd.DataFrame, req: Request, order: list[str]) -> pd.DataFrame
     if frame.empty:
         return _empty(req)
     frame = frame.copy()
-    frame["period"] = [req.label(s) for s in frame["period_start"]]
-    frame["unit"] = [_unit(k, c) for k, c in zip(frame["kpi"], frame["currency"])]
+    # Labelled and united per distinct value, not per row: a row at a time took a tenth of a request for all
+    # KPIs by month and team (13k rows).
+    frame["period"] = frame["period_start"].map({s: req.label(s) for s in frame["period_start"].unique()})
+    frame["unit"] = frame["kpi"].map({k.id: k.unit for k in catalog.CATALOG})
+    money = frame["kpi"].isin([k.id for k in catalog.CATALOG if _is_money(k)])
+    if money.any():  # a currency KPI's unit is the row's currency
+        frame.loc[money, "unit"] = [_unit(k, c) for k, c in zip(frame.loc[money, "kpi"], frame.loc[money, "currency"])]
     frame["_order"] = frame["kpi"].map({k: i for i, k in enumerate(order)})
     sort = ["_order", "period_start", "unit"] + (["grp"] if req.by else [])
     frame = frame.sort_values(sort, na_position="last", kind="stable")
