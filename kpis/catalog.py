@@ -483,9 +483,10 @@ CATALOG: tuple[KPI, ...] = (
             "Training cost of lines that name a run_id / distinct run_id with training cost in the period."
         ),
         period_by="date",
-        # costs.sql adds one row with run = 1 per distinct run
-        value="sum(amount) FILTER (WHERE is_training_run) / nullif(count(run), 0)",
-        n="count(run)",
+        # costs.sql adds the distinct runs as rows whose run counts them (1 per distinct run from
+        # cost_runs.sql, or their number per period and group from cost_run_teams.sql)
+        value="sum(amount) FILTER (WHERE is_training_run) / nullif(sum(run), 0)",
+        n="coalesce(sum(run), 0)",
     ),
 )
 

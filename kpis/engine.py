@@ -216,7 +216,10 @@ def _render(name: str, req: Request, table: str, bounded: bool = False, parts: f
         if key == "union":
             if arg not in UNION_PARTS:
                 raise ValueError(arg)
-            return f"UNION ALL {_PLACEHOLDER.sub(sub, _template(arg))}" if arg in parts else ""
+            part = "cost_run_teams" if arg == "cost_runs" and _run_teams(req) else arg
+            return f"UNION ALL {_PLACEHOLDER.sub(sub, _template(part))}" if arg in parts else ""
+        if key == "run_single":  # kpis/sql/cost_run_teams.sql: the key a row is alone in
+            return "d.single_team" if req.by == "team" else "d.single_run"
         if key == "spine":  # the periods as a relation: period_start, period_end (exclusive, equal spans)
             return (f"(SELECT period_start, {_period_end(req)} AS period_end "
                     f"FROM (SELECT unnest($spine_starts::DATE[]) AS period_start) s)")
@@ -247,6 +250,14 @@ def events(name: str) -> str:
     if name not in EVENT_RELATIONS:
         raise ValueError(f"no event relation {name!r}")
     return f"({_template(name)})"
+
+
+def _run_teams(req: Request) -> bool:
+    """Whether the training runs are counted from ``rollups.RUN_TEAMS`` (kpis/sql/cost_run_teams.sql): it is
+    current, and the request groups by team or not at all and filters the costs on nothing but the team (the
+    table has no service or model)."""
+    return (rollups.RUN_TEAMS in req.rollups and req.by in (None, "team")
+            and all(k == "team" for k, _ in req.filters if k in FILTER_COLUMNS["costs"]))
 
 
 def relation(name: str, current: frozenset[str]) -> str:

@@ -129,6 +129,8 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         refresh_next_success(con)
     if LINKS not in fresh:
         refresh_links(con)
+    if RUN_TEAMS not in fresh or "cost_runs_daily" not in fresh:
+        refresh_run_teams(con)
 
 
 def refresh_batch(con: duckdb.DuckDBPyConnection, tables, batch_id: int) -> None:
@@ -139,6 +141,8 @@ def refresh_batch(con: duckdb.DuckDBPyConnection, tables, batch_id: int) -> None
         refresh_links(con)  # reads the next successes
     for table in sorted(set(tables)):
         refresh(con, table, batch_id)
+    if "costs" in tables:
+        refresh_run_teams(con)  # reads the training runs' rollup just refreshed
 
 
 def refresh(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
@@ -172,7 +176,7 @@ def current(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 
 def _current(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    names = [STATE, *(r.name for r in ROLLUPS), NEXT_SUCCESS, LINKS]
+    names = [STATE, *(r.name for r in ROLLUPS), NEXT_SUCCESS, LINKS, RUN_TEAMS]
     # duckdb_tables(), not information_schema.tables: 1 ms against 10-13 ms on a new connection
     have = set(con.execute("SELECT coalesce(list(table_name), []) FROM duckdb_tables() "
                            "WHERE NOT temporary AND list_contains($names, table_name)",
@@ -194,6 +198,9 @@ def _current(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     if NEXT_SUCCESS in out and LINKS in have and all(
             states.get(_state_name(t, LINKS)) == (_links_version(), n.get(t)) for t in NEXT_SUCCESS_BASE):
         out.add(LINKS)
+    if "cost_runs_daily" in out and RUN_TEAMS in have and states.get(RUN_TEAMS) == (_run_teams_version(),
+                                                                                    n.get("costs")):
+        out.add(RUN_TEAMS)
     return frozenset(out)
 
 
@@ -324,3 +331,52 @@ def refresh_links(con: duckdb.DuckDBPyConnection) -> None:
     for t in NEXT_SUCCESS_BASE:
         con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?, now()::TIMESTAMP)",
                     [_state_name(t, LINKS), _links_version(), _count(con, t)])
+
+
+# ---------------------------------------------------------------------------
+# The training runs per team, each row marked when its run is alone in its key
+#
+# Training cost per run divides by the distinct runs per period, group and
+# currency: grouped by team, a DISTINCT over every (period, team, currency, run)
+# of the training runs' rollup (1.3M of them on the 20-team benchmark: 40% of all
+# KPIs by month and team, and most of a first request's fresh memory).
+# ``cost_run_teams`` holds the distinct (date, team, currency, run_id) of
+# ``cost_runs_daily`` with two marks: ``single_team``, the row is the only one of
+# its run, currency and team; ``single_run``, the only one of its run and currency.
+# A row alone in its key stays alone in any range or team filter, so it counts one
+# run without being made distinct; only the others are (kpis/sql/cost_run_teams.sql,
+# which the engine reads for a request grouped by team or not at all and filtered
+# on the team only: ``engine._run_teams``). Rebuilt whole after each costs batch,
+# inside its transaction, after the training runs' rollup it reads (0.3 s on the 1x
+# benchmark); current when that rollup is, and its definition and the costs' row
+# count are those recorded.
+
+RUN_TEAMS = "cost_run_teams"
+
+
+def _run_teams_sql() -> str:
+    return """
+    WITH d AS (SELECT DISTINCT date, team, currency, run_id FROM cost_runs_daily),
+    t AS (SELECT team, currency, run_id, count(*) = 1 AS single_team FROM d GROUP BY team, currency, run_id),
+    r AS (SELECT currency, run_id, count(*) = 1 AS single_run FROM d GROUP BY currency, run_id)
+    SELECT d.date, d.team, d.currency, d.run_id, t.single_team, r.single_run
+    FROM d
+    JOIN t ON t.team IS NOT DISTINCT FROM d.team AND t.currency IS NOT DISTINCT FROM d.currency
+          AND t.run_id = d.run_id
+    JOIN r ON r.currency IS NOT DISTINCT FROM d.currency AND r.run_id = d.run_id
+    ORDER BY d.date"""
+
+
+def _run_teams_version() -> str:
+    text = "\n".join([_run_teams_sql(), BY_NAME["cost_runs_daily"].version])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def refresh_run_teams(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild ``cost_run_teams`` from the training runs' rollup (see above)."""
+    if not (_exists(con, "costs") and _exists(con, "cost_runs_daily")):
+        return
+    con.execute(STATE_DDL)
+    con.execute(f"CREATE OR REPLACE TABLE {RUN_TEAMS} AS {_run_teams_sql()}")
+    con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?, now()::TIMESTAMP)",
+                [RUN_TEAMS, _run_teams_version(), _count(con, "costs")])

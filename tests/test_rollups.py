@@ -18,7 +18,8 @@ import kpis
 from kpis import drivers, engine, rollups
 from tests import golden
 
-BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS, rollups.LINKS})
+BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS, rollups.LINKS,
+                  rollups.RUN_TEAMS})
 
 REQUESTS = [
     dict(grain="month"),
@@ -212,7 +213,7 @@ def test_an_outdated_definition_is_rebuilt(tmp_path, monkeypatch):
     kpis.ingest_files(con, [tmp_path / "costs.csv"])
     con.execute(f"UPDATE {rollups.STATE} SET version = 'old' WHERE name = 'costs_daily'")
     con.execute(f"UPDATE {rollups.STATE} SET version = 'old' WHERE name = ?", [f"{rollups.NEXT_SUCCESS}:incidents"])
-    assert rollups.current(con) == {"cost_runs_daily", "predictions_daily"}
+    assert rollups.current(con) == {"cost_runs_daily", "predictions_daily", rollups.RUN_TEAMS}
     con.close()
     con = kpis.connect(path)
     assert rollups.current(con) == BOTH
@@ -265,3 +266,71 @@ def test_training_runs_are_counted_only_when_a_kpi_reads_them(golden_db):
         con.close()
     every = every[every["kpi"] == "inference_cost"].reset_index(drop=True)
     pd.testing.assert_frame_equal(one, every)
+
+
+# Training runs that cross days, months and teams (kpis/sql/cost_run_teams.sql and its table rollups.RUN_TEAMS):
+# r1 alpha over two October days; r2 on one day for alpha and beta; r3 beta on 31 October and 1 November;
+# r4 gamma on one November day; r5 alpha on one day, on two services (one row of the table).
+RUNS = """date,amount,service,category,team,run_id,currency
+2026-10-01,10,svc-a,training,alpha,r1,USD
+2026-10-02,20,svc-a,training,alpha,r1,USD
+2026-10-05,30,svc-a,training,alpha,r2,USD
+2026-10-05,40,svc-b,training,beta,r2,USD
+2026-10-31,5,svc-b,training,beta,r3,USD
+2026-11-01,15,svc-b,training,beta,r3,USD
+2026-11-10,50,svc-c,training,gamma,r4,USD
+2026-10-07,6,svc-a,training,alpha,r5,USD
+2026-10-07,4,svc-b,training,alpha,r5,USD
+"""
+
+
+def _runs(con, **kw) -> dict:
+    df = engine.compute(con, kpis=["training_cost_per_run"], start=date(2026, 10, 1), end=date(2026, 12, 31), **kw)
+    key = [c for c in ("period", "team") if c in df]
+    return {tuple(r[c] for c in key): (None if pd.isna(r["value"]) else round(r["value"], 6), int(r["n"]))
+            for r in df.to_dict("records")}
+
+
+def test_runs_alone_in_their_key_are_counted_and_the_others_made_distinct(tmp_path):
+    (tmp_path / "runs.csv").write_text(RUNS)
+    con = kpis.connect(tmp_path / "kpi.duckdb")
+    kpis.ingest_files(con, [tmp_path / "runs.csv"])
+    assert rollups.RUN_TEAMS in rollups.current(con)
+    marks = {(t, r): (st, sr) for t, r, st, sr in con.execute(
+        f"SELECT team, run_id, bool_and(single_team), bool_and(single_run) FROM {rollups.RUN_TEAMS} GROUP BY ALL"
+    ).fetchall()}
+    # r1 and r3 span two days of one team; r2 is one day of each of two teams; r4 and r5 are one row each
+    assert marks == {("alpha", "r1"): (False, False), ("alpha", "r2"): (True, False), ("beta", "r2"): (True, False),
+                     ("beta", "r3"): (False, False), ("gamma", "r4"): (True, True), ("alpha", "r5"): (True, True)}
+    by_team = _runs(con, grain="month", by="team")
+    # October: alpha r1 (10 + 20), r2 (30), r5 (6 + 4) = 70 / 3 runs; beta r2 (40), r3 (5) = 45 / 2.
+    # November: beta r3 (15) / 1; gamma r4 (50) / 1. December: no runs.
+    assert by_team[("2026-10", "alpha")] == (round(70 / 3, 6), 3) and by_team[("2026-10", "beta")] == (22.5, 2)
+    assert by_team[("2026-10", "gamma")] == (None, 0)
+    assert by_team[("2026-11", "beta")] == (15.0, 1) and by_team[("2026-11", "gamma")] == (50.0, 1)
+    # Ungrouped, r2 is one run: October r1, r2, r3, r5 = (30 + 70 + 5 + 10) / 4; November r3, r4 = 65 / 2.
+    assert _runs(con, grain="month") == {("2026-10",): (28.75, 4), ("2026-11",): (32.5, 2), ("2026-12",): (None, 0)}
+    # The quarter: r3 is one run of beta's (5 + 15 + 40 for r2 = 60 / 2); every run once ungrouped: 180 / 5.
+    q = _runs(con, grain="quarter", by="team")
+    assert q[("2026-Q4", "alpha")] == (round(70 / 3, 6), 3) and q[("2026-Q4", "beta")] == (30.0, 2)
+    assert _runs(con, grain="quarter") == {("2026-Q4",): (36.0, 5)}
+    # Filtered to alpha and beta, ungrouped: r2 still once; the first day of each month only: r1 (10), r3 (15).
+    assert _runs(con, grain="month", filters={"team": ["alpha", "beta"]})[("2026-10",)] == (28.75, 4)
+    assert _runs(con, grain="month", span_days=1)[("2026-10",)] == (10.0, 1)
+    assert _runs(con, grain="month", span_days=1)[("2026-11",)] == (15.0, 1)
+    # Every shape equals the events (cost_runs.sql's DISTINCT), and reads the table only where it may.
+    for kw in (dict(grain="month", by="team"), dict(grain="month"), dict(grain="week", by="team"),
+               dict(grain="quarter"), dict(grain="month", filters={"team": ["alpha"]}),
+               dict(grain="month", by="team", span_days=3), dict(grain="month", by="service")):
+        assert _assert_rollups_agree(con, kpis=["training_cost_per_run"], **kw) > 0, kw
+    from kpis import catalog
+
+    k = [catalog.get("training_cost_per_run")]
+    first, last = date(2026, 10, 1), date(2026, 11, 1)
+    reads = {shape: f"FROM {rollups.RUN_TEAMS} d" in engine._source_query(
+        "costs", k, engine.Request(rollups=rollups.current(con), **kw), first, last)[0]
+        for shape, kw in {"team": dict(by="team"), "none": {}, "team filter": dict(filters=(("team", ("a",)),)),
+                          "service": dict(by="service"),
+                          "service filter": dict(filters=(("service", ("svc-a",)),))}.items()}
+    assert reads == {"team": True, "none": True, "team filter": True, "service": False, "service filter": False}
+    con.close()
