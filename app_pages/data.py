@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import annotations, schema
+from kpis import annotations, ingest, schema
 from ui import auth, components, data, state
 
 view = state.current()
@@ -165,7 +165,8 @@ if files:
     st.subheader("Validation report")
     history = data.query("history")
     loaded = set(history["content_hash"]) if history is not None and not history.empty else set()
-    repeats = [u.name for u in uploads if u.digest in loaded]
+    legacy = any(isinstance(h, str) and not h.startswith(ingest.HASH_PREFIX) for h in loaded)  # before BLAKE3
+    repeats = [u.name for u in uploads if u.digest in loaded or (legacy and u.legacy_digest in loaded)]
     if repeats:
         st.info(f"Already loaded (identical content, will be skipped): {components.md_text(', '.join(repeats))}")
     if error is not None:

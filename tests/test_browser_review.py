@@ -219,7 +219,8 @@ def test_a_draft_survives_a_page_switch_and_a_reload(server, browser, built):
     page.get_by_role("button", name="Save commentary").nth(
         [s.id for s in built.sections].index("delivery")).click()
     _settle(page, 60)
-    assert page.get_by_text("Draft — not saved").count() == 0
+    # the save's rerun may start after the page looked settled (a loaded machine): wait for the markers to go
+    expect(page.get_by_text("Draft — not saved")).to_have_count(0)
     page.reload()
     _settle(page, 60)
     expect(_commentary_box(page, built.section("delivery").title)).to_have_value(

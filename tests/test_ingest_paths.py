@@ -9,6 +9,8 @@ cases where the streaming pass has to give way.
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 import pytest
 
@@ -211,6 +213,27 @@ def test_a_different_file_of_the_same_size_is_loaded(tmp_path):
     hashes = con.execute("SELECT file_name, content_hash, file_size FROM ingest_log ORDER BY batch_id").fetchall()
     assert hashes[0][1] != hashes[1][1] and hashes[1][1] == hashes[2][1] == ingest.file_hash(b)
     assert {h[2] for h in hashes} == {a.stat().st_size}
+
+
+def test_a_file_logged_with_its_sha256_before_blake3_is_still_a_repeat(tmp_path):
+    con = kpis.connect(tmp_path / "k.duckdb")
+    p = tmp_path / "d.csv"
+    p.write_text("deployment_id,service,deployed_at\nd1,s,2026-10-01\n")
+    kpis.ingest_files(con, [p])
+    (logged,) = con.execute("SELECT content_hash FROM ingest_log").fetchone()
+    assert logged == ingest.file_hash(p) == ingest.content_hash(p.read_bytes())
+    assert logged.startswith(ingest.HASH_PREFIX) and logged != ingest.legacy_hash(p.read_bytes())
+    # as a database from before BLAKE3 holds it: the file's SHA-256, without a prefix
+    con.execute("UPDATE ingest_log SET content_hash = ?", [hashlib.sha256(p.read_bytes()).hexdigest()])
+    (again,) = kpis.ingest_files(con, [p])
+    assert again.status == "skipped" and "identical to d.csv" in again.message
+    assert con.execute("SELECT count(*) FROM deployments").fetchone()[0] == 1
+    # a file of the same size and other content is no repeat of it
+    q = tmp_path / "e.csv"
+    q.write_text("deployment_id,service,deployed_at\nd2,s,2026-10-01\n")
+    (other,) = kpis.ingest_files(con, [q])
+    assert other.status == "loaded" and con.execute("SELECT count(*) FROM deployments").fetchone()[0] == 2
+    con.close()
 
 
 def test_database_from_before_file_size_gains_the_column(tmp_path):

@@ -24,7 +24,8 @@ import kpis
 from kpis import engine, ingest, rollups
 
 ROOT = Path(__file__).resolve().parents[1]
-BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS, rollups.LINKS})
+BOTH = frozenset({"costs_daily", "cost_runs_daily", "predictions_daily", rollups.NEXT_SUCCESS, rollups.LINKS,
+                  rollups.RUN_TEAMS})
 DAYS = range(1, 26)  # 2026-10-01 .. 2026-10-25
 
 # A bill split in two: the inference lines in one file (2 services x 25 days = 50 rows, svc-a 2.00 and
@@ -78,6 +79,9 @@ def assert_rollups_follow_the_events(con) -> None:
     for r in rollups.ROLLUPS:
         assert sorted(con.execute(f"SELECT * FROM {r.name}").fetchall(), key=str) == \
             sorted(con.execute(r.select()).fetchall(), key=str), r.name
+    # the training runs per team follow the rollup they are built from
+    assert sorted(con.execute(f"SELECT * FROM {rollups.RUN_TEAMS}").fetchall(), key=str) == \
+        sorted(con.execute(rollups._run_teams_sql()).fetchall(), key=str)
 
 
 def counts(rep) -> tuple:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import io
 import json
 import tempfile
@@ -428,7 +427,11 @@ class Upload:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        return ingest.content_hash(self.data)  # as ingest_log records a file's content
+
+    @property
+    def legacy_digest(self) -> str:
+        return ingest.legacy_hash(self.data)  # as ingest_log recorded it before BLAKE3
 
 
 def _records(doc, depth: int = 0) -> list | None:

@@ -33,11 +33,21 @@ from __future__ import annotations
 from kpis.ingest.batch import history, ingest
 from kpis.ingest.errors import MAX_REPORTED_ERRORS, IngestError, RowError
 from kpis.ingest.parsing import repr_reason
-from kpis.ingest.reading import READABLE_SUFFIXES, Limits, detect_kind, expand, file_hash, json_read_error
+from kpis.ingest.reading import (
+    HASH_PREFIX,
+    READABLE_SUFFIXES,
+    Limits,
+    content_hash,
+    detect_kind,
+    expand,
+    file_hash,
+    json_read_error,
+    legacy_hash,
+)
 from kpis.ingest.report import FileReport
 from kpis.ingest.sql import quote_ident
 from kpis.periods import plausible_window  # the rule lives in kpis.periods
 
-__all__ = ["FileReport", "IngestError", "Limits", "MAX_REPORTED_ERRORS", "READABLE_SUFFIXES", "RowError",
-           "detect_kind", "expand", "file_hash", "history", "ingest", "json_read_error", "plausible_window",
-           "quote_ident", "repr_reason"]
+__all__ = ["FileReport", "HASH_PREFIX", "IngestError", "Limits", "MAX_REPORTED_ERRORS", "READABLE_SUFFIXES", "RowError",
+           "content_hash", "detect_kind", "expand", "file_hash", "history", "ingest", "json_read_error",
+           "legacy_hash", "plausible_window", "quote_ident", "repr_reason"]

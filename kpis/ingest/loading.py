@@ -14,6 +14,7 @@ from kpis import schema
 from kpis.ingest.errors import MAX_REPORTED_ERRORS, IngestError, RowError
 from kpis.ingest.parsing import _typed_select
 from kpis.ingest.reading import (
+    HASH_PREFIX,
     Limits,
     _check_duplicate_columns,
     _check_json_depth,
@@ -29,6 +30,7 @@ from kpis.ingest.reading import (
     detect_kind,
     file_hash,
     json_read_error,
+    legacy_file_hash,
     take_rejects,
 )
 from kpis.ingest.report import FileReport, _reason_text
@@ -169,6 +171,8 @@ def _repeat(con, batch: BatchPlan, path: Path, name: str):
                             "AND (file_size = ? OR file_size IS NULL)", [path.stat().st_size]).fetchone()[0]
     digest = file_hash(path) if same_size else _HashInBackground(path)
     seen = same_size and _loaded_before(con, digest)
+    if same_size and not seen and _legacy_hashes(con, path.stat().st_size):  # logged before BLAKE3
+        seen = _loaded_before(con, legacy_file_hash(path))
     if not seen:
         return digest, None
     chosen = batch.chosen
@@ -523,6 +527,13 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
         updated = con.execute(f"DELETE FROM {t} WHERE rowid <= {int(mark)} AND ({k}) IN "
                               f"(SELECT {k} FROM {t} WHERE {new})").fetchone()[0]
     return n, updated, mark
+
+
+def _legacy_hashes(con, size: int) -> bool:
+    """Whether a file of ``size`` bytes (or of no recorded size) was logged with a SHA-256 (before BLAKE3)."""
+    return con.execute("SELECT count(*) > 0 FROM ingest_log WHERE status = 'loaded' "
+                       "AND (file_size = ? OR file_size IS NULL) AND NOT starts_with(content_hash, ?)",
+                       [size, HASH_PREFIX]).fetchone()[0]
 
 
 def _loaded_before(con, digest: str) -> tuple | None:

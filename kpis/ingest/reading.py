@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
+import blake3
+
 from kpis import schema
 from kpis.ingest.errors import IngestError, RowError
 from kpis.schema import Table
@@ -77,17 +79,35 @@ def expand(paths: list[str | os.PathLike]) -> list[Path]:
     return out
 
 
+# A file's content hash, recorded in ingest_log: BLAKE3, prefixed with its name. SHA-256 was 4% of an ingest's
+# CPU (0.75 s per GB, where the bare read of the benchmark's 2 GB takes 28 s); BLAKE3 of the mapped file is
+# 0.36 s per GB. Hashes logged before (SHA-256, no prefix) are still matched: ``legacy_file_hash``.
+HASH_PREFIX = "blake3:"
+
+
+def content_hash(data: bytes) -> str:
+    """The content hash of ``data`` (an upload's bytes), as ``file_hash`` gives it for a file."""
+    return HASH_PREFIX + blake3.blake3(data).hexdigest()
+
+
 def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
+    return HASH_PREFIX + blake3.blake3().update_mmap(str(path)).hexdigest()
+
+
+def legacy_hash(data: bytes) -> str:
+    """The SHA-256 of ``data``, as ingest_log recorded content before BLAKE3."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def legacy_file_hash(path: Path) -> str:
+    """The SHA-256 of a file, as ingest_log recorded it before BLAKE3."""
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class _HashInBackground:
-    """SHA-256 of a file computed in a thread while DuckDB loads it (hashlib
-    releases the GIL), for files that cannot be a repeat of a loaded one."""
+    """The content hash of a file computed in a thread while DuckDB loads it
+    (blake3 releases the GIL), for files that cannot be a repeat of a loaded one."""
 
     def __init__(self, path: Path):
         self._digest: str | None = None
