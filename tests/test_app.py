@@ -401,6 +401,30 @@ def test_upload_validate_and_ingest(sample_db, tmp_path):
     assert history["file_name"].iloc[0] == "new_deploys.csv"
 
 
+@pytest.mark.parametrize("logged", ["blake3", "sha256"])
+def test_an_upload_identical_to_a_loaded_file_is_said_to_be_skipped(sample_db, tmp_path, logged):
+    import hashlib
+
+    db = tmp_path / f"{logged}.duckdb"
+    shutil.copy(sample_db, db)
+    csv = ("deployment_id,service,deployed_at,team,status\n"
+           "again-1,home-feed,2026-11-19T10:00:00Z,recommendations,success\n").encode()
+    (tmp_path / "again.csv").write_bytes(csv)
+    con = kpis.connect(db)
+    kpis.ingest_files(con, [tmp_path / "again.csv"])
+    if logged == "sha256":  # as a database from before BLAKE3 logged it
+        con.execute("UPDATE ingest_log SET content_hash = ? WHERE file_name = 'again.csv'",
+                    [hashlib.sha256(csv).hexdigest()])
+    con.close()
+    at = run_app(db, "app_pages/data.py")
+    at.file_uploader[0].upload("again.csv", csv, "text/csv")
+    at.file_uploader[0].upload("other.csv", csv.replace(b"again-1", b"other-1"), "text/csv")
+    at.run()
+    _no_exception(at)
+    said = [i.value for i in at.info if "Already loaded" in i.value]
+    assert said == ["Already loaded (identical content, will be skipped): again.csv"]
+
+
 def test_upload_with_bad_rows_shows_the_report_and_writes_nothing(sample_db, tmp_path):
     db = tmp_path / "copy.duckdb"
     shutil.copy(sample_db, db)
