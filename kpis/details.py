@@ -572,21 +572,22 @@ def training_run_chart(con: duckdb.DuckDBPyConnection, start: date | None = None
     names = _training_run_names(con, filters, start, end, drawn) if len(drawn) else None
     columns = ["run_id", "service", "team", "model", "first_date", "last_date", "cost", "currency", "outlier",
                "outlier_threshold"]
-    drawn = drawn.drop(columns="service", errors="ignore").merge(names, on=["run_id", "currency"], how="left") \
-        if names is not None else drawn.assign(service=None, team=None, model=None)
+    drawn = drawn.merge(names, on=["run_id", "currency"], how="left") if names is not None \
+        else drawn.assign(service=None, team=None, model=None)
     drawn = drawn[columns].astype({"outlier": bool}).reset_index(drop=True)
     bins = rows[rows["kind"] == "bin"].sort_values("bin")
     per = "day" if bins.empty or bool(bins["daily"].iloc[0]) else "week"
     bins = pd.DataFrame({"bin": pd.to_datetime(bins["bin"]), "min": bins["bin_min"], "median": bins["bin_median"],
                          "max": bins["bin_max"], "size": bins["bin_size"].astype("int64")}).reset_index(drop=True)
-    def listed(value) -> tuple[str, ...]:  # a list of no currency comes back as null
-        return () if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)) \
-            else tuple(value)
-
     fence = None if pd.isna(total["fence"]) else float(total["fence"])
     return RunChart(drawn=drawn, bins=bins, per=per, runs=int(total["n_runs"]), outliers=int(total["n_outliers"]),
-                    fence=fence, currencies=listed(total["currencies"]),
-                    binned_currencies=listed(total["binned_currencies"]))
+                    fence=fence, currencies=_strings(total["currencies"]),
+                    binned_currencies=_strings(total["binned_currencies"]))
+
+
+def _strings(value) -> tuple[str, ...]:
+    """A list column's value as a tuple; a list of nothing comes back from SQL as null."""
+    return () if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)) else tuple(value)
 
 
 def _training_run_names(con, filters: dict | None, start: date | None, end: date | None,
