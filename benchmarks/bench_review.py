@@ -49,7 +49,7 @@ def _count_calls(counts: collections.Counter) -> None:
         wrap(engine, name)
     wrap(targets, "compute_with_targets")
     wrap(drivers, "drivers")
-    for name in ("training_runs", "deployments", "incidents", "prediction_count_kinds"):
+    for name in ("training_runs", "training_run_chart", "deployments", "incidents", "prediction_count_kinds"):
         wrap(details, name)
 
 
