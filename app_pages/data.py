@@ -20,10 +20,14 @@ def read_with(report) -> str:
     return "— (already loaded)" if report.status == "skipped" else "canonical columns"
 
 
-def file_summaries(reports) -> None:
+def file_summaries(reports, repeats: tuple[str, ...] = ()) -> None:
     """Per file: what read it, rows read, loaded, dropped per reason, defaulted columns; its warnings, and the
-    hint of a file whose every row a preset dropped (it loads nothing, and that is not an error)."""
-    st.markdown("\n".join(f"- {components.md_text(r.summary)}" for r in reports))
+    hint of a file whose every row a preset dropped (it loads nothing, and that is not an error). A file of
+    ``repeats`` (identical to one already loaded) is said to be skipped: the check does not know, and said
+    'N loaded'."""
+    lines = [f"{r.file}: already loaded (identical content), will be skipped" if r.file in repeats else r.summary
+             for r in reports]
+    st.markdown("\n".join(f"- {components.md_text(line)}" for line in lines))
     for r in reports:
         for w in r.warnings:
             st.warning(components.md_text(f"{r.file}: {w}"), icon=":material/warning:")
@@ -181,7 +185,7 @@ if files:
         st.success(f"All {len(reports)} file(s) are valid: {sum(r.rows_read for r in reports):,} rows.",
                    icon=":material/task_alt:")
         components.table(report, "validation report", key="report")
-        file_summaries(reports)
+        file_summaries(reports, tuple(repeats))
         mapping_notes(reports, "What the preset will do with")
         if any(r.errors for r in reports):
             quarantined = pd.DataFrame([{"file": e.file, "row": e.row, "column": e.column, "reason": e.reason}

@@ -423,6 +423,11 @@ def test_an_upload_identical_to_a_loaded_file_is_said_to_be_skipped(sample_db, t
     _no_exception(at)
     said = [i.value for i in at.info if "Already loaded" in i.value]
     assert said == ["Already loaded (identical content, will be skipped): again.csv"]
+    # the file's own line says so too (the check alone would say it loads 1 row); the other one loads
+    summary = next(m.value for m in at.markdown if "again.csv" in m.value and "other.csv" in m.value)
+    summary = summary.replace("\\", "")  # the markdown source escapes data text (components.md_text)
+    assert "again.csv: already loaded (identical content), will be skipped" in summary
+    assert "other.csv (canonical columns): 1 row(s) read, 1 loaded" in summary
 
 
 def test_upload_with_bad_rows_shows_the_report_and_writes_nothing(sample_db, tmp_path):
