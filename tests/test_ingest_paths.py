@@ -277,3 +277,26 @@ def test_cheap_text_cleaning_equals_nullif_trim():
     differ = con.execute(f"SELECT count(*) FROM v WHERE ({parsing._clean_text_sql('x')}) "
                          "IS DISTINCT FROM nullif(trim(x), '')").fetchone()[0]
     assert differ == 0
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_a_streamed_file_lands_whole_in_any_order_and_the_setting_is_restored(tmp_path, setting):
+    # the streaming INSERT lets DuckDB's threads append in their own order (kpis.ingest.loading._any_order):
+    # every row lands with its own values, and the connection's preserve_insertion_order is as it was
+    n = 200_000  # several of the CSV reader's buffers, so both threads take part
+    p = tmp_path / "costs.csv"
+    p.write_text("date,amount,service,run_id\n" + "".join(
+        f"2026-{1 + i % 12:02d}-{1 + i % 28:02d},{i % 1000}.25,svc-{i % 7},r{i}\n" for i in range(n)))
+    con = kpis.connect(tmp_path / "k.duckdb")
+    con.execute("SET threads = 2")
+    con.execute(f"SET preserve_insertion_order = {str(setting).lower()}")
+    (rep,) = kpis.ingest_files(con, [p])
+    assert (rep.rows_read, rep.inserted) == (n, n)
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is setting
+    # sum of (i % 1000) over i < 200,000 is 200 x (0 + ... + 999) = 99,900,000; plus 0.25 per row = 50,000
+    assert con.execute("SELECT count(*), count(DISTINCT run_id), sum(amount) FROM costs").fetchone() == (
+        n, n, 99_950_000.0)
+    # each row keeps its own values: r123457 is i = 123,457 = 12 x 10,288 + 1 = 28 x 4,409 + 5 = 7 x 17,636 + 5:
+    # month 1 + 1 = 2, day 1 + 5 = 6, amount 457.25, svc-5
+    assert con.execute("SELECT date::VARCHAR, amount, service FROM costs WHERE run_id = 'r123457'").fetchone() == (
+        "2026-02-06", 457.25, "svc-5")

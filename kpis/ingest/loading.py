@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -506,11 +507,12 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
     had_rows = mark >= 0
     cols = ", ".join(table.names)
     select = _typed_select(table, present, extras, sql, types, flag_only=True, window=window, signed=signed)
-    n = con.execute(
-        f"INSERT INTO {t} ({cols}, attributes, batch_id, source_file, source_row) "
-        f"SELECT {cols}, attributes, ?, ?, CASE WHEN _bad THEN -1 ELSE _row END FROM ({select})",
-        [batch_id, name, *params],
-    ).fetchone()[0]
+    with _any_order(con):
+        n = con.execute(
+            f"INSERT INTO {t} ({cols}, attributes, batch_id, source_file, source_row) "
+            f"SELECT {cols}, attributes, ?, ?, CASE WHEN _bad THEN -1 ELSE _row END FROM ({select})",
+            [batch_id, name, *params],
+        ).fetchone()[0]
     bad = con.execute(f"SELECT count(*) FROM {t} WHERE {new} AND source_row = -1").fetchone()[0]
     if rejects:  # the typed CSV reader's rejected values (_typed_csv_sql)
         bad += take_rejects(con)
@@ -527,6 +529,21 @@ def _stream_into_table(con, table: Table, present, extras, sql, params, types, b
         updated = con.execute(f"DELETE FROM {t} WHERE rowid <= {int(mark)} AND ({k}) IN "
                               f"(SELECT {k} FROM {t} WHERE {new})").fetchone()[0]
     return n, updated, mark
+
+
+@contextmanager
+def _any_order(con):
+    """Let the statement inside append its rows in the order its threads produce them, not the file's.
+
+    Nothing reads a table's physical order (drill-downs and exports sort; a streamed CSV row has no
+    source_row either way), and keeping the file's order cost a sixth of a 10M-line read's CPU
+    (benchmarks/README.md, 2026-12-06, sixth). The connection's setting is restored after."""
+    before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
 
 
 def _legacy_hashes(con, size: int) -> bool:
