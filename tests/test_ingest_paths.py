@@ -300,3 +300,23 @@ def test_a_streamed_file_lands_whole_in_any_order_and_the_setting_is_restored(tm
     # month 1 + 1 = 2, day 1 + 5 = 6, amount 457.25, svc-5
     assert con.execute("SELECT date::VARCHAR, amount, service FROM costs WHERE run_id = 'r123457'").fetchone() == (
         "2026-02-06", 457.25, "svc-5")
+
+
+def test_an_error_inside_the_any_order_insert_is_reported_as_itself_and_the_setting_restored(tmp_path, monkeypatch):
+    # an error in the streaming INSERT (a reader error) aborts the batch's transaction, where no setting can be
+    # changed: the error must reach the report as itself, and the connection's setting come back after the rollback
+    real = loading._typed_select
+
+    def failing(*a, **k):
+        return f"SELECT * FROM ({real(*a, **k)}) WHERE error('injected reader error') IS NULL"
+
+    monkeypatch.setattr(loading, "_typed_select", failing)
+    p = tmp_path / "deployments.csv"
+    p.write_text("deployment_id,service,deployed_at\nx1,s,2026-10-01\n")
+    con = kpis.connect(tmp_path / "k.duckdb")
+    with pytest.raises(kpis.IngestError) as err:
+        kpis.ingest_files(con, [p])
+    (e,) = err.value.errors
+    assert "injected reader error" in e.reason and "aborted" not in e.reason
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
+    assert con.execute("SELECT count(*) FROM deployments").fetchone()[0] == 0

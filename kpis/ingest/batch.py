@@ -106,12 +106,17 @@ def _fetched(paths: list):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# The connection settings a batch may change (the source time zone; the order of a streamed INSERT,
+# loading._any_order), put back as they were when it ends, after its commit or rollback.
+SAVED_SETTINGS = ("TimeZone", "preserve_insertion_order")
+
+
 def _ingest_batch(con, paths, origin: dict[str, str], plan: BatchPlan, *, user: str, dry_run: bool,
                   display_names: dict[str, str] | None, append: bool) -> list[FileReport]:
     display_names = {**origin, **(display_names or {})}
     files = expand(paths)
     db.ensure_schema(con)
-    old_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    saved = {name: con.execute("SELECT current_setting(?)", [name]).fetchone()[0] for name in SAVED_SETTINGS}
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"SET TimeZone = {_lit(plan.source_tz)}")
@@ -157,7 +162,8 @@ def _ingest_batch(con, paths, origin: dict[str, str], plan: BatchPlan, *, user: 
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute(f"SET TimeZone = {_lit(old_tz)}")
+        for name, value in saved.items():
+            con.execute(f"SET {name} = {_lit(str(value))}")
 
 
 def _aborted(con) -> bool:

@@ -537,13 +537,13 @@ def _any_order(con):
 
     Nothing reads a table's physical order (drill-downs and exports sort; a streamed CSV row has no
     source_row either way), and keeping the file's order cost a sixth of a 10M-line read's CPU
-    (benchmarks/README.md, 2026-12-06, sixth). The connection's setting is restored after."""
+    (benchmarks/README.md, 2026-12-06, sixth). The setting is put back when the statement succeeds; when it
+    fails, its transaction is aborted and no setting can change until the rollback, after which the batch
+    puts back every setting it saved (batch.SAVED_SETTINGS)."""
     before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     con.execute("SET preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
+    yield
+    con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
 
 
 def _legacy_hashes(con, size: int) -> bool:
