@@ -78,7 +78,7 @@ with components.section("Inference cost and prediction volume"):
     if not components.no_data_message(["inference_cost", "predictions"], frame, span):
         components.chart(charts.cost_and_volume,
             frame, f"Inference cost (bars) and predictions (line) per {view.grain} — cost should grow slower "
-                   "than volume", partial=view.in_progress, key="cost-volume")
+                   "than volume", partial=view.in_progress, first=view.first_partial, key="cost-volume")
 
 with components.section("Training cost per run"):
     st.subheader("Training cost per run")

@@ -64,7 +64,8 @@ with components.section("Deployment frequency"):
         components.chart(charts.stacked_bars,
             per_group.dropna(subset=["value"]), x="period", y="value", colour=by,
             title=f"Production deployments per {view.grain} by {by} — volume: neither better nor worse",
-            y_title=f"deployments per {view.grain}", partial=view.in_progress, key="deploys-by")
+            y_title=f"deployments per {view.grain}", partial=view.in_progress, first=view.first_partial,
+            key="deploys-by")
     frame = delivery_frame()
     judged = frame[(frame["kpi"] == "deployment_count") & (frame["period"] == view.period)] if frame is not None else None
     if judged is not None and "scope" in judged and len(judged) and judged["scope"].iloc[0] == f"per {by}":

@@ -50,7 +50,7 @@ with components.section("Incidents"):
             by_severity.dropna(subset=["value"]), x="period", y="value", colour="severity",
             title=f"ML incidents per {view.grain} by severity — lower is better", y_title="incidents",
             colours=charts.SEVERITY_COLOURS, order=list(charts.SEVERITY_COLOURS), partial=view.in_progress,
-            key="by-severity")
+            first=view.first_partial, key="by-severity")
 
 with components.section("Time to recover and time to detect"):
     st.subheader("Time to recover and time to detect")

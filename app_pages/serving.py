@@ -83,7 +83,7 @@ with components.section("Serving health"):
             if not components.no_data_message(["error_budget_remaining"], frame, span):
                 components.chart(charts.error_budget,
                     frame, f"Error budget remaining (SLO {fmt.fmt_percent(SLO, 1)}) — higher is better", SLO,
-                    partial=view.in_progress,
+                    partial=view.in_progress, first=view.first_partial,
                     key="srv-budget")
 
         st.subheader(f"Services in {view.period_text(view.period)}")

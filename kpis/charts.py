@@ -200,20 +200,30 @@ def to_date_label(label: str) -> str:
     return f"{label} ({TO_DATE})"
 
 
-def _period_ticks(fig: _Fig, periods: list, partial: str | None) -> None:
-    """Category x axis in period order; the period in progress reads '2026-11 (to date)'."""
+def _tick(p: str, partial: str | None, first: tuple[str, str] | None) -> str:
+    """A period's x tick: '2026-11 (to date)' in progress, '2025-05 (from 05-20)' where the data begins."""
+    notes = [first[1]] if first is not None and p == first[0] else []
+    notes += [TO_DATE] if p == partial else []
+    return f"{p} ({', '.join(notes)})" if notes else p
+
+
+def _period_ticks(fig: _Fig, periods: list, partial: str | None, first: tuple[str, str] | None = None) -> None:
+    """Category x axis in period order; the period in progress reads '2026-11 (to date)', and the period the
+    data begins in after its first day (``first``: its label and 'from 05-20') '2025-05 (from 05-20)'."""
     axis = dict(categoryorder="array", categoryarray=periods)
-    if partial in periods:
+    if partial in periods or (first is not None and first[0] in periods):
         # Listed ticks are all drawn (plotly thins only automatic ones): a weekly range keeps about 20.
         step = max(1, math.ceil(len(periods) / MAX_TICKS))
         shown = [p for i, p in enumerate(periods) if (len(periods) - 1 - i) % step == 0]
-        axis.update(tickmode="array", tickvals=shown, ticktext=[to_date_label(p) if p == partial else p for p in shown])
+        axis.update(tickmode="array", tickvals=shown, ticktext=[_tick(p, partial, first) for p in shown])
     fig.update_xaxes(**axis)
 
 
-def _hatch(x: list, partial: str | None) -> dict:
-    """A bar trace's marker pattern: the period in progress hatched, the others plain."""
-    return dict(shape=["/" if p == partial else "" for p in x], solidity=0.45, fgcolor="#ffffff")
+def _hatch(x: list, partial: str | None, first: tuple[str, str] | None = None) -> dict:
+    """A bar trace's marker pattern: the period in progress and a period the data begins in after its first
+    day hatched, the others plain."""
+    lead = first[0] if first is not None else None
+    return dict(shape=["/" if p == partial or p == lead else "" for p in x], solidity=0.45, fgcolor="#ffffff")
 
 
 def _missing(v) -> bool:
@@ -222,17 +232,20 @@ def _missing(v) -> bool:
 
 def _series(fig: _Fig, x: list, y: list, *, name: str, colour: str, width: float = 2.2,
             dash: str | None = None, size: int = 7, marker_colours: list | None = None, text: list | None = None,
-            partial: str | None = None, yaxis: str | None = None, showlegend: bool = True) -> None:
-    """One line; the period in progress (``partial``) as a hollow marker at the end of a dotted segment.
+            partial: str | None = None, yaxis: str | None = None, showlegend: bool = True,
+            first: tuple[str, str] | None = None) -> None:
+    """One line; the period in progress (``partial``) as a hollow marker at the end of a dotted segment, and
+    the period the data begins in after its first day (``first``) as one at the start of another.
 
-    The line itself stops at the last complete period; the segment into the period in progress is a second
-    trace in the same legend group (plotly dashes a whole trace, not one segment).
+    The line itself runs over the whole periods only; each segment into a partial period is a trace of its
+    own in the same legend group (plotly dashes a whole trace, not one segment).
     """
     x, y = list(x), [None if _missing(v) else float(v) for v in y]
     text = list(text) if text is not None else [None] * len(x)
     colours = list(marker_colours) if marker_colours is not None else [colour] * len(x)
     at = x.index(partial) if partial in x else None
-    main = [None if i == at else v for i, v in enumerate(y)]
+    lead = x.index(first[0]) if first is not None and first[0] in x else None
+    main = [None if i in (at, lead) else v for i, v in enumerate(y)]
     marker = dict(size=size, color=colours)
     if marker_colours is not None:
         marker["line"] = dict(color=colour, width=1.5)
@@ -240,9 +253,18 @@ def _series(fig: _Fig, x: list, y: list, *, name: str, colour: str, width: float
     fig.add_trace(_trace("scatter", x=x, y=main, mode="lines+markers", name=name, legendgroup=name, showlegend=showlegend,
                              line=dict(color=colour, width=width, dash=dash), marker=marker, connectgaps=False,
                              text=text, hovertemplate="%{text}<extra>" + name + "</extra>", **extra))
+    if lead is not None and lead != at and y[lead] is not None:
+        idx = [lead, lead + 1] if lead + 1 < len(x) and y[lead + 1] is not None and lead + 1 != at else [lead]
+        fig.add_trace(_trace("scatter",
+            x=[x[i] for i in idx], y=[y[i] for i in idx], mode="lines+markers", name=f"{name} ({first[1]})",
+            legendgroup=name, showlegend=False, line=dict(color=colour, width=width, dash="dot"),
+            marker=dict(symbol="circle-open", size=[size + 3] + [0] * (len(idx) - 1), color=colours[lead],
+                        line=dict(width=2.5, color=colours[lead])),
+            text=[text[i] for i in idx], hovertemplate="%{text} (" + esc(first[1]) + ")<extra>" + name + "</extra>",
+            **extra))
     if at is None or y[at] is None:
         return
-    idx = [at - 1, at] if at > 0 and y[at - 1] is not None else [at]
+    idx = [at - 1, at] if at > 0 and y[at - 1] is not None and at - 1 != lead else [at]
     fig.add_trace(_trace("scatter",
         x=[x[i] for i in idx], y=[y[i] for i in idx], mode="lines+markers", name=f"{name} ({TO_DATE})",
         legendgroup=name, showlegend=False, line=dict(color=colour, width=width, dash="dot"),
@@ -347,7 +369,7 @@ def _per_period(rows: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
 
 def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = None, height: int = 330,
           band_kpi: str | None = None, names: dict[str, str] | None = None, partial: str | None = None,
-          notes: pd.DataFrame | None = None) -> go.Figure:
+          notes: pd.DataFrame | None = None, first: tuple[str, str] | None = None) -> go.Figure:
     """KPI lines over periods, the judged one first, the target band of ``band_kpi`` behind them.
 
     ``band_kpi`` is the KPI the target judges (default: the first of ``kpi_ids`` with a target).
@@ -358,7 +380,8 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
     sev1/sev2 incidents), with markers in its status colours; the unscoped
     value is then a thin grey line for context. Every plotted series lies on
     the y scale. Gaps (no data) stay gaps. ``partial`` is the label of the
-    period in progress: a hollow marker on a dotted segment, its tick '... (to date)'. ``notes``
+    period in progress: a hollow marker on a dotted segment, its tick '... (to date)'; ``first`` (label,
+    'from 05-20') the period the data begins in after its first day, drawn the same way at the start. ``notes``
     (``kpis.annotations.notes``) are marked at their periods.
     """
     frame = frame[frame["kpi"].isin(kpi_ids)]
@@ -399,7 +422,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
         y = brows["scoped_value"] / div
         text = [fmt.fmt_value(v, u, band_kpi) for v, u in zip(brows["scoped_value"], brows["unit"])]
         _series(fig, periods, y, name=f"{label_of(band_kpi)}, {esc(scope)} — judged", colour=SERIES[0], width=2.6,
-                size=9, marker_colours=status_marks(brows), text=text, partial=partial)
+                size=9, marker_colours=status_marks(brows), text=text, partial=partial, first=first)
         plotted += [v for v in y if not _missing(v)]
     series = []
     if by is None:
@@ -424,10 +447,10 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
         marks = status_marks(rows) if by is None else None
         primary = by is None and k == band_kpi
         _series(fig, periods, y, name=label, colour=colour, width=2.4 if primary or by is not None else 1.8,
-                size=9 if marks else 7, marker_colours=marks, text=text, partial=partial)
+                size=9 if marks else 7, marker_colours=marks, text=text, partial=partial, first=first)
     for label, y, text in secondary:
         _series(fig, periods, y, name=label, colour=SECONDARY, width=1.3, dash="dot", size=4, text=text,
-                partial=partial)
+                partial=partial, first=first)
 
     top = max(plotted) * 1.15 if plotted else 1.0
     if brows is not None:
@@ -438,7 +461,7 @@ def trend(frame: pd.DataFrame, kpi_ids: list[str], title: str, by: str | None = 
             words = _first_text(brows, "band_text") or "target"
             _add_band(fig, periods, b, top, label=esc(words + (f" ({scope})" if scope else "")))
     _layout(fig, title, y_title, height)
-    _period_ticks(fig, periods, partial)
+    _period_ticks(fig, periods, partial, first)
     _add_notes(fig, periods, notes)
     fig.update_yaxes(tickformat=tickformat, range=[0, top] if top > 0 else None,
                      **(_whole_ticks(frame["value"]) if tickformat == ",.0f" else {}))
@@ -481,20 +504,21 @@ def _spread(lo: float, hi: float, tickformat: str, fig: _Fig) -> tuple[float, fl
 
 def stacked_bars(frame: pd.DataFrame, x: str, y: str, colour: str, title: str, y_title: str,
                  height: int = 330, colours: dict[str, str] | None = None, order: list[str] | None = None,
-                 partial: str | None = None) -> go.Figure:
+                 partial: str | None = None, first: tuple[str, str] | None = None) -> go.Figure:
     """Bars per ``x`` stacked by ``colour`` (deployments by team, incidents by severity); the period in
-    progress (``partial``) hatched, its tick '... (to date)'."""
+    progress (``partial``) and the one the data begins in after its first day (``first``) hatched, their
+    ticks '... (to date)' and '... (from 05-20)'."""
     fig = _Fig()
     groups = order or sorted(frame[colour].dropna().unique())
     for i, g in enumerate(groups):
         rows = frame[frame[colour] == g]
         fig.add_trace(_trace("bar", x=rows[x], y=rows[y], name=esc(g),
                              marker=dict(color=(colours or {}).get(g, SERIES[i % len(SERIES)]),
-                                         pattern=_hatch(list(rows[x]), partial)),
+                                         pattern=_hatch(list(rows[x]), partial, first)),
                              hovertemplate="%{y:,.0f}<extra>" + esc(g) + "</extra>"))
     fig.update_layout(barmode="stack")
     _layout(fig, title, y_title, height)
-    _period_ticks(fig, sorted(frame[x].dropna().unique()), partial)
+    _period_ticks(fig, sorted(frame[x].dropna().unique()), partial, first)
     fig.update_yaxes(tickformat=",.0f")
     return fig.done()
 
@@ -507,24 +531,27 @@ def lead_time_histogram(bins: pd.DataFrame, title: str, height: int = 330) -> go
     return fig.done()
 
 
-def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial: str | None = None) -> go.Figure:
+def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial: str | None = None,
+                    first: tuple[str, str] | None = None) -> go.Figure:
     """Inference cost (bars, left axis) and prediction volume (line, right axis) per period; the period in
-    progress (``partial``) hatched and dotted, its tick '... (to date)'."""
+    progress (``partial``) and the one the data begins in after its first day (``first``) hatched and
+    dotted, their ticks '... (to date)' and '... (from 05-20)'."""
     cost = frame[frame["kpi"] == "inference_cost"]
     vol = frame[frame["kpi"] == "predictions"]
     fig = _Fig()
     currencies = list(cost["unit"].dropna().unique())
     for i, (cur, rows) in enumerate(cost.groupby("unit", sort=False)):
         fig.add_trace(_trace("bar", x=rows["period"], y=rows["value"], name=f"inference cost ({esc(cur)})",
-                             marker=dict(color=SERIES[i], pattern=_hatch(list(rows["period"]), partial)),
+                             marker=dict(color=SERIES[i], pattern=_hatch(list(rows["period"]), partial, first)),
                              opacity=0.85, text=[fmt.fmt_money(v, cur) for v in rows["value"]], textposition="none",
                              hovertemplate="%{text}<extra>inference cost</extra>"))
     # The volume axis in a named scale ('predictions (billions)'), never SI suffixes or ten-digit ticks.
     vdiv, v_title, v_ticks = fmt.axis_for(catalog.PREDICTIONS_UNIT, vol["value"].tolist(), "predictions")
     _series(fig, list(vol["period"]), list(vol["value"] / vdiv), name="predictions", colour=SERIES[1], yaxis="y2",
-            text=[fmt.fmt_value(v, catalog.PREDICTIONS_UNIT, "predictions") for v in vol["value"]], partial=partial)
+            text=[fmt.fmt_value(v, catalog.PREDICTIONS_UNIT, "predictions") for v in vol["value"]], partial=partial,
+            first=first)
     _layout(fig, title, f"inference cost ({esc(' / '.join(currencies)) or 'USD'})", height)
-    _period_ticks(fig, list(dict.fromkeys(frame["period"])), partial)
+    _period_ticks(fig, list(dict.fromkeys(frame["period"])), partial, first)
     fig.update_layout(yaxis2=dict(title=v_title, overlaying="y", side="right", rangemode="tozero",
                                   tickformat=v_ticks, showgrid=False))
     fig.update_yaxes(tickformat=",.0f", selector=dict(overlaying=None))
@@ -664,14 +691,15 @@ def _spark_range(values: pd.Series, top: float) -> list[float] | None:
 
 
 def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
-                 partial: str | None = None) -> go.Figure:
+                 partial: str | None = None, first: tuple[str, str] | None = None) -> go.Figure:
     """Error budget remaining per period as bars in their status colours; overspent (below 0) is red.
 
     ``frame`` is ``kpis.compute`` output holding ``error_budget_remaining``
     (with target columns when the profile judges it: green, amber, red as
     judged, and the green bound drawn). Without a target: green while some is
     left, red once overspent. Periods without serving data stay empty; the
-    period in progress (``partial``) is hatched, its tick '... (to date)'.
+    period in progress (``partial``) is hatched, its tick '... (to date)', and so is the period the data
+    begins in after its first day (``first``), '... (from 05-20)'.
     """
     rows = frame[frame["kpi"] == "error_budget_remaining"].drop_duplicates("period")
     periods = list(dict.fromkeys(rows["period"]))
@@ -683,7 +711,7 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
                    else STATUS_COLOURS["red"] for v in values]
     text = [fmt.fmt_percent(v, 0) for v in values]
     fig = _Fig(_trace("bar", x=rows["period"], y=values * 100, name="budget remaining", showlegend=False,
-                           marker=dict(color=colours, pattern=_hatch(list(rows["period"]), partial)),
+                           marker=dict(color=colours, pattern=_hatch(list(rows["period"]), partial, first)),
                            text=text, textposition="none",
                            hovertemplate="%{text} of the budget left<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="#424242", width=1.2))  # below it the budget is overspent
@@ -695,7 +723,7 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
         fig.add_trace(_trace("scatter", x=[periods[0]], y=[None], mode="lines", name=f"{esc(words)}: green above the line",
                                  line=dict(color=BAND_LINE, width=1.2, dash="dash"), hoverinfo="skip"))
     _layout(fig, title, f"% of the budget left (SLO {fmt.fmt_percent(slo, 1)});<br>below 0: overspent", height)
-    _period_ticks(fig, periods, partial)
+    _period_ticks(fig, periods, partial, first)
     finite = [v * 100 for v in values if not math.isnan(v)]
     lo, hi = min(finite + [0.0]), max(finite + [100.0 if not finite or max(finite) > 0 else 0.0])
     if len(green):

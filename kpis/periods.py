@@ -147,6 +147,12 @@ def is_partial(start: date, grain: str, as_of: date | None) -> bool:
     return 0 < elapsed_days(start, grain, as_of) < days_in(start, grain)
 
 
+def begins_late(start: date, grain: str, first: date | None) -> bool:
+    """True for the period holding ``first``, the data's first day, when that is not the period's first day:
+    nothing before it was loaded, so the period's values cover only its days from ``first`` on."""
+    return first is not None and start < first < next_start(start, grain)
+
+
 def last_complete(grain: str, as_of: date) -> date:
     """Start of the latest period of ``grain`` whose last day is on or before ``as_of``."""
     s = period_start(as_of, grain)

@@ -127,3 +127,27 @@ def test_a_viewer_sees_annotations_but_no_form(sample_db, tmp_path, monkeypatch)
     _no_exception(at)
     assert not [b for b in at.button if b.label == "Add annotation"]
     assert any("adding annotations is for editors" in c.value for c in at.caption)
+
+
+def _ticks(at: AppTest) -> list[list[str]]:
+    return [list(json.loads(c.proto.spec).get("layout", {}).get("xaxis", {}).get("ticktext") or [])
+            for c in at.get("plotly_chart")]
+
+
+def test_the_period_the_sample_data_begins_in_is_marked_on_the_trends(sample_db):
+    # the sample data begins on 2025-05-20 (the Data page's "Events from 2025-05-20"): May 2025 holds 12 of its
+    # 31 days, and every trend over the whole range says so on its first tick, as it says "to date" on its last
+    con = kpis.connect(sample_db, read_only=True)
+    first, _ = kpis.engine.data_range(con)
+    con.close()
+    assert first == date(2025, 5, 20)
+    at = run_app(sample_db, "app_pages/delivery.py")
+    _no_exception(at)
+    ticks = [t for t in _ticks(at) if t]
+    assert ticks and all(t[0] == "2025-05 (from 05-20)" for t in ticks), [t[:1] for t in ticks]
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]  # deployments per month by team
+    assert all(b["marker"]["pattern"]["shape"][0] == "/" for b in bars if b.get("type") == "bar")
+    # by quarter, 2025-Q2 holds 42 of its 91 days (May 20-31 and June)
+    at = run_app(sample_db, "app_pages/reliability.py", query={"grain": "quarter"})
+    _no_exception(at)
+    assert any(t and t[0] == "2025-Q2 (from 05-20)" for t in _ticks(at))

@@ -93,6 +93,47 @@ def test_the_period_in_progress_is_hollow_dotted_and_ticked_to_date(mttr):
     assert fig.layout.yaxis.range[1] >= 30.0
 
 
+def test_the_period_the_data_begins_in_is_hollow_dotted_and_ticked_from_its_first_day(mttr):
+    # the data begins on 2026-08-20: August holds 12 of its 31 days, drawn like the period in progress but at the
+    # start, and October is in progress too
+    fig = charts.trend(mttr, ["mttr_hours"], "MTTR", partial="2026-10", first=("2026-08", "from 08-20"))
+    ticks = dict(zip(fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext))
+    assert ticks == {"2026-08": "2026-08 (from 08-20)", "2026-09": "2026-09", "2026-10": "2026-10 (to date)"}
+    judged = fig.data[0]
+    assert list(judged.y) == [None, 2.0, None]  # the solid line holds the whole months only
+    group = [t for t in fig.data if t.legendgroup == judged.name and t is not judged]
+    lead, to_date = group[0], group[1]
+    assert list(lead.x) == ["2026-08", "2026-09"] and list(lead.y) == [0.5, 2.0]
+    assert lead.line.dash == "dot" and lead.marker.symbol == "circle-open" and lead.showlegend is False
+    assert list(lead.marker.size) == [12, 0]  # the hollow marker on August only (size 9 + 3)
+    assert "(from 08-20)" in lead.hovertemplate
+    assert list(to_date.x) == ["2026-09", "2026-10"] and list(to_date.y) == [2.0, 30.0]
+
+
+def test_a_period_both_begun_late_and_in_progress_says_both():
+    df = pd.DataFrame({"period": ["2026-11"], "team": ["a"], "value": [4]})
+    fig = charts.stacked_bars(df, x="period", y="value", colour="team", title="t", y_title="n", partial="2026-11",
+                              first=("2026-11", "from 11-05"))
+    assert list(fig.layout.xaxis.ticktext) == ["2026-11 (from 11-05, to date)"]
+    assert list(fig.data[0].marker.pattern.shape) == ["/"]
+
+
+def test_bars_and_cost_of_the_period_the_data_begins_in_are_hatched():
+    df = pd.DataFrame({"period": ["2025-05", "2025-06", "2025-05", "2025-06"], "team": ["a", "a", "b", "b"],
+                       "value": [1, 5, 2, 6]})
+    fig = charts.stacked_bars(df, x="period", y="value", colour="team", title="t", y_title="n",
+                              first=("2025-05", "from 05-20"))
+    for trace in fig.data:
+        assert list(trace.marker.pattern.shape) == ["/", ""]
+    assert list(fig.layout.xaxis.ticktext) == ["2025-05 (from 05-20)", "2025-06"]
+    cv = frame([("2025-05", "inference_cost", 30.0, 3, "USD"), ("2025-06", "inference_cost", 90.0, 3, "USD"),
+                ("2025-05", "predictions", 2e5, 3, "predictions"), ("2025-06", "predictions", 6e5, 3, "predictions")])
+    fig = charts.cost_and_volume(cv, "cost", first=("2025-05", "from 05-20"))
+    assert list(fig.data[0].marker.pattern.shape) == ["/", ""]
+    assert fig.data[-1].line.dash == "dot" and list(fig.data[-1].x) == ["2025-05", "2025-06"]
+    assert list(fig.layout.xaxis.ticktext) == ["2025-05 (from 05-20)", "2025-06"]
+
+
 def test_bars_of_the_period_in_progress_are_hatched():
     df = pd.DataFrame({"period": ["2026-10", "2026-11", "2026-10", "2026-11"], "team": ["a", "a", "b", "b"],
                        "value": [3, 1, 2, 2]})

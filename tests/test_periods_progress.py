@@ -166,6 +166,22 @@ def test_open_incidents_are_listed_at_midnight_in_the_reporting_time_zone():
     assert (at.year, at.month, at.day, at.hour) == (2026, 11, 1, 0)
 
 
+@pytest.mark.parametrize("grain, first, expected", [
+    ("month", date(2025, 5, 20), ("2025-05", "from 05-20")),  # 12 of May's 31 days
+    ("quarter", date(2025, 5, 20), ("2025-Q2", "from 05-20")),  # 42 of Q2's 91 days
+    ("week", date(2025, 5, 20), ("2025-W21", "from 05-20")),  # a Tuesday: 6 of the week's 7 days
+    ("week", date(2025, 5, 19), None),  # a Monday begins its week
+    ("month", date(2025, 5, 1), None),  # the first of the month: May is whole
+    ("day", date(2025, 5, 20), None),  # a day is never begun late
+])
+def test_the_period_the_data_begins_in_after_its_first_day(grain, first, expected):
+    v = state.View(grain=grain, period="x", period_start=date(2026, 10, 1), period_end=date(2026, 11, 1),
+                   start=first, end=date(2026, 10, 31), data_first=first, data_last=date(2026, 10, 31))
+    assert v.first_partial == expected
+    assert state.View(grain=grain, period="x", period_start=date(2026, 10, 1), period_end=date(2026, 11, 1),
+                      start=first, end=date(2026, 10, 31)).first_partial is None  # no data
+
+
 # --------------------------------------------------------------------------- day grain
 
 

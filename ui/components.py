@@ -286,13 +286,13 @@ def span_text(view: View) -> str:
 def trend_chart(frame: pd.DataFrame | None, kpi_ids: list[str], view: View, *, title: str | None = None,
                 by: str | None = None, key: str | None = None, names: dict | None = None) -> None:
     """A KPI trend over the date range with its target band, or the plain no-data sentence; the period in
-    progress is marked 'to date'."""
+    progress is marked 'to date', and the period the data begins in after its first day 'from 05-20'."""
     if no_data_message(kpi_ids, frame, span_text(view)):
         return
     # The annotations of the view (kpis.annotations), marked at their periods.
     notes = data.query("annotations", start=view.range_start, end=view.end_exclusive, filters=view.filters)
     chart(charts.trend, frame, kpi_ids, title or fmt.chart_title(kpi_ids[0]), by=by, names=names,
-          partial=view.in_progress, notes=notes, key=key)
+          partial=view.in_progress, first=view.first_partial, notes=notes, key=key)
 
 
 # --- the scorecard card ---------------------------------------------------------------------

@@ -55,6 +55,17 @@ class View:
         s = periods.period_start(self.as_of, self.grain)
         return periods.label(s, self.grain) if periods.is_partial(s, self.grain, self.as_of) else None
 
+    @property
+    def first_partial(self) -> tuple[str, str] | None:
+        """(label, 'from 05-20') of the period the data begins in, when it begins after that period's first
+        day (its values cover only part of it: charts mark it as they mark the period in progress), or None."""
+        if self.data_first is None:
+            return None
+        s = periods.period_start(self.data_first, self.grain)
+        if not periods.begins_late(s, self.grain, self.data_first):
+            return None
+        return periods.label(s, self.grain), f"from {self.data_first:%m-%d}"
+
     def is_partial(self, label: str) -> bool:
         """Whether the period ``label`` (of this grain) is the one in progress."""
         return label is not None and label == self.in_progress
