@@ -219,6 +219,15 @@ def _period_ticks(fig: _Fig, periods: list, partial: str | None, first: tuple[st
     fig.update_xaxes(**axis)
 
 
+def _lead_last(rows: pd.DataFrame, x: str, first: tuple[str, str] | None) -> pd.DataFrame:
+    """``rows`` with those of the period the data begins in (``first``) moved last: a bar trace's legend swatch
+    takes its first bar's pattern, which would then be hatched. The axis keeps the periods' order."""
+    if first is None:
+        return rows
+    lead = rows[x] == first[0]
+    return pd.concat([rows[~lead], rows[lead]]) if lead.any() else rows
+
+
 def _hatch(x: list, partial: str | None, first: tuple[str, str] | None = None) -> dict:
     """A bar trace's marker pattern: the period in progress and a period the data begins in after its first
     day hatched, the others plain."""
@@ -511,7 +520,7 @@ def stacked_bars(frame: pd.DataFrame, x: str, y: str, colour: str, title: str, y
     fig = _Fig()
     groups = order or sorted(frame[colour].dropna().unique())
     for i, g in enumerate(groups):
-        rows = frame[frame[colour] == g]
+        rows = _lead_last(frame[frame[colour] == g], x, first)
         fig.add_trace(_trace("bar", x=rows[x], y=rows[y], name=esc(g),
                              marker=dict(color=(colours or {}).get(g, SERIES[i % len(SERIES)]),
                                          pattern=_hatch(list(rows[x]), partial, first)),
@@ -541,6 +550,7 @@ def cost_and_volume(frame: pd.DataFrame, title: str, height: int = 350, partial:
     fig = _Fig()
     currencies = list(cost["unit"].dropna().unique())
     for i, (cur, rows) in enumerate(cost.groupby("unit", sort=False)):
+        rows = _lead_last(rows, "period", first)
         fig.add_trace(_trace("bar", x=rows["period"], y=rows["value"], name=f"inference cost ({esc(cur)})",
                              marker=dict(color=SERIES[i], pattern=_hatch(list(rows["period"]), partial, first)),
                              opacity=0.85, text=[fmt.fmt_money(v, cur) for v in rows["value"]], textposition="none",
@@ -703,6 +713,7 @@ def error_budget(frame: pd.DataFrame, title: str, slo: float, height: int = 330,
     """
     rows = frame[frame["kpi"] == "error_budget_remaining"].drop_duplicates("period")
     periods = list(dict.fromkeys(rows["period"]))
+    rows = _lead_last(rows, "period", first)
     values = rows["value"].astype("float64")
     if "status" in rows and rows["status"].ne("none").any():
         colours = [status_colour(s) for s in rows["status"]]

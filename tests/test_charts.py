@@ -124,12 +124,14 @@ def test_bars_and_cost_of_the_period_the_data_begins_in_are_hatched():
     fig = charts.stacked_bars(df, x="period", y="value", colour="team", title="t", y_title="n",
                               first=("2025-05", "from 05-20"))
     for trace in fig.data:
-        assert list(trace.marker.pattern.shape) == ["/", ""]
+        assert dict(zip(trace.x, trace.marker.pattern.shape)) == {"2025-05": "/", "2025-06": ""}
+        assert trace.marker.pattern.shape[0] == ""  # the legend's swatch (the first bar's) stays plain
     assert list(fig.layout.xaxis.ticktext) == ["2025-05 (from 05-20)", "2025-06"]
+    assert list(fig.layout.xaxis.categoryarray) == ["2025-05", "2025-06"]  # the axis in the periods' order
     cv = frame([("2025-05", "inference_cost", 30.0, 3, "USD"), ("2025-06", "inference_cost", 90.0, 3, "USD"),
                 ("2025-05", "predictions", 2e5, 3, "predictions"), ("2025-06", "predictions", 6e5, 3, "predictions")])
     fig = charts.cost_and_volume(cv, "cost", first=("2025-05", "from 05-20"))
-    assert list(fig.data[0].marker.pattern.shape) == ["/", ""]
+    assert dict(zip(fig.data[0].x, fig.data[0].marker.pattern.shape)) == {"2025-05": "/", "2025-06": ""}
     assert fig.data[-1].line.dash == "dot" and list(fig.data[-1].x) == ["2025-05", "2025-06"]
     assert list(fig.layout.xaxis.ticktext) == ["2025-05 (from 05-20)", "2025-06"]
 
