@@ -262,25 +262,22 @@ def _series(fig: _Fig, x: list, y: list, *, name: str, colour: str, width: float
     fig.add_trace(_trace("scatter", x=x, y=main, mode="lines+markers", name=name, legendgroup=name, showlegend=showlegend,
                              line=dict(color=colour, width=width, dash=dash), marker=marker, connectgaps=False,
                              text=text, hovertemplate="%{text}<extra>" + name + "</extra>", **extra))
-    if lead is not None and lead != at and y[lead] is not None:
-        idx = [lead, lead + 1] if lead + 1 < len(x) and y[lead + 1] is not None and lead + 1 != at else [lead]
+    def dotted(i: int, beside: int, note: str) -> None:
+        """The dotted segment from the whole period ``beside`` into the partial period ``i``, hollow at ``i``."""
+        whole = 0 <= beside < len(x) and beside not in (lead, at) and y[beside] is not None
+        idx = sorted({i, beside}) if whole else [i]
         fig.add_trace(_trace("scatter",
-            x=[x[i] for i in idx], y=[y[i] for i in idx], mode="lines+markers", name=f"{name} ({first[1]})",
+            x=[x[j] for j in idx], y=[y[j] for j in idx], mode="lines+markers", name=f"{name} ({note})",
             legendgroup=name, showlegend=False, line=dict(color=colour, width=width, dash="dot"),
-            marker=dict(symbol="circle-open", size=[size + 3] + [0] * (len(idx) - 1), color=colours[lead],
-                        line=dict(width=2.5, color=colours[lead])),
-            text=[text[i] for i in idx], hovertemplate="%{text} (" + esc(first[1]) + ")<extra>" + name + "</extra>",
+            marker=dict(symbol="circle-open", size=[size + 3 if j == i else 0 for j in idx], color=colours[i],
+                        line=dict(width=2.5, color=colours[i])),
+            text=[text[j] for j in idx], hovertemplate="%{text} (" + esc(note) + ")<extra>" + name + "</extra>",
             **extra))
-    if at is None or y[at] is None:
-        return
-    idx = [at - 1, at] if at > 0 and y[at - 1] is not None and at - 1 != lead else [at]
-    fig.add_trace(_trace("scatter",
-        x=[x[i] for i in idx], y=[y[i] for i in idx], mode="lines+markers", name=f"{name} ({TO_DATE})",
-        legendgroup=name, showlegend=False, line=dict(color=colour, width=width, dash="dot"),
-        marker=dict(symbol="circle-open", size=[0] * (len(idx) - 1) + [size + 3], color=colours[at],
-                    line=dict(width=2.5, color=colours[at])),
-        text=[text[i] for i in idx], hovertemplate="%{text} (" + TO_DATE + ")<extra>" + name + "</extra>",
-        **extra))
+
+    if lead is not None and lead != at and y[lead] is not None:
+        dotted(lead, lead + 1, first[1])
+    if at is not None and y[at] is not None:
+        dotted(at, at - 1, TO_DATE)
 
 
 def _band(rows: pd.DataFrame, div: float) -> tuple[list, list] | None:
